@@ -1,0 +1,53 @@
+/**
+ * Read side of admission for the gateway: does this session still hold the slot its grant names? Answered from
+ * a watch-fed mirror of the admission bucket, falling back to one direct KV read when the mirror disagrees (it
+ * may lag a fresh grant by a few milliseconds). This is what makes a released or expired slot stop serving at
+ * once instead of when the grant token expires.
+ */
+import { Kvm } from '@nats-io/kv';
+import { Buckets, type GrantClaims } from '../../protocol/mod.js';
+import type { Clock } from '../../lib/clock.js';
+import { createKvMirror, type KvMirror } from '../../lib/kvmirror.js';
+import type { Logger } from '../../lib/logger.js';
+import type { NatsConnection } from '../../lib/nats.js';
+import type { Lease } from './admission.js';
+
+export interface LeaseChecker {
+  /** true when the claims' session holds the claims' slot with an unexpired lease for the claims' video */
+  holds(claims: GrantClaims): Promise<boolean>;
+  /** live leases, for dashboards and tests */
+  live(): Array<Lease & { slot: number }>;
+  stop(): Promise<void>;
+}
+
+export async function createLeaseChecker(
+  components: { nc: NatsConnection; clock: Clock; logger: Logger },
+): Promise<LeaseChecker> {
+  const kv = await new Kvm(components.nc).create(Buckets.admission, { history: 1 });
+  const parse = (key: string, bytes: Uint8Array) =>
+    key.startsWith('slot.') ? (JSON.parse(new TextDecoder().decode(bytes)) as Lease) : null;
+  const mirror: KvMirror<Lease> = await createKvMirror<Lease>(kv, parse, components.logger);
+  await mirror.ready;
+  const ok = (l: Lease | null | undefined, c: GrantClaims) =>
+    !!l && l.sessionId === c.s && l.peerId === c.p && l.videoId === c.v && l.expiresAt > components.clock.now();
+  return {
+    async holds(c) {
+      const key = `slot.${c.n}`;
+      if (ok(mirror.entries.get(key)?.value, c)) return true;
+      const e = await kv.get(key);
+      if (!e || e.operation !== 'PUT') return false;
+      const l = parse(key, e.value);
+      if (l) mirror.note(key, e.revision, l);
+      return ok(l, c);
+    },
+    live() {
+      const now = components.clock.now();
+      const out: Array<Lease & { slot: number }> = [];
+      for (const e of mirror.entries.values()) {
+        if (e.key.startsWith('slot.') && e.value.expiresAt > now) out.push({ ...e.value, slot: Number(e.key.slice(5)) });
+      }
+      return out.sort((a, b) => a.slot - b.slot);
+    },
+    stop: () => mirror.stop(),
+  };
+}

@@ -1,0 +1,5 @@
+export * from './admission.js';
+export * from './catalog.js';
+export * from './service.js';
+export * from './client.js';
+export * from './leases.js';

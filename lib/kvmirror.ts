@@ -1,0 +1,71 @@
+/**
+ * A local, eventually consistent copy of a KV bucket, kept by a watch. Readers use it to avoid a round trip per
+ * lookup; writers still use compare-and-set on the bucket itself, so a stale mirror can cost a retry but never
+ * correctness. When the mirror has not seen a key yet, callers fall back to a direct `kv.get`.
+ */
+import type { KV } from '@nats-io/kv';
+import type { Logger } from './logger.js';
+
+export interface MirrorEntry<T> {
+  key: string;
+  revision: number;
+  value: T;
+}
+
+export interface KvMirror<T> {
+  readonly entries: Map<string, MirrorEntry<T>>;
+  /** resolves once the initial values are loaded (or after a short grace period) */
+  readonly ready: Promise<void>;
+  /** records a write this process made, ahead of the watch delivering it */
+  note(key: string, revision: number, value: T | null): void;
+  stop(): Promise<void>;
+}
+
+export async function createKvMirror<T>(
+  kv: KV,
+  parse: (key: string, bytes: Uint8Array) => T | null,
+  logger: Logger,
+): Promise<KvMirror<T>> {
+  const entries = new Map<string, MirrorEntry<T>>();
+  const watcher = await kv.watch({ key: '>' });
+  let markReady: () => void = () => {};
+  const ready = new Promise<void>((r) => (markReady = r));
+  const grace = setTimeout(() => markReady(), 500);
+  // Revision at which a key was last seen deleted, so a late-arriving older PUT cannot resurrect it.
+  const tombstones = new Map<string, number>();
+  const apply = (key: string, revision: number, value: T | null) => {
+    const cur = entries.get(key);
+    if (cur && cur.revision > revision) return; // an older event than a write we already noted
+    if ((tombstones.get(key) ?? -1) >= revision) return;
+    if (value === null) {
+      entries.delete(key);
+      tombstones.set(key, revision);
+    } else {
+      tombstones.delete(key);
+      entries.set(key, { key, revision, value });
+    }
+  };
+  const loop = (async () => {
+    for await (const e of watcher) {
+      try {
+        const value = e.operation === 'PUT' ? parse(e.key, e.value) : null;
+        apply(e.key, e.revision, value);
+      } catch (err) {
+        logger.warn('unparseable KV entry ignored', { key: e.key, err });
+      }
+      if (e.isUpdate || e.delta === 0) markReady();
+    }
+  })();
+  return {
+    entries,
+    ready,
+    note(key, revision, value) {
+      apply(key, revision, value);
+    },
+    async stop() {
+      clearTimeout(grace);
+      watcher.stop();
+      await loop.catch(() => {});
+    },
+  };
+}

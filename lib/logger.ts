@@ -1,0 +1,45 @@
+/**
+ * A minimal structured logger passed to every actor as a component (no module-level singleton). Lines go to
+ * stderr so a CLI's stdout stays clean for its result; level comes from SWITCHYARD_LOG (debug|info|warn|error|
+ * silent), default warn, so tests and the CLI are quiet unless asked.
+ */
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
+const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 99 };
+
+export interface Logger {
+  debug(msg: string, fields?: Record<string, unknown>): void;
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+  child(name: string): Logger;
+}
+
+export function createLogger(
+  name = 'switchyard',
+  level: LogLevel = (process.env.SWITCHYARD_LOG as LogLevel | undefined) ?? 'warn',
+  write: (line: string) => void = (line) => process.stderr.write(line + '\n'),
+): Logger {
+  const min = ORDER[level] ?? ORDER.warn;
+  const emit = (lvl: Exclude<LogLevel, 'silent'>, msg: string, fields?: Record<string, unknown>) => {
+    if (ORDER[lvl] < min) return;
+    const extra = fields ? ' ' + safeJson(fields) : '';
+    write(`${new Date().toISOString()} ${lvl.toUpperCase()} [${name}] ${msg}${extra}`);
+  };
+  return {
+    debug: (m, f) => emit('debug', m, f),
+    info: (m, f) => emit('info', m, f),
+    warn: (m, f) => emit('warn', m, f),
+    error: (m, f) => emit('error', m, f),
+    child: (sub) => createLogger(`${name}:${sub}`, level, write),
+  };
+}
+
+function safeJson(v: unknown): string {
+  try {
+    return JSON.stringify(v, (_k, x) => (x instanceof Error ? { name: x.name, message: x.message } : x));
+  } catch {
+    return '[unserialisable]';
+  }
+}
+
+export const silentLogger: Logger = createLogger('silent', 'silent');

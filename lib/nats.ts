@@ -1,0 +1,83 @@
+/**
+ * NATS plumbing shared by every actor: connecting, serving a request subject with one uniform error path, and
+ * making requests whose failures become typed errors. Handlers never see raw bytes they have not validated,
+ * and a handler that throws answers with an error body instead of leaving the requester to time out.
+ */
+import { connect, type NatsConnection, type Msg, type Subscription } from '@nats-io/transport-node';
+import type { Static, TSchema } from '@sinclair/typebox';
+import {
+  decode, decodeReply, encode, MAX_CONTROL_BYTES, TimeoutError, toSwitchyardError, UnavailableError,
+} from '../protocol/mod.js';
+import type { Logger } from './logger.js';
+
+export type { NatsConnection, Msg, Subscription };
+
+export async function connectNats(url: string, name: string): Promise<NatsConnection> {
+  try {
+    return await connect({ servers: url, name, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+  } catch (cause) {
+    throw new UnavailableError(`cannot connect to NATS at ${url}`, { cause });
+  }
+}
+
+export interface ServeOptions<T extends TSchema> {
+  subject: string;
+  queue?: string;
+  schema: T;
+  maxBytes?: number;
+  logger: Logger;
+  handler: (req: Static<T>, msg: Msg) => Promise<unknown>;
+}
+
+/** Subscribes to a request subject; every message is answered with the handler's result or an error body. */
+export function serve<T extends TSchema>(nc: NatsConnection, opts: ServeOptions<T>): Subscription {
+  const maxBytes = opts.maxBytes ?? MAX_CONTROL_BYTES;
+  return nc.subscribe(opts.subject, {
+    ...(opts.queue ? { queue: opts.queue } : {}),
+    callback: (err, msg) => {
+      if (err) {
+        opts.logger.warn('subscription error', { subject: opts.subject, err });
+        return;
+      }
+      void (async () => {
+        let reply: unknown;
+        try {
+          const req = decode(opts.schema, msg.data, { maxBytes, what: `${opts.subject} request` });
+          reply = await opts.handler(req, msg);
+        } catch (e) {
+          const se = toSwitchyardError(e);
+          if (se.code === 'internal') opts.logger.error('handler failed', { subject: opts.subject, err: se.cause ?? e });
+          else opts.logger.debug('request rejected', { subject: opts.subject, code: se.code, message: se.message });
+          reply = se.toBody();
+        }
+        if (msg.reply) {
+          try {
+            msg.respond(encode(reply));
+          } catch (e) {
+            opts.logger.warn('could not respond', { subject: opts.subject, err: e });
+          }
+        }
+      })();
+    },
+  });
+}
+
+/** Request/reply with typed failures: no responders → UnavailableError, timeout → TimeoutError. */
+export async function request<T extends TSchema>(
+  nc: NatsConnection,
+  subject: string,
+  body: unknown,
+  schema: T,
+  opts: { timeoutMs?: number; maxBytes?: number } = {},
+): Promise<Static<T>> {
+  let msg: Msg;
+  try {
+    msg = await nc.request(subject, encode(body), { timeout: opts.timeoutMs ?? 5000 });
+  } catch (cause) {
+    const text = String((cause as Error)?.message ?? cause);
+    if (/no responders|503/i.test(text)) throw new UnavailableError(`no service answers ${subject}`, { cause });
+    if (/timeout/i.test(text)) throw new TimeoutError(`${subject} timed out`);
+    throw new UnavailableError(`${subject} failed: ${text}`, { cause });
+  }
+  return decodeReply(schema, msg.data, { maxBytes: opts.maxBytes ?? MAX_CONTROL_BYTES, what: `${subject} reply` });
+}

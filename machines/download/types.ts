@@ -1,0 +1,84 @@
+/**
+ * Contract between the download machine and whoever runs it. The machine is pure: every piece of I/O below is
+ * an actor the runner supplies with `downloadMachine.provide({ actors: { ... } })`. Chunk bytes never travel
+ * through machine events (they would bloat snapshots and inspection): a fetch actor fetches, verifies against
+ * the manifest hash and stores the chunk, and reports only the outcome.
+ */
+import type { LeaseInfo, Manifest, OpenReply } from '../../protocol/mod.js';
+
+/** Where a chunk came from; peers are `peer:<peerId>` (P2P issue). */
+export type ChunkSource = 'origin' | `peer:${string}`;
+
+export interface DownloadInput {
+  videoId: string;
+  peerId: string;
+  /** indexes of chunks already verified on disk (resume after a restart) */
+  have?: number[];
+  /** parallel chunk requests to the origin (default 4) */
+  parallel?: number;
+  /** attempts per chunk before the download fails (default 5) */
+  maxAttempts?: number;
+}
+
+/** Input of the `openSession` actor (fromPromise → OpenReply). */
+export interface OpenSessionInput {
+  videoId: string;
+  peerId: string;
+}
+export type OpenSessionOutput = OpenReply;
+
+/**
+ * Input of the `sessionKeeper` actor (fromCallback). It heartbeats the session for as long as it runs and
+ * sends the parent `origin.slotOffered`, `origin.position` and `origin.leaseLost` events.
+ */
+export interface SessionKeeperInput {
+  sessionId: string;
+  peerId: string;
+  videoId: string;
+}
+
+/** Input of the `fetchChunk` actor (fromPromise → FetchChunkOutput; rejects with a FetchChunkFailure-like error). */
+export interface FetchChunkInput {
+  index: number;
+  hash: string;
+  length: number;
+  videoId: string;
+  sessionId: string;
+  grant: string;
+  source: ChunkSource;
+}
+export interface FetchChunkOutput {
+  index: number;
+  source: ChunkSource;
+  bytes: number;
+}
+/**
+ * Why a fetch failed. `corrupt`: bytes did not match the hash; `denied`: the origin refused the grant
+ * (401/403: the lease is gone); `missing`: the source does not have it; `network`: anything transient.
+ */
+export type FetchFailureReason = 'corrupt' | 'denied' | 'missing' | 'network';
+export interface FetchChunkFailure {
+  reason: FetchFailureReason;
+  message: string;
+}
+
+/** Input of the `assemble` actor (fromPromise → AssembleOutput): writes the output file from verified chunks. */
+export interface AssembleInput {
+  manifest: Manifest;
+}
+export interface AssembleOutput {
+  path: string;
+}
+
+/** Input of the `releaseSession` actor (fromPromise → void): gives the slot back / leaves the wait list. */
+export interface ReleaseSessionInput {
+  sessionId: string;
+  peerId: string;
+}
+
+export type DownloadEvent =
+  | { type: 'origin.slotOffered'; grant: string; lease: LeaseInfo }
+  | { type: 'origin.position'; position: number }
+  | { type: 'origin.leaseLost'; reason: string }
+  | { type: 'origin.grantRenewed'; grant: string; lease: LeaseInfo }
+  | { type: 'download.cancel' };

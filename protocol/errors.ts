@@ -1,0 +1,130 @@
+/**
+ * Typed errors shared by every part. Each failure has one class with a stable `code`; the code travels in
+ * error replies over NATS and HTTP and is turned back into the same class at the receiving edge, so callers
+ * branch on classes or codes, never on message text.
+ */
+
+export const ErrorCodes = {
+  badRequest: 'bad_request',
+  tooLarge: 'too_large',
+  unknownVideo: 'unknown_video',
+  badIndex: 'bad_index',
+  badRange: 'bad_range',
+  grantMissing: 'grant_missing',
+  grantInvalid: 'grant_invalid',
+  grantExpired: 'grant_expired',
+  grantWrongVideo: 'grant_wrong_video',
+  leaseLost: 'lease_lost',
+  unknownSession: 'unknown_session',
+  chunkMissing: 'chunk_missing',
+  chunkCorrupt: 'chunk_corrupt',
+  unauthorized: 'unauthorized',
+  ingestFailed: 'ingest_failed',
+  unavailable: 'unavailable',
+  timeout: 'timeout',
+  internal: 'internal',
+} as const;
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+const KNOWN_CODES = new Set<string>(Object.values(ErrorCodes));
+
+/** Wire form of an error, as carried in NATS replies and HTTP bodies. */
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string };
+}
+
+export class SwitchyardError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+  toBody(): ErrorBody {
+    return { error: { code: this.code, message: this.message } };
+  }
+}
+
+export class BadRequestError extends SwitchyardError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCodes.badRequest, message, options);
+  }
+}
+export class TooLargeError extends SwitchyardError {
+  constructor(message: string) {
+    super(ErrorCodes.tooLarge, message);
+  }
+}
+export class UnknownVideoError extends SwitchyardError {
+  constructor(videoId: string) {
+    super(ErrorCodes.unknownVideo, `unknown video id ${JSON.stringify(videoId)}`);
+  }
+}
+export class BadIndexError extends SwitchyardError {
+  constructor(message: string) {
+    super(ErrorCodes.badIndex, message);
+  }
+}
+export class BadRangeError extends SwitchyardError {
+  constructor(message: string) {
+    super(ErrorCodes.badRange, message);
+  }
+}
+export class GrantError extends SwitchyardError {
+  constructor(
+    code: typeof ErrorCodes.grantMissing | typeof ErrorCodes.grantInvalid | typeof ErrorCodes.grantExpired |
+      typeof ErrorCodes.grantWrongVideo | typeof ErrorCodes.leaseLost,
+    message: string,
+  ) {
+    super(code, message);
+  }
+}
+export class UnknownSessionError extends SwitchyardError {
+  constructor(sessionId: string) {
+    super(ErrorCodes.unknownSession, `unknown or expired session ${JSON.stringify(sessionId)}`);
+  }
+}
+export class ChunkMissingError extends SwitchyardError {
+  constructor(hash: string) {
+    super(ErrorCodes.chunkMissing, `chunk ${hash} is not in the store`);
+  }
+}
+export class ChunkCorruptError extends SwitchyardError {
+  constructor(message: string) {
+    super(ErrorCodes.chunkCorrupt, message);
+  }
+}
+export class UnauthorizedError extends SwitchyardError {
+  constructor(message: string) {
+    super(ErrorCodes.unauthorized, message);
+  }
+}
+export class IngestError extends SwitchyardError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCodes.ingestFailed, message, options);
+  }
+}
+export class UnavailableError extends SwitchyardError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCodes.unavailable, message, options);
+  }
+}
+export class TimeoutError extends SwitchyardError {
+  constructor(message: string) {
+    super(ErrorCodes.timeout, message);
+  }
+}
+
+/** Rebuilds a typed error from its wire form; anything unrecognised becomes `internal`. */
+export function errorFromBody(body: unknown): SwitchyardError {
+  const e = (body as { error?: { code?: unknown; message?: unknown } } | null)?.error;
+  const code = typeof e?.code === 'string' && KNOWN_CODES.has(e.code) ? (e.code as ErrorCode) : ErrorCodes.internal;
+  const message = typeof e?.message === 'string' ? e.message : 'unknown error';
+  return new SwitchyardError(code, message);
+}
+
+/** Normalises anything thrown into a SwitchyardError without leaking internals of unexpected failures. */
+export function toSwitchyardError(err: unknown): SwitchyardError {
+  if (err instanceof SwitchyardError) return err;
+  return new SwitchyardError(ErrorCodes.internal, 'internal error', { cause: err });
+}

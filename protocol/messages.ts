@@ -1,0 +1,110 @@
+/**
+ * Schemas of every NATS message, as TypeBox schemas (plain JSON Schema, so the gateway's fastify routes reuse
+ * them) with their static types. Each message has a byte limit enforced before JSON parsing.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import { Manifest, VideoId, VideoSummary } from './manifest.js';
+
+const Id = Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' });
+export const PeerId = Id;
+export const SessionId = Id;
+
+/** Default limit for small control messages. */
+export const MAX_CONTROL_BYTES = 16 * 1024;
+/** Limit for messages that carry a whole manifest. */
+export const MAX_MANIFEST_MESSAGE_BYTES = 6 * 1024 * 1024;
+
+export const OpenRequest = Type.Object({ videoId: VideoId, peerId: PeerId }, { additionalProperties: false });
+export type OpenRequest = Static<typeof OpenRequest>;
+
+export const LeaseInfo = Type.Object({
+  slot: Type.Integer({ minimum: 0 }),
+  expiresAt: Type.Number(),
+  ttlMs: Type.Integer({ minimum: 1 }),
+});
+export type LeaseInfo = Static<typeof LeaseInfo>;
+
+export const OpenGranted = Type.Object({
+  status: Type.Literal('granted'),
+  sessionId: SessionId,
+  manifest: Manifest,
+  grant: Type.String({ maxLength: 1024 }),
+  lease: LeaseInfo,
+});
+export const OpenDenied = Type.Object({
+  status: Type.Literal('denied'),
+  sessionId: SessionId,
+  manifest: Manifest,
+  reason: Type.Literal('full'),
+  /** 1 = next in line */
+  position: Type.Integer({ minimum: 1 }),
+  ttlMs: Type.Integer({ minimum: 1 }),
+});
+export const OpenReply = Type.Union([OpenGranted, OpenDenied]);
+export type OpenGranted = Static<typeof OpenGranted>;
+export type OpenDenied = Static<typeof OpenDenied>;
+export type OpenReply = Static<typeof OpenReply>;
+
+export const SessionRequest = Type.Object({ sessionId: SessionId, peerId: PeerId }, { additionalProperties: false });
+export type SessionRequest = Static<typeof SessionRequest>;
+
+export const HeartbeatGranted = Type.Object({
+  status: Type.Literal('granted'),
+  grant: Type.String({ maxLength: 1024 }),
+  lease: LeaseInfo,
+});
+export const HeartbeatWaiting = Type.Object({
+  status: Type.Literal('waiting'),
+  position: Type.Integer({ minimum: 1 }),
+});
+export const HeartbeatReply = Type.Union([HeartbeatGranted, HeartbeatWaiting]);
+export type HeartbeatReply = Static<typeof HeartbeatReply>;
+
+export const ReleaseReply = Type.Object({ released: Type.Boolean() });
+export type ReleaseReply = Static<typeof ReleaseReply>;
+
+/** Pushed on `sy.peer.<peerId>.slot-offered` when a freed slot is handed to a waiting client. */
+export const SlotOffer = Type.Object({
+  sessionId: SessionId,
+  videoId: VideoId,
+  grant: Type.String({ maxLength: 1024 }),
+  lease: LeaseInfo,
+});
+export type SlotOffer = Static<typeof SlotOffer>;
+
+/** Pushed on `sy.peer.<peerId>.slot-revoked`. */
+export const SlotRevoked = Type.Object({ sessionId: SessionId, reason: Type.String({ maxLength: 200 }) });
+export type SlotRevoked = Static<typeof SlotRevoked>;
+
+export const CatalogListRequest = Type.Object({}, { additionalProperties: false });
+export const CatalogListReply = Type.Object({ videos: Type.Array(VideoSummary) });
+export type CatalogListReply = Static<typeof CatalogListReply>;
+
+export const CatalogGetRequest = Type.Object({ videoId: VideoId }, { additionalProperties: false });
+export const CatalogGetReply = Type.Object({ manifest: Manifest });
+export type CatalogGetReply = Static<typeof CatalogGetReply>;
+
+export const CatalogPublishRequest = Type.Object({ manifest: Manifest }, { additionalProperties: false });
+export const CatalogPublishReply = Type.Object({ videoId: VideoId, created: Type.Boolean() });
+export type CatalogPublishReply = Static<typeof CatalogPublishReply>;
+
+export const IngestJob = Type.Object({
+  jobId: Id,
+  /** path of the staged upload, readable by ingest workers */
+  path: Type.String({ minLength: 1, maxLength: 4096 }),
+  name: Type.String({ minLength: 1, maxLength: 255 }),
+  chunkSize: Type.Optional(Type.Integer()),
+  /** remove the staged file when done */
+  removeAfter: Type.Optional(Type.Boolean()),
+}, { additionalProperties: false });
+export type IngestJob = Static<typeof IngestJob>;
+
+export const IngestDone = Type.Union([
+  Type.Object({ jobId: Id, ok: Type.Literal(true), manifest: Manifest, warnings: Type.Array(Type.String()) }),
+  Type.Object({ jobId: Id, ok: Type.Literal(false), error: Type.Object({ code: Type.String(), message: Type.String() }) }),
+]);
+export type IngestDone = Static<typeof IngestDone>;
+
+export const ErrorReply = Type.Object({
+  error: Type.Object({ code: Type.String(), message: Type.String() }),
+});

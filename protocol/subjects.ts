@@ -1,0 +1,83 @@
+/**
+ * Every NATS subject Switchyard uses, in one place. Subjects are built by functions so that a token can never
+ * contain a dot or wildcard: a peer id or video id with `.`/`*`/`>` would let one client speak on another's
+ * subject, so builders reject such tokens instead of escaping them.
+ *
+ * Layout (prefix `sy`):
+ * - `sy.origin.<verb>`          requests to the origin service (queue group `origin`)
+ * - `sy.catalog.<verb>`         catalog requests, also served by the origin workers
+ * - `sy.peer.<peerId>.<event>`  pushes addressed to one peer; a peer may subscribe to `sy.peer.<self>.>` only
+ * - `sy.ingest.job`             JetStream work queue of ingest jobs
+ * - `sy.ingest.done.<jobId>`    ingest completion notices
+ * - `sy.signal.<to>.<from>`     WebRTC signalling (P2P issue): receivers subscribe to `sy.signal.<self>.*`,
+ *                               senders may only publish to `sy.signal.*.<self>`
+ */
+
+/** Allowed shape of any id that becomes a subject token or a path segment. */
+export const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
+export function isValidId(s: unknown): s is string {
+  return typeof s === 'string' && ID_PATTERN.test(s);
+}
+
+function token(kind: string, value: string): string {
+  if (!isValidId(value)) throw new TypeError(`invalid ${kind} for a subject token: ${JSON.stringify(value)}`);
+  return value;
+}
+
+export const SUBJECT_PREFIX = 'sy' as const;
+
+/** Queue groups: workers of one kind share the load and see each request once. */
+export const QueueGroups = {
+  origin: 'origin',
+  ingest: 'ingest',
+  signal: 'signal',
+  tracker: 'tracker',
+} as const;
+
+export const OriginVerbs = {
+  open: 'open',
+  heartbeat: 'heartbeat',
+  release: 'release',
+} as const;
+export type OriginVerb = (typeof OriginVerbs)[keyof typeof OriginVerbs];
+
+export const CatalogVerbs = {
+  list: 'list',
+  get: 'get',
+  publish: 'publish',
+} as const;
+export type CatalogVerb = (typeof CatalogVerbs)[keyof typeof CatalogVerbs];
+
+export const PeerEvents = {
+  /** the origin hands a freed slot to a waiting client */
+  slotOffered: 'slot-offered',
+  /** the origin took a slot back (lease expired or revoked) */
+  slotRevoked: 'slot-revoked',
+} as const;
+export type PeerEvent = (typeof PeerEvents)[keyof typeof PeerEvents];
+
+export const Subjects = {
+  origin: (verb: OriginVerb) => `${SUBJECT_PREFIX}.origin.${verb}`,
+  originAll: `${SUBJECT_PREFIX}.origin.>`,
+  catalog: (verb: CatalogVerb) => `${SUBJECT_PREFIX}.catalog.${verb}`,
+  catalogAll: `${SUBJECT_PREFIX}.catalog.>`,
+  peer: (peerId: string, event: PeerEvent) => `${SUBJECT_PREFIX}.peer.${token('peer id', peerId)}.${event}`,
+  peerAll: (peerId: string) => `${SUBJECT_PREFIX}.peer.${token('peer id', peerId)}.>`,
+  ingestJob: `${SUBJECT_PREFIX}.ingest.job`,
+  ingestDone: (jobId: string) => `${SUBJECT_PREFIX}.ingest.done.${token('job id', jobId)}`,
+  signal: (to: string, from: string) => `${SUBJECT_PREFIX}.signal.${token('peer id', to)}.${token('peer id', from)}`,
+  signalInbox: (self: string) => `${SUBJECT_PREFIX}.signal.${token('peer id', self)}.*`,
+} as const;
+
+/** JetStream resources. Names are fixed so that every worker finds the same ones. */
+export const Buckets = {
+  /** admission leases (`slot.<i>`) and wait-list entries (`wait.<sessionId>`) */
+  admission: 'sy_admission',
+  /** manifests by video id */
+  catalog: 'sy_catalog',
+} as const;
+
+export const Streams = {
+  ingest: 'SY_INGEST',
+} as const;
