@@ -80,5 +80,7 @@ export type DownloadEvent =
   | { type: 'origin.slotOffered'; grant: string; lease: LeaseInfo }
   | { type: 'origin.position'; position: number }
   | { type: 'origin.leaseLost'; reason: string }
+  /** the origin no longer knows the session at all (it expired while we were unreachable): open a new one */
+  | { type: 'origin.sessionLost'; reason: string }
   | { type: 'origin.grantRenewed'; grant: string; lease: LeaseInfo }
   | { type: 'download.cancel' };

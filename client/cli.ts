@@ -1,0 +1,112 @@
+#!/usr/bin/env node
+/**
+ * The `switchyard` command. Errors are parsed once here, at the edge: a SwitchyardError prints its message and
+ * code and exits 1 (2 for usage errors), anything else prints a short message (stack with SWITCHYARD_LOG=debug).
+ */
+import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { createOriginClient } from '../actors/origin/client.js';
+import { connectNats } from '../lib/nats.js';
+import { downloadMachine } from '../machines/download/machine.js';
+import { machineToDot, machineToMermaid } from '../machines/graph.js';
+import { ErrorCodes, SwitchyardError } from '../protocol/mod.js';
+import { getCommand } from './commands/get.js';
+import { ingestCommand } from './commands/ingest.js';
+import { serveCommand } from './commands/serve.js';
+import { resolveConfig } from './config.js';
+import { demoCommand } from './demo.js';
+
+const USAGE = `switchyard — hybrid origin + peer-to-peer video delivery
+
+usage:
+  switchyard serve   [--capacity N] [--port P] [--nats URL] [--store DIR|mongodb://…] [--lease-ttl MS] [--workers N]
+  switchyard ingest  <file> [--name NAME] [--chunk-size BYTES] [--json]
+  switchyard list    [--json]
+  switchyard get     <videoId> [-o FILE] [--parallel N] [--rate BYTES_PER_S] [--json] [--keep-partial]
+  switchyard machines [--format dot|mermaid] [-o FILE]
+  switchyard demo    [--clients N] [--capacity N] [--seconds S]
+common: --nats URL  --gateway URL  (default: .switchyard/local.json written by serve, then env SWITCHYARD_NATS /
+        SWITCHYARD_GATEWAY, then nats://127.0.0.1:4222 and http://127.0.0.1:8080)
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      output: { type: 'string', short: 'o' },
+      nats: { type: 'string' },
+      gateway: { type: 'string' },
+      store: { type: 'string' },
+      name: { type: 'string' },
+      'chunk-size': { type: 'string' },
+      parallel: { type: 'string' },
+      rate: { type: 'string' },
+      'peer-id': { type: 'string' },
+      json: { type: 'boolean' },
+      'keep-partial': { type: 'boolean' },
+      capacity: { type: 'string' },
+      port: { type: 'string' },
+      'lease-ttl': { type: 'string' },
+      'data-dir': { type: 'string' },
+      workers: { type: 'string' },
+      format: { type: 'string' },
+      clients: { type: 'string' },
+      seconds: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const [cmd, ...rest] = positionals;
+  if (values.help || !cmd) {
+    process.stdout.write(USAGE);
+    return cmd || values.help ? 0 : 2;
+  }
+  switch (cmd) {
+    case 'get':
+      return getCommand(rest[0], values);
+    case 'ingest':
+      return ingestCommand(rest[0], values);
+    case 'serve':
+      return serveCommand(values);
+    case 'demo':
+      return demoCommand(values);
+    case 'list': {
+      const nc = await connectNats(resolveConfig(values).nats, 'switchyard-list');
+      try {
+        const videos = await createOriginClient(nc).list();
+        if (values.json) process.stdout.write(JSON.stringify(videos) + '\n');
+        else for (const v of videos) process.stdout.write(`${v.videoId}  ${v.size.toString().padStart(12)}  ${v.mime.padEnd(24)} ${v.name}\n`);
+        return 0;
+      } finally {
+        await nc.close();
+      }
+    }
+    case 'machines': {
+      const text = values.format === 'mermaid' ? machineToMermaid(downloadMachine) : machineToDot(downloadMachine);
+      if (values.output) writeFileSync(values.output, text);
+      else process.stdout.write(text + '\n');
+      return 0;
+    }
+    default:
+      process.stderr.write(`unknown command ${JSON.stringify(cmd)}\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    if (err instanceof SwitchyardError) {
+      process.stderr.write(`switchyard: ${err.message} (${err.code})\n`);
+      process.exit(err.code === ErrorCodes.badRequest ? 2 : 1);
+    }
+    const e = err as Error & { code?: string };
+    if (typeof e?.code === 'string' && e.code.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`switchyard: ${e.message}\n\n${USAGE}`);
+      process.exit(2);
+    }
+    process.stderr.write(`switchyard: ${e?.message ?? String(err)}\n`);
+    if (process.env.SWITCHYARD_LOG === 'debug') process.stderr.write(`${e?.stack ?? ''}\n`);
+    process.exit(1);
+  },
+);

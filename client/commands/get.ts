@@ -1,0 +1,92 @@
+/** `switchyard get <videoId>`: download and verify a video, resuming from `<output>.part/` when present. */
+import { randomBytes } from 'node:crypto';
+import { basename } from 'node:path';
+import { createOriginClient } from '../../actors/origin/client.js';
+import { createLogger } from '../../lib/logger.js';
+import { connectNats } from '../../lib/nats.js';
+import { createTokenBucket } from '../../lib/tokenbucket.js';
+import { isValidId, BadRequestError } from '../../protocol/mod.js';
+import { resolveConfig } from '../config.js';
+import { runDownload } from '../download.js';
+import { openPartial, partialDirFor } from '../partial.js';
+import { createProgressBar } from '../progress.js';
+
+export interface GetFlags {
+  output?: string;
+  nats?: string;
+  gateway?: string;
+  parallel?: string;
+  rate?: string;
+  'peer-id'?: string;
+  json?: boolean;
+  'keep-partial'?: boolean;
+}
+
+/** A file name from a manifest is untrusted: keep only its base name and safe characters. */
+function safeName(name: string, fallback: string): string {
+  const b = basename(name).replace(/[^A-Za-z0-9._ -]/g, '_').replace(/^\.+/, '');
+  return b.length > 0 ? b : fallback;
+}
+
+export async function getCommand(videoId: string | undefined, flags: GetFlags): Promise<number> {
+  if (!videoId || !isValidId(videoId)) throw new BadRequestError('usage: switchyard get <videoId> [-o file]');
+  const cfg = resolveConfig(flags);
+  const logger = createLogger('get');
+  const json = flags.json === true;
+  const emit = (o: Record<string, unknown>) => json && process.stdout.write(JSON.stringify(o) + '\n');
+  const nc = await connectNats(cfg.nats, 'switchyard-get');
+  try {
+    const origin = createOriginClient(nc);
+    const manifest = await origin.manifest(videoId);
+    const outPath = flags.output ?? safeName(manifest.name, videoId);
+    const partial = await openPartial(partialDirFor(outPath), manifest);
+    const peerId = flags['peer-id'] ?? `p${randomBytes(9).toString('base64url')}`;
+    const parallel = flags.parallel ? Number(flags.parallel) : 4;
+    if (!Number.isInteger(parallel) || parallel < 1 || parallel > 64) throw new BadRequestError('--parallel must be 1..64');
+    const rate = flags.rate ? Number(flags.rate) : 0;
+    if (!Number.isFinite(rate) || rate < 0) throw new BadRequestError('--rate must be bytes per second');
+    const resumed = partial.have().length;
+    emit({ event: 'start', videoId, peerId, outPath, chunkCount: manifest.chunks.length, resumedChunks: resumed });
+    if (resumed > 0 && !json) {
+      process.stderr.write(`resuming: ${resumed} of ${manifest.chunks.length} chunks already verified\n`);
+    }
+    const bar = json ? null : createProgressBar(manifest.size);
+    let lastPosition: number | null = null;
+    const run = runDownload({ videoId, peerId, gateway: cfg.gateway, outPath, parallel,
+      keepPartial: flags['keep-partial'] === true }, {
+      origin, partial, logger, ...(rate > 0 ? { limiter: createTokenBucket(rate) } : {}),
+      onState: (state, at) => emit({ event: 'state', state, at }),
+      onProgress: (p) => {
+        bar?.update(p);
+        if (p.position !== lastPosition) {
+          lastPosition = p.position;
+          if (p.position !== null) emit({ event: 'position', position: p.position, at: Date.now() });
+        }
+      },
+    });
+    const onSignal = () => run.cancel();
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    const result = await run.done;
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+    bar?.done();
+    emit({ event: 'done', ...result });
+    if (result.status === 'complete') {
+      if (!json) {
+        const src = Object.entries(result.bytesBySource).map(([k, v]) => `${k}: ${v} bytes`).join(', ') || 'nothing new';
+        process.stderr.write(`${outPath}: ${manifest.size} bytes, every chunk verified (${src}; ` +
+          `${result.chunksFetched} fetched, ${resumed} resumed)\n`);
+      }
+      return 0;
+    }
+    if (result.status === 'cancelled') {
+      process.stderr.write(`cancelled: ${partial.have().length} verified chunks kept in ${partial.dir} for resuming\n`);
+      return 130;
+    }
+    process.stderr.write(`switchyard get: download failed: ${result.error?.message ?? 'unknown error'}\n`);
+    return 1;
+  } finally {
+    await nc.close().catch(() => {});
+  }
+}

@@ -1,0 +1,38 @@
+/** `switchyard ingest <file>`: chunk, hash and store a file, then publish its manifest to the catalog. */
+import { createOriginClient } from '../../actors/origin/client.js';
+import { ingestFile } from '../../actors/ingest/ingest.js';
+import { createLogger } from '../../lib/logger.js';
+import { connectNats } from '../../lib/nats.js';
+import { BadRequestError } from '../../protocol/mod.js';
+import { openChunkStore } from '../../store/mod.js';
+import { resolveConfig } from '../config.js';
+
+export async function ingestCommand(file: string | undefined, flags: {
+  name?: string; 'chunk-size'?: string; store?: string; nats?: string; json?: boolean;
+}): Promise<number> {
+  if (!file) throw new BadRequestError('usage: switchyard ingest <file> [--name N] [--chunk-size BYTES]');
+  const cfg = resolveConfig(flags);
+  const chunkSize = flags['chunk-size'] ? Number(flags['chunk-size']) : undefined;
+  const logger = createLogger('ingest');
+  const store = await openChunkStore(cfg.store);
+  const nc = await connectNats(cfg.nats, 'switchyard-ingest');
+  try {
+    const origin = createOriginClient(nc);
+    const r = await ingestFile({ path: file, ...(flags.name ? { name: flags.name } : {}),
+      ...(chunkSize !== undefined ? { chunkSize } : {}) }, { store, publish: (m) => origin.publish(m), logger });
+    for (const w of r.warnings) process.stderr.write(`warning: ${w}\n`);
+    const m = r.manifest;
+    if (flags.json) {
+      process.stdout.write(JSON.stringify({ videoId: m.videoId, name: m.name, mime: m.mime, size: m.size,
+        chunks: m.chunks.length, rootHash: m.rootHash, warnings: r.warnings }) + '\n');
+    } else {
+      process.stdout.write(`${m.videoId}\n`);
+      process.stderr.write(`ingested ${m.name}: ${m.size} bytes, ${m.chunks.length} chunks of ${m.chunkSize}, ${m.mime}` +
+        `${m.media?.durationSec ? `, ${m.media.durationSec.toFixed(1)} s` : ''}\n`);
+    }
+    return 0;
+  } finally {
+    await nc.close().catch(() => {});
+    await store.close();
+  }
+}

@@ -1,0 +1,175 @@
+/**
+ * Runs the download machine for real: the origin over NATS, chunks over HTTP from the gateway, verified chunks
+ * kept on disk (`<output>.part/`). This is the only place where the machine meets I/O; the machine itself stays
+ * pure and is given these implementations with `.provide()`.
+ */
+import { createActor, fromCallback, fromPromise, type EventObject, type InspectionEvent } from 'xstate';
+import type { OriginClient } from '../actors/origin/client.js';
+import type { Logger } from '../lib/logger.js';
+import type { TokenBucket } from '../lib/tokenbucket.js';
+import { downloadMachine, type DownloadOutput } from '../machines/download/machine.js';
+import type {
+  AssembleInput, AssembleOutput, DownloadEvent, FetchChunkInput, FetchChunkOutput, OpenSessionInput,
+  OpenSessionOutput, ReleaseSessionInput, SessionKeeperInput,
+} from '../machines/download/types.js';
+import { ErrorCodes, SwitchyardError, type Manifest } from '../protocol/mod.js';
+import { FetchFailure, fetchOriginChunk } from './http.js';
+import type { PartialDownload } from './partial.js';
+
+export interface DownloadOptions {
+  videoId: string;
+  peerId: string;
+  gateway: string;
+  outPath: string;
+  parallel?: number;
+  /** keep `<output>.part/` after completion (a seeding peer serves from it) */
+  keepPartial?: boolean;
+}
+
+export interface DownloadComponents {
+  origin: OriginClient;
+  partial: PartialDownload;
+  logger: Logger;
+  limiter?: TokenBucket;
+  /** every state the machine enters, as a dotted path (`active.server`) */
+  onState?: (state: string, at: number) => void;
+  onProgress?: (p: DownloadProgress) => void;
+  /** inspection events for live inspectors */
+  inspect?: (e: InspectionEvent) => void;
+}
+
+export interface DownloadProgress {
+  haveCount: number;
+  chunkCount: number;
+  bytesBySource: Record<string, number>;
+  state: string;
+  position: number | null;
+}
+
+export interface DownloadResult extends DownloadOutput {
+  /** states entered, in order */
+  history: string[];
+  /** chunks already verified on disk when the run started */
+  resumedChunks: number;
+}
+
+export function stateName(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (value && typeof value === 'object') {
+    const [k, v] = Object.entries(value)[0] ?? [];
+    return k === undefined ? '' : `${k}.${stateName(v)}`.replace(/\.$/, '');
+  }
+  return String(value);
+}
+
+export function runDownload(opts: DownloadOptions, c: DownloadComponents): {
+  done: Promise<DownloadResult>;
+  cancel(): void;
+} {
+  const { origin, partial, logger } = c;
+  const manifest: Manifest = partial.manifest;
+  let heartbeatMs = 3000;
+
+  const machine = downloadMachine.provide({
+    actors: {
+      openSession: fromPromise<OpenSessionOutput, OpenSessionInput>(async ({ input }) => {
+        const r = await origin.open(input.videoId, input.peerId);
+        if (r.manifest.rootHash !== manifest.rootHash) {
+          throw new SwitchyardError(ErrorCodes.chunkCorrupt, 'origin manifest differs from the catalog manifest');
+        }
+        heartbeatMs = Math.max(100, Math.floor((r.status === 'granted' ? r.lease.ttlMs : r.ttlMs) / 3));
+        return r;
+      }),
+      sessionKeeper: fromCallback<EventObject, SessionKeeperInput>(({ input, sendBack }) => {
+        let waiting = true;
+        let stopped = false;
+        const unsub = origin.onPush(input.peerId, {
+          slotOffered: (o) => {
+            if (o.sessionId !== input.sessionId) return;
+            waiting = false;
+            sendBack({ type: 'origin.slotOffered', grant: o.grant, lease: o.lease });
+          },
+          slotRevoked: (r) => {
+            if (r.sessionId === input.sessionId) sendBack({ type: 'origin.leaseLost', reason: r.reason });
+          },
+        }, logger);
+        let timer: NodeJS.Timeout | null = null;
+        const beat = async () => {
+          try {
+            const r = await origin.heartbeat(input.sessionId, input.peerId);
+            if (stopped) return;
+            if (r.status === 'granted') {
+              // a granted heartbeat while we thought we were waiting means the offer push was lost: same thing
+              sendBack(waiting ? { type: 'origin.slotOffered', grant: r.grant, lease: r.lease }
+                : { type: 'origin.grantRenewed', grant: r.grant, lease: r.lease });
+              waiting = false;
+            } else {
+              if (!waiting) sendBack({ type: 'origin.leaseLost', reason: 'origin reports the session waiting' });
+              waiting = true;
+              sendBack({ type: 'origin.position', position: r.position });
+            }
+          } catch (err) {
+            if (stopped) return;
+            if (err instanceof SwitchyardError && err.code === ErrorCodes.unknownSession) {
+              stopped = true; // the machine re-opens, and a new keeper starts with the new session
+              sendBack({ type: 'origin.sessionLost', reason: 'session expired at the origin' });
+              return;
+            } else {
+              logger.warn('heartbeat failed', { err });
+            }
+          }
+          if (!stopped) timer = setTimeout(() => void beat(), heartbeatMs);
+        };
+        timer = setTimeout(() => void beat(), heartbeatMs);
+        return () => {
+          stopped = true;
+          if (timer) clearTimeout(timer);
+          unsub();
+        };
+      }),
+      fetchChunk: fromPromise<FetchChunkOutput, FetchChunkInput>(async ({ input, signal }) => {
+        if (input.source !== 'origin') throw new FetchFailure('missing', `no transport for ${input.source}`);
+        const data = await fetchOriginChunk({ gateway: opts.gateway, videoId: input.videoId, index: input.index,
+          grant: input.grant, signal, ...(c.limiter ? { limiter: c.limiter } : {}) });
+        if (!(await partial.writeChunk(input.index, data))) {
+          throw new FetchFailure('corrupt', `chunk ${input.index} from ${input.source} failed verification`);
+        }
+        return { index: input.index, source: input.source, bytes: data.byteLength };
+      }),
+      assemble: fromPromise<AssembleOutput, AssembleInput>(async () => {
+        await partial.assemble(opts.outPath);
+        if (!opts.keepPartial) await partial.remove();
+        return { path: opts.outPath };
+      }),
+      releaseSession: fromPromise<void, ReleaseSessionInput>(async ({ input }) => {
+        await origin.release(input.sessionId, input.peerId);
+      }),
+    },
+  });
+
+  const history: string[] = [];
+  const resumedChunks = partial.have().length;
+  const actor = createActor(machine, {
+    input: { videoId: opts.videoId, peerId: opts.peerId, have: partial.have(), parallel: opts.parallel ?? 4 },
+    ...(c.inspect ? { inspect: c.inspect } : {}),
+  });
+  let last = '';
+  actor.subscribe((snap) => {
+    const s = stateName(snap.value);
+    if (s !== last) {
+      last = s;
+      history.push(s);
+      c.onState?.(s, Date.now());
+    }
+    c.onProgress?.({ haveCount: snap.context.haveCount, chunkCount: manifest.chunks.length,
+      bytesBySource: snap.context.bytesBySource, state: s, position: snap.context.position });
+  });
+  const done = new Promise<DownloadResult>((resolve, reject) => {
+    actor.subscribe({
+      complete: () => resolve({ ...(actor.getSnapshot().output as DownloadOutput), history, resumedChunks }),
+      error: reject,
+    });
+  });
+  actor.start();
+  return { done, cancel: () => actor.send({ type: 'download.cancel' }) };
+}

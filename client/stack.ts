@@ -1,0 +1,101 @@
+/**
+ * Starts a whole local Switchyard in one process: nats-server (unless given), origin workers, ingest worker,
+ * lease checker and gateway. Used by `switchyard serve`, the demo and end-to-end tests; in production each part
+ * runs as its own process (see infra/).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { createLeaseChecker, createOrigin, createOriginClient, type Origin } from '../actors/origin/mod.js';
+import { createIngestSubmitter, createIngestWorker } from '../actors/ingest/mod.js';
+import { createGateway, type Gateway } from '../gateway/mod.js';
+import { startNats, type NatsServerHandle } from '../infra/nats.js';
+import { systemClock } from '../lib/clock.js';
+import type { Logger } from '../lib/logger.js';
+import { connectNats, type NatsConnection } from '../lib/nats.js';
+import { openChunkStore, type ChunkStore } from '../store/mod.js';
+
+export interface StackOptions {
+  /** use this NATS instead of starting one */
+  natsUrl?: string;
+  /** directory for the fs store, staging and (if started here) the NATS store */
+  dataDir: string;
+  /** chunk store location (directory or mongodb:// URL); default `<dataDir>/store` */
+  store?: string;
+  capacity: number;
+  originWorkers?: number;
+  leaseTtlMs?: number;
+  grantSecret?: string;
+  adminToken?: string;
+  port?: number;
+  host?: string;
+}
+
+export interface Stack {
+  natsUrl: string;
+  gatewayUrl: string;
+  store: ChunkStore;
+  storeLocation: string;
+  grantSecret: string;
+  adminToken: string;
+  origins: Origin[];
+  gateway: Gateway;
+  nc: NatsConnection;
+  stop(): Promise<void>;
+}
+
+export async function startStack(opts: StackOptions, logger: Logger): Promise<Stack> {
+  const stops: Array<() => Promise<unknown>> = [];
+  const stopAll = async () => {
+    for (const s of stops.splice(0).reverse()) await s().catch((err) => logger.warn('stop failed', { err }));
+  };
+  try {
+    let nats: NatsServerHandle | null = null;
+    if (!opts.natsUrl) {
+      mkdirSync(join(opts.dataDir, 'nats'), { recursive: true });
+      nats = await startNats({ storeDir: join(opts.dataDir, 'nats') });
+      const n = nats;
+      stops.push(() => n.stop());
+    }
+    const natsUrl = opts.natsUrl ?? nats!.url;
+    const grantSecret = opts.grantSecret ?? randomBytes(32).toString('hex');
+    const adminToken = opts.adminToken ?? randomBytes(16).toString('hex');
+    const storeLocation = opts.store ?? join(opts.dataDir, 'store');
+    const store = await openChunkStore(storeLocation);
+    stops.push(() => store.close());
+    const conn = async (name: string) => {
+      const c = await connectNats(natsUrl, name);
+      stops.push(() => c.drain());
+      return c;
+    };
+    const nc = await conn('stack');
+    const origins: Origin[] = [];
+    for (let i = 0; i < (opts.originWorkers ?? 1); i++) {
+      const o = await createOrigin({ capacity: opts.capacity, grantSecret, workerId: `origin-${i}`,
+        ...(opts.leaseTtlMs ? { leaseTtlMs: opts.leaseTtlMs } : {}) },
+        { nc: await conn(`origin-${i}`), clock: systemClock, logger: logger.child(`origin-${i}`) });
+      await o.start();
+      stops.push(() => o.stop());
+      origins.push(o);
+    }
+    const originClient = createOriginClient(nc);
+    const ingest = createIngestWorker({}, { nc: await conn('ingest'), store, origin: originClient, logger: logger.child('ingest') });
+    await ingest.start();
+    stops.push(() => ingest.stop());
+    const leases = await createLeaseChecker({ nc, clock: systemClock, logger: logger.child('leases') });
+    stops.push(() => leases.stop());
+    const stagingDir = join(opts.dataDir, 'staging');
+    mkdirSync(stagingDir, { recursive: true });
+    const gateway = await createGateway(
+      { host: opts.host ?? '127.0.0.1', port: opts.port ?? 0, grantSecret, adminToken, stagingDir },
+      { origin: originClient, leases, store, ingest: createIngestSubmitter({ nc, logger }), clock: systemClock,
+        logger: logger.child('gateway') },
+    );
+    const gatewayUrl = await gateway.start();
+    stops.push(() => gateway.stop());
+    return { natsUrl, gatewayUrl, store, storeLocation, grantSecret, adminToken, origins, gateway, nc, stop: stopAll };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}

@@ -1,0 +1,393 @@
+/**
+ * The download machine: opens a session with the origin, fetches chunks from it while it holds a slot, waits
+ * (later: fetches from peers) while it does not, then assembles the file. Pure: every effect is an actor the
+ * runner provides (see types.ts), so the same machine runs in the CLI, in tests and in the diagram exporter.
+ */
+import { assertEvent, assign, enqueueActions, fromCallback, fromPromise, setup } from 'xstate';
+import type { EventObject } from 'xstate';
+import { chunkLength } from '../../protocol/mod.js';
+import type { LeaseInfo, Manifest, OpenReply } from '../../protocol/mod.js';
+import {
+  fetchChildId, fetchIndexOf, initialHave, pickMissing, retryDelayMs, retryId, toDownloadError, toFetchFailure,
+} from './schedule.js';
+import type { DownloadError } from './schedule.js';
+import type {
+  AssembleInput, AssembleOutput, DownloadEvent, DownloadInput, FetchChunkInput, FetchChunkOutput, OpenSessionInput,
+  OpenSessionOutput, ReleaseSessionInput, SessionKeeperInput,
+} from './types.js';
+
+export type { DownloadError } from './schedule.js';
+export { toFetchFailure, retryDelayMs } from './schedule.js';
+
+export const DEFAULT_PARALLEL = 4;
+export const DEFAULT_MAX_ATTEMPTS = 5;
+/** How long a terminal state waits for the release reply before giving up (the lease expires on its own). */
+export const RELEASE_TIMEOUT_MS = 3000;
+
+export type DownloadOutcome = 'complete' | 'failed' | 'cancelled';
+
+export interface DownloadContext {
+  videoId: string;
+  peerId: string;
+  parallel: number;
+  maxAttempts: number;
+  /** `have` from the input, kept only until the manifest says how many chunks there are */
+  initialHave: number[];
+  sessionId: string | null;
+  manifest: Manifest | null;
+  grant: string | null;
+  lease: LeaseInfo | null;
+  /** place in the origin's wait list while denied (1 = next) */
+  position: number | null;
+  /** verified chunks, by index */
+  have: boolean[];
+  haveCount: number;
+  /** chunks with a fetch child running (child id `fetch.<index>`) */
+  inFlight: number[];
+  /** chunks waiting for a retry after a transient failure; they hold a parallel slot meanwhile */
+  backoff: number[];
+  /** failed attempts per chunk index */
+  attempts: Record<number, number>;
+  bytesBySource: Record<string, number>;
+  /** chunks fetched by this run (not counting the input's `have`) */
+  chunksFetched: number;
+  error: DownloadError | null;
+  outputPath: string | null;
+  /** the terminal state `releasing` leads to */
+  outcome: DownloadOutcome | null;
+}
+
+export interface DownloadOutput {
+  status: DownloadOutcome;
+  outputPath?: string;
+  error?: DownloadError;
+  bytesBySource: Record<string, number>;
+  chunksFetched: number;
+}
+
+/** Raised (delayed) by the machine itself to end a chunk's backoff. */
+export type FetchRetryEvent = { type: 'fetch.retry'; index: number };
+/** What XState sends when the fetch child `fetch.<index>` resolves / rejects; listed so the wildcards type-check. */
+export type FetchDoneEvent = { type: `xstate.done.actor.fetch.${number}`; output: FetchChunkOutput };
+export type FetchErrorEvent = { type: `xstate.error.actor.fetch.${number}`; error: unknown };
+/** Every event the machine handles: the runner sends only DownloadEvent; the others come from its own children. */
+export type DownloadMachineEvent = DownloadEvent | FetchRetryEvent | FetchDoneEvent | FetchErrorEvent;
+
+const isFetchDone = (e: EventObject): e is FetchDoneEvent => e.type.startsWith('xstate.done.actor.fetch.');
+const isFetchError = (e: EventObject): e is FetchErrorEvent => e.type.startsWith('xstate.error.actor.fetch.');
+const failureOf = (e: EventObject) => toFetchFailure(isFetchError(e) ? e.error : undefined);
+
+/** True when the event is the completion of a fetch child the machine still waits for. */
+function isCurrentFetch(context: DownloadContext, event: EventObject): boolean {
+  return context.inFlight.includes(fetchIndexOf(event.type));
+}
+
+function attemptsAfter(context: DownloadContext, event: EventObject): number {
+  return (context.attempts[fetchIndexOf(event.type)] ?? 0) + 1;
+}
+
+function grantFrom(event: DownloadMachineEvent) {
+  assertEvent(event, ['origin.slotOffered', 'origin.grantRenewed']);
+  return { grant: event.grant, lease: event.lease, position: null };
+}
+
+/** `server` and `resumeServer`: fetch from the origin under the current grant. */
+const originFetching = {
+  entry: 'scheduleFetches',
+  exit: 'stopFetches',
+  on: {
+    'origin.leaseLost': { target: 'p2p', actions: 'dropGrant' },
+    'origin.slotOffered': { actions: 'storeGrant' },
+    'fetch.retry': { actions: ['endBackoff', 'scheduleFetches'] },
+    'xstate.done.actor.fetch.*': { guard: 'isCurrentFetch', actions: ['recordChunk', 'scheduleFetches'] },
+    'xstate.error.actor.fetch.*': [
+      { guard: 'isDeniedFetch', target: 'p2p', actions: 'dropGrant' },
+      { guard: 'isLastAttempt', target: '#download.releasing', actions: 'failChunk' },
+      { guard: 'isCurrentFetch', actions: ['retryChunk', 'scheduleFetches'] },
+    ],
+  },
+} as const;
+
+/** From `releasing` to the terminal state its outcome names. */
+const settle = [
+  { guard: { type: 'outcomeIs', params: { outcome: 'complete' } }, target: 'complete' },
+  { guard: { type: 'outcomeIs', params: { outcome: 'cancelled' } }, target: 'cancelled' },
+  { target: 'failed' },
+] as const;
+
+export const downloadMachine = setup({
+  types: {
+    context: {} as DownloadContext,
+    events: {} as DownloadMachineEvent,
+    input: {} as DownloadInput,
+    output: {} as DownloadOutput,
+  },
+  actors: {
+    openSession: fromPromise<OpenSessionOutput, OpenSessionInput>(async () => {
+      throw new Error('openSession not provided');
+    }),
+    sessionKeeper: fromCallback<EventObject, SessionKeeperInput>(() => {
+      throw new Error('sessionKeeper not provided');
+    }),
+    fetchChunk: fromPromise<FetchChunkOutput, FetchChunkInput>(async () => {
+      throw new Error('fetchChunk not provided');
+    }),
+    assemble: fromPromise<AssembleOutput, AssembleInput>(async () => {
+      throw new Error('assemble not provided');
+    }),
+    releaseSession: fromPromise<void, ReleaseSessionInput>(async () => {
+      throw new Error('releaseSession not provided');
+    }),
+  },
+  delays: {
+    retryDelay: ({ context, event }) => retryDelayMs(context.attempts[fetchIndexOf(event.type)] ?? 1),
+    releaseTimeout: RELEASE_TIMEOUT_MS,
+  },
+  guards: {
+    coversEveryChunk: ({ context }, p: { reply: OpenReply }) =>
+      knownHave(context, p.reply.manifest.chunks.length).haveCount === p.reply.manifest.chunks.length,
+    isGranted: (_, p: { reply: OpenReply }) => p.reply.status === 'granted',
+    hasEveryChunk: ({ context }) => context.manifest !== null && context.haveCount === context.manifest.chunks.length,
+    isCurrentFetch: ({ context, event }) => isCurrentFetch(context, event),
+    isDeniedFetch: ({ context, event }) => isCurrentFetch(context, event) && failureOf(event).reason === 'denied',
+    isLastAttempt: ({ context, event }) =>
+      isCurrentFetch(context, event) && attemptsAfter(context, event) >= context.maxAttempts,
+    outcomeIs: ({ context }, p: { outcome: DownloadOutcome }) => context.outcome === p.outcome,
+  },
+  actions: {
+    storeOpenReply: assign(({ context }, p: { reply: OpenReply }) => {
+      const { reply } = p;
+      const { have, haveCount } = knownHave(context, reply.manifest.chunks.length);
+      return {
+        sessionId: reply.sessionId,
+        manifest: reply.manifest,
+        grant: reply.status === 'granted' ? reply.grant : null,
+        lease: reply.status === 'granted' ? reply.lease : null,
+        position: reply.status === 'denied' ? reply.position : null,
+        have,
+        haveCount,
+        initialHave: [],
+      };
+    }),
+    storeGrant: assign(({ event }) => grantFrom(event)),
+    storePosition: assign(({ event }) => {
+      assertEvent(event, 'origin.position');
+      return { position: event.position };
+    }),
+    // the slot is gone: fetches with the old grant would only be refused again
+    dropGrant: assign({ grant: null, lease: null }),
+    fail: assign((_, p: { error: DownloadError }) => ({ error: p.error, outcome: 'failed' as const })),
+    failChunk: assign(({ context, event }) => ({ error: chunkError(context, event), outcome: 'failed' as const })),
+    settleAs: assign((_, p: { outcome: DownloadOutcome }) => ({ outcome: p.outcome })),
+    scheduleFetches: enqueueActions(({ context, enqueue }) => {
+      const { manifest, sessionId, grant } = context;
+      if (manifest === null || sessionId === null || grant === null) return;
+      const busy = [...context.inFlight, ...context.backoff];
+      const picked = pickMissing(context.have, busy, context.parallel - busy.length);
+      if (picked.length === 0) return;
+      enqueue.assign({ inFlight: [...context.inFlight, ...picked] });
+      for (const index of picked) {
+        enqueue.spawnChild('fetchChunk', {
+          id: fetchChildId(index),
+          input: {
+            index,
+            hash: manifest.chunks[index]!,
+            length: chunkLength(manifest, index),
+            videoId: context.videoId,
+            sessionId,
+            grant,
+            source: 'origin',
+          },
+        });
+      }
+    }),
+    // spawned children outlive the state that spawned them: stopping them is what aborts their requests
+    stopFetches: enqueueActions(({ context, enqueue }) => {
+      for (const index of context.inFlight) enqueue.stopChild(fetchChildId(index));
+      for (const index of context.backoff) enqueue.cancel(retryId(index));
+      enqueue.assign({ inFlight: [], backoff: [] });
+    }),
+    recordChunk: enqueueActions(({ context, event, enqueue }) => {
+      if (!isFetchDone(event)) return;
+      const index = fetchIndexOf(event.type);
+      const { source, bytes } = event.output;
+      // a finished child stays in snapshot.children (and in persisted snapshots) until stopped
+      enqueue.stopChild(fetchChildId(index));
+      const have = context.have.slice();
+      have[index] = true;
+      enqueue.assign({
+        have,
+        haveCount: context.haveCount + 1,
+        inFlight: context.inFlight.filter((i) => i !== index),
+        bytesBySource: { ...context.bytesBySource, [source]: (context.bytesBySource[source] ?? 0) + bytes },
+        chunksFetched: context.chunksFetched + 1,
+      });
+    }),
+    retryChunk: enqueueActions(({ context, event, enqueue }) => {
+      const index = fetchIndexOf(event.type);
+      const { reason } = failureOf(event);
+      enqueue.stopChild(fetchChildId(index));
+      // corrupt bytes are not a sign of an overloaded link: retry at once; the others wait a little
+      const wait = reason !== 'corrupt';
+      enqueue.assign({
+        attempts: { ...context.attempts, [index]: attemptsAfter(context, event) },
+        inFlight: context.inFlight.filter((i) => i !== index),
+        backoff: wait ? [...context.backoff, index] : context.backoff,
+      });
+      if (wait) enqueue.raise({ type: 'fetch.retry', index }, { id: retryId(index), delay: 'retryDelay' });
+    }),
+    endBackoff: assign(({ context, event }) => {
+      assertEvent(event, 'fetch.retry');
+      return { backoff: context.backoff.filter((i) => i !== event.index) };
+    }),
+  },
+}).createMachine({
+  id: 'download',
+  context: ({ input }) => ({
+    videoId: input.videoId,
+    peerId: input.peerId,
+    parallel: Math.max(1, Math.floor(input.parallel ?? DEFAULT_PARALLEL)),
+    maxAttempts: Math.max(1, Math.floor(input.maxAttempts ?? DEFAULT_MAX_ATTEMPTS)),
+    initialHave: input.have ?? [],
+    sessionId: null,
+    manifest: null,
+    grant: null,
+    lease: null,
+    position: null,
+    have: [],
+    haveCount: 0,
+    inFlight: [],
+    backoff: [],
+    attempts: {},
+    bytesBySource: {},
+    chunksFetched: 0,
+    error: null,
+    outputPath: null,
+    outcome: null,
+  }),
+  initial: 'opening',
+  // a fetch child stopped too late to be silenced must not crash the machine (unhandled actor errors do)
+  on: { 'xstate.error.actor.fetch.*': {} },
+  states: {
+    opening: {
+      invoke: {
+        id: 'openSession',
+        src: 'openSession',
+        input: ({ context }) => ({ videoId: context.videoId, peerId: context.peerId }),
+        onDone: [
+          {
+            guard: { type: 'coversEveryChunk', params: ({ event }) => ({ reply: event.output }) },
+            target: 'assembling',
+            actions: { type: 'storeOpenReply', params: ({ event }) => ({ reply: event.output }) },
+          },
+          {
+            guard: { type: 'isGranted', params: ({ event }) => ({ reply: event.output }) },
+            target: 'active.server',
+            actions: { type: 'storeOpenReply', params: ({ event }) => ({ reply: event.output }) },
+          },
+          {
+            target: 'active.p2p',
+            actions: { type: 'storeOpenReply', params: ({ event }) => ({ reply: event.output }) },
+          },
+        ],
+        // no session exists yet, so there is nothing to release
+        onError: {
+          target: 'failed',
+          actions: { type: 'fail', params: ({ event }) => ({ error: toDownloadError(event.error, 'open_failed') }) },
+        },
+      },
+      on: { 'download.cancel': { target: 'cancelled', actions: { type: 'settleAs', params: { outcome: 'cancelled' } } } },
+    },
+    active: {
+      invoke: {
+        id: 'sessionKeeper',
+        src: 'sessionKeeper',
+        input: ({ context }) => ({ sessionId: context.sessionId!, peerId: context.peerId, videoId: context.videoId }),
+        onError: {
+          target: 'releasing',
+          actions: { type: 'fail', params: ({ event }) => ({ error: toDownloadError(event.error, 'session_lost') }) },
+        },
+      },
+      // on `active`, not on the origin states: chunks from peers will complete the download the same way
+      always: { guard: 'hasEveryChunk', target: 'assembling' },
+      on: {
+        'origin.grantRenewed': { actions: 'storeGrant' },
+        // a new session is opened; verified chunks are kept (knownHave), so nothing is fetched twice
+        'origin.sessionLost': { target: 'opening', actions: 'dropGrant' },
+        'download.cancel': { target: 'releasing', actions: { type: 'settleAs', params: { outcome: 'cancelled' } } },
+      },
+      initial: 'server',
+      states: {
+        server: originFetching,
+        p2p: {
+          on: {
+            'origin.slotOffered': { target: 'resumeServer', actions: 'storeGrant' },
+            'origin.position': { actions: 'storePosition' },
+          },
+        },
+        // `server` again, after a denial or a lost lease; a distinct name keeps the switch visible in history
+        resumeServer: originFetching,
+      },
+    },
+    assembling: {
+      invoke: {
+        id: 'assemble',
+        src: 'assemble',
+        input: ({ context }) => ({ manifest: context.manifest! }),
+        onDone: {
+          target: 'releasing',
+          actions: assign(({ event }) => ({ outputPath: event.output.path, outcome: 'complete' as const })),
+        },
+        onError: {
+          target: 'releasing',
+          actions: { type: 'fail', params: ({ event }) => ({ error: toDownloadError(event.error, 'assemble_failed') }) },
+        },
+      },
+      on: { 'download.cancel': { target: 'releasing', actions: { type: 'settleAs', params: { outcome: 'cancelled' } } } },
+    },
+    // final states stop every child at once, so a release spawned there would never run: release first
+    releasing: {
+      invoke: {
+        id: 'releaseSession',
+        src: 'releaseSession',
+        input: ({ context }) => ({ sessionId: context.sessionId!, peerId: context.peerId }),
+        onDone: settle,
+        // a failed release is not the download's failure: the lease expires on its own
+        onError: settle,
+      },
+      after: { releaseTimeout: settle },
+    },
+    complete: { type: 'final' },
+    failed: { type: 'final' },
+    cancelled: { type: 'final' },
+  },
+  output: ({ context }) => {
+    const out: DownloadOutput = {
+      status: context.outcome ?? 'failed',
+      bytesBySource: context.bytesBySource,
+      chunksFetched: context.chunksFetched,
+    };
+    if (context.outputPath !== null) out.outputPath = context.outputPath;
+    if (context.error !== null) out.error = context.error;
+    return out;
+  },
+});
+
+/** Chunks verified so far: the input's `have` before the first open, the context's own after a re-open. */
+function knownHave(context: DownloadContext, count: number) {
+  const kept = context.have.flatMap((h, i) => (h ? [i] : []));
+  return initialHave(count, [...context.initialHave, ...kept]);
+}
+
+function chunkError(context: DownloadContext, event: EventObject): DownloadError {
+  const index = fetchIndexOf(event.type);
+  const { reason, message } = failureOf(event);
+  return {
+    code: 'chunk_failed',
+    message: `chunk ${index} failed ${attemptsAfter(context, event)} times (last: ${reason}: ${message})`,
+    chunk: index,
+    reason,
+  };
+}
+
+export type DownloadMachine = typeof downloadMachine;

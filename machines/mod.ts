@@ -1,0 +1,2 @@
+export * from './download/mod.js';
+export * from './graph.js';
