@@ -1,3 +1,4 @@
 export * from './logger.js';
 export * from './clock.js';
 export * from './abort.js';
+export * from './tokenbucket.js';

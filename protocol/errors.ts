@@ -6,6 +6,7 @@
 
 export const ErrorCodes = {
   badRequest: 'bad_request',
+  notFound: 'not_found',
   tooLarge: 'too_large',
   unknownVideo: 'unknown_video',
   badIndex: 'bad_index',

@@ -1,0 +1,122 @@
+/**
+ * The gateway: Switchyard's HTTP edge, built js-libp2p style from an Init (configuration) and Components
+ * (already running collaborators). It owns only its fastify instance; the NATS connection, lease checker,
+ * store and ingest submitter belong to the caller, which starts them before and stops them after.
+ */
+import { mkdir } from 'node:fs/promises';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { IngestSubmitter } from '../actors/ingest/types.js';
+import type { OriginClient } from '../actors/origin/client.js';
+import type { LeaseChecker } from '../actors/origin/leases.js';
+import type { Clock } from '../lib/clock.js';
+import type { Logger } from '../lib/logger.js';
+import type { ChunkStore } from '../store/types.js';
+import { createErrorHandler, notFoundHandler } from './errors.js';
+import { createManifestCache } from './manifests.js';
+import { registerOpenApi } from './openapi.js';
+import { catalogRoutes } from './routes/catalog.js';
+import { chunkRoutes } from './routes/chunks.js';
+import { opsRoutes } from './routes/ops.js';
+import { uploadRoutes } from './routes/upload.js';
+import { createStatsCollector, type GatewayStats } from './stats.js';
+
+export interface GatewayInit {
+  /** default 127.0.0.1 */
+  host?: string;
+  /** default 0: a free port */
+  port?: number;
+  /** HMAC secret shared with the origin workers, to verify grants */
+  grantSecret: string;
+  /** enables uploads; without it POST /videos answers 403 */
+  adminToken?: string;
+  /** uploads are streamed here; ingest workers must be able to read it (same machine or shared volume) */
+  stagingDir: string;
+  /** default 4 GiB */
+  maxUploadBytes?: number;
+}
+
+export interface GatewayComponents {
+  origin: Pick<OriginClient, 'list' | 'manifest'>;
+  leases: Pick<LeaseChecker, 'holds' | 'live'>;
+  store: ChunkStore;
+  ingest: IngestSubmitter;
+  clock: Clock;
+  logger: Logger;
+}
+
+export interface Gateway {
+  app: FastifyInstance;
+  /** listens; resolves to the base URL, e.g. http://127.0.0.1:41234 */
+  start(): Promise<string>;
+  stop(): Promise<void>;
+  stats(): GatewayStats;
+}
+
+export const GATEWAY_DEFAULTS = { host: '127.0.0.1', port: 0, maxUploadBytes: 4 * 1024 ** 3 } as const;
+
+/**
+ * Node refuses request heads above 16 KiB, so no path parameter can be longer; letting every one reach
+ * validation means an overlong id gets the same 400 as any other bad id, not a 404 for "no such route".
+ * (find-my-way's limit exists to bound regex parameters, which no route here uses.)
+ */
+const MAX_PARAM_LENGTH = 16 * 1024;
+
+export async function createGateway(init: GatewayInit, components: GatewayComponents): Promise<Gateway> {
+  if (!init.grantSecret) throw new TypeError('grantSecret is required: the gateway must verify grants');
+  if (!init.stagingDir) throw new TypeError('stagingDir is required');
+  const maxUploadBytes = init.maxUploadBytes ?? GATEWAY_DEFAULTS.maxUploadBytes;
+  if (!Number.isSafeInteger(maxUploadBytes) || maxUploadBytes < 1) throw new TypeError('maxUploadBytes must be a positive integer');
+  const logger = components.logger;
+  await mkdir(init.stagingDir, { recursive: true });
+
+  const errorHandler = createErrorHandler(logger);
+  const app = Fastify({
+    logger: false,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    return503OnClosing: true,
+    // Undecodable URLs are rejected by the router before any route; send them through the same error path.
+    frameworkErrors: (err, request, reply) => errorHandler(err, request, reply),
+  });
+  const stats = createStatsCollector();
+  const manifests = createManifestCache(components.origin);
+
+  app.addHook('onResponse', async (request, reply) => {
+    stats.responded(reply.statusCode);
+    logger.debug('http', { method: request.method, url: request.url.split('?')[0], status: reply.statusCode,
+      ms: Math.round(reply.elapsedTime) });
+  });
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler(notFoundHandler);
+
+  await registerOpenApi(app, '0.1.0');
+  await app.register(opsRoutes, { leases: components.leases, stats, openapi: () => app.swagger() });
+  await app.register(catalogRoutes, { origin: components.origin, manifests });
+  await app.register(chunkRoutes, {
+    grantSecret: init.grantSecret, leases: components.leases, manifests, store: components.store,
+    clock: components.clock, stats,
+  });
+  await app.register(uploadRoutes, {
+    ...(init.adminToken ? { adminToken: init.adminToken } : {}),
+    stagingDir: init.stagingDir, maxUploadBytes, ingest: components.ingest, logger,
+  });
+  await app.ready();
+
+  let started: Promise<string> | null = null;
+  let stopped: Promise<void> | null = null;
+  return {
+    app,
+    start() {
+      started ??= app.listen({ host: init.host ?? GATEWAY_DEFAULTS.host, port: init.port ?? GATEWAY_DEFAULTS.port })
+        .then((url) => {
+          logger.info('gateway listening', { url });
+          return url;
+        });
+      return started;
+    },
+    stop() {
+      stopped ??= app.close();
+      return stopped;
+    },
+    stats: () => stats.snapshot(),
+  };
+}
