@@ -4,10 +4,8 @@
  * resume; a damaged file is dropped and fetched again). Chunk writes are atomic (temp + rename), and the output
  * file appears only complete (assembled into a temp file, then renamed).
  */
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { chunkLength, decode, Manifest, MAX_MANIFEST_MESSAGE_BYTES, sha256Hex } from '../protocol/mod.js';
 
 export interface PartialDownload {
@@ -85,15 +83,14 @@ export async function openPartial(dir: string, manifest: Manifest): Promise<Part
     },
     async assemble(outPath) {
       const tmp = `${outPath}.${process.pid}.tmp`;
-      const out = createWriteStream(tmp);
+      const out = await open(tmp, 'w');
       try {
-        for (let i = 0; i < manifest.chunks.length; i++) {
-          await pipeline(createReadStream(chunkPath(i)), out, { end: false });
-        }
-        await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+        for (let i = 0; i < manifest.chunks.length; i++) await out.write(await readFile(chunkPath(i)));
+        await out.sync();
+        await out.close();
         await rename(tmp, outPath);
       } catch (err) {
-        out.destroy();
+        await out.close().catch(() => {});
         await rm(tmp, { force: true });
         throw err;
       }
