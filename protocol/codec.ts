@@ -37,21 +37,23 @@ export function validate<T extends TSchema>(schema: T, value: unknown, what = 'm
   return value as Static<T>;
 }
 
+/** Size check first (cheap), then UTF-8 JSON parse; both failures become typed errors. */
+function parseLimited(data: Uint8Array, max: number, what: string): unknown {
+  if (data.byteLength > max) throw new TooLargeError(`${what} of ${data.byteLength} bytes exceeds ${max}`);
+  try {
+    return JSON.parse(decoder.decode(data));
+  } catch (cause) {
+    throw new BadRequestError(`${what} is not valid UTF-8 JSON`, { cause });
+  }
+}
+
 export function decode<T extends TSchema>(
   schema: T,
   data: Uint8Array,
   opts: { maxBytes?: number; what?: string } = {},
 ): Static<T> {
-  const max = opts.maxBytes ?? MAX_CONTROL_BYTES;
   const what = opts.what ?? 'message';
-  if (data.byteLength > max) throw new TooLargeError(`${what} of ${data.byteLength} bytes exceeds ${max}`);
-  let value: unknown;
-  try {
-    value = JSON.parse(decoder.decode(data));
-  } catch (cause) {
-    throw new BadRequestError(`${what} is not valid UTF-8 JSON`, { cause });
-  }
-  return validate(schema, value, what);
+  return validate(schema, parseLimited(data, opts.maxBytes ?? MAX_CONTROL_BYTES, what), what);
 }
 
 /**
@@ -62,14 +64,8 @@ export function decodeReply<T extends TSchema>(
   data: Uint8Array,
   opts: { maxBytes?: number; what?: string } = {},
 ): Static<T> {
-  const max = opts.maxBytes ?? MAX_CONTROL_BYTES;
-  if (data.byteLength > max) throw new TooLargeError(`reply of ${data.byteLength} bytes exceeds ${max}`);
-  let value: unknown;
-  try {
-    value = JSON.parse(decoder.decode(data));
-  } catch (cause) {
-    throw new BadRequestError('reply is not valid UTF-8 JSON', { cause });
-  }
+  const what = opts.what ?? 'reply';
+  const value = parseLimited(data, opts.maxBytes ?? MAX_CONTROL_BYTES, what);
   if (value && typeof value === 'object' && 'error' in value) throw errorFromBody(value);
-  return validate(schema, value, opts.what ?? 'reply');
+  return validate(schema, value, what);
 }
