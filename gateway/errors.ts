@@ -24,6 +24,7 @@ const STATUS_BY_CODE: Record<ErrorCode, number> = {
   [ErrorCodes.notFound]: 404,
   [ErrorCodes.badIndex]: 400,
   [ErrorCodes.badRange]: 416,
+  [ErrorCodes.badFrame]: 400,
   [ErrorCodes.tooLarge]: 413,
   [ErrorCodes.unknownVideo]: 404,
   [ErrorCodes.unknownSession]: 404,

@@ -1,2 +1,3 @@
 export * from './download/mod.js';
 export * from './graph.js';
+export * from './peerLink/mod.js';

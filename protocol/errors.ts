@@ -11,6 +11,7 @@ export const ErrorCodes = {
   unknownVideo: 'unknown_video',
   badIndex: 'bad_index',
   badRange: 'bad_range',
+  badFrame: 'bad_frame',
   grantMissing: 'grant_missing',
   grantInvalid: 'grant_invalid',
   grantExpired: 'grant_expired',
@@ -128,4 +129,11 @@ export function errorFromBody(body: unknown): SwitchyardError {
 export function toSwitchyardError(err: unknown): SwitchyardError {
   if (err instanceof SwitchyardError) return err;
   return new SwitchyardError(ErrorCodes.internal, 'internal error', { cause: err });
+}
+
+/** A peer sent bytes that are not a valid wire frame (protocol/wire.ts); the connection should be dropped. */
+export class WireError extends SwitchyardError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCodes.badFrame, message, options);
+  }
 }

@@ -4,3 +4,5 @@ export * from './manifest.js';
 export * from './grant.js';
 export * from './messages.js';
 export * from './codec.js';
+export * from './p2p.js';
+export * from './wire.js';

@@ -9,8 +9,12 @@
  * - `sy.peer.<peerId>.<event>`  pushes addressed to one peer; a peer may subscribe to `sy.peer.<self>.>` only
  * - `sy.ingest.job`             JetStream work queue of ingest jobs
  * - `sy.ingest.done.<jobId>`    ingest completion notices
- * - `sy.signal.<to>.<from>`     WebRTC signalling (P2P issue): receivers subscribe to `sy.signal.<self>.*`,
- *                               senders may only publish to `sy.signal.*.<self>`
+ * - `sy.signal.<from>.<to>`     WebRTC signalling sent by peer <from>; the relay (queue group `signal`) checks it
+ *                               and delivers it as `sy.peer.<to>.signal` with `from` taken from the subject.
+ *                               NATS permissions per peer X: publish `sy.signal.X.*`, subscribe `sy.peer.X.>`,
+ *                               so a peer can neither speak as another nor read another's messages.
+ * - `sy.tracker.<videoId>.<verb>` swarm membership (queue group `tracker`); the video token lets operators shard
+ *                               trackers by video with subject mappings
  */
 
 /** Allowed shape of any id that becomes a subject token or a path segment. */
@@ -54,8 +58,18 @@ export const PeerEvents = {
   slotOffered: 'slot-offered',
   /** the origin took a slot back (lease expired or revoked) */
   slotRevoked: 'slot-revoked',
+  /** a signalling message relayed from another peer */
+  signal: 'signal',
 } as const;
 export type PeerEvent = (typeof PeerEvents)[keyof typeof PeerEvents];
+
+export const TrackerVerbs = {
+  announce: 'announce',
+  have: 'have',
+  leave: 'leave',
+  report: 'report',
+} as const;
+export type TrackerVerb = (typeof TrackerVerbs)[keyof typeof TrackerVerbs];
 
 export const Subjects = {
   origin: (verb: OriginVerb) => `${SUBJECT_PREFIX}.origin.${verb}`,
@@ -66,8 +80,12 @@ export const Subjects = {
   peerAll: (peerId: string) => `${SUBJECT_PREFIX}.peer.${token('peer id', peerId)}.>`,
   ingestJob: `${SUBJECT_PREFIX}.ingest.job`,
   ingestDone: (jobId: string) => `${SUBJECT_PREFIX}.ingest.done.${token('job id', jobId)}`,
-  signal: (to: string, from: string) => `${SUBJECT_PREFIX}.signal.${token('peer id', to)}.${token('peer id', from)}`,
-  signalInbox: (self: string) => `${SUBJECT_PREFIX}.signal.${token('peer id', self)}.*`,
+  /** what peer `from` publishes to reach peer `to` (through the relay) */
+  signal: (from: string, to: string) => `${SUBJECT_PREFIX}.signal.${token('peer id', from)}.${token('peer id', to)}`,
+  /** what the relay listens on */
+  signalAll: `${SUBJECT_PREFIX}.signal.*.*`,
+  tracker: (videoId: string, verb: TrackerVerb) => `${SUBJECT_PREFIX}.tracker.${token('video id', videoId)}.${verb}`,
+  trackerAll: `${SUBJECT_PREFIX}.tracker.*.*`,
 } as const;
 
 /** JetStream resources. Names are fixed so that every worker finds the same ones. */
@@ -76,6 +94,8 @@ export const Buckets = {
   admission: 'sy_admission',
   /** manifests by video id */
   catalog: 'sy_catalog',
+  /** swarm membership: `<videoId>.<peerId>` → announced state */
+  swarm: 'sy_swarm',
 } as const;
 
 export const Streams = {

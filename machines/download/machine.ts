@@ -3,7 +3,7 @@
  * (later: fetches from peers) while it does not, then assembles the file. Pure: every effect is an actor the
  * runner provides (see types.ts), so the same machine runs in the CLI, in tests and in the diagram exporter.
  */
-import { assertEvent, assign, enqueueActions, fromCallback, fromPromise, setup } from 'xstate';
+import { assertEvent, assign, enqueueActions, fromCallback, fromPromise, sendTo, setup } from 'xstate';
 import type { EventObject } from 'xstate';
 import { chunkLength } from '../../protocol/mod.js';
 import type { LeaseInfo, Manifest, OpenReply } from '../../protocol/mod.js';
@@ -11,9 +11,13 @@ import {
   fetchChildId, fetchIndexOf, initialHave, pickMissing, retryDelayMs, retryId, toDownloadError, toFetchFailure,
 } from './schedule.js';
 import type { DownloadError } from './schedule.js';
+import {
+  emptyPeer, originOrder, peerFetchId, peerFetchOf, pickPeerRequests, withBitfield, withHave,
+  type PeerFetch, type PeerView,
+} from './peers.js';
 import type {
   AssembleInput, AssembleOutput, DownloadEvent, DownloadInput, FetchChunkInput, FetchChunkOutput, OpenSessionInput,
-  OpenSessionOutput, ReleaseSessionInput, SessionKeeperInput,
+  OpenSessionOutput, ReleaseSessionInput, SessionKeeperInput, SwarmInput,
 } from './types.js';
 
 export type { DownloadError } from './schedule.js';
@@ -21,6 +25,8 @@ export { toFetchFailure, retryDelayMs } from './schedule.js';
 
 export const DEFAULT_PARALLEL = 4;
 export const DEFAULT_MAX_ATTEMPTS = 5;
+export const DEFAULT_PER_PEER = 4;
+export const DEFAULT_MAX_SOURCES = 2;
 /** How long a terminal state waits for the release reply before giving up (the lease expires on its own). */
 export const RELEASE_TIMEOUT_MS = 3000;
 
@@ -55,6 +61,16 @@ export interface DownloadContext {
   outputPath: string | null;
   /** the terminal state `releasing` leads to */
   outcome: DownloadOutcome | null;
+  perPeer: number;
+  maxSources: number;
+  /** remote peers of the swarm, by peer id */
+  peers: Record<string, PeerView>;
+  /** chunk requests in flight to peers (child id `pfetch.<index>.<peerId>`) */
+  peerInFlight: PeerFetch[];
+  /** peers may be asked (p2p and resumeServer; the seeds' server-first policy keeps `server` origin-only) */
+  usePeers: boolean;
+  /** peers banned for sending chunks that failed verification */
+  banned: string[];
 }
 
 export interface DownloadOutput {
@@ -70,12 +86,23 @@ export type FetchRetryEvent = { type: 'fetch.retry'; index: number };
 /** What XState sends when the fetch child `fetch.<index>` resolves / rejects; listed so the wildcards type-check. */
 export type FetchDoneEvent = { type: `xstate.done.actor.fetch.${number}`; output: FetchChunkOutput };
 export type FetchErrorEvent = { type: `xstate.error.actor.fetch.${number}`; error: unknown };
+export type PeerFetchDoneEvent = { type: `xstate.done.actor.pfetch.${number}.${string}`; output: FetchChunkOutput };
+export type PeerFetchErrorEvent = { type: `xstate.error.actor.pfetch.${number}.${string}`; error: unknown };
 /** Every event the machine handles: the runner sends only DownloadEvent; the others come from its own children. */
-export type DownloadMachineEvent = DownloadEvent | FetchRetryEvent | FetchDoneEvent | FetchErrorEvent;
+export type DownloadMachineEvent =
+  DownloadEvent | FetchRetryEvent | FetchDoneEvent | FetchErrorEvent | PeerFetchDoneEvent | PeerFetchErrorEvent;
 
 const isFetchDone = (e: EventObject): e is FetchDoneEvent => e.type.startsWith('xstate.done.actor.fetch.');
 const isFetchError = (e: EventObject): e is FetchErrorEvent => e.type.startsWith('xstate.error.actor.fetch.');
-const failureOf = (e: EventObject) => toFetchFailure(isFetchError(e) ? e.error : undefined);
+const failureOf = (e: EventObject) =>
+  toFetchFailure(isFetchError(e) || e.type.startsWith('xstate.error.actor.pfetch.') ? (e as FetchErrorEvent).error : undefined);
+
+const isPeerFetchDone = (e: EventObject): e is PeerFetchDoneEvent => e.type.startsWith('xstate.done.actor.pfetch.');
+
+function isCurrentPeerFetch(context: DownloadContext, event: EventObject): boolean {
+  const f = peerFetchOf(event.type);
+  return f !== null && context.peerInFlight.some((x) => x.index === f.index && x.peerId === f.peerId);
+}
 
 /** True when the event is the completion of a fetch child the machine still waits for. */
 function isCurrentFetch(context: DownloadContext, event: EventObject): boolean {
@@ -99,7 +126,7 @@ const originFetching = {
     'origin.leaseLost': { target: 'p2p', actions: 'dropGrant' },
     'origin.slotOffered': { actions: 'storeGrant' },
     'fetch.retry': { actions: ['endBackoff', 'scheduleFetches'] },
-    'xstate.done.actor.fetch.*': { guard: 'isCurrentFetch', actions: ['recordChunk', 'scheduleFetches'] },
+    'xstate.done.actor.fetch.*': { guard: 'isCurrentFetch', actions: ['recordChunk', 'scheduleFetches', 'schedulePeers'] },
     'xstate.error.actor.fetch.*': [
       { guard: 'isDeniedFetch', target: 'p2p', actions: 'dropGrant' },
       { guard: 'isLastAttempt', target: '#download.releasing', actions: 'failChunk' },
@@ -138,6 +165,8 @@ export const downloadMachine = setup({
     releaseSession: fromPromise<void, ReleaseSessionInput>(async () => {
       throw new Error('releaseSession not provided');
     }),
+    // unlike the others, "no swarm" is a valid runner (origin only), so the default does nothing
+    swarm: fromCallback<EventObject, SwarmInput>(() => () => {}),
   },
   delays: {
     retryDelay: ({ context, event }) => retryDelayMs(context.attempts[fetchIndexOf(event.type)] ?? 1),
@@ -149,6 +178,7 @@ export const downloadMachine = setup({
     isGranted: (_, p: { reply: OpenReply }) => p.reply.status === 'granted',
     hasEveryChunk: ({ context }) => context.manifest !== null && context.haveCount === context.manifest.chunks.length,
     isCurrentFetch: ({ context, event }) => isCurrentFetch(context, event),
+    isCurrentPeerFetch: ({ context, event }) => isCurrentPeerFetch(context, event),
     isDeniedFetch: ({ context, event }) => isCurrentFetch(context, event) && failureOf(event).reason === 'denied',
     isLastAttempt: ({ context, event }) =>
       isCurrentFetch(context, event) && attemptsAfter(context, event) >= context.maxAttempts,
@@ -182,8 +212,12 @@ export const downloadMachine = setup({
     scheduleFetches: enqueueActions(({ context, enqueue }) => {
       const { manifest, sessionId, grant } = context;
       if (manifest === null || sessionId === null || grant === null) return;
-      const busy = [...context.inFlight, ...context.backoff];
-      const picked = pickMissing(context.have, busy, context.parallel - busy.length);
+      const own = [...context.inFlight, ...context.backoff];
+      const free = context.parallel - own.length;
+      const busy = [...own, ...context.peerInFlight.map((f) => f.index)];
+      // alongside peers, the origin first sends what no peer can
+      const picked = context.usePeers ? originOrder(context.have, context.peers, busy, free)
+        : pickMissing(context.have, busy, free);
       if (picked.length === 0) return;
       enqueue.assign({ inFlight: [...context.inFlight, ...picked] });
       for (const index of picked) {
@@ -213,16 +247,102 @@ export const downloadMachine = setup({
       const { source, bytes } = event.output;
       // a finished child stays in snapshot.children (and in persisted snapshots) until stopped
       enqueue.stopChild(fetchChildId(index));
+      for (const f of context.peerInFlight) if (f.index === index) enqueue.stopChild(peerFetchId(f.index, f.peerId));
       const have = context.have.slice();
       have[index] = true;
       enqueue.assign({
         have,
         haveCount: context.haveCount + 1,
         inFlight: context.inFlight.filter((i) => i !== index),
+        peerInFlight: context.peerInFlight.filter((f) => f.index !== index),
         bytesBySource: { ...context.bytesBySource, [source]: (context.bytesBySource[source] ?? 0) + bytes },
         chunksFetched: context.chunksFetched + 1,
       });
     }),
+    recordPeerChunk: enqueueActions(({ context, event, enqueue }) => {
+      if (!isPeerFetchDone(event)) return;
+      const { index, peerId } = peerFetchOf(event.type)!;
+      const { source, bytes } = event.output;
+      // the first verified copy wins: duplicates (endgame) and an origin request for it are cancelled
+      for (const f of context.peerInFlight) if (f.index === index) enqueue.stopChild(peerFetchId(f.index, f.peerId));
+      if (context.inFlight.includes(index)) enqueue.stopChild(fetchChildId(index));
+      const have = context.have.slice();
+      have[index] = true;
+      const peer = context.peers[peerId];
+      enqueue.assign({
+        have,
+        haveCount: context.haveCount + 1,
+        inFlight: context.inFlight.filter((i) => i !== index),
+        peerInFlight: context.peerInFlight.filter((f) => f.index !== index),
+        bytesBySource: { ...context.bytesBySource, [source]: (context.bytesBySource[source] ?? 0) + bytes },
+        chunksFetched: context.chunksFetched + 1,
+        peers: peer ? { ...context.peers, [peerId]: { ...peer, failures: 0 } } : context.peers,
+      });
+    }),
+    peerFetchFailed: enqueueActions(({ context, event, enqueue }) => {
+      const f = peerFetchOf(event.type)!;
+      const { reason, message } = failureOf(event);
+      enqueue.stopChild(peerFetchId(f.index, f.peerId));
+      const peerInFlight = context.peerInFlight.filter((x) => !(x.index === f.index && x.peerId === f.peerId));
+      const peer = context.peers[f.peerId];
+      if (reason === 'corrupt') {
+        // bytes that fail the manifest hash are never an accident worth a second chance
+        const { [f.peerId]: _gone, ...peers } = context.peers;
+        for (const x of peerInFlight) if (x.peerId === f.peerId) enqueue.stopChild(peerFetchId(x.index, x.peerId));
+        enqueue.sendTo('swarm', { type: 'swarm.ban', peerId: f.peerId, reason: message });
+        enqueue.assign({ peers, peerInFlight: peerInFlight.filter((x) => x.peerId !== f.peerId),
+          banned: [...context.banned, f.peerId] });
+        return;
+      }
+      let next = peer;
+      // a refusal means it does not have it (any more) or choked us: do not ask it for this chunk again
+      if (peer && reason === 'missing') next = { ...peer, have: peer.have.map((h, i) => h && i !== f.index),
+        haveCount: peer.have[f.index] ? peer.haveCount - 1 : peer.haveCount };
+      if (next) next = { ...next, failures: next.failures + 1 };
+      enqueue.assign({ peerInFlight, peers: next ? { ...context.peers, [f.peerId]: next } : context.peers });
+    }),
+    schedulePeers: enqueueActions(({ context, enqueue }) => {
+      const { manifest, sessionId } = context;
+      if (!context.usePeers || manifest === null || sessionId === null) return;
+      const picked = pickPeerRequests({ have: context.have, peers: context.peers, peerInFlight: context.peerInFlight,
+        originBusy: [...context.inFlight, ...context.backoff], perPeer: context.perPeer, maxSources: context.maxSources });
+      if (picked.length === 0) return;
+      enqueue.assign({ peerInFlight: [...context.peerInFlight, ...picked] });
+      for (const f of picked) {
+        enqueue.spawnChild('fetchChunk', {
+          id: peerFetchId(f.index, f.peerId),
+          input: { index: f.index, hash: manifest.chunks[f.index]!, length: chunkLength(manifest, f.index),
+            videoId: context.videoId, sessionId, grant: context.grant ?? '', source: `peer:${f.peerId}` },
+        });
+      }
+    }),
+    stopPeerFetches: enqueueActions(({ context, enqueue }) => {
+      for (const f of context.peerInFlight) enqueue.stopChild(peerFetchId(f.index, f.peerId));
+      enqueue.assign({ peerInFlight: [] });
+    }),
+    peerEvent: assign(({ context, event }) => {
+      const count = context.manifest?.chunks.length ?? 0;
+      const e = event as DownloadEvent;
+      if (!e.type.startsWith('peer.') || !('peerId' in e)) return {};
+      if (context.banned.includes(e.peerId)) return {};
+      const cur = context.peers[e.peerId] ?? emptyPeer(count);
+      let next: PeerView | null = cur;
+      switch (e.type) {
+        case 'peer.bitfield': next = withBitfield(cur, e.have, count); break;
+        case 'peer.have': next = withHave(cur, e.index); break;
+        case 'peer.unchoked': next = { ...cur, unchoked: true, failures: 0 }; break;
+        case 'peer.choked': next = { ...cur, unchoked: false }; break;
+        case 'peer.left': next = null; break;
+        default: break;
+      }
+      if (next === null) {
+        const { [e.peerId]: _gone, ...rest } = context.peers;
+        return { peers: rest };
+      }
+      return { peers: { ...context.peers, [e.peerId]: next } };
+    }),
+    usePeers: assign({ usePeers: true }),
+    originOnly: assign({ usePeers: false }),
     retryChunk: enqueueActions(({ context, event, enqueue }) => {
       const index = fetchIndexOf(event.type);
       const { reason } = failureOf(event);
@@ -264,10 +384,16 @@ export const downloadMachine = setup({
     error: null,
     outputPath: null,
     outcome: null,
+    perPeer: Math.max(1, Math.floor(input.perPeer ?? DEFAULT_PER_PEER)),
+    maxSources: Math.max(1, Math.floor(input.maxSources ?? DEFAULT_MAX_SOURCES)),
+    peers: {},
+    peerInFlight: [],
+    usePeers: false,
+    banned: [],
   }),
   initial: 'opening',
   // a fetch child stopped too late to be silenced must not crash the machine (unhandled actor errors do)
-  on: { 'xstate.error.actor.fetch.*': {} },
+  on: { 'xstate.error.actor.fetch.*': {}, 'xstate.error.actor.pfetch.*': {}, 'xstate.done.actor.pfetch.*': {} },
   states: {
     opening: {
       invoke: {
@@ -299,7 +425,7 @@ export const downloadMachine = setup({
       on: { 'download.cancel': { target: 'cancelled', actions: { type: 'settleAs', params: { outcome: 'cancelled' } } } },
     },
     active: {
-      invoke: {
+      invoke: [{
         id: 'sessionKeeper',
         src: 'sessionKeeper',
         input: ({ context }) => ({ sessionId: context.sessionId!, peerId: context.peerId, videoId: context.videoId }),
@@ -307,26 +433,44 @@ export const downloadMachine = setup({
           target: 'releasing',
           actions: { type: 'fail', params: ({ event }) => ({ error: toDownloadError(event.error, 'session_lost') }) },
         },
-      },
+      }, {
+        id: 'swarm',
+        src: 'swarm',
+        input: ({ context }) => ({ videoId: context.videoId, peerId: context.peerId, manifest: context.manifest! }),
+      }],
+      exit: 'stopPeerFetches',
       // on `active`, not on the origin states: chunks from peers will complete the download the same way
       always: { guard: 'hasEveryChunk', target: 'assembling' },
       on: {
         'origin.grantRenewed': { actions: 'storeGrant' },
         // a new session is opened; verified chunks are kept (knownHave), so nothing is fetched twice
         'origin.sessionLost': { target: 'opening', actions: 'dropGrant' },
+        'peer.joined': { actions: ['peerEvent', 'schedulePeers'] },
+        'peer.bitfield': { actions: ['peerEvent', 'schedulePeers'] },
+        'peer.have': { actions: ['peerEvent', 'schedulePeers'] },
+        'peer.unchoked': { actions: ['peerEvent', 'schedulePeers'] },
+        'peer.choked': { actions: 'peerEvent' },
+        'peer.left': { actions: 'peerEvent' },
+        'xstate.done.actor.pfetch.*': {
+          guard: 'isCurrentPeerFetch', actions: ['recordPeerChunk', 'scheduleFetches', 'schedulePeers'],
+        },
+        'xstate.error.actor.pfetch.*': {
+          guard: 'isCurrentPeerFetch', actions: ['peerFetchFailed', 'scheduleFetches', 'schedulePeers'],
+        },
         'download.cancel': { target: 'releasing', actions: { type: 'settleAs', params: { outcome: 'cancelled' } } },
       },
       initial: 'server',
       states: {
-        server: originFetching,
+        server: { ...originFetching, entry: ['originOnly', 'scheduleFetches'] },
         p2p: {
+          entry: ['usePeers', 'schedulePeers'],
           on: {
             'origin.slotOffered': { target: 'resumeServer', actions: 'storeGrant' },
             'origin.position': { actions: 'storePosition' },
           },
         },
         // `server` again, after a denial or a lost lease; a distinct name keeps the switch visible in history
-        resumeServer: originFetching,
+        resumeServer: { ...originFetching, entry: ['usePeers', 'scheduleFetches', 'schedulePeers'] },
       },
     },
     assembling: {

@@ -18,7 +18,22 @@ export interface DownloadInput {
   parallel?: number;
   /** attempts per chunk before the download fails (default 5) */
   maxAttempts?: number;
+  /** requests in flight per unchoked peer (default 4) */
+  perPeer?: number;
+  /** sources per chunk in endgame (default 2) */
+  maxSources?: number;
 }
+
+/**
+ * Input of the `swarm` actor (fromCallback). It reports what remote peers hold and whether they let us
+ * request (`peer.*` events), and receives `swarm.ban` commands. The default implementation is "no swarm".
+ */
+export interface SwarmInput {
+  videoId: string;
+  peerId: string;
+  manifest: Manifest;
+}
+export type SwarmCommand = { type: 'swarm.ban'; peerId: string; reason: string };
 
 /** Input of the `openSession` actor (fromPromise → OpenReply). */
 export interface OpenSessionInput {
@@ -83,4 +98,10 @@ export type DownloadEvent =
   /** the origin no longer knows the session at all (it expired while we were unreachable): open a new one */
   | { type: 'origin.sessionLost'; reason: string }
   | { type: 'origin.grantRenewed'; grant: string; lease: LeaseInfo }
-  | { type: 'download.cancel' };
+  | { type: 'download.cancel' }
+  | { type: 'peer.joined'; peerId: string }
+  | { type: 'peer.bitfield'; peerId: string; have: boolean[] }
+  | { type: 'peer.have'; peerId: string; index: number }
+  | { type: 'peer.unchoked'; peerId: string }
+  | { type: 'peer.choked'; peerId: string }
+  | { type: 'peer.left'; peerId: string };

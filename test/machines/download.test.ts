@@ -4,152 +4,14 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createActor, fromCallback, fromPromise, toPromise, waitFor } from 'xstate';
-import type { EventObject, StateValue } from 'xstate';
-import { chunkLength } from '../../protocol/mod.js';
-import type { LeaseInfo, Manifest, OpenReply } from '../../protocol/mod.js';
+import { waitFor } from 'xstate';
 import { downloadMachine, toFetchFailure } from '../../machines/download/mod.js';
 import { fetchIndexOf, pickMissing } from '../../machines/download/schedule.js';
-import type {
-  AssembleInput, AssembleOutput, DownloadEvent, DownloadInput, DownloadOutput, FetchChunkInput, FetchChunkOutput,
-  OpenSessionInput, OpenSessionOutput, ReleaseSessionInput, SessionKeeperInput,
-} from '../../machines/download/mod.js';
+import {
+  CHUNK, denied, failure, granted, LEASE, makeManifest, manualFetch, okFetch, run, totalBytes, until,
+} from './harness.js';
+import type { OpenReply } from '../../protocol/mod.js';
 
-const CHUNK = 16 * 1024;
-const LEASE: LeaseInfo = { slot: 0, expiresAt: 0, ttlMs: 30000 };
-
-/** `count` chunks, the last one `lastLength` bytes long. */
-function makeManifest(count: number, lastLength = 1000): Manifest {
-  return {
-    version: 1,
-    videoId: 'vtest',
-    name: 'test.mp4',
-    mime: 'video/mp4',
-    size: (count - 1) * CHUNK + lastLength,
-    chunkSize: CHUNK,
-    chunks: Array.from({ length: count }, (_, i) => i.toString(16).padStart(64, '0')),
-    rootHash: 'f'.repeat(64),
-    createdAt: new Date(0).toISOString(),
-  };
-}
-const totalBytes = (m: Manifest, indexes: number[]) => indexes.reduce((n, i) => n + chunkLength(m, i), 0);
-
-const granted = (m: Manifest, grant = 'g1'): OpenReply =>
-  ({ status: 'granted', sessionId: 's1', manifest: m, grant, lease: LEASE });
-const denied = (m: Manifest, position = 3): OpenReply =>
-  ({ status: 'denied', sessionId: 's1', manifest: m, reason: 'full', position, ttlMs: 30000 });
-
-const failure = (reason: string, message = reason) => Object.assign(new Error(message), { reason });
-
-/** Polls (no timing assertion: only a generous bound so a broken machine fails instead of hanging). */
-async function until(pred: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 2000; i++) {
-    if (pred()) return;
-    await new Promise((r) => setTimeout(r, 1));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
-function stateId(v: StateValue): string {
-  if (typeof v === 'string') return v;
-  return Object.entries(v).map(([k, c]) => (c === undefined ? k : `${k}.${stateId(c)}`)).join(',');
-}
-
-interface FetchCall { input: FetchChunkInput; signal: AbortSignal }
-type FetchImpl = (call: FetchCall, nth: number) => Promise<FetchChunkOutput>;
-
-/** A fetch that succeeds on the next timer tick. */
-const okFetch: FetchImpl = async ({ input }) => {
-  await new Promise((r) => setTimeout(r, 0));
-  return { index: input.index, source: input.source, bytes: input.length };
-};
-
-/** A fetch that settles only when the test says so, or rejects when aborted. */
-function manualFetch() {
-  const pending = new Map<number, { resolve: () => void; reject: (e: unknown) => void; call: FetchCall }>();
-  const impl: FetchImpl = (call) => new Promise<FetchChunkOutput>((resolve, reject) => {
-    const { input, signal } = call;
-    pending.set(input.index, {
-      call,
-      resolve: () => { pending.delete(input.index); resolve({ index: input.index, source: input.source, bytes: input.length }); },
-      reject: (e) => { pending.delete(input.index); reject(e); },
-    });
-    signal.addEventListener('abort', () => { pending.delete(input.index); reject(failure('network', 'aborted')); });
-  });
-  return { pending, impl };
-}
-
-interface Options {
-  input?: Partial<DownloadInput>;
-  open?: (input: OpenSessionInput, signal: AbortSignal) => Promise<OpenReply>;
-  fetch?: FetchImpl;
-  assemble?: (input: AssembleInput) => Promise<AssembleOutput>;
-  release?: (input: ReleaseSessionInput) => Promise<void>;
-  keeper?: () => void;
-  delays?: { retryDelay?: number; releaseTimeout?: number };
-}
-
-function run(opts: Options) {
-  const calls: FetchCall[] = [];
-  const releases: ReleaseSessionInput[] = [];
-  const keeperInputs: SessionKeeperInput[] = [];
-  const history: string[] = [];
-  const conc = { now: 0, max: 0 };
-  let keeperSend: ((e: DownloadEvent) => void) | null = null;
-  let keeperStopped = 0;
-  const machine = downloadMachine.provide({
-    actors: {
-      openSession: fromPromise<OpenSessionOutput, OpenSessionInput>(async ({ input, signal }) => opts.open!(input, signal)),
-      sessionKeeper: fromCallback<EventObject, SessionKeeperInput>(({ sendBack, input }) => {
-        keeperInputs.push(input);
-        keeperSend = sendBack;
-        opts.keeper?.();
-        return () => { keeperStopped++; };
-      }),
-      fetchChunk: fromPromise<FetchChunkOutput, FetchChunkInput>(async ({ input, signal }) => {
-        const call = { input, signal };
-        calls.push(call);
-        conc.max = Math.max(conc.max, ++conc.now);
-        try {
-          return await (opts.fetch ?? okFetch)(call, calls.filter((c) => c.input.index === input.index).length);
-        } finally {
-          conc.now--;
-        }
-      }),
-      assemble: fromPromise<AssembleOutput, AssembleInput>(async ({ input }) =>
-        opts.assemble ? opts.assemble(input) : { path: `/out/${input.manifest.videoId}.mp4` }),
-      releaseSession: fromPromise<void, ReleaseSessionInput>(async ({ input }) => {
-        releases.push(input);
-        await opts.release?.(input);
-      }),
-    },
-    delays: { retryDelay: 1, ...opts.delays },
-  });
-  const actor = createActor(machine, { input: { videoId: 'vtest', peerId: 'p1', ...opts.input } });
-  actor.subscribe({
-    next: (s) => {
-      const id = stateId(s.value);
-      if (history[history.length - 1] !== id) history.push(id);
-    },
-    error: () => {},
-  });
-  actor.start();
-  return {
-    actor,
-    calls,
-    releases,
-    keeperInputs,
-    history,
-    conc,
-    done: () => toPromise(actor) as Promise<DownloadOutput>,
-    keeper: (e: DownloadEvent) => {
-      if (!keeperSend) throw new Error('sessionKeeper not running');
-      keeperSend(e);
-    },
-    keeperStopped: () => keeperStopped,
-    indexes: () => calls.map((c) => c.input.index),
-  };
-}
 
 test('granted: fetches every chunk with at most `parallel` in flight, lowest first, then completes', async () => {
   const m = makeManifest(10);
@@ -187,7 +49,7 @@ test('finished fetch children do not pile up in the snapshot, and the context is
   f.pending.get(0)!.resolve();
   await until(() => f.pending.has(2), 'chunk 2 requested');
   const snap = r.actor.getSnapshot();
-  assert.equal(Object.keys(snap.children).sort(), ['fetch.1', 'fetch.2', 'sessionKeeper']);
+  assert.equal(Object.keys(snap.children).sort(), ['fetch.1', 'fetch.2', 'sessionKeeper', 'swarm']);
   assert.equal(snap.context.inFlight, [1, 2]);
   assert.equal(JSON.parse(JSON.stringify(snap.context)).have, [true, false, false, false, false, false]);
   r.actor.stop();
@@ -314,7 +176,7 @@ test('fetch denied → p2p, other in-flight fetches aborted, verified chunks kep
   assert.is(ctx.have[0], true);
   assert.is(ctx.chunksFetched, 1);
   assert.equal(ctx.attempts, {}, 'a denial is not a failed attempt');
-  assert.equal(Object.keys(r.actor.getSnapshot().children), ['sessionKeeper']);
+  assert.equal(Object.keys(r.actor.getSnapshot().children).sort(), ['sessionKeeper', 'swarm']);
   // and back: the slot returns, only the missing chunks are fetched again
   r.keeper({ type: 'origin.slotOffered', grant: 'g2', lease: LEASE });
   await until(() => f.pending.size === 4, 'refetch');

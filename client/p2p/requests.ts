@@ -1,0 +1,95 @@
+/**
+ * Downloader side of the data plane: chunk requests in flight to peers, reassembled from piece blocks.
+ * A request settles exactly once: with the bytes (not yet verified: the caller hashes them), or with a
+ * FetchFailure the download machine understands (`missing` when refused, `network` when the link died or timed
+ * out, `corrupt` when the blocks contradict the request).
+ */
+import { FetchFailure } from '../http.js';
+import type { LinkIO } from './types.js';
+
+interface Pending {
+  peerId: string;
+  index: number;
+  buf: Uint8Array;
+  received: number;
+  /** blocks seen, by offset, so a duplicate block cannot fake completeness */
+  offsets: Set<number>;
+  resolve(data: Uint8Array): void;
+  reject(err: Error): void;
+  timer: NodeJS.Timeout;
+  cleanup(): void;
+}
+
+export interface RequestTable {
+  request(io: LinkIO, index: number, chunkLength: number, signal?: AbortSignal): Promise<Uint8Array>;
+  onPiece(peerId: string, index: number, offset: number, chunkLength: number, data: Uint8Array): void;
+  onReject(peerId: string, index: number, reason: number): void;
+  /** the link to `peerId` closed: everything pending on it fails */
+  peerGone(peerId: string, why: string): void;
+  pendingFor(peerId: string): number;
+}
+
+export function createRequestTable(opts: { timeoutMs: number }): RequestTable {
+  const pending = new Map<string, Pending>();
+  const key = (peerId: string, index: number) => `${peerId}#${index}`;
+
+  const settle = (p: Pending, outcome: { data: Uint8Array } | { err: Error }) => {
+    if (pending.get(key(p.peerId, p.index)) !== p) return;
+    pending.delete(key(p.peerId, p.index));
+    clearTimeout(p.timer);
+    p.cleanup();
+    if ('data' in outcome) p.resolve(outcome.data);
+    else p.reject(outcome.err);
+  };
+
+  return {
+    request(io, index, chunkLength, signal) {
+      const k = key(io.peerId, index);
+      if (pending.has(k)) return Promise.reject(new FetchFailure('network', `chunk ${index} already requested from ${io.peerId}`));
+      return new Promise<Uint8Array>((resolve, reject) => {
+        const onAbort = () => {
+          io.sendCancel(index);
+          settle(p, { err: new FetchFailure('network', 'cancelled') });
+        };
+        const p: Pending = {
+          peerId: io.peerId, index, buf: new Uint8Array(chunkLength), received: 0, offsets: new Set(), resolve, reject,
+          timer: setTimeout(() => {
+            io.sendCancel(index);
+            settle(p, { err: new FetchFailure('network', `peer ${io.peerId} did not deliver chunk ${index} in ${opts.timeoutMs} ms`) });
+          }, opts.timeoutMs),
+          cleanup: () => signal?.removeEventListener('abort', onAbort),
+        };
+        pending.set(k, p);
+        if (signal?.aborted) return onAbort();
+        signal?.addEventListener('abort', onAbort, { once: true });
+        if (!io.sendRequest(index)) settle(p, { err: new FetchFailure('network', `link to ${io.peerId} is not open`) });
+      });
+    },
+    onPiece(peerId, index, offset, chunkLength, data) {
+      const p = pending.get(key(peerId, index));
+      if (!p) return; // late block of a cancelled request: harmless
+      if (chunkLength !== p.buf.byteLength || offset + data.byteLength > chunkLength || p.offsets.has(offset)) {
+        settle(p, { err: new FetchFailure('corrupt', `peer ${peerId} sent an inconsistent block for chunk ${index}`) });
+        return;
+      }
+      p.offsets.add(offset);
+      p.buf.set(data, offset);
+      p.received += data.byteLength;
+      if (p.received === chunkLength) settle(p, { data: p.buf });
+    },
+    onReject(peerId, index, reason) {
+      const p = pending.get(key(peerId, index));
+      if (p) settle(p, { err: new FetchFailure('missing', `peer ${peerId} refused chunk ${index} (reason ${reason})`) });
+    },
+    peerGone(peerId, why) {
+      for (const p of [...pending.values()]) {
+        if (p.peerId === peerId) settle(p, { err: new FetchFailure('network', `link to ${peerId} closed: ${why}`) });
+      }
+    },
+    pendingFor(peerId) {
+      let n = 0;
+      for (const p of pending.values()) if (p.peerId === peerId) n++;
+      return n;
+    },
+  };
+}

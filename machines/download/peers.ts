@@ -1,0 +1,143 @@
+/**
+ * Pure P2P bookkeeping of the download machine: what each remote peer holds, and the piece picker.
+ * Picker rules (the classic BitTorrent ones, adapted to whole-chunk requests):
+ * - rarest first: among missing chunks a peer can give, those held by the fewest peers go first (ties: lowest
+ *   index, which favours playback order); this keeps rare chunks from disappearing with the peer that has them;
+ * - per-peer pipelining: up to `perPeer` requests in flight to each unchoked peer, so a link never idles
+ *   between a piece and the next request;
+ * - endgame: when every chunk the peers could give is already requested, an idle peer duplicates the
+ *   remaining requests (at most `maxSources` sources per chunk); the first verified copy wins, the others are
+ *   cancelled.
+ */
+
+/** What the machine knows of one remote peer. */
+export interface PeerView {
+  have: boolean[];
+  haveCount: number;
+  /** the peer lets us request (it unchoked us) */
+  unchoked: boolean;
+  /** failed requests since it last unchoked us; a peer failing repeatedly is skipped until it unchokes again */
+  failures: number;
+}
+
+export interface PeerFetch {
+  index: number;
+  peerId: string;
+}
+
+export const PEER_FETCH_PREFIX = 'pfetch.';
+/** Child ids `pfetch.<index>.<peerId>`: peer ids have no dots (protocol id pattern), so the split is unambiguous. */
+export const peerFetchId = (index: number, peerId: string) => `${PEER_FETCH_PREFIX}${index}.${peerId}`;
+
+/** `{index, peerId}` from `xstate.(done|error).actor.pfetch.<index>.<peerId>`, or null. */
+export function peerFetchOf(eventType: string): PeerFetch | null {
+  const at = eventType.indexOf(`.${PEER_FETCH_PREFIX}`);
+  if (at < 0) return null;
+  const rest = eventType.slice(at + PEER_FETCH_PREFIX.length + 1);
+  const dot = rest.indexOf('.');
+  const index = Number(rest.slice(0, dot));
+  const peerId = rest.slice(dot + 1);
+  return dot > 0 && Number.isInteger(index) && index >= 0 && peerId.length > 0 ? { index, peerId } : null;
+}
+
+export const MAX_PEER_FAILURES = 3;
+
+export function emptyPeer(count: number): PeerView {
+  return { have: new Array<boolean>(count).fill(false), haveCount: 0, unchoked: false, failures: 0 };
+}
+
+export function withBitfield(p: PeerView, have: readonly boolean[], count: number): PeerView {
+  const h = new Array<boolean>(count).fill(false);
+  let n = 0;
+  for (let i = 0; i < count; i++) if (have[i]) {
+    h[i] = true;
+    n++;
+  }
+  return { ...p, have: h, haveCount: n };
+}
+
+export function withHave(p: PeerView, index: number): PeerView {
+  if (index < 0 || index >= p.have.length || p.have[index]) return p;
+  const have = p.have.slice();
+  have[index] = true;
+  return { ...p, have, haveCount: p.haveCount + 1 };
+}
+
+/** How many peers hold each chunk. */
+export function availability(peers: Record<string, PeerView>, count: number): number[] {
+  const a = new Array<number>(count).fill(0);
+  for (const p of Object.values(peers)) for (let i = 0; i < count; i++) if (p.have[i]) a[i]!++;
+  return a;
+}
+
+export interface PickInput {
+  have: readonly boolean[];
+  peers: Record<string, PeerView>;
+  peerInFlight: readonly PeerFetch[];
+  /** chunks requested from the origin (or backing off) */
+  originBusy: readonly number[];
+  perPeer: number;
+  maxSources: number;
+}
+
+/** New peer requests to make now. */
+export function pickPeerRequests(x: PickInput): PeerFetch[] {
+  const count = x.have.length;
+  const avail = availability(x.peers, count);
+  const sources = new Map<number, number>();
+  const asked = new Set<string>();
+  for (const f of x.peerInFlight) {
+    sources.set(f.index, (sources.get(f.index) ?? 0) + 1);
+    asked.add(`${f.index}.${f.peerId}`);
+  }
+  for (const i of x.originBusy) sources.set(i, (sources.get(i) ?? 0) + 1);
+  const missing: number[] = [];
+  for (let i = x.have.indexOf(false); i !== -1; i = x.have.indexOf(false, i + 1)) missing.push(i);
+  missing.sort((a, b) => avail[a]! - avail[b]! || a - b);
+  const loads = new Map<string, number>();
+  for (const f of x.peerInFlight) loads.set(f.peerId, (loads.get(f.peerId) ?? 0) + 1);
+  const out: PeerFetch[] = [];
+  // least-loaded peers choose first, so pipelines fill evenly
+  const ready = Object.entries(x.peers)
+    .filter(([, p]) => p.unchoked && p.failures < MAX_PEER_FAILURES && p.haveCount > 0)
+    .sort(([a], [b]) => (loads.get(a) ?? 0) - (loads.get(b) ?? 0) || (a < b ? -1 : 1));
+  const readyHas = new Array<boolean>(count).fill(false);
+  for (const [, p] of ready) for (let i = 0; i < count; i++) if (p.have[i]) readyHas[i] = true;
+  for (const [peerId, p] of ready) {
+    let free = x.perPeer - (loads.get(peerId) ?? 0);
+    for (const i of missing) {
+      if (free <= 0) break;
+      if (!p.have[i] || sources.has(i)) continue;
+      out.push({ index: i, peerId });
+      sources.set(i, 1);
+      asked.add(`${i}.${peerId}`);
+      free--;
+    }
+    // endgame: every chunk some ready peer could give is already requested (earlier, duplicates would only
+    // waste upload; chunks no peer holds are the origin's and do not hold the endgame back)
+    if (free <= 0 || missing.some((i) => !sources.has(i) && readyHas[i])) continue;
+    for (const i of missing) {
+      if (free <= 0) break;
+      if (!p.have[i] || asked.has(`${i}.${peerId}`) || (sources.get(i) ?? 0) >= x.maxSources) continue;
+      out.push({ index: i, peerId });
+      sources.set(i, (sources.get(i) ?? 0) + 1);
+      asked.add(`${i}.${peerId}`);
+      free--;
+    }
+  }
+  return out;
+}
+
+/**
+ * Order in which the origin should serve missing chunks while peers are also in use: chunks no peer holds
+ * first (only the origin can supply them), then playback order.
+ */
+export function originOrder(have: readonly boolean[], peers: Record<string, PeerView>, busy: readonly number[], free: number): number[] {
+  if (free <= 0) return [];
+  const avail = availability(peers, have.length);
+  const skip = new Set(busy);
+  const missing: number[] = [];
+  for (let i = have.indexOf(false); i !== -1; i = have.indexOf(false, i + 1)) if (!skip.has(i)) missing.push(i);
+  missing.sort((a, b) => Number(avail[a]! > 0) - Number(avail[b]! > 0) || a - b);
+  return missing.slice(0, free);
+}

@@ -1,0 +1,122 @@
+/**
+ * Messages of the P2P control plane (NATS): signalling relayed between peers, and the tracker's swarm
+ * membership. The data plane (chunks between peers) is the binary wire format in wire.ts.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import { VideoId } from './manifest.js';
+
+const Id = Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' });
+
+/** SDP bodies are small (a data-channel-only SDP is ~600 bytes); anything near this is hostile. */
+export const MAX_SDP_BYTES = 16 * 1024;
+export const MAX_CANDIDATE_BYTES = 1024;
+export const MAX_SIGNAL_MESSAGE_BYTES = 24 * 1024;
+/** A tracker message carries a bitfield: 65536 chunks = 8 KiB, 11 KiB in base64. */
+export const MAX_TRACKER_MESSAGE_BYTES = 64 * 1024;
+
+export const SignalKinds = {
+  offer: 'offer',
+  answer: 'answer',
+  candidate: 'candidate',
+  /** the sender gives up on this connection attempt */
+  bye: 'bye',
+} as const;
+export type SignalKind = (typeof SignalKinds)[keyof typeof SignalKinds];
+
+/**
+ * What a peer sends (on `sy.signal.<self>.<to>`). `connId` names one connection attempt, so late messages of an
+ * abandoned attempt are recognisable; `videoId` says which swarm the connection is for.
+ */
+export const SignalMessage = Type.Object({
+  connId: Id,
+  videoId: VideoId,
+  kind: Type.Union([Type.Literal('offer'), Type.Literal('answer'), Type.Literal('candidate'), Type.Literal('bye')]),
+  sdp: Type.Optional(Type.String({ maxLength: MAX_SDP_BYTES })),
+  candidate: Type.Optional(Type.String({ maxLength: MAX_CANDIDATE_BYTES })),
+  mid: Type.Optional(Type.String({ maxLength: 32 })),
+  reason: Type.Optional(Type.String({ maxLength: 200 })),
+}, { additionalProperties: false });
+export type SignalMessage = Static<typeof SignalMessage>;
+
+/** What a peer receives (on `sy.peer.<self>.signal`): the relay sets `from` from the subject, never the body. */
+export const RelayedSignal = Type.Intersect([SignalMessage, Type.Object({ from: Id })]);
+export type RelayedSignal = Static<typeof RelayedSignal>;
+
+export const SignalAck = Type.Object({ delivered: Type.Boolean() });
+export type SignalAck = Static<typeof SignalAck>;
+
+/** Base64 of a bitfield: bit i (MSB first within each byte) set = chunk i held and verified. */
+export const Bitfield64 = Type.String({ maxLength: 12 * 1024, pattern: '^[A-Za-z0-9+/]*={0,2}$' });
+
+export const Announce = Type.Object({
+  peerId: Id,
+  chunkCount: Type.Integer({ minimum: 1, maximum: 65536 }),
+  bitfield: Bitfield64,
+  /** the peer serves chunks to others (false for --no-upload consumers: never listed) */
+  uploads: Type.Boolean(),
+  /** the peer's measured upload rate, bytes/s (0 = unknown) */
+  uploadBps: Type.Number({ minimum: 0 }),
+  /** how many peers to list (default 20) */
+  want: Type.Optional(Type.Integer({ minimum: 0, maximum: 200 })),
+  /** measured RTT to peers it knows, ms: the seeds' "RTT lookup table" */
+  rttMs: Type.Optional(Type.Record(Id, Type.Number({ minimum: 0 }))),
+  /** measured download throughput from peers it knows, bytes/s */
+  throughputBps: Type.Optional(Type.Record(Id, Type.Number({ minimum: 0 }))),
+}, { additionalProperties: false });
+export type Announce = Static<typeof Announce>;
+
+export const PeerListing = Type.Object({
+  peerId: Id,
+  /** chunks it holds */
+  have: Type.Integer({ minimum: 0 }),
+  /** chunks it holds that the asking peer lacks */
+  useful: Type.Integer({ minimum: 0 }),
+  complete: Type.Boolean(),
+  uploadBps: Type.Number({ minimum: 0 }),
+  /** preference score, higher first */
+  score: Type.Number(),
+});
+export type PeerListing = Static<typeof PeerListing>;
+
+export const AnnounceReply = Type.Object({
+  peers: Type.Array(PeerListing),
+  /** re-announce within this many ms or be dropped as stale */
+  intervalMs: Type.Integer({ minimum: 100 }),
+  /** swarm size (peers with a fresh announce) */
+  swarmSize: Type.Integer({ minimum: 0 }),
+});
+export type AnnounceReply = Static<typeof AnnounceReply>;
+
+export const HaveUpdate = Type.Object({
+  peerId: Id,
+  indexes: Type.Array(Type.Integer({ minimum: 0, maximum: 65535 }), { maxItems: 4096 }),
+}, { additionalProperties: false });
+export type HaveUpdate = Static<typeof HaveUpdate>;
+
+export const Leave = Type.Object({ peerId: Id }, { additionalProperties: false });
+export type Leave = Static<typeof Leave>;
+
+/** A peer tells the tracker that `offender` sent a chunk that failed verification. */
+export const Report = Type.Object({
+  peerId: Id,
+  offender: Id,
+  reason: Type.String({ maxLength: 200 }),
+}, { additionalProperties: false });
+export type Report = Static<typeof Report>;
+
+export const OkReply = Type.Object({ ok: Type.Literal(true) });
+export type OkReply = Static<typeof OkReply>;
+
+/** Bitfield helpers shared by tracker and peers. */
+export function encodeBitfield(have: ArrayLike<boolean>): string {
+  const bytes = new Uint8Array(Math.ceil(have.length / 8));
+  for (let i = 0; i < have.length; i++) if (have[i]) bytes[i >> 3]! |= 0x80 >> (i & 7);
+  return Buffer.from(bytes).toString('base64');
+}
+
+export function decodeBitfield(b64: string, count: number): boolean[] {
+  const bytes = Buffer.from(b64, 'base64');
+  const out = new Array<boolean>(count).fill(false);
+  for (let i = 0; i < count && i >> 3 < bytes.length; i++) out[i] = (bytes[i >> 3]! & (0x80 >> (i & 7))) !== 0;
+  return out;
+}

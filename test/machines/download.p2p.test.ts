@@ -1,0 +1,189 @@
+/**
+ * The download machine's P2P paths against fakes: denied → p2p with the piece picker, bans, endgame, and the
+ * p2p ⇄ resumeServer switch. The swarm is a fake callback actor driven by the test.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { waitFor } from 'xstate';
+import { availability, originOrder, peerFetchOf, pickPeerRequests, type PeerView } from '../../machines/download/peers.js';
+import { denied, failure, granted, LEASE, makeManifest, manualFetch, run, until } from './harness.js';
+
+const all = (n: number, holes: number[] = []) => Array.from({ length: n }, (_, i) => !holes.includes(i));
+const only = (n: number, held: number[]) => Array.from({ length: n }, (_, i) => held.includes(i));
+const peer = (have: boolean[], unchoked = true): PeerView =>
+  ({ have, haveCount: have.filter(Boolean).length, unchoked, failures: 0 });
+
+test('picker: rarest first, at most perPeer per peer, nothing requested twice outside endgame', () => {
+  const have = new Array<boolean>(6).fill(false);
+  const peers = { a: peer(all(6)), b: peer(only(6, [0, 1, 2])), c: peer(only(6, [0, 1])) };
+  const picked = pickPeerRequests({ have, peers, peerInFlight: [], originBusy: [], perPeer: 2, maxSources: 2 });
+  // chunks 3,4,5 are held only by a: a takes the rarest ones; b takes 2 (held by a and b), c takes 0/1
+  assert.equal(picked.filter((p) => p.peerId === 'a').map((p) => p.index), [3, 4]);
+  assert.equal(picked.filter((p) => p.peerId === 'b').map((p) => p.index), [2, 0]);
+  assert.equal(picked.filter((p) => p.peerId === 'c').map((p) => p.index), [1]);
+  const indexes = picked.map((p) => p.index);
+  assert.is(new Set(indexes).size, indexes.length);
+  assert.equal(availability(peers, 6), [3, 3, 2, 1, 1, 1]);
+});
+
+test('picker: choked or failing peers are not asked; endgame duplicates only near the end, ≤ maxSources', () => {
+  const have = all(10, [8, 9]);
+  const peers = { a: peer(all(10)), b: peer(all(10)), c: peer(all(10), false) };
+  const inFlight = [{ index: 8, peerId: 'a' }, { index: 9, peerId: 'a' }];
+  const picked = pickPeerRequests({ have, peers, peerInFlight: inFlight, originBusy: [], perPeer: 4, maxSources: 2 });
+  assert.equal(picked, [{ index: 8, peerId: 'b' }, { index: 9, peerId: 'b' }]);
+  const far = pickPeerRequests({ have: all(40, Array.from({ length: 30 }, (_, i) => i)), peers: { a: peer(all(40)) },
+    peerInFlight: [], originBusy: [], perPeer: 2, maxSources: 2 });
+  assert.is(far.length, 2, 'no duplicates while many chunks are missing');
+  const failing = pickPeerRequests({ have: all(4, [0]), peers: { a: { ...peer(all(4)), failures: 3 } },
+    peerInFlight: [], originBusy: [], perPeer: 2, maxSources: 2 });
+  assert.equal(failing, []);
+});
+
+test('origin order alongside peers: chunks no peer holds first, then playback order', () => {
+  const peers = { a: peer(only(6, [0, 1, 2])) };
+  assert.equal(originOrder(new Array<boolean>(6).fill(false), peers, [3], 3), [4, 5, 0]);
+  assert.equal(peerFetchOf('xstate.done.actor.pfetch.12.peer_A-1'), { index: 12, peerId: 'peer_A-1' });
+  assert.is(peerFetchOf('xstate.done.actor.fetch.12'), null);
+});
+
+test('denied → p2p: chunks come from peers (rarest first, pipelined), then complete and release', async () => {
+  const m = makeManifest(6);
+  const r = run({ open: async () => denied(m, 1), input: { perPeer: 2 } });
+  await until(() => r.history.includes('active.p2p'), 'p2p');
+  r.swarm({ type: 'peer.bitfield', peerId: 'a', have: all(6) });
+  r.swarm({ type: 'peer.bitfield', peerId: 'b', have: only(6, [0, 1, 2]) });
+  assert.is(r.calls.length, 0, 'nothing requested before a peer unchokes us');
+  r.swarm({ type: 'peer.unchoked', peerId: 'a' });
+  r.swarm({ type: 'peer.unchoked', peerId: 'b' });
+  const out = await r.done();
+  assert.is(out.status, 'complete');
+  assert.equal(r.history, ['opening', 'active.p2p', 'assembling', 'releasing', 'complete']);
+  const first = r.calls.slice(0, 2).map((c) => [c.input.source, c.input.index]);
+  assert.equal(first, [['peer:a', 3], ['peer:a', 4]], 'the rarest chunks go first, to the only peer that has them');
+  assert.ok(r.conc.max <= 4);
+  const fromA = out.bytesBySource['peer:a'] ?? 0;
+  const fromB = out.bytesBySource['peer:b'] ?? 0;
+  assert.is(fromA + fromB, m.size);
+  assert.ok(fromB > 0, 'both peers served');
+  assert.is(out.bytesBySource.origin, undefined);
+  assert.equal(r.releases, [{ sessionId: 's1', peerId: 'p1' }]);
+});
+
+test('a peer that sends a corrupt chunk is banned (swarm.ban), its events ignored, the chunk refetched elsewhere', async () => {
+  const m = makeManifest(3);
+  const f = manualFetch();
+  const r = run({ open: async () => denied(m), fetch: f.impl, input: { perPeer: 1 } });
+  await until(() => r.history.includes('active.p2p'), 'p2p');
+  r.swarm({ type: 'peer.bitfield', peerId: 'bad', have: all(3) });
+  r.swarm({ type: 'peer.unchoked', peerId: 'bad' });
+  await until(() => f.pending.size === 1, 'request to bad');
+  f.pending.get(0)!.reject(failure('corrupt', 'hash mismatch'));
+  await until(() => r.swarmCommands.length === 1, 'ban command');
+  assert.equal(r.swarmCommands[0], { type: 'swarm.ban', peerId: 'bad', reason: 'hash mismatch' });
+  const ctx = r.actor.getSnapshot().context;
+  assert.equal(ctx.banned, ['bad']);
+  assert.is(ctx.peers.bad, undefined);
+  r.swarm({ type: 'peer.unchoked', peerId: 'bad' });
+  assert.is(f.pending.size, 0, 'a banned peer is never asked again');
+  r.swarm({ type: 'peer.bitfield', peerId: 'good', have: all(3) });
+  r.swarm({ type: 'peer.unchoked', peerId: 'good' });
+  for (let i = 0; i < 3; i++) {
+    await until(() => f.pending.size === 1, `request ${i} to good`);
+    const [, p] = [...f.pending.entries()][0]!;
+    assert.is(p.call.input.source, 'peer:good');
+    p.resolve();
+  }
+  assert.is((await r.done()).status, 'complete');
+});
+
+test('no peer has a chunk → wait; slot offered → resumeServer: origin takes what peers lack, peers keep going', async () => {
+  const m = makeManifest(5);
+  const f = manualFetch();
+  const r = run({ open: async () => denied(m), fetch: f.impl, input: { perPeer: 1, parallel: 1 } });
+  await until(() => r.history.includes('active.p2p'), 'p2p');
+  r.swarm({ type: 'peer.bitfield', peerId: 'a', have: only(5, [0, 1, 2, 3]) });
+  r.swarm({ type: 'peer.unchoked', peerId: 'a' });
+  for (let i = 0; i < 2; i++) {
+    await until(() => f.pending.size === 1, 'peer request');
+    [...f.pending.values()][0]!.resolve();
+  }
+  await until(() => f.pending.size === 1, 'third peer request');
+  const peerReq = [...f.pending.values()][0]!;
+  r.keeper({ type: 'origin.slotOffered', grant: 'g2', lease: LEASE });
+  await until(() => f.pending.size === 2, 'origin request');
+  const originReq = [...f.pending.values()].find((p) => p.call.input.source === 'origin')!;
+  assert.is(originReq.call.input.index, 4, 'the origin first sends the chunk no peer has');
+  assert.is(originReq.call.input.grant, 'g2');
+  assert.not.ok(peerReq.call.signal.aborted, 'the switch to resumeServer does not interrupt peers');
+  peerReq.resolve();
+  originReq.resolve();
+  await until(() => f.pending.size > 0, 'last chunk');
+  [...f.pending.values()][0]!.resolve();
+  const out = await r.done();
+  assert.equal(r.history, ['opening', 'active.p2p', 'active.resumeServer', 'assembling', 'releasing', 'complete']);
+  assert.ok((out.bytesBySource.origin ?? 0) > 0 && (out.bytesBySource['peer:a'] ?? 0) > 0);
+});
+
+test('resumeServer: origin denied → back to p2p; peer requests survive; a peer leaving is re-asked elsewhere', async () => {
+  const m = makeManifest(4);
+  const f = manualFetch();
+  const r = run({ open: async () => granted(m), fetch: f.impl, input: { perPeer: 1, parallel: 1 } });
+  await until(() => f.pending.size === 1, 'origin request');
+  f.pending.get(0)!.reject(failure('denied', '403'));
+  await until(() => r.history.includes('active.p2p'), 'p2p');
+  r.keeper({ type: 'origin.slotOffered', grant: 'g2', lease: LEASE });
+  r.swarm({ type: 'peer.bitfield', peerId: 'a', have: all(4) });
+  r.swarm({ type: 'peer.unchoked', peerId: 'a' });
+  await until(() => f.pending.size === 2, 'origin + peer');
+  const viaPeer = [...f.pending.values()].find((p) => p.call.input.source === 'peer:a')!;
+  const viaOrigin = [...f.pending.values()].find((p) => p.call.input.source === 'origin')!;
+  viaOrigin.reject(failure('denied', 'revoked'));
+  await until(() => r.history[r.history.length - 1] === 'active.p2p', 'back to p2p');
+  assert.ok(viaOrigin.call.signal.aborted || !f.pending.has(viaOrigin.call.input.index));
+  assert.not.ok(viaPeer.call.signal.aborted, 'peer request kept');
+  // the peer goes away: its request fails as network, and another peer gets the chunk
+  r.swarm({ type: 'peer.left', peerId: 'a' });
+  viaPeer.reject(failure('network', 'link closed'));
+  r.swarm({ type: 'peer.bitfield', peerId: 'b', have: all(4) });
+  r.swarm({ type: 'peer.unchoked', peerId: 'b' });
+  for (let i = 0; i < 4; i++) {
+    await until(() => f.pending.size === 1 || r.actor.getSnapshot().status === 'done', 'next');
+    if (r.actor.getSnapshot().status === 'done') break;
+    const [, p] = [...f.pending.entries()][0]!;
+    assert.is(p.call.input.source, 'peer:b');
+    p.resolve();
+  }
+  const out = await r.done();
+  assert.is(out.status, 'complete');
+  assert.equal(r.history.filter((s) => s.startsWith('active.')),
+    ['active.server', 'active.p2p', 'active.resumeServer', 'active.p2p']);
+});
+
+test('a refusal (missing) stops asking that peer for that chunk; an endgame duplicate wins, the other is cancelled', async () => {
+  const m = makeManifest(2);
+  const f = manualFetch();
+  const r = run({ open: async () => denied(m), fetch: f.impl, input: { perPeer: 2, maxSources: 2 } });
+  await until(() => r.history.includes('active.p2p'), 'p2p');
+  r.swarm({ type: 'peer.bitfield', peerId: 'a', have: all(2) });
+  r.swarm({ type: 'peer.unchoked', peerId: 'a' });
+  await until(() => f.pending.size === 2, 'two requests to a');
+  f.pending.get(1)!.reject(failure('missing', 'not have'));
+  await until(() => r.actor.getSnapshot().context.peers.a?.have[1] === false, 'refusal recorded');
+  assert.is(r.calls.filter((c) => c.input.source === 'peer:a' && c.input.index === 1).length, 1, 'not asked again');
+  const atA = r.calls.find((c) => c.input.source === 'peer:a' && c.input.index === 0)!;
+  // b arrives: it takes chunk 1, and (endgame: nothing unrequested left) duplicates chunk 0
+  r.swarm({ type: 'peer.bitfield', peerId: 'b', have: all(2) });
+  r.swarm({ type: 'peer.unchoked', peerId: 'b' });
+  await until(() => r.calls.filter((c) => c.input.source === 'peer:b').length === 2, 'b asked for both');
+  // the fake keeps the latest request per index: chunk 0's entry is b's copy now
+  f.pending.get(0)!.resolve();
+  await until(() => r.actor.getSnapshot().context.have[0] === true, 'chunk 0');
+  assert.ok(atA.signal.aborted, "a's losing copy is aborted");
+  f.pending.get(1)!.resolve();
+  const out = await r.done();
+  assert.is(out.status, 'complete');
+  assert.is(out.bytesBySource['peer:a'], undefined, 'a delivered nothing');
+});
+
+test.run();
