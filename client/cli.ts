@@ -13,6 +13,7 @@ import { ErrorCodes, SwitchyardError } from '../protocol/mod.js';
 import { getCommand } from './commands/get.js';
 import { ingestCommand } from './commands/ingest.js';
 import { serveCommand } from './commands/serve.js';
+import { seedCommand } from './commands/seed.js';
 import { resolveConfig } from './config.js';
 import { demoCommand } from './demo.js';
 
@@ -23,6 +24,8 @@ usage:
   switchyard ingest  <file> [--name NAME] [--chunk-size BYTES] [--json]
   switchyard list    [--json]
   switchyard get     <videoId> [-o FILE] [--parallel N] [--rate BYTES_PER_S] [--json] [--keep-partial]
+                     [--seed [--seed-seconds S]] [--no-upload] [--up-rate BYTES_PER_S] [--bind ADDR|any]
+  switchyard seed    <videoId> --file FILE [--seconds S] [--up-rate BYTES_PER_S]
   switchyard machines [--format dot|mermaid] [-o FILE]
   switchyard demo    [--clients N] [--capacity N] [--seconds S]
 common: --nats URL  --gateway URL  (default: .switchyard/local.json written by serve, then env SWITCHYARD_NATS /
@@ -45,6 +48,12 @@ async function main(argv: string[]): Promise<number> {
       'peer-id': { type: 'string' },
       json: { type: 'boolean' },
       'keep-partial': { type: 'boolean' },
+      seed: { type: 'boolean' },
+      'seed-seconds': { type: 'string' },
+      'no-upload': { type: 'boolean' },
+      'up-rate': { type: 'string' },
+      bind: { type: 'string' },
+      file: { type: 'string' },
       capacity: { type: 'string' },
       port: { type: 'string' },
       'lease-ttl': { type: 'string' },
@@ -66,6 +75,8 @@ async function main(argv: string[]): Promise<number> {
       return getCommand(rest[0], values);
     case 'ingest':
       return ingestCommand(rest[0], values);
+    case 'seed':
+      return seedCommand(rest[0], values);
     case 'serve':
       return serveCommand(values);
     case 'demo':

@@ -10,11 +10,12 @@ import type { TokenBucket } from '../lib/tokenbucket.js';
 import { downloadMachine, type DownloadOutput } from '../machines/download/machine.js';
 import type {
   AssembleInput, AssembleOutput, DownloadEvent, FetchChunkInput, FetchChunkOutput, OpenSessionInput,
-  OpenSessionOutput, ReleaseSessionInput, SessionKeeperInput,
+  OpenSessionOutput, ReleaseSessionInput, SessionKeeperInput, SwarmCommand, SwarmInput,
 } from '../machines/download/types.js';
 import { ErrorCodes, SwitchyardError, type Manifest } from '../protocol/mod.js';
 import { FetchFailure, fetchOriginChunk } from './http.js';
 import type { PartialDownload } from './partial.js';
+import type { Swarm } from './p2p/swarm.js';
 
 export interface DownloadOptions {
   videoId: string;
@@ -30,6 +31,8 @@ export interface DownloadComponents {
   origin: OriginClient;
   partial: PartialDownload;
   logger: Logger;
+  /** the P2P side; without it the client only uses the origin */
+  swarm?: Swarm;
   limiter?: TokenBucket;
   /** every state the machine enters, as a dotted path (`active.server`) */
   onState?: (state: string, at: number) => void;
@@ -127,13 +130,30 @@ export function runDownload(opts: DownloadOptions, c: DownloadComponents): {
           unsub();
         };
       }),
+      swarm: fromCallback<EventObject, SwarmInput>(({ sendBack, receive }) => {
+        if (!c.swarm) return () => {};
+        const swarm = c.swarm;
+        receive((cmd) => {
+          const command = cmd as SwarmCommand;
+          if (command.type === 'swarm.ban') swarm.ban(command.peerId, command.reason);
+        });
+        return swarm.subscribe((e) => sendBack(e));
+      }),
       fetchChunk: fromPromise<FetchChunkOutput, FetchChunkInput>(async ({ input, signal }) => {
-        if (input.source !== 'origin') throw new FetchFailure('missing', `no transport for ${input.source}`);
-        const data = await fetchOriginChunk({ gateway: opts.gateway, videoId: input.videoId, index: input.index,
-          grant: input.grant, signal, ...(c.limiter ? { limiter: c.limiter } : {}) });
+        let data: Uint8Array;
+        if (input.source === 'origin') {
+          data = await fetchOriginChunk({ gateway: opts.gateway, videoId: input.videoId, index: input.index,
+            grant: input.grant, signal, ...(c.limiter ? { limiter: c.limiter } : {}) });
+        } else {
+          if (!c.swarm) throw new FetchFailure('missing', `no swarm for ${input.source}`);
+          data = await c.swarm.request(input.source.slice('peer:'.length), input.index, signal);
+          if (c.limiter) await c.limiter.take(data.byteLength, signal);
+        }
+        // every chunk, from any source, is verified before it is stored or offered to others
         if (!(await partial.writeChunk(input.index, data))) {
           throw new FetchFailure('corrupt', `chunk ${input.index} from ${input.source} failed verification`);
         }
+        c.swarm?.noteHave(input.index);
         return { index: input.index, source: input.source, bytes: data.byteLength };
       }),
       assemble: fromPromise<AssembleOutput, AssembleInput>(async () => {

@@ -1,6 +1,6 @@
 /**
  * Starts a whole local Switchyard in one process: nats-server (unless given), origin workers, ingest worker,
- * lease checker and gateway. Used by `switchyard serve`, the demo and end-to-end tests; in production each part
+ * tracker, signalling relay, lease checker and gateway. Used by `switchyard serve`, the demo and end-to-end tests; in production each part
  * runs as its own process (see infra/).
  */
 import { randomBytes } from 'node:crypto';
@@ -8,6 +8,8 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createLeaseChecker, createOrigin, createOriginClient, type Origin } from '../actors/origin/mod.js';
 import { createIngestSubmitter, createIngestWorker } from '../actors/ingest/mod.js';
+import { createSignalRelay } from '../actors/signal/mod.js';
+import { createTracker, type Tracker } from '../actors/tracker/mod.js';
 import { createGateway, type Gateway } from '../gateway/mod.js';
 import { startNats, type NatsServerHandle } from '../infra/nats.js';
 import { systemClock } from '../lib/clock.js';
@@ -29,6 +31,8 @@ export interface StackOptions {
   adminToken?: string;
   port?: number;
   host?: string;
+  /** tracker re-announce interval (ms) */
+  trackerIntervalMs?: number;
 }
 
 export interface Stack {
@@ -40,6 +44,7 @@ export interface Stack {
   adminToken: string;
   origins: Origin[];
   gateway: Gateway;
+  tracker: Tracker;
   nc: NatsConnection;
   stop(): Promise<void>;
 }
@@ -79,6 +84,13 @@ export async function startStack(opts: StackOptions, logger: Logger): Promise<St
       origins.push(o);
     }
     const originClient = createOriginClient(nc);
+    const tracker = await createTracker({ ...(opts.trackerIntervalMs ? { intervalMs: opts.trackerIntervalMs } : {}) },
+      { nc: await conn('tracker'), clock: systemClock, logger: logger.child('tracker') });
+    await tracker.start();
+    stops.push(() => tracker.stop());
+    const relay = createSignalRelay({}, { nc: await conn('signal'), logger: logger.child('signal') });
+    await relay.start();
+    stops.push(() => relay.stop());
     const ingest = createIngestWorker({}, { nc: await conn('ingest'), store, origin: originClient, logger: logger.child('ingest') });
     await ingest.start();
     stops.push(() => ingest.stop());
@@ -93,7 +105,8 @@ export async function startStack(opts: StackOptions, logger: Logger): Promise<St
     );
     const gatewayUrl = await gateway.start();
     stops.push(() => gateway.stop());
-    return { natsUrl, gatewayUrl, store, storeLocation, grantSecret, adminToken, origins, gateway, nc, stop: stopAll };
+    return { natsUrl, gatewayUrl, store, storeLocation, grantSecret, adminToken, origins, gateway, tracker, nc,
+      stop: stopAll };
   } catch (err) {
     await stopAll();
     throw err;

@@ -10,6 +10,9 @@ import { resolveConfig } from '../config.js';
 import { runDownload } from '../download.js';
 import { openPartial, partialDirFor } from '../partial.js';
 import { createProgressBar } from '../progress.js';
+import { createPeerNode } from '../p2p/peer.js';
+import { partialSource } from '../p2p/sources.js';
+import { bindAddressFor, waitForStop } from './common.js';
 
 export interface GetFlags {
   output?: string;
@@ -20,6 +23,15 @@ export interface GetFlags {
   'peer-id'?: string;
   json?: boolean;
   'keep-partial'?: boolean;
+  /** stay in the swarm after completion, serving chunks, until Ctrl-C (or --seed-seconds) */
+  seed?: boolean;
+  'seed-seconds'?: string;
+  /** consume-only: never serve chunks to others */
+  'no-upload'?: boolean;
+  /** upload cap, bytes/s */
+  'up-rate'?: string;
+  /** ICE bind address (`any` for every interface) */
+  bind?: string;
 }
 
 /** A file name from a manifest is untrusted: keep only its base name and safe characters. */
@@ -50,11 +62,19 @@ export async function getCommand(videoId: string | undefined, flags: GetFlags): 
     if (resumed > 0 && !json) {
       process.stderr.write(`resuming: ${resumed} of ${manifest.chunks.length} chunks already verified\n`);
     }
+    const seed = flags.seed === true;
+    const upRate = flags['up-rate'] ? Number(flags['up-rate']) : 0;
+    if (!Number.isFinite(upRate) || upRate < 0) throw new BadRequestError('--up-rate must be bytes per second');
+    const bindAddress = bindAddressFor(flags.bind, cfg.nats);
+    const node = createPeerNode({ peerId, manifest, uploads: flags['no-upload'] !== true,
+      ...(bindAddress ? { bindAddress } : {}), ...(upRate > 0 ? { uploadRate: upRate } : {}) },
+    { nc, source: partialSource(partial), logger });
+    await node.swarm.start();
     const bar = json ? null : createProgressBar(manifest.size);
     let lastPosition: number | null = null;
     const run = runDownload({ videoId, peerId, gateway: cfg.gateway, outPath, parallel,
-      keepPartial: flags['keep-partial'] === true }, {
-      origin, partial, logger, ...(rate > 0 ? { limiter: createTokenBucket(rate) } : {}),
+      keepPartial: flags['keep-partial'] === true || seed }, {
+      origin, partial, logger, swarm: node.swarm, ...(rate > 0 ? { limiter: createTokenBucket(rate) } : {}),
       onState: (state, at) => emit({ event: 'state', state, at }),
       onProgress: (p) => {
         bar?.update(p);
@@ -71,7 +91,16 @@ export async function getCommand(videoId: string | undefined, flags: GetFlags): 
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
     bar?.done();
-    emit({ event: 'done', ...result });
+    emit({ event: 'done', ...result, uploadedBytes: node.swarm.stats().uploadedBytes,
+      setupMs: node.swarm.stats().setupMs });
+    if (result.status === 'complete' && seed) {
+      if (!json) process.stderr.write(`seeding ${outPath} to the swarm (Ctrl-C stops)\n`);
+      emit({ event: 'seeding', at: Date.now() });
+      await waitForStop(flags['seed-seconds'] ? Number(flags['seed-seconds']) * 1000 : undefined);
+      emit({ event: 'seeded', uploadedBytes: node.swarm.stats().uploadedBytes, uploadedByPeer: node.swarm.stats().uploadedByPeer });
+      if (flags['keep-partial'] !== true) await partial.remove();
+    }
+    await node.stop();
     if (result.status === 'complete') {
       if (!json) {
         const src = Object.entries(result.bytesBySource).map(([k, v]) => `${k}: ${v} bytes`).join(', ') || 'nothing new';

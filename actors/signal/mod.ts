@@ -1,0 +1,3 @@
+export * from './sdp.js';
+export * from './relay.js';
+export * from './client.js';

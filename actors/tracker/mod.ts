@@ -1,0 +1,3 @@
+export * from './tracker.js';
+export * from './score.js';
+export * from './client.js';

@@ -1,0 +1,171 @@
+/**
+ * One remote peer, for real: the peerLink machine (lifecycle, timeouts, strikes, bans) with its `transport`
+ * provided by a node-datachannel link and the binary wire format. Control frames (handshake, bitfield, have,
+ * choke/unchoke) go through the machine; data frames (request, piece, cancel, reject) go straight to the swarm's
+ * handlers, so chunk bytes never pass through machine events.
+ */
+import { createActor, fromCallback, type Actor } from 'xstate';
+import { canRequest, peerLinkMachine, type PeerLinkSnapshot } from '../../machines/peerLink/machine.js';
+import type { LinkTransportCommand, LinkTransportInput } from '../../machines/peerLink/types.js';
+import {
+  createDispatcher, encodeFrame, encodePiece, WIRE_VERSION, type RelayedSignal, type SignalMessage,
+} from '../../protocol/mod.js';
+import type { Logger } from '../../lib/logger.js';
+import type { RtcHost, RtcLink } from './rtc.js';
+import type { ChunkSource, LinkIO } from './types.js';
+
+export interface LinkSelf {
+  peerId: string;
+  videoId: string;
+  rootHash: string;
+  chunkCount: number;
+  uploads: boolean;
+}
+
+export interface LinkHandlers {
+  onRequest(peerId: string, index: number): void;
+  onCancel(peerId: string, index: number): void;
+  onPiece(peerId: string, index: number, offset: number, chunkLength: number, data: Uint8Array): void;
+  onReject(peerId: string, index: number, reason: number): void;
+  /** every machine snapshot (state changes, remote haves) */
+  onSnapshot(link: PeerLinkHandle, snapshot: PeerLinkSnapshot): void;
+  /** the link ended (closed or banned) */
+  onEnd(link: PeerLinkHandle, status: 'closed' | 'banned', reason: string): void;
+  onDrain(): void;
+}
+
+export interface PeerLinkHandle extends LinkIO {
+  readonly remotePeerId: string;
+  readonly connId: string;
+  readonly role: 'offerer' | 'answerer';
+  readonly startedAt: number;
+  /** ms from creation to an open, handshaken link; null until then */
+  setupMs(): number | null;
+  handleSignal(m: RelayedSignal): void;
+  canRequest(): boolean;
+  snapshot(): PeerLinkSnapshot;
+  rttMs(): number | null;
+  ban(reason: string): void;
+  close(reason: string): void;
+}
+
+export interface PeerLinkOptions {
+  remotePeerId: string;
+  connId: string;
+  role: 'offerer' | 'answerer';
+  self: LinkSelf;
+  timeouts?: { signallingMs?: number; connectMs?: number; handshakeMs?: number };
+}
+
+export function startPeerLink(
+  opts: PeerLinkOptions,
+  deps: { rtc: RtcHost; sendSignal(to: string, m: SignalMessage): Promise<void>; source: ChunkSource; logger: Logger;
+    handlers: LinkHandlers },
+): PeerLinkHandle {
+  const { self, remotePeerId } = opts;
+  const h = deps.handlers;
+  let rtc: RtcLink | null = null;
+  let openedAt: number | null = null;
+  const startedAt = performance.now();
+  // signalling that arrives before the transport exists (never, today: actors start synchronously) is kept
+  const early: RelayedSignal[] = [];
+  let sendBack: ((e: { type: string; [k: string]: unknown }) => void) | null = null;
+
+  const transport = fromCallback<LinkTransportCommand, LinkTransportInput>(({ sendBack: sb, receive }) => {
+    sendBack = sb as typeof sendBack;
+    const dispatch = createDispatcher({
+      handshake: (f) => sb({ type: 'frame.handshake', peerId: f.peerId, videoId: f.videoId, rootHash: f.rootHash,
+        uploads: f.uploads, at: performance.now() }),
+      bitfield: (f) => sb({ type: 'frame.bitfield', have: f.have }),
+      have: (f) => sb({ type: 'frame.have', index: f.index }),
+      choke: () => sb({ type: 'frame.choke' }),
+      unchoke: () => sb({ type: 'frame.unchoke' }),
+      request: (f) => h.onRequest(remotePeerId, f.index),
+      cancel: (f) => h.onCancel(remotePeerId, f.index),
+      piece: (f) => h.onPiece(remotePeerId, f.index, f.offset, f.chunkLength, f.data),
+      reject: (f) => h.onReject(remotePeerId, f.index, f.reason),
+    }, (err) => sb({ type: 'frame.invalid', reason: err.message.slice(0, 200) }));
+
+    rtc = deps.rtc.create({
+      role: opts.role, remotePeerId, connId: opts.connId, videoId: self.videoId,
+      sendSignal: async (m) => {
+        if (m.kind === 'offer') sb({ type: 'signal.offerSent' });
+        else if (m.kind === 'answer') sb({ type: 'signal.answerSent' });
+        await deps.sendSignal(remotePeerId, m);
+      },
+      events: {
+        onConnected: () => sb({ type: 'transport.connected', at: performance.now() }),
+        onOpen: () => sb({ type: 'channel.open', at: performance.now() }),
+        onMessage: (data) => dispatch(data),
+        onClosed: (reason, failed) => sb({ type: failed ? 'transport.failed' : 'transport.closed', reason }),
+        onDrain: () => h.onDrain(),
+      },
+    });
+    for (const m of early.splice(0)) handle.handleSignal(m);
+    receive((cmd) => {
+      if (cmd.type === 'link.sendHandshake') {
+        rtc?.send(encodeFrame({ type: 'handshake', version: WIRE_VERSION, rootHash: self.rootHash, videoId: self.videoId,
+          peerId: self.peerId, uploads: self.uploads }));
+        // the machine counts a `have` before any bitfield as a violation, so always send one
+        rtc?.send(encodeFrame({ type: 'bitfield', have: deps.source.have() }));
+      } else if (cmd.type === 'link.close') {
+        rtc?.close(cmd.reason);
+      }
+    });
+    return () => rtc?.close('link ended');
+  });
+
+  const actor: Actor<typeof peerLinkMachine> = createActor(peerLinkMachine.provide({ actors: { transport } }), {
+    input: { remotePeerId, role: opts.role, videoId: self.videoId, rootHash: self.rootHash, chunkCount: self.chunkCount,
+      ...(opts.timeouts ? { timeouts: opts.timeouts } : {}) },
+  });
+  const sendFrame = (buf: Buffer) => rtc?.send(buf) ?? false;
+
+  const handle: PeerLinkHandle = {
+    peerId: remotePeerId,
+    remotePeerId,
+    connId: opts.connId,
+    role: opts.role,
+    startedAt,
+    setupMs: () => (openedAt === null ? null : openedAt - startedAt),
+    handleSignal(m) {
+      if (!rtc) {
+        if (early.length < 64) early.push(m);
+        return;
+      }
+      if (m.kind === 'offer') sendBack?.({ type: 'signal.offerReceived' });
+      else if (m.kind === 'answer') sendBack?.({ type: 'signal.answerReceived' });
+      rtc.handleSignal(m);
+    },
+    canRequest: () => canRequest(actor.getSnapshot()),
+    snapshot: () => actor.getSnapshot(),
+    rttMs: () => rtc?.rttMs() ?? null,
+    ban: (reason) => actor.send({ type: 'link.ban', reason }),
+    close: (reason) => actor.send({ type: 'link.close', reason }),
+    sendRequest: (index) => sendFrame(encodeFrame({ type: 'request', index })),
+    sendCancel: (index) => sendFrame(encodeFrame({ type: 'cancel', index })),
+    sendPiece: (index, offset, chunkLength, data) => sendFrame(encodePiece(index, offset, chunkLength, data)),
+    sendReject: (index, reason) => sendFrame(encodeFrame({ type: 'reject', index, reason: reason as 1 | 2 | 3 | 4 })),
+    sendChoke: () => sendFrame(encodeFrame({ type: 'choke' })),
+    sendUnchoke: () => sendFrame(encodeFrame({ type: 'unchoke' })),
+    sendHave: (index) => sendFrame(encodeFrame({ type: 'have', index })),
+    bufferedAmount: () => rtc?.bufferedAmount() ?? 0,
+  };
+
+  let ended = false;
+  actor.subscribe((snap) => {
+    try {
+      if (openedAt === null && snap.matches('open')) openedAt = performance.now();
+      h.onSnapshot(handle, snap);
+      if (snap.status === 'done' && !ended) {
+        ended = true;
+        const out = snap.output;
+        h.onEnd(handle, out?.status ?? 'closed', out?.reason ?? 'ended');
+      }
+    } catch (err) {
+      deps.logger.warn('link handler failed', { err });
+    }
+  });
+  actor.start();
+  return handle;
+}

@@ -1,0 +1,242 @@
+/**
+ * node-datachannel, tamed. Every rule in shared/notes/node-datachannel.md is enforced here, in one place:
+ * - an exception escaping a native callback aborts the process, so every callback body is guarded;
+ * - remote candidates can arrive before the remote description (the relay may reorder): they are queued;
+ * - a received DataChannel that is garbage-collected closes by itself, and `cleanup()` after closed channels
+ *   were collected crashes: the host keeps a strong reference to every PeerConnection and DataChannel until
+ *   `shutdown()`, which closes them all and then calls `cleanup()` (without which the process never exits);
+ * - the ~1 s DTLS start race: the offer's `a=setup:actpass` is rewritten to `a=setup:active`, making the
+ *   answerer the DTLS server (notes: p99 ~1005 ms → ~55 ms);
+ * - a link that fails is closed, never left half-open.
+ */
+import { cleanup, PeerConnection, type DataChannel } from 'node-datachannel';
+import { preferActiveSetup, validateCandidate, validateSdp } from '../../actors/signal/sdp.js';
+import type { Logger } from '../../lib/logger.js';
+import type { RelayedSignal, SignalMessage } from '../../protocol/mod.js';
+
+export interface RtcLinkEvents {
+  /** ICE + DTLS done */
+  onConnected(): void;
+  onOpen(): void;
+  onMessage(data: Buffer): void;
+  /** the link is gone (closed by either side or failed); called once */
+  onClosed(reason: string, failed: boolean): void;
+  /** the send buffer drained below the low-water mark */
+  onDrain(): void;
+}
+
+export interface RtcLinkOptions {
+  role: 'offerer' | 'answerer';
+  remotePeerId: string;
+  connId: string;
+  videoId: string;
+  sendSignal(msg: SignalMessage): Promise<void>;
+  events: RtcLinkEvents;
+}
+
+export interface RtcLink {
+  readonly connId: string;
+  readonly remotePeerId: string;
+  handleSignal(m: RelayedSignal): void;
+  /** false when the channel is not open */
+  send(frame: Uint8Array): boolean;
+  bufferedAmount(): number;
+  rttMs(): number | null;
+  close(reason: string): void;
+  readonly closed: boolean;
+}
+
+export interface RtcHostOptions {
+  /** ICE servers (STUN/TURN URLs); none on loopback */
+  iceServers?: string[];
+  /** restrict ICE to this local address (tests and benchmarks: 127.0.0.1) */
+  bindAddress?: string;
+  /** send-buffer low-water mark that fires onDrain */
+  lowWaterBytes?: number;
+  logger: Logger;
+}
+
+export interface RtcHost {
+  create(opts: RtcLinkOptions): RtcLink;
+  readonly live: number;
+  /** closes every link and releases the native library; the host is unusable afterwards */
+  shutdown(): void;
+}
+
+export const DATA_CHANNEL_LABEL = 'switchyard';
+
+export function createRtcHost(hostOpts: RtcHostOptions): RtcHost {
+  const log = hostOpts.logger;
+  // strong references until shutdown (see the header comment)
+  const keep: Array<{ pc: PeerConnection; dcs: DataChannel[] }> = [];
+  const links = new Set<RtcLink>();
+  let down = false;
+
+  const guard = (what: string, fn: () => void) => {
+    try {
+      fn();
+    } catch (err) {
+      log.warn(`rtc callback failed: ${what}`, { err });
+    }
+  };
+
+  function create(opts: RtcLinkOptions): RtcLink {
+    if (down) throw new Error('rtc host is shut down');
+    const pc = new PeerConnection(`${opts.connId}`, {
+      iceServers: hostOpts.iceServers ?? [],
+      ...(hostOpts.bindAddress ? { bindAddress: hostOpts.bindAddress } : {}),
+      enableIceUdpMux: false,
+    });
+    const held = { pc, dcs: [] as DataChannel[] };
+    keep.push(held);
+    let dc: DataChannel | null = null;
+    let closed = false;
+    let remoteSet = false;
+    const pendingCandidates: Array<{ candidate: string; mid: string }> = [];
+
+    const send = (msg: Omit<SignalMessage, 'connId' | 'videoId'>) => {
+      if (closed) return;
+      opts.sendSignal({ connId: opts.connId, videoId: opts.videoId, ...msg } as SignalMessage)
+        .catch((err) => fail(`signalling failed: ${(err as Error).message}`));
+    };
+
+    const finish = (reason: string, failed: boolean, notifyRemote: boolean) => {
+      if (closed) return;
+      closed = true;
+      if (notifyRemote) send({ kind: 'bye', reason: reason.slice(0, 200) });
+      guard('close', () => dc?.close());
+      guard('close', () => pc.close());
+      links.delete(link);
+      guard('onClosed', () => opts.events.onClosed(reason, failed));
+    };
+    const fail = (reason: string) => finish(reason, true, true);
+
+    const wire = (channel: DataChannel) => {
+      dc = channel;
+      held.dcs.push(channel);
+      channel.setBufferedAmountLowThreshold(hostOpts.lowWaterBytes ?? 256 * 1024);
+      channel.onOpen(() => guard('onOpen', () => opts.events.onOpen()));
+      channel.onMessage((m) => guard('onMessage', () => {
+        if (typeof m === 'string') opts.events.onMessage(Buffer.from(m, 'utf8'));
+        else opts.events.onMessage(Buffer.isBuffer(m) ? m : Buffer.from(m));
+      }));
+      channel.onBufferedAmountLow(() => guard('onDrain', () => opts.events.onDrain()));
+      channel.onClosed(() => guard('dc closed', () => finish('data channel closed', false, false)));
+      channel.onError((e) => guard('dc error', () => fail(`data channel error: ${e}`)));
+    };
+
+    pc.onLocalDescription((sdp, type) => guard('local description', () => {
+      if (type === 'offer') send({ kind: 'offer', sdp: preferActiveSetup(sdp) });
+      else if (type === 'answer') send({ kind: 'answer', sdp });
+    }));
+    pc.onLocalCandidate((candidate, mid) => guard('local candidate', () => send({ kind: 'candidate', candidate, mid })));
+    pc.onStateChange((state) => guard('state', () => {
+      if (state === 'connected') opts.events.onConnected();
+      else if (state === 'failed') fail('peer connection failed');
+      else if (state === 'closed' || state === 'disconnected') finish(`peer connection ${state}`, false, false);
+    }));
+    if (opts.role === 'answerer') pc.onDataChannel((channel) => guard('data channel', () => {
+      if (dc) {
+        held.dcs.push(channel); // keep it referenced, but one channel per link is the protocol
+        channel.close();
+        return;
+      }
+      wire(channel);
+    }));
+
+    const applyRemote = (sdp: string, type: 'offer' | 'answer') => {
+      pc.setRemoteDescription(sdp, type);
+      remoteSet = true;
+      for (const c of pendingCandidates.splice(0)) pc.addRemoteCandidate(c.candidate, c.mid);
+    };
+
+    const link: RtcLink = {
+      connId: opts.connId,
+      remotePeerId: opts.remotePeerId,
+      get closed() {
+        return closed;
+      },
+      handleSignal(m) {
+        if (closed || m.connId !== opts.connId) return;
+        try {
+          switch (m.kind) {
+            case 'offer':
+              if (opts.role !== 'answerer' || remoteSet) throw new Error('unexpected offer');
+              validateSdp(m.sdp ?? '', 'offer');
+              applyRemote(m.sdp!, 'offer');
+              break;
+            case 'answer':
+              if (opts.role !== 'offerer' || remoteSet) throw new Error('unexpected answer');
+              validateSdp(m.sdp ?? '', 'answer');
+              applyRemote(m.sdp!, 'answer');
+              break;
+            case 'candidate':
+              validateCandidate(m.candidate ?? '', m.mid);
+              if (remoteSet) pc.addRemoteCandidate(m.candidate!, m.mid ?? '0');
+              else if (pendingCandidates.length < 64) pendingCandidates.push({ candidate: m.candidate!, mid: m.mid ?? '0' });
+              break;
+            case 'bye':
+              finish(`remote closed: ${m.reason ?? 'bye'}`, false, false);
+              break;
+          }
+        } catch (err) {
+          // malformed or out-of-order signalling ends this attempt cleanly; it never reaches native code
+          fail(`bad signalling from ${opts.remotePeerId}: ${(err as Error).message}`);
+        }
+      },
+      send(frame) {
+        if (closed || !dc || !dc.isOpen()) return false;
+        try {
+          return dc.sendMessageBinary(Buffer.isBuffer(frame) ? frame : Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength));
+        } catch (err) {
+          fail(`send failed: ${(err as Error).message}`);
+          return false;
+        }
+      },
+      bufferedAmount() {
+        try {
+          return dc && !closed ? dc.bufferedAmount() : 0;
+        } catch {
+          return 0;
+        }
+      },
+      rttMs() {
+        try {
+          const r = pc.rtt();
+          return r >= 0 ? r : null;
+        } catch {
+          return null;
+        }
+      },
+      close(reason) {
+        finish(reason, false, true);
+      },
+    };
+    links.add(link);
+    if (opts.role === 'offerer') {
+      try {
+        wire(pc.createDataChannel(DATA_CHANNEL_LABEL));
+      } catch (err) {
+        fail(`could not create data channel: ${(err as Error).message}`);
+      }
+    }
+    return link;
+  }
+
+  return {
+    create,
+    get live() {
+      return links.size;
+    },
+    shutdown() {
+      if (down) return;
+      down = true;
+      for (const l of [...links]) l.close('shutting down');
+      for (const h of keep) {
+        for (const d of h.dcs) guard('close', () => d.close());
+        guard('close', () => h.pc.close());
+      }
+      guard('cleanup', () => cleanup());
+    },
+  };
+}

@@ -1,0 +1,300 @@
+/**
+ * A peer's membership in one video's swarm: finds peers through the tracker, connects (offers) or accepts
+ * (answers) WebRTC links, keeps what each remote holds, serves chunks (uploader), fetches chunks (request table),
+ * and bans peers that send corrupt data. The download machine sees it only as `peer.*` events and
+ * `request(peerId, index)`; the swarm outlives the machine so a finished client keeps seeding.
+ *
+ * Glare (both sides offer at once): the offer from the lower peer id wins; the other side drops its own attempt.
+ */
+import { randomBytes } from 'node:crypto';
+import type { TrackerClient } from '../../actors/tracker/client.js';
+import type { SignalClient } from '../../actors/signal/client.js';
+import type { Logger } from '../../lib/logger.js';
+import type { TokenBucket } from '../../lib/tokenbucket.js';
+import type { DownloadEvent } from '../../machines/download/types.js';
+import type { PeerLinkSnapshot } from '../../machines/peerLink/machine.js';
+import { canRequest } from '../../machines/peerLink/machine.js';
+import { chunkLength, encodeBitfield, type Manifest, type RelayedSignal } from '../../protocol/mod.js';
+import { FetchFailure } from '../http.js';
+import { startPeerLink, type PeerLinkHandle } from './link.js';
+import { createRequestTable } from './requests.js';
+import type { RtcHost } from './rtc.js';
+import type { ChunkSource } from './types.js';
+import { createUploader } from './uploader.js';
+
+export type SwarmEvent = Extract<DownloadEvent, { type: `peer.${string}` }>;
+
+export interface SwarmInit {
+  videoId: string;
+  peerId: string;
+  manifest: Manifest;
+  /** serve chunks to others (false: consume-only, `--no-upload`) */
+  uploads: boolean;
+  maxPeers?: number;
+  uploadSlots?: number;
+  rechokeMs?: number;
+  requestTimeoutMs?: number;
+  linkTimeouts?: { signallingMs?: number; connectMs?: number; handshakeMs?: number };
+}
+
+export interface SwarmComponents {
+  tracker: Pick<TrackerClient, 'announce' | 'have' | 'leave' | 'report'>;
+  signal: SignalClient;
+  rtc: RtcHost;
+  source: ChunkSource;
+  logger: Logger;
+  uploadLimiter?: TokenBucket;
+}
+
+export interface SwarmStats {
+  uploadedBytes: number;
+  uploadedByPeer: Record<string, number>;
+  downloadedByPeer: Record<string, number>;
+  links: Array<{ peerId: string; state: string; role: string; setupMs: number | null }>;
+  /** set-up time (ms) of every link that opened */
+  setupMs: number[];
+  banned: string[];
+}
+
+export interface Swarm {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** peer events; a new subscriber first gets the current picture replayed */
+  subscribe(fn: (e: SwarmEvent) => void): () => void;
+  request(peerId: string, index: number, signal?: AbortSignal): Promise<Uint8Array>;
+  ban(peerId: string, reason: string): void;
+  /** a chunk was verified locally: tell the peers and the tracker */
+  noteHave(index: number): void;
+  stats(): SwarmStats;
+}
+
+interface LinkView {
+  open: boolean;
+  unchoked: boolean;
+  haveSent: boolean[] | null;
+}
+
+export function createSwarm(init: SwarmInit, c: SwarmComponents): Swarm {
+  const { manifest, videoId, peerId: self } = init;
+  const log = c.logger;
+  const maxPeers = init.maxPeers ?? 8;
+  const links = new Map<string, PeerLinkHandle>();
+  const views = new Map<string, LinkView>();
+  const banned = new Set<string>();
+  const listeners = new Set<(e: SwarmEvent) => void>();
+  const setupTimes: number[] = [];
+  const downloaded: Record<string, number> = {};
+  const pendingHaves: number[] = [];
+  let announceTimer: NodeJS.Timeout | null = null;
+  let haveTimer: NodeJS.Timeout | null = null;
+  let unsubscribeSignal: (() => void) | null = null;
+  let intervalMs = 5000;
+  let stopped = false;
+  let lastUploaded = 0;
+  let lastAnnounceAt = performance.now();
+
+  const emit = (e: SwarmEvent) => {
+    for (const l of listeners) {
+      try {
+        l(e);
+      } catch (err) {
+        log.warn('swarm listener failed', { err });
+      }
+    }
+  };
+  const requests = createRequestTable({ timeoutMs: init.requestTimeoutMs ?? 8000 });
+  const uploader = createUploader({ enabled: init.uploads, slots: init.uploadSlots ?? 4, rechokeMs: init.rechokeMs ?? 2000,
+    highWaterBytes: 1024 * 1024, maxQueued: 16 }, {
+    source: c.source, logger: log, ...(c.uploadLimiter ? { limiter: c.uploadLimiter } : {}),
+    complete: () => c.source.have().every(Boolean),
+  });
+
+  const onSnapshot = (link: PeerLinkHandle, snap: PeerLinkSnapshot) => {
+    if (links.get(link.remotePeerId) !== link) return;
+    const v = views.get(link.remotePeerId)!;
+    const open = snap.matches('open');
+    if (open && !v.open) {
+      v.open = true;
+      const ms = link.setupMs();
+      if (ms !== null) setupTimes.push(ms);
+      uploader.addPeer(link);
+      emit({ type: 'peer.joined', peerId: link.remotePeerId });
+    }
+    if (!open) return;
+    const have = snap.context.remoteHave;
+    if (have) {
+      if (!v.haveSent) {
+        v.haveSent = have.slice();
+        emit({ type: 'peer.bitfield', peerId: link.remotePeerId, have });
+      } else {
+        for (let i = 0; i < have.length; i++) {
+          if (have[i] && !v.haveSent[i]) {
+            v.haveSent[i] = true;
+            emit({ type: 'peer.have', peerId: link.remotePeerId, index: i });
+          }
+        }
+      }
+    }
+    const unchoked = canRequest(snap);
+    if (unchoked !== v.unchoked) {
+      v.unchoked = unchoked;
+      emit({ type: unchoked ? 'peer.unchoked' : 'peer.choked', peerId: link.remotePeerId });
+    }
+  };
+
+  const onEnd = (link: PeerLinkHandle, status: 'closed' | 'banned', reason: string) => {
+    if (links.get(link.remotePeerId) === link) {
+      links.delete(link.remotePeerId);
+      const v = views.get(link.remotePeerId);
+      views.delete(link.remotePeerId);
+      if (v?.open) emit({ type: 'peer.left', peerId: link.remotePeerId });
+    }
+    requests.peerGone(link.remotePeerId, reason);
+    uploader.removePeer(link.remotePeerId);
+    if (status === 'banned') {
+      banned.add(link.remotePeerId);
+      log.warn('peer banned', { peer: link.remotePeerId, reason });
+      void c.tracker.report(videoId, self, link.remotePeerId, reason.slice(0, 200)).catch(() => {});
+    } else {
+      log.debug('link closed', { peer: link.remotePeerId, reason });
+    }
+  };
+
+  const addLink = (remote: string, role: 'offerer' | 'answerer', connId: string): PeerLinkHandle => {
+    const link = startPeerLink({ remotePeerId: remote, connId, role,
+      self: { peerId: self, videoId, rootHash: manifest.rootHash, chunkCount: manifest.chunks.length, uploads: init.uploads },
+      ...(init.linkTimeouts ? { timeouts: init.linkTimeouts } : {}) }, {
+      rtc: c.rtc, source: c.source, logger: log,
+      sendSignal: (to, m) => c.signal.send(to, m),
+      handlers: {
+        onRequest: (p, i) => uploader.onRequest(p, i),
+        onCancel: (p, i) => uploader.onCancel(p, i),
+        onPiece: (p, i, off, len, data) => {
+          downloaded[p] = (downloaded[p] ?? 0) + data.byteLength;
+          uploader.noteReceived(p, data.byteLength);
+          requests.onPiece(p, i, off, len, data);
+        },
+        onReject: (p, i, r) => requests.onReject(p, i, r),
+        onSnapshot, onEnd,
+        onDrain: () => uploader.kick(),
+      },
+    });
+    links.set(remote, link);
+    views.set(remote, { open: false, unchoked: false, haveSent: null });
+    return link;
+  };
+
+  const onSignal = (m: RelayedSignal) => {
+    if (stopped || m.videoId !== videoId) return;
+    const existing = links.get(m.from);
+    if (m.kind !== 'offer') {
+      if (existing && existing.connId === m.connId) existing.handleSignal(m);
+      return;
+    }
+    if (banned.has(m.from)) return;
+    if (existing) {
+      const settled = existing.snapshot().matches('open') || existing.role === 'answerer';
+      // glare: keep the attempt offered by the lower peer id
+      if (settled || self < m.from) return;
+      existing.close('glare: accepting the remote offer');
+      links.delete(m.from);
+      views.delete(m.from);
+    }
+    if (links.size >= maxPeers * 2) return; // the offerer's signalling timeout closes its side
+    addLink(m.from, 'answerer', m.connId).handleSignal(m);
+  };
+
+  const announce = async () => {
+    if (stopped) return;
+    const now = performance.now();
+    const up = uploader.stats().uploadedBytes;
+    const uploadBps = Math.round(((up - lastUploaded) * 1000) / Math.max(1, now - lastAnnounceAt));
+    lastUploaded = up;
+    lastAnnounceAt = now;
+    const rttMs: Record<string, number> = {};
+    for (const [p, l] of links) {
+      const r = l.rttMs();
+      if (r !== null) rttMs[p] = r;
+    }
+    try {
+      const reply = await c.tracker.announce(videoId, {
+        peerId: self, chunkCount: manifest.chunks.length, bitfield: encodeBitfield(c.source.have()), uploads: init.uploads,
+        uploadBps, want: maxPeers * 2, rttMs,
+      });
+      intervalMs = reply.intervalMs;
+      for (const p of reply.peers) {
+        if (links.size >= maxPeers) break;
+        if (links.has(p.peerId) || banned.has(p.peerId) || p.peerId === self) continue;
+        addLink(p.peerId, 'offerer', `c${randomBytes(9).toString('base64url')}`);
+      }
+    } catch (err) {
+      log.warn('tracker announce failed', { err: (err as Error).message });
+    }
+    if (!stopped) {
+      announceTimer = setTimeout(() => void announce(), Math.min(intervalMs, links.size < maxPeers ? 1000 : intervalMs));
+    }
+  };
+
+  const flushHaves = () => {
+    haveTimer = null;
+    if (pendingHaves.length === 0 || stopped) return;
+    const batch = pendingHaves.splice(0, 4096);
+    void c.tracker.have(videoId, self, batch).catch((err) => log.debug('tracker have failed', { err }));
+  };
+
+  return {
+    async start() {
+      unsubscribeSignal = c.signal.onSignal(onSignal);
+      await announce();
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      if (announceTimer) clearTimeout(announceTimer);
+      if (haveTimer) clearTimeout(haveTimer);
+      unsubscribeSignal?.();
+      uploader.stop();
+      for (const l of [...links.values()]) l.close('leaving the swarm');
+      await c.tracker.leave(videoId, self).catch(() => {});
+    },
+    subscribe(fn) {
+      listeners.add(fn);
+      for (const [p, l] of links) {
+        const v = views.get(p);
+        if (!v?.open) continue;
+        fn({ type: 'peer.joined', peerId: p });
+        const have = l.snapshot().context.remoteHave;
+        if (have) fn({ type: 'peer.bitfield', peerId: p, have });
+        if (v.unchoked) fn({ type: 'peer.unchoked', peerId: p });
+      }
+      return () => listeners.delete(fn);
+    },
+    request(peerId, index, signal) {
+      const link = links.get(peerId);
+      if (!link || !link.canRequest()) {
+        return Promise.reject(new FetchFailure('network', `no open, unchoked link to ${peerId}`));
+      }
+      return requests.request(link, index, chunkLength(manifest, index), signal);
+    },
+    ban(peerId, reason) {
+      banned.add(peerId);
+      const link = links.get(peerId);
+      if (link) link.ban(reason);
+      else void c.tracker.report(videoId, self, peerId, reason.slice(0, 200)).catch(() => {});
+    },
+    noteHave(index) {
+      for (const l of links.values()) if (l.snapshot().matches('open')) l.sendHave(index);
+      pendingHaves.push(index);
+      haveTimer ??= setTimeout(flushHaves, 250);
+    },
+    stats() {
+      const u = uploader.stats();
+      return {
+        uploadedBytes: u.uploadedBytes, uploadedByPeer: u.byPeer, downloadedByPeer: { ...downloaded },
+        links: [...links.values()].map((l) => ({ peerId: l.remotePeerId, state: JSON.stringify(l.snapshot().value),
+          role: l.role, setupMs: l.setupMs() })),
+        setupMs: [...setupTimes], banned: [...banned],
+      };
+    },
+  };
+}
