@@ -21,6 +21,7 @@ const USAGE = `switchyard — hybrid origin + peer-to-peer video delivery
 
 usage:
   switchyard serve   [--capacity N] [--port P] [--nats URL] [--store DIR|mongodb://…] [--lease-ttl MS] [--workers N]
+                     [--origin-rate BYTES_PER_S]
   switchyard ingest  <file> [--name NAME] [--chunk-size BYTES] [--json]
   switchyard list    [--json]
   switchyard get     <videoId> [-o FILE] [--parallel N] [--rate BYTES_PER_S] [--json] [--keep-partial]
@@ -59,6 +60,7 @@ async function main(argv: string[]): Promise<number> {
       'lease-ttl': { type: 'string' },
       'data-dir': { type: 'string' },
       workers: { type: 'string' },
+      'origin-rate': { type: 'string' },
       format: { type: 'string' },
       clients: { type: 'string' },
       seconds: { type: 'string' },

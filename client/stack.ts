@@ -14,6 +14,7 @@ import { createGateway, type Gateway } from '../gateway/mod.js';
 import { startNats, type NatsServerHandle } from '../infra/nats.js';
 import { systemClock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
+import { createTokenBucket } from '../lib/tokenbucket.js';
 import { connectNats, type NatsConnection } from '../lib/nats.js';
 import { openChunkStore, type ChunkStore } from '../store/mod.js';
 
@@ -33,6 +34,8 @@ export interface StackOptions {
   host?: string;
   /** tracker re-announce interval (ms) */
   trackerIntervalMs?: number;
+  /** origin egress cap in bytes/s (bandwidth emulation u_s) */
+  originRate?: number;
 }
 
 export interface Stack {
@@ -101,7 +104,7 @@ export async function startStack(opts: StackOptions, logger: Logger): Promise<St
     const gateway = await createGateway(
       { host: opts.host ?? '127.0.0.1', port: opts.port ?? 0, grantSecret, adminToken, stagingDir },
       { origin: originClient, leases, store, ingest: createIngestSubmitter({ nc, logger }), clock: systemClock,
-        logger: logger.child('gateway') },
+        logger: logger.child('gateway'), ...(opts.originRate ? { egress: createTokenBucket(opts.originRate) } : {}) },
     );
     const gatewayUrl = await gateway.start();
     stops.push(() => gateway.stop());

@@ -3,6 +3,7 @@
  * (already running collaborators). It owns only its fastify instance; the NATS connection, lease checker,
  * store and ingest submitter belong to the caller, which starts them before and stops them after.
  */
+import type { TokenBucket } from '../lib/tokenbucket.js';
 import { mkdir } from 'node:fs/promises';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { IngestSubmitter } from '../actors/ingest/types.js';
@@ -41,6 +42,8 @@ export interface GatewayComponents {
   store: ChunkStore;
   ingest: IngestSubmitter;
   clock: Clock;
+  /** origin egress cap (bandwidth emulation); none in production by default */
+  egress?: TokenBucket;
   logger: Logger;
 }
 
@@ -93,7 +96,7 @@ export async function createGateway(init: GatewayInit, components: GatewayCompon
   await app.register(catalogRoutes, { origin: components.origin, manifests });
   await app.register(chunkRoutes, {
     grantSecret: init.grantSecret, leases: components.leases, manifests, store: components.store,
-    clock: components.clock, stats,
+    clock: components.clock, stats, ...(components.egress ? { egress: components.egress } : {}),
   });
   await app.register(uploadRoutes, {
     ...(init.adminToken ? { adminToken: init.adminToken } : {}),

@@ -39,7 +39,7 @@ export const SignalMessage = Type.Object({
 export type SignalMessage = Static<typeof SignalMessage>;
 
 /** What a peer receives (on `sy.peer.<self>.signal`): the relay sets `from` from the subject, never the body. */
-export const RelayedSignal = Type.Intersect([SignalMessage, Type.Object({ from: Id })]);
+export const RelayedSignal = Type.Object({ ...SignalMessage.properties, from: Id }, { additionalProperties: false });
 export type RelayedSignal = Static<typeof RelayedSignal>;
 
 export const SignalAck = Type.Object({ delivered: Type.Boolean() });

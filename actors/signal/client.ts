@@ -5,25 +5,13 @@
  * schema, validateSignal): a bad incoming message is logged and dropped, never thrown, and a throwing handler
  * cannot break the subscription.
  */
-import { Type } from '@sinclair/typebox';
 import {
-  BadRequestError, decode, isValidId, MAX_SIGNAL_MESSAGE_BYTES, PeerEvents, SignalAck, SignalMessage, Subjects,
-  validate, type RelayedSignal,
+  BadRequestError, decode, isValidId, MAX_SIGNAL_MESSAGE_BYTES, PeerEvents, RelayedSignal, SignalAck, SignalMessage,
+  Subjects, validate,
 } from '../../protocol/mod.js';
 import type { Logger } from '../../lib/logger.js';
 import { request, type NatsConnection } from '../../lib/nats.js';
 import { validateSignal } from './sdp.js';
-
-/**
- * Schema of a relayed message. `RelayedSignal` in protocol/p2p.ts is a Type.Intersect of an object that has
- * `additionalProperties: false` with `{from}`, which TypeBox checks member by member, so it refuses every
- * message that has `from`. Until that is fixed there (Type.Object({...SignalMessage.properties, from: Id},
- * {additionalProperties: false})), this is the equivalent flat object.
- */
-const RelayedSignalFlat = Type.Object({
-  ...SignalMessage.properties,
-  from: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }),
-}, { additionalProperties: false });
 
 /** the relay adds `"from":"<64 chars>",` to a body of at most MAX_SIGNAL_MESSAGE_BYTES */
 const MAX_RELAYED_BYTES = MAX_SIGNAL_MESSAGE_BYTES + 128;
@@ -65,7 +53,7 @@ export function createSignalClient(
           }
           let m: RelayedSignal;
           try {
-            m = decode(RelayedSignalFlat, natsMsg.data, { maxBytes: MAX_RELAYED_BYTES, what: 'relayed signal' });
+            m = decode(RelayedSignal, natsMsg.data, { maxBytes: MAX_RELAYED_BYTES, what: 'relayed signal' });
             validateSignal(m);
             if (m.from === peerId) throw new BadRequestError('signal from self');
           } catch (e) {

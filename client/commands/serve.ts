@@ -7,7 +7,7 @@ import { startStack } from '../stack.js';
 
 export async function serveCommand(flags: {
   nats?: string; capacity?: string; store?: string; port?: string; 'lease-ttl'?: string; 'data-dir'?: string;
-  workers?: string;
+  workers?: string; 'origin-rate'?: string;
 }): Promise<number> {
   const capacity = Number(flags.capacity ?? 2);
   if (!Number.isInteger(capacity) || capacity < 0) throw new BadRequestError('--capacity must be an integer ≥ 0');
@@ -20,6 +20,7 @@ export async function serveCommand(flags: {
     ...(flags.port ? { port: Number(flags.port) } : {}),
     ...(flags['lease-ttl'] ? { leaseTtlMs: Number(flags['lease-ttl']) } : {}),
     ...(flags.workers ? { originWorkers: Number(flags.workers) } : {}),
+    ...(flags['origin-rate'] ? { originRate: Number(flags['origin-rate']) } : {}),
     ...(process.env.SWITCHYARD_GRANT_SECRET ? { grantSecret: process.env.SWITCHYARD_GRANT_SECRET } : {}),
     ...(process.env.SWITCHYARD_ADMIN_TOKEN ? { adminToken: process.env.SWITCHYARD_ADMIN_TOKEN } : {}),
   }, logger);

@@ -31,9 +31,10 @@ export interface PeerNode {
 
 export function createPeerNode(
   opts: PeerOptions,
-  components: { nc: NatsConnection; source: ChunkSource; logger: Logger },
+  components: { nc: NatsConnection; source: ChunkSource; logger: Logger; /** share one host between peers of one process */ rtc?: RtcHost },
 ): PeerNode {
-  const rtc = createRtcHost({ logger: components.logger.child('rtc'),
+  const ownRtc = !components.rtc;
+  const rtc = components.rtc ?? createRtcHost({ logger: components.logger.child('rtc'),
     ...(opts.bindAddress ? { bindAddress: opts.bindAddress } : {}),
     ...(opts.iceServers ? { iceServers: opts.iceServers } : {}) });
   const swarm = createSwarm({
@@ -56,6 +57,7 @@ export function createPeerNode(
       if (stopped) return;
       stopped = true;
       await swarm.stop();
+      if (!ownRtc) return;
       // give byes a moment to leave before the native side goes away
       await new Promise((r) => setTimeout(r, 50));
       rtc.shutdown();

@@ -107,6 +107,12 @@ export function createSwarm(init: SwarmInit, c: SwarmComponents): Swarm {
     highWaterBytes: 1024 * 1024, maxQueued: 16 }, {
     source: c.source, logger: log, ...(c.uploadLimiter ? { limiter: c.uploadLimiter } : {}),
     complete: () => c.source.have().every(Boolean),
+    wants: (peerId) => {
+      const remote = links.get(peerId)?.snapshot().context.remoteHave;
+      if (!remote) return false;
+      for (let i = 0; i < remote.length; i++) if (!remote[i] && c.source.has(i)) return true;
+      return false;
+    },
   });
 
   const onSnapshot = (link: PeerLinkHandle, snap: PeerLinkSnapshot) => {

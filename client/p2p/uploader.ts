@@ -33,6 +33,11 @@ export interface UploaderComponents {
   limiter?: TokenBucket;
   /** true when this peer holds every chunk (seed policy) */
   complete(): boolean;
+  /**
+   * true when the remote lacks chunks we hold. A choked peer cannot request, so without this it could never
+   * show interest and would stay choked forever (BitTorrent's `interested` message, derived from bitfields).
+   */
+  wants(peerId: string): boolean;
 }
 
 interface PeerState {
@@ -86,7 +91,7 @@ export function createUploader(init: UploaderInit, c: UploaderComponents): Uploa
     if (!init.enabled) return;
     const now = Date.now();
     const interested = [...peers.values()].filter((p) => p.queue.length > 0 || p.current ||
-      now - p.lastRequestAt < 2 * init.rechokeMs);
+      now - p.lastRequestAt < 2 * init.rechokeMs || c.wants(p.io.peerId));
     const seed = c.complete();
     const ranked = interested.sort((a, b) => (seed ? a.sentRecent - b.sentRecent : b.gotRecent - a.gotRecent));
     const keep = new Set(ranked.slice(0, Math.max(1, init.slots - 1)).map((p) => p.io.peerId));
@@ -122,7 +127,8 @@ export function createUploader(init: UploaderInit, c: UploaderComponents): Uploa
           const p = active[(rr + k) % active.length]!;
           if (p.io.bufferedAmount() > init.highWaterBytes) continue;
           if (!p.current) {
-            const index = p.queue.shift()!;
+            const index = p.queue.shift();
+            if (index === undefined) continue; // drained by a cancel or choke during an await
             let data: Uint8Array;
             try {
               data = await c.source.read(index);

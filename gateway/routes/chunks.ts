@@ -5,6 +5,7 @@
  * syntax, then the lease (a released or expired slot stops serving at once, not when the token expires), then
  * the manifest and the store.
  */
+import type { TokenBucket } from '../../lib/tokenbucket.js';
 import type { FastifyPluginAsync } from 'fastify';
 import type { LeaseChecker } from '../../actors/origin/leases.js';
 import type { Clock } from '../../lib/clock.js';
@@ -27,6 +28,8 @@ export interface ChunkRoutesOptions {
   store: ChunkStore;
   clock: Clock;
   stats: StatsCollector;
+  /** origin egress cap (bandwidth emulation u_s), shared by every request */
+  egress?: TokenBucket;
 }
 
 interface ChunkRequest {
@@ -98,7 +101,10 @@ export const chunkRoutes: FastifyPluginAsync<ChunkRoutesOptions> = async (app, o
       'x-content-type-options': 'nosniff',
     });
     if (range.kind === 'partial') reply.code(206).header('content-range', contentRange(range, size));
-    if (request.method !== 'HEAD') opts.stats.chunkServed(claims.s, out.byteLength);
+    if (request.method !== 'HEAD') {
+      if (opts.egress) await opts.egress.take(out.byteLength);
+      opts.stats.chunkServed(claims.s, out.byteLength);
+    }
     return reply.send(out);
   });
 };

@@ -304,7 +304,7 @@ export const downloadMachine = setup({
     schedulePeers: enqueueActions(({ context, enqueue }) => {
       const { manifest, sessionId } = context;
       if (!context.usePeers || manifest === null || sessionId === null) return;
-      const picked = pickPeerRequests({ have: context.have, peers: context.peers, peerInFlight: context.peerInFlight,
+      const picked = pickPeerRequests({ self: context.peerId, have: context.have, peers: context.peers, peerInFlight: context.peerInFlight,
         originBusy: [...context.inFlight, ...context.backoff], perPeer: context.perPeer, maxSources: context.maxSources });
       if (picked.length === 0) return;
       enqueue.assign({ peerInFlight: [...context.peerInFlight, ...picked] });

@@ -1,8 +1,10 @@
 /**
  * Pure P2P bookkeeping of the download machine: what each remote peer holds, and the piece picker.
  * Picker rules (the classic BitTorrent ones, adapted to whole-chunk requests):
- * - rarest first: among missing chunks a peer can give, those held by the fewest peers go first (ties: lowest
- *   index, which favours playback order); this keeps rare chunks from disappearing with the peer that has them;
+ * - rarest first: among missing chunks a peer can give, those held by the fewest peers go first; this keeps rare
+ *   chunks from disappearing with the peer that has them. Ties are broken by a per-client pseudo-random order,
+ *   so leechers of one source ask it for different chunks and then trade them, instead of all asking for the
+ *   same one (which would multiply the source's upload for nothing);
  * - per-peer pipelining: up to `perPeer` requests in flight to each unchoked peer, so a link never idles
  *   between a piece and the next request;
  * - endgame: when every chunk the peers could give is already requested, an idle peer duplicates the
@@ -71,6 +73,8 @@ export function availability(peers: Record<string, PeerView>, count: number): nu
 }
 
 export interface PickInput {
+  /** this client's peer id: seeds its tie-break order */
+  self: string;
   have: readonly boolean[];
   peers: Record<string, PeerView>;
   peerInFlight: readonly PeerFetch[];
@@ -93,7 +97,8 @@ export function pickPeerRequests(x: PickInput): PeerFetch[] {
   for (const i of x.originBusy) sources.set(i, (sources.get(i) ?? 0) + 1);
   const missing: number[] = [];
   for (let i = x.have.indexOf(false); i !== -1; i = x.have.indexOf(false, i + 1)) missing.push(i);
-  missing.sort((a, b) => avail[a]! - avail[b]! || a - b);
+  const tie = (i: number) => mix(x.self, i);
+  missing.sort((a, b) => avail[a]! - avail[b]! || tie(a) - tie(b));
   const loads = new Map<string, number>();
   for (const f of x.peerInFlight) loads.set(f.peerId, (loads.get(f.peerId) ?? 0) + 1);
   const out: PeerFetch[] = [];
@@ -140,4 +145,13 @@ export function originOrder(have: readonly boolean[], peers: Record<string, Peer
   for (let i = have.indexOf(false); i !== -1; i = have.indexOf(false, i + 1)) if (!skip.has(i)) missing.push(i);
   missing.sort((a, b) => Number(avail[a]! > 0) - Number(avail[b]! > 0) || a - b);
   return missing.slice(0, free);
+}
+
+/** FNV-1a of `seed` and `i`: a cheap, stable per-client shuffle key (no randomness in a pure machine). */
+function mix(seed: string, i: number): number {
+  let h = 0x811c9dc5;
+  for (let k = 0; k < seed.length; k++) h = Math.imul(h ^ seed.charCodeAt(k), 0x01000193);
+  h = Math.imul(h ^ i, 0x01000193);
+  h = Math.imul(h ^ (i >>> 16), 0x01000193);
+  return h >>> 0;
 }
