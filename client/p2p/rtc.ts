@@ -32,6 +32,8 @@ export interface RtcLinkOptions {
   videoId: string;
   sendSignal(msg: SignalMessage): Promise<void>;
   events: RtcLinkEvents;
+  /** overrides the host's `activeSetup` for this link */
+  activeSetup?: boolean;
 }
 
 export interface RtcLink {
@@ -53,6 +55,8 @@ export interface RtcHostOptions {
   bindAddress?: string;
   /** send-buffer low-water mark that fires onDrain */
   lowWaterBytes?: number;
+  /** rewrite offers to `a=setup:active` (default true; false only to measure the DTLS race, bench:peer-link) */
+  activeSetup?: boolean;
   logger: Logger;
 }
 
@@ -126,7 +130,7 @@ export function createRtcHost(hostOpts: RtcHostOptions): RtcHost {
     };
 
     pc.onLocalDescription((sdp, type) => guard('local description', () => {
-      if (type === 'offer') send({ kind: 'offer', sdp: preferActiveSetup(sdp) });
+      if (type === 'offer') send({ kind: 'offer', sdp: (opts.activeSetup ?? hostOpts.activeSetup) === false ? sdp : preferActiveSetup(sdp) });
       else if (type === 'answer') send({ kind: 'answer', sdp });
     }));
     pc.onLocalCandidate((candidate, mid) => guard('local candidate', () => send({ kind: 'candidate', candidate, mid })));

@@ -54,11 +54,17 @@ t('capacity 2, five simultaneous clients: never more than 2 hold a slot; 3 wait 
   const sampler = setInterval(() => (maxChecked = Math.max(maxChecked, liveLeases(stack))), 5);
   const rate = String(Math.ceil(manifest.size / 1.2));
   const runs = Array.from({ length: 5 }, (_, i) => startCli(['get', manifest.videoId, '-o', join(ctx.dir, `c${i}.mp4`),
-    '--json', '--rate', rate, '--nats', stack.natsUrl, '--gateway', stack.gatewayUrl, '--peer-id', `crowd${i}`]));
+    '--json', '--rate', rate, '--nats', stack.natsUrl, '--gateway', stack.gatewayUrl, '--peer-id', `crowd${i}`,
+    // consume-only clients: nobody serves peers, so the denied ones must wait for the origin (admission under test)
+    '--no-upload']));
   const codes = await Promise.all(runs.map((r) => r.exited));
   clearInterval(sampler);
   watcher.stop();
   codes.forEach((c, i) => assert.is(c, 0, runs[i]!.stderr()));
+  for (const r of runs) {
+    const done = findEvent<{ bytesBySource: Record<string, number> }>(r.events, 'done')!;
+    assert.equal(Object.keys(done.bytesBySource), ['origin'], '--no-upload peers never serve each other');
+  }
   for (let i = 0; i < 5; i++) assert.is(sha256File(join(ctx.dir, `c${i}.mp4`)), sha256File(ctx.video));
   assert.ok(maxLive <= 2, `at most 2 slot leases existed at once (saw ${maxLive})`);
   assert.ok(maxChecked <= 2, `the gateway never saw more than 2 live leases (saw ${maxChecked})`);
