@@ -1,8 +1,9 @@
 /**
  * `switchyard demo` (the README's first command): a whole local Switchyard with an origin of small capacity,
- * a generated sample video uploaded through the gateway, and a crowd of real `switchyard get` processes started
- * together. Clients beyond the capacity are denied, wait, and resume from the origin as slots free. Ends with a
- * table per client and checks every download byte for byte. Ctrl-C stops everything it started.
+ * a generated sample video uploaded through the gateway, and a crowd of real `switchyard get --seed` processes
+ * started together. Clients beyond the capacity are denied and fetch from each other over WebRTC; when a slot
+ * frees, the longest-waiting one resumes from the origin. Every client keeps seeding until all are done. Ends
+ * with a table per client and checks every download byte for byte. Ctrl-C stops everything it started.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -34,6 +35,7 @@ interface ClientRow {
   bytes: Record<string, number>;
   status: string;
   out: string;
+  uploaded: number;
 }
 
 export async function demoCommand(flags: { clients?: string; capacity?: string; seconds?: string }): Promise<number> {
@@ -71,16 +73,17 @@ export async function demoCommand(flags: { clients?: string; capacity?: string; 
       `${manifest.chunks.length} chunks, ${manifest.mime}, id ${manifest.videoId}`);
     // Each client downloads at a limited rate so sessions overlap and the wait list is visible.
     const rate = Math.max(256 * 1024, Math.ceil(manifest.size / 2));
-    say(`  starting ${clients} clients at once (each limited to ${(rate / MiB).toFixed(1)} MiB/s)…\n`);
+    say(`  starting ${clients} clients at once (each limited to ${(rate / MiB).toFixed(1)} MiB/s down); ` +
+      `denied ones fetch from each other over WebRTC…\n`);
     const t0 = Date.now();
     const ms = (t: number) => `${((t - t0) / 1000).toFixed(1)} s`;
     for (let i = 1; i <= clients; i++) {
       const out = join(dir, `client-${i}.mp4`);
       const child = spawn(process.execPath, [CLI, 'get', manifest.videoId, '-o', out, '--json', '--rate', String(rate),
-        '--nats', stack.natsUrl, '--gateway', stack.gatewayUrl, '--peer-id', `demo-client-${i}`],
+        '--seed', '--bind', '127.0.0.1', '--nats', stack.natsUrl, '--gateway', stack.gatewayUrl, '--peer-id', `demo-client-${i}`],
       { stdio: ['ignore', 'pipe', 'inherit'] });
       const row: ClientRow = { id: i, child, states: [], firstPosition: null, started: Date.now(), finished: null,
-        bytes: {}, status: 'running', out };
+        bytes: {}, status: 'running', out, uploaded: 0 };
       rows.push(row);
       let buf = '';
       child.stdout!.on('data', (b: Buffer) => {
@@ -88,7 +91,8 @@ export async function demoCommand(flags: { clients?: string; capacity?: string; 
         for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
           const line = buf.slice(0, nl);
           buf = buf.slice(nl + 1);
-          let ev: { event?: string; state?: string; position?: number; status?: string; bytesBySource?: Record<string, number> };
+          let ev: { event?: string; state?: string; position?: number; status?: string; bytesBySource?: Record<string, number>;
+            uploadedBytes?: number };
           try {
             ev = JSON.parse(line);
           } catch {
@@ -108,6 +112,10 @@ export async function demoCommand(flags: { clients?: string; capacity?: string; 
             row.status = ev.status ?? 'unknown';
             row.bytes = ev.bytesBySource ?? {};
             row.finished = Date.now();
+            // everyone is done: the seeders may leave
+            if (rows.length === clients && rows.every((r) => r.finished !== null)) for (const r of rows) r.child.kill('SIGTERM');
+          } else if (ev.event === 'seeded') {
+            row.uploaded = ev.uploadedBytes ?? 0;
           }
         }
       });
@@ -117,19 +125,24 @@ export async function demoCommand(flags: { clients?: string; capacity?: string; 
       say('\ninterrupted: stopped every client and service');
       return 130;
     }
-    say('\nclient  path                              wait#  time     from origin   sha256');
+    say('\nclient  path                              wait#  time     from origin  from peers  uploaded   sha256');
     let allGood = true;
     const sourceHash = await sha256File(video);
     for (const r of rows) {
       const ok = r.status === 'complete' && (await sha256File(r.out).catch(() => '')) === sourceHash;
       allGood &&= ok;
       const path = r.states.filter((s) => s.startsWith('active.')).map((s) => s.slice(7)).join(' → ') || '-';
+      const fromPeers = Object.entries(r.bytes).filter(([k]) => k.startsWith('peer:')).reduce((a, [, v]) => a + v, 0);
+      const mib = (n: number) => `${(n / MiB).toFixed(2).padStart(6)} MiB`;
       say(`${String(r.id).padEnd(8)}${path.padEnd(34)}${String(r.firstPosition ?? '-').padEnd(7)}` +
-        `${r.finished ? ms(r.finished).padEnd(9) : 'failed   '}${((r.bytes.origin ?? 0) / MiB).toFixed(2).padStart(7)} MiB   ` +
-        `${ok ? 'identical' : 'MISMATCH'}`);
+        `${r.finished ? ms(r.finished).padEnd(9) : 'failed   '}${mib(r.bytes.origin ?? 0)}  ${mib(fromPeers)}  ` +
+        `${mib(r.uploaded)}  ${ok ? 'identical' : 'MISMATCH'}`);
     }
-    say(allGood ? `\nall ${clients} downloads are byte-identical to the source; at most ${capacity} held a slot at once`
-      : '\nsome downloads failed');
+    const egress = stack.gateway.stats().chunkBytesTotal;
+    say(`\norigin egress ${(egress / MiB).toFixed(1)} MiB for ${clients} × ${(manifest.size / MiB).toFixed(1)} MiB ` +
+      `(${(egress / manifest.size).toFixed(2)} × the file); the rest travelled peer to peer`);
+    say(allGood ? `all ${clients} downloads are byte-identical to the source; at most ${capacity} held a slot at once`
+      : 'some downloads failed');
     return allGood ? 0 : 1;
   } finally {
     process.removeListener('SIGINT', onSignal);

@@ -140,14 +140,16 @@ export function runDownload(opts: DownloadOptions, c: DownloadComponents): {
         return swarm.subscribe((e) => sendBack(e));
       }),
       fetchChunk: fromPromise<FetchChunkOutput, FetchChunkInput>(async ({ input, signal }) => {
+        // the download cap is spent before asking, so a throttled client never holds a transferred chunk back
+        // (which would look "in flight" to the endgame and draw a duplicate)
+        if (c.limiter) await c.limiter.take(input.length, signal);
         let data: Uint8Array;
         if (input.source === 'origin') {
           data = await fetchOriginChunk({ gateway: opts.gateway, videoId: input.videoId, index: input.index,
-            grant: input.grant, signal, ...(c.limiter ? { limiter: c.limiter } : {}) });
+            grant: input.grant, signal });
         } else {
           if (!c.swarm) throw new FetchFailure('missing', `no swarm for ${input.source}`);
           data = await c.swarm.request(input.source.slice('peer:'.length), input.index, signal);
-          if (c.limiter) await c.limiter.take(data.byteLength, signal);
         }
         // every chunk, from any source, is verified before it is stored or offered to others
         if (!(await partial.writeChunk(input.index, data))) {

@@ -3,7 +3,6 @@
  * machine can tell "my slot is gone" (401/403 → denied) from "try again" (network, 5xx).
  */
 import type { FetchFailureReason } from '../machines/download/types.js';
-import type { TokenBucket } from '../lib/tokenbucket.js';
 
 export class FetchFailure extends Error {
   constructor(readonly reason: FetchFailureReason, message: string, readonly status?: number) {
@@ -18,7 +17,6 @@ export async function fetchOriginChunk(args: {
   index: number;
   grant: string;
   signal?: AbortSignal;
-  limiter?: TokenBucket;
 }): Promise<Uint8Array> {
   const url = `${args.gateway.replace(/\/$/, '')}/videos/${args.videoId}/chunks/${args.index}`;
   let res: Response;
@@ -39,7 +37,5 @@ export async function fetchOriginChunk(args: {
       : res.status === 404 ? 'missing' : 'network';
     throw new FetchFailure(reason, `origin answered ${res.status}${code ? ` ${code}` : ''} for chunk ${args.index}`, res.status);
   }
-  const body = new Uint8Array(await res.arrayBuffer());
-  if (args.limiter) await args.limiter.take(body.byteLength, args.signal);
-  return body;
+  return new Uint8Array(await res.arrayBuffer());
 }
