@@ -8,8 +8,9 @@ import { parseArgs } from 'node:util';
 import { createOriginClient } from '../actors/origin/client.js';
 import { connectNats } from '../lib/nats.js';
 import { downloadMachine } from '../machines/download/machine.js';
+import { peerLinkMachine } from '../machines/peerLink/machine.js';
 import { machineToDot, machineToMermaid } from '../machines/graph.js';
-import { ErrorCodes, SwitchyardError } from '../protocol/mod.js';
+import { BadRequestError, ErrorCodes, SwitchyardError } from '../protocol/mod.js';
 import { getCommand } from './commands/get.js';
 import { ingestCommand } from './commands/ingest.js';
 import { serveCommand } from './commands/serve.js';
@@ -27,7 +28,7 @@ usage:
   switchyard get     <videoId> [-o FILE] [--parallel N] [--rate BYTES_PER_S] [--json] [--keep-partial]
                      [--seed [--seed-seconds S]] [--no-upload] [--up-rate BYTES_PER_S] [--bind ADDR|any]
   switchyard seed    <videoId> --file FILE [--seconds S] [--up-rate BYTES_PER_S]
-  switchyard machines [--format dot|mermaid] [-o FILE]
+  switchyard machines [--machine download|peerLink] [--format dot|mermaid] [-o FILE]
   switchyard demo    [--clients N] [--capacity N] [--seconds S]
 common: --nats URL  --gateway URL  (default: .switchyard/local.json written by serve, then env SWITCHYARD_NATS /
         SWITCHYARD_GATEWAY, then nats://127.0.0.1:4222 and http://127.0.0.1:8080)
@@ -62,6 +63,7 @@ async function main(argv: string[]): Promise<number> {
       workers: { type: 'string' },
       'origin-rate': { type: 'string' },
       format: { type: 'string' },
+      machine: { type: 'string' },
       clients: { type: 'string' },
       seconds: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -95,7 +97,11 @@ async function main(argv: string[]): Promise<number> {
       }
     }
     case 'machines': {
-      const text = values.format === 'mermaid' ? machineToMermaid(downloadMachine) : machineToDot(downloadMachine);
+      const machine = values.machine === 'peerLink' ? peerLinkMachine : downloadMachine;
+      if (values.machine && !['download', 'peerLink'].includes(values.machine)) {
+        throw new BadRequestError('--machine is download or peerLink');
+      }
+      const text = values.format === 'mermaid' ? machineToMermaid(machine) : machineToDot(machine);
       if (values.output) writeFileSync(values.output, text);
       else process.stdout.write(text + '\n');
       return 0;
