@@ -9,7 +9,7 @@ import type { Logger } from '../lib/logger.js';
 import type { TokenBucket } from '../lib/tokenbucket.js';
 import { downloadMachine, type DownloadOutput } from '../machines/download/machine.js';
 import type {
-  AssembleInput, AssembleOutput, DownloadEvent, FetchChunkInput, FetchChunkOutput, OpenSessionInput,
+  AssembleInput, AssembleOutput, FetchChunkInput, FetchChunkOutput, OpenSessionInput,
   OpenSessionOutput, ReleaseSessionInput, SessionKeeperInput, SwarmCommand, SwarmInput,
 } from '../machines/download/types.js';
 import { ErrorCodes, SwitchyardError, type Manifest } from '../protocol/mod.js';

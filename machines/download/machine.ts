@@ -3,25 +3,31 @@
  * (later: fetches from peers) while it does not, then assembles the file. Pure: every effect is an actor the
  * runner provides (see types.ts), so the same machine runs in the CLI, in tests and in the diagram exporter.
  */
-import { assertEvent, assign, enqueueActions, fromCallback, fromPromise, sendTo, setup } from 'xstate';
+import { assertEvent, assign, enqueueActions, fromCallback, fromPromise, setup } from 'xstate';
 import type { EventObject } from 'xstate';
 import { chunkLength } from '../../protocol/mod.js';
-import type { LeaseInfo, Manifest, OpenReply } from '../../protocol/mod.js';
+import type { OpenReply } from '../../protocol/mod.js';
 import {
-  fetchChildId, fetchIndexOf, initialHave, pickMissing, retryDelayMs, retryId, toDownloadError, toFetchFailure,
+  fetchChildId, fetchIndexOf, pickMissing, retryDelayMs, retryId, toDownloadError,
 } from './schedule.js';
 import type { DownloadError } from './schedule.js';
+import { originOrder, peerFetchId, peerFetchOf, pickPeerRequests } from './peers.js';
 import {
-  emptyPeer, originOrder, peerFetchId, peerFetchOf, pickPeerRequests, withBitfield, withHave,
-  type PeerFetch, type PeerView,
-} from './peers.js';
+  applyPeerEvent, chunkVerified, peerFetchFailure, type DownloadContext, type DownloadOutcome, type Effects,
+} from './context.js';
+import {
+  attemptsAfter, chunkError, failureOf, isCurrentFetch, isCurrentPeerFetch, isFetchDone, isPeerFetchDone, knownHave,
+  type DownloadMachineEvent,
+} from './events.js';
 import type {
   AssembleInput, AssembleOutput, DownloadEvent, DownloadInput, FetchChunkInput, FetchChunkOutput, OpenSessionInput,
   OpenSessionOutput, ReleaseSessionInput, SessionKeeperInput, SwarmInput,
 } from './types.js';
 
 export type { DownloadError } from './schedule.js';
+export type { DownloadContext, DownloadOutcome } from './context.js';
 export { toFetchFailure, retryDelayMs } from './schedule.js';
+export type { DownloadMachineEvent, FetchRetryEvent } from './events.js';
 
 export const DEFAULT_PARALLEL = 4;
 export const DEFAULT_MAX_ATTEMPTS = 5;
@@ -29,49 +35,6 @@ export const DEFAULT_PER_PEER = 4;
 export const DEFAULT_MAX_SOURCES = 2;
 /** How long a terminal state waits for the release reply before giving up (the lease expires on its own). */
 export const RELEASE_TIMEOUT_MS = 3000;
-
-export type DownloadOutcome = 'complete' | 'failed' | 'cancelled';
-
-export interface DownloadContext {
-  videoId: string;
-  peerId: string;
-  parallel: number;
-  maxAttempts: number;
-  /** `have` from the input, kept only until the manifest says how many chunks there are */
-  initialHave: number[];
-  sessionId: string | null;
-  manifest: Manifest | null;
-  grant: string | null;
-  lease: LeaseInfo | null;
-  /** place in the origin's wait list while denied (1 = next) */
-  position: number | null;
-  /** verified chunks, by index */
-  have: boolean[];
-  haveCount: number;
-  /** chunks with a fetch child running (child id `fetch.<index>`) */
-  inFlight: number[];
-  /** chunks waiting for a retry after a transient failure; they hold a parallel slot meanwhile */
-  backoff: number[];
-  /** failed attempts per chunk index */
-  attempts: Record<number, number>;
-  bytesBySource: Record<string, number>;
-  /** chunks fetched by this run (not counting the input's `have`) */
-  chunksFetched: number;
-  error: DownloadError | null;
-  outputPath: string | null;
-  /** the terminal state `releasing` leads to */
-  outcome: DownloadOutcome | null;
-  perPeer: number;
-  maxSources: number;
-  /** remote peers of the swarm, by peer id */
-  peers: Record<string, PeerView>;
-  /** chunk requests in flight to peers (child id `pfetch.<index>.<peerId>`) */
-  peerInFlight: PeerFetch[];
-  /** peers may be asked (p2p and resumeServer; the seeds' server-first policy keeps `server` origin-only) */
-  usePeers: boolean;
-  /** peers banned for sending chunks that failed verification */
-  banned: string[];
-}
 
 export interface DownloadOutput {
   status: DownloadOutcome;
@@ -81,36 +44,15 @@ export interface DownloadOutput {
   chunksFetched: number;
 }
 
-/** Raised (delayed) by the machine itself to end a chunk's backoff. */
-export type FetchRetryEvent = { type: 'fetch.retry'; index: number };
-/** What XState sends when the fetch child `fetch.<index>` resolves / rejects; listed so the wildcards type-check. */
-export type FetchDoneEvent = { type: `xstate.done.actor.fetch.${number}`; output: FetchChunkOutput };
-export type FetchErrorEvent = { type: `xstate.error.actor.fetch.${number}`; error: unknown };
-export type PeerFetchDoneEvent = { type: `xstate.done.actor.pfetch.${number}.${string}`; output: FetchChunkOutput };
-export type PeerFetchErrorEvent = { type: `xstate.error.actor.pfetch.${number}.${string}`; error: unknown };
-/** Every event the machine handles: the runner sends only DownloadEvent; the others come from its own children. */
-export type DownloadMachineEvent =
-  DownloadEvent | FetchRetryEvent | FetchDoneEvent | FetchErrorEvent | PeerFetchDoneEvent | PeerFetchErrorEvent;
-
-const isFetchDone = (e: EventObject): e is FetchDoneEvent => e.type.startsWith('xstate.done.actor.fetch.');
-const isFetchError = (e: EventObject): e is FetchErrorEvent => e.type.startsWith('xstate.error.actor.fetch.');
-const failureOf = (e: EventObject) =>
-  toFetchFailure(isFetchError(e) || e.type.startsWith('xstate.error.actor.pfetch.') ? (e as FetchErrorEvent).error : undefined);
-
-const isPeerFetchDone = (e: EventObject): e is PeerFetchDoneEvent => e.type.startsWith('xstate.done.actor.pfetch.');
-
-function isCurrentPeerFetch(context: DownloadContext, event: EventObject): boolean {
-  const f = peerFetchOf(event.type);
-  return f !== null && context.peerInFlight.some((x) => x.index === f.index && x.peerId === f.peerId);
-}
-
-/** True when the event is the completion of a fetch child the machine still waits for. */
-function isCurrentFetch(context: DownloadContext, event: EventObject): boolean {
-  return context.inFlight.includes(fetchIndexOf(event.type));
-}
-
-function attemptsAfter(context: DownloadContext, event: EventObject): number {
-  return (context.attempts[fetchIndexOf(event.type)] ?? 0) + 1;
+/** Carries out what a pure update decided: stop children, ban a peer, assign context. */
+function apply(enqueue: {
+  stopChild(id: string): void;
+  sendTo(to: 'swarm', e: { type: 'swarm.ban'; peerId: string; reason: string }): void;
+  assign(a: Partial<DownloadContext>): void;
+}, fx: Effects): void {
+  for (const id of fx.stop) enqueue.stopChild(id);
+  if (fx.ban) enqueue.sendTo('swarm', { type: 'swarm.ban', ...fx.ban });
+  enqueue.assign(fx.assign);
 }
 
 function grantFrom(event: DownloadMachineEvent) {
@@ -243,63 +185,16 @@ export const downloadMachine = setup({
     }),
     recordChunk: enqueueActions(({ context, event, enqueue }) => {
       if (!isFetchDone(event)) return;
-      const index = fetchIndexOf(event.type);
-      const { source, bytes } = event.output;
-      // a finished child stays in snapshot.children (and in persisted snapshots) until stopped
-      enqueue.stopChild(fetchChildId(index));
-      for (const f of context.peerInFlight) if (f.index === index) enqueue.stopChild(peerFetchId(f.index, f.peerId));
-      const have = context.have.slice();
-      have[index] = true;
-      enqueue.assign({
-        have,
-        haveCount: context.haveCount + 1,
-        inFlight: context.inFlight.filter((i) => i !== index),
-        peerInFlight: context.peerInFlight.filter((f) => f.index !== index),
-        bytesBySource: { ...context.bytesBySource, [source]: (context.bytesBySource[source] ?? 0) + bytes },
-        chunksFetched: context.chunksFetched + 1,
-      });
+      apply(enqueue, chunkVerified(context, fetchIndexOf(event.type), event.output, null));
     }),
     recordPeerChunk: enqueueActions(({ context, event, enqueue }) => {
       if (!isPeerFetchDone(event)) return;
       const { index, peerId } = peerFetchOf(event.type)!;
-      const { source, bytes } = event.output;
-      // the first verified copy wins: duplicates (endgame) and an origin request for it are cancelled
-      for (const f of context.peerInFlight) if (f.index === index) enqueue.stopChild(peerFetchId(f.index, f.peerId));
-      if (context.inFlight.includes(index)) enqueue.stopChild(fetchChildId(index));
-      const have = context.have.slice();
-      have[index] = true;
-      const peer = context.peers[peerId];
-      enqueue.assign({
-        have,
-        haveCount: context.haveCount + 1,
-        inFlight: context.inFlight.filter((i) => i !== index),
-        peerInFlight: context.peerInFlight.filter((f) => f.index !== index),
-        bytesBySource: { ...context.bytesBySource, [source]: (context.bytesBySource[source] ?? 0) + bytes },
-        chunksFetched: context.chunksFetched + 1,
-        peers: peer ? { ...context.peers, [peerId]: { ...peer, failures: 0 } } : context.peers,
-      });
+      apply(enqueue, chunkVerified(context, index, event.output, peerId));
     }),
     peerFetchFailed: enqueueActions(({ context, event, enqueue }) => {
-      const f = peerFetchOf(event.type)!;
-      const { reason, message } = failureOf(event);
-      enqueue.stopChild(peerFetchId(f.index, f.peerId));
-      const peerInFlight = context.peerInFlight.filter((x) => !(x.index === f.index && x.peerId === f.peerId));
-      const peer = context.peers[f.peerId];
-      if (reason === 'corrupt') {
-        // bytes that fail the manifest hash are never an accident worth a second chance
-        const { [f.peerId]: _gone, ...peers } = context.peers;
-        for (const x of peerInFlight) if (x.peerId === f.peerId) enqueue.stopChild(peerFetchId(x.index, x.peerId));
-        enqueue.sendTo('swarm', { type: 'swarm.ban', peerId: f.peerId, reason: message });
-        enqueue.assign({ peers, peerInFlight: peerInFlight.filter((x) => x.peerId !== f.peerId),
-          banned: [...context.banned, f.peerId] });
-        return;
-      }
-      let next = peer;
-      // a refusal means it does not have it (any more) or choked us: do not ask it for this chunk again
-      if (peer && reason === 'missing') next = { ...peer, have: peer.have.map((h, i) => h && i !== f.index),
-        haveCount: peer.have[f.index] ? peer.haveCount - 1 : peer.haveCount };
-      if (next) next = { ...next, failures: next.failures + 1 };
-      enqueue.assign({ peerInFlight, peers: next ? { ...context.peers, [f.peerId]: next } : context.peers });
+      const f = peerFetchOf(event.type);
+      if (f) apply(enqueue, peerFetchFailure(context, f, failureOf(event)));
     }),
     schedulePeers: enqueueActions(({ context, enqueue }) => {
       const { manifest, sessionId } = context;
@@ -320,27 +215,7 @@ export const downloadMachine = setup({
       for (const f of context.peerInFlight) enqueue.stopChild(peerFetchId(f.index, f.peerId));
       enqueue.assign({ peerInFlight: [] });
     }),
-    peerEvent: assign(({ context, event }) => {
-      const count = context.manifest?.chunks.length ?? 0;
-      const e = event as DownloadEvent;
-      if (!e.type.startsWith('peer.') || !('peerId' in e)) return {};
-      if (context.banned.includes(e.peerId)) return {};
-      const cur = context.peers[e.peerId] ?? emptyPeer(count);
-      let next: PeerView | null = cur;
-      switch (e.type) {
-        case 'peer.bitfield': next = withBitfield(cur, e.have, count); break;
-        case 'peer.have': next = withHave(cur, e.index); break;
-        case 'peer.unchoked': next = { ...cur, unchoked: true, failures: 0 }; break;
-        case 'peer.choked': next = { ...cur, unchoked: false }; break;
-        case 'peer.left': next = null; break;
-        default: break;
-      }
-      if (next === null) {
-        const { [e.peerId]: _gone, ...rest } = context.peers;
-        return { peers: rest };
-      }
-      return { peers: { ...context.peers, [e.peerId]: next } };
-    }),
+    peerEvent: assign(({ context, event }) => applyPeerEvent(context, event as DownloadEvent)),
     usePeers: assign({ usePeers: true }),
     originOnly: assign({ usePeers: false }),
     retryChunk: enqueueActions(({ context, event, enqueue }) => {
@@ -516,22 +391,5 @@ export const downloadMachine = setup({
     return out;
   },
 });
-
-/** Chunks verified so far: the input's `have` before the first open, the context's own after a re-open. */
-function knownHave(context: DownloadContext, count: number) {
-  const kept = context.have.flatMap((h, i) => (h ? [i] : []));
-  return initialHave(count, [...context.initialHave, ...kept]);
-}
-
-function chunkError(context: DownloadContext, event: EventObject): DownloadError {
-  const index = fetchIndexOf(event.type);
-  const { reason, message } = failureOf(event);
-  return {
-    code: 'chunk_failed',
-    message: `chunk ${index} failed ${attemptsAfter(context, event)} times (last: ${reason}: ${message})`,
-    chunk: index,
-    reason,
-  };
-}
 
 export type DownloadMachine = typeof downloadMachine;

@@ -4,7 +4,6 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { waitFor } from 'xstate';
 import { availability, originOrder, peerFetchOf, pickPeerRequests, type PeerView } from '../../machines/download/peers.js';
 import { denied, failure, granted, LEASE, makeManifest, manualFetch, run, until } from './harness.js';
 

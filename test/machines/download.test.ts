@@ -5,10 +5,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { waitFor } from 'xstate';
-import { downloadMachine, toFetchFailure } from '../../machines/download/mod.js';
+import { toFetchFailure } from '../../machines/download/mod.js';
 import { fetchIndexOf, pickMissing } from '../../machines/download/schedule.js';
 import {
-  CHUNK, denied, failure, granted, LEASE, makeManifest, manualFetch, okFetch, run, totalBytes, until,
+  denied, failure, granted, LEASE, makeManifest, manualFetch, okFetch, run, totalBytes, until,
 } from './harness.js';
 import type { OpenReply } from '../../protocol/mod.js';
 

@@ -1,0 +1,133 @@
+/**
+ * The download machine's context and the pure updates of its P2P bookkeeping. The machine's actions only carry
+ * out what these decide (children to stop, a peer to ban, fields to assign), so the rules live in plain
+ * functions that read like the protocol.
+ */
+import type { LeaseInfo, Manifest } from '../../protocol/mod.js';
+import { emptyPeer, peerFetchId, withBitfield, withHave, type PeerFetch, type PeerView } from './peers.js';
+import { fetchChildId, type DownloadError } from './schedule.js';
+import type { DownloadEvent, FetchChunkFailure, FetchChunkOutput } from './types.js';
+
+export type DownloadOutcome = 'complete' | 'failed' | 'cancelled';
+
+export interface DownloadContext {
+  videoId: string;
+  peerId: string;
+  parallel: number;
+  maxAttempts: number;
+  /** `have` from the input, kept only until the manifest says how many chunks there are */
+  initialHave: number[];
+  sessionId: string | null;
+  manifest: Manifest | null;
+  grant: string | null;
+  lease: LeaseInfo | null;
+  /** place in the origin's wait list while denied (1 = next) */
+  position: number | null;
+  /** verified chunks, by index */
+  have: boolean[];
+  haveCount: number;
+  /** chunks with a fetch child running (child id `fetch.<index>`) */
+  inFlight: number[];
+  /** chunks waiting for a retry after a transient failure; they hold a parallel slot meanwhile */
+  backoff: number[];
+  /** failed attempts per chunk index */
+  attempts: Record<number, number>;
+  bytesBySource: Record<string, number>;
+  /** chunks fetched by this run (not counting the input's `have`) */
+  chunksFetched: number;
+  error: DownloadError | null;
+  outputPath: string | null;
+  /** the terminal state `releasing` leads to */
+  outcome: DownloadOutcome | null;
+  perPeer: number;
+  maxSources: number;
+  /** remote peers of the swarm, by peer id */
+  peers: Record<string, PeerView>;
+  /** chunk requests in flight to peers (child id `pfetch.<index>.<peerId>`) */
+  peerInFlight: PeerFetch[];
+  /** peers may be asked (p2p and resumeServer; the seeds' server-first policy keeps `server` origin-only) */
+  usePeers: boolean;
+  /** peers banned for sending chunks that failed verification */
+  banned: string[];
+}
+
+/** What a pure update decided. */
+export interface Effects {
+  assign: Partial<DownloadContext>;
+  /** child actor ids to stop (stopping aborts their requests) */
+  stop: string[];
+  ban?: { peerId: string; reason: string };
+}
+
+/**
+ * A chunk passed verification (from the origin when `peerId` is null). The first verified copy wins: every
+ * other request for the same chunk (endgame duplicates, an origin request) is cancelled. A finished child stays
+ * in snapshot.children until stopped, so it is stopped too.
+ */
+export function chunkVerified(ctx: DownloadContext, index: number, out: FetchChunkOutput, peerId: string | null): Effects {
+  const stop: string[] = [];
+  if (peerId === null || ctx.inFlight.includes(index)) stop.push(fetchChildId(index));
+  for (const f of ctx.peerInFlight) if (f.index === index) stop.push(peerFetchId(f.index, f.peerId));
+  const have = ctx.have.slice();
+  have[index] = true;
+  const peer = peerId === null ? undefined : ctx.peers[peerId];
+  return {
+    stop,
+    assign: {
+      have,
+      haveCount: ctx.haveCount + 1,
+      inFlight: ctx.inFlight.filter((i) => i !== index),
+      peerInFlight: ctx.peerInFlight.filter((f) => f.index !== index),
+      bytesBySource: { ...ctx.bytesBySource, [out.source]: (ctx.bytesBySource[out.source] ?? 0) + out.bytes },
+      chunksFetched: ctx.chunksFetched + 1,
+      ...(peer && peerId ? { peers: { ...ctx.peers, [peerId]: { ...peer, failures: 0 } } } : {}),
+    },
+  };
+}
+
+/**
+ * A peer request failed. Corrupt bytes are never an accident worth a second chance: the peer is dropped,
+ * everything else asked of it is cancelled, and the swarm is told to ban it. A refusal (`missing`) means it
+ * does not have the chunk (any more) or choked us: it is not asked for that chunk again until it says `have`.
+ */
+export function peerFetchFailure(ctx: DownloadContext, f: PeerFetch, failure: FetchChunkFailure): Effects {
+  const stop = [peerFetchId(f.index, f.peerId)];
+  const peerInFlight = ctx.peerInFlight.filter((x) => !(x.index === f.index && x.peerId === f.peerId));
+  if (failure.reason === 'corrupt') {
+    const { [f.peerId]: _gone, ...peers } = ctx.peers;
+    for (const x of peerInFlight) if (x.peerId === f.peerId) stop.push(peerFetchId(x.index, x.peerId));
+    return {
+      stop,
+      ban: { peerId: f.peerId, reason: failure.message },
+      assign: { peers, peerInFlight: peerInFlight.filter((x) => x.peerId !== f.peerId), banned: [...ctx.banned, f.peerId] },
+    };
+  }
+  const peer = ctx.peers[f.peerId];
+  if (!peer) return { stop, assign: { peerInFlight } };
+  let next = { ...peer, failures: peer.failures + 1 };
+  if (failure.reason === 'missing' && peer.have[f.index]) {
+    next = { ...next, have: peer.have.map((h, i) => h && i !== f.index), haveCount: peer.haveCount - 1 };
+  }
+  return { stop, assign: { peerInFlight, peers: { ...ctx.peers, [f.peerId]: next } } };
+}
+
+/** Folds a `peer.*` event from the swarm into the peer table; banned peers are ignored. */
+export function applyPeerEvent(ctx: DownloadContext, e: DownloadEvent): Partial<DownloadContext> {
+  if (!e.type.startsWith('peer.') || !('peerId' in e) || ctx.banned.includes(e.peerId)) return {};
+  const count = ctx.manifest?.chunks.length ?? 0;
+  const cur = ctx.peers[e.peerId] ?? emptyPeer(count);
+  let next: PeerView | null = cur;
+  switch (e.type) {
+    case 'peer.bitfield': next = withBitfield(cur, e.have, count); break;
+    case 'peer.have': next = withHave(cur, e.index); break;
+    case 'peer.unchoked': next = { ...cur, unchoked: true, failures: 0 }; break;
+    case 'peer.choked': next = { ...cur, unchoked: false }; break;
+    case 'peer.left': next = null; break;
+    default: break;
+  }
+  if (next === null) {
+    const { [e.peerId]: _gone, ...rest } = ctx.peers;
+    return { peers: rest };
+  }
+  return { peers: { ...ctx.peers, [e.peerId]: next } };
+}
