@@ -17,6 +17,7 @@ import type { Logger } from '../lib/logger.js';
 import { createTokenBucket } from '../lib/tokenbucket.js';
 import { connectNats, type NatsConnection } from '../lib/nats.js';
 import { openChunkStore, type ChunkStore } from '../store/mod.js';
+import type { OriginPolicy } from '../protocol/mod.js';
 
 export interface StackOptions {
   /** use this NATS instead of starting one */
@@ -36,6 +37,8 @@ export interface StackOptions {
   trackerIntervalMs?: number;
   /** origin egress cap in bytes/s (bandwidth emulation u_s) */
   originRate?: number;
+  /** origin policy (default server-first, the seeds' rule) */
+  policy?: OriginPolicy;
 }
 
 export interface Stack {
@@ -80,6 +83,7 @@ export async function startStack(opts: StackOptions, logger: Logger): Promise<St
     const origins: Origin[] = [];
     for (let i = 0; i < (opts.originWorkers ?? 1); i++) {
       const o = await createOrigin({ capacity: opts.capacity, grantSecret, workerId: `origin-${i}`,
+        ...(opts.policy ? { policy: opts.policy } : {}),
         ...(opts.leaseTtlMs ? { leaseTtlMs: opts.leaseTtlMs } : {}) },
         { nc: await conn(`origin-${i}`), clock: systemClock, logger: logger.child(`origin-${i}`) });
       await o.start();

@@ -14,6 +14,18 @@ export const MAX_CONTROL_BYTES = 16 * 1024;
 /** Limit for messages that carry a whole manifest. */
 export const MAX_MANIFEST_MESSAGE_BYTES = 6 * 1024 * 1024;
 
+/**
+ * How the origin spends its capacity. `server-first` (the seeds' rule): admitted clients fetch everything from
+ * the origin. `swarm-aware`: admitted clients also use peers, and the origin prefers chunks the swarm lacks and
+ * declines to send a chunk again while peers hold it and have spare upload.
+ */
+export const OriginPolicies = {
+  serverFirst: 'server-first',
+  swarmAware: 'swarm-aware',
+} as const;
+export type OriginPolicy = (typeof OriginPolicies)[keyof typeof OriginPolicies];
+export const OriginPolicySchema = Type.Union([Type.Literal('server-first'), Type.Literal('swarm-aware')]);
+
 export const OpenRequest = Type.Object({ videoId: VideoId, peerId: PeerId }, { additionalProperties: false });
 export type OpenRequest = Static<typeof OpenRequest>;
 
@@ -30,6 +42,7 @@ export const OpenGranted = Type.Object({
   manifest: Manifest,
   grant: Type.String({ maxLength: 1024 }),
   lease: LeaseInfo,
+  policy: Type.Optional(OriginPolicySchema),
 });
 export const OpenDenied = Type.Object({
   status: Type.Literal('denied'),
@@ -39,6 +52,7 @@ export const OpenDenied = Type.Object({
   /** 1 = next in line */
   position: Type.Integer({ minimum: 1 }),
   ttlMs: Type.Integer({ minimum: 1 }),
+  policy: Type.Optional(OriginPolicySchema),
 });
 export const OpenReply = Type.Union([OpenGranted, OpenDenied]);
 export type OpenGranted = Static<typeof OpenGranted>;

@@ -6,3 +6,4 @@ export * from './messages.js';
 export * from './codec.js';
 export * from './p2p.js';
 export * from './wire.js';
+export * from './telemetry.js';

@@ -15,6 +15,7 @@
  *                               so a peer can neither speak as another nor read another's messages.
  * - `sy.tracker.<videoId>.<verb>` swarm membership (queue group `tracker`); the video token lets operators shard
  *                               trackers by video with subject mappings
+ * - `sy.telemetry.<videoId>.<peerId>` periodic status of a client (dashboard, demo view, benchmarks)
  */
 
 /** Allowed shape of any id that becomes a subject token or a path segment. */
@@ -86,6 +87,9 @@ export const Subjects = {
   signalAll: `${SUBJECT_PREFIX}.signal.*.*`,
   tracker: (videoId: string, verb: TrackerVerb) => `${SUBJECT_PREFIX}.tracker.${token('video id', videoId)}.${verb}`,
   trackerAll: `${SUBJECT_PREFIX}.tracker.*.*`,
+  telemetry: (videoId: string, peerId: string) =>
+    `${SUBJECT_PREFIX}.telemetry.${token('video id', videoId)}.${token('peer id', peerId)}`,
+  telemetryAll: `${SUBJECT_PREFIX}.telemetry.*.*`,
 } as const;
 
 /** JetStream resources. Names are fixed so that every worker finds the same ones. */

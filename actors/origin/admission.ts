@@ -15,7 +15,8 @@ import { randomBytes } from 'node:crypto';
 import type { KV } from '@nats-io/kv';
 import {
   encode, PeerEvents, signGrant, UnknownSessionError,
-  type HeartbeatReply, type LeaseInfo, type Manifest, type OpenReply, type PeerEvent, type ReleaseReply,
+  type HeartbeatReply, type LeaseInfo, type Manifest, type OpenReply, type OriginPolicy, type PeerEvent,
+  type ReleaseReply,
 } from '../../protocol/mod.js';
 import type { Clock } from '../../lib/clock.js';
 import { createKvMirror, type KvMirror, type MirrorEntry } from '../../lib/kvmirror.js';
@@ -47,6 +48,8 @@ export interface AdmissionInit {
   grantTtlMs: number;
   sweepIntervalMs: number;
   grantSecret: string;
+  /** origin policy, told to clients in open replies and published in the `config` key */
+  policy?: OriginPolicy;
 }
 
 export interface AdmissionComponents {
@@ -76,6 +79,7 @@ export interface Admission {
 const slotKey = (i: number) => `slot.${i}`;
 const waitKey = (sessionId: string) => `wait.${sessionId}`;
 const TICKET = 'ticket';
+const CONFIG = 'config';
 const newSessionId = () => `s${randomBytes(9).toString('base64url')}`;
 const isLease = (k: string) => k.startsWith('slot.');
 const isWaiter = (k: string) => k.startsWith('wait.');
@@ -89,7 +93,7 @@ export function createAdmission(init: AdmissionInit, components: AdmissionCompon
 
   const parse = (key: string, bytes: Uint8Array): Record_ | null => {
     const v = JSON.parse(new TextDecoder().decode(bytes)) as Record_;
-    return isLease(key) || isWaiter(key) || key === TICKET ? v : null;
+    return isLease(key) || isWaiter(key) || key === TICKET ? v : null; // `config` is not admission state
   };
   const m = () => {
     if (!mirror) throw new Error('admission not started');
@@ -271,6 +275,9 @@ export function createAdmission(init: AdmissionInit, components: AdmissionCompon
     async start() {
       mirror = await createKvMirror<Record_>(kv, parse, logger);
       await mirror.ready;
+      // what gateways and dashboards need to know about this deployment (every worker writes the same)
+      await kv.put(CONFIG, encode({ capacity: init.capacity, policy: init.policy ?? 'server-first',
+        leaseTtlMs: init.leaseTtlMs }));
       timer = setInterval(kick, init.sweepIntervalMs);
       timer.unref();
     },
@@ -289,7 +296,8 @@ export function createAdmission(init: AdmissionInit, components: AdmissionCompon
         const lease: Lease = { sessionId, peerId, videoId, grantedAt: now, expiresAt: now + init.leaseTtlMs };
         const slot = await acquire(lease, now);
         if (slot !== null) {
-          return { status: 'granted', sessionId, manifest, grant: grantFor(slot, lease), lease: leaseInfo(slot, lease) };
+          return { status: 'granted', sessionId, manifest, grant: grantFor(slot, lease), lease: leaseInfo(slot, lease),
+            policy: init.policy ?? 'server-first' };
         }
       }
       const ticket = await nextTicket();
@@ -297,7 +305,7 @@ export function createAdmission(init: AdmissionInit, components: AdmissionCompon
       await write(waitKey(sessionId), waiter, null);
       kick(); // a slot may have freed while we queued: the sweep hands it out in ticket order
       return { status: 'denied', sessionId, manifest, reason: 'full', position: positionOf(sessionId, ticket, now),
-        ttlMs: init.leaseTtlMs };
+        ttlMs: init.leaseTtlMs, policy: init.policy ?? 'server-first' };
     },
 
     async heartbeat({ sessionId, peerId }) {

@@ -10,13 +10,23 @@ import type { Clock } from '../../lib/clock.js';
 import { createKvMirror, type KvMirror } from '../../lib/kvmirror.js';
 import type { Logger } from '../../lib/logger.js';
 import type { NatsConnection } from '../../lib/nats.js';
-import type { Lease } from './admission.js';
+import type { Lease, Waiter } from './admission.js';
+
+export interface AdmissionConfig {
+  capacity: number;
+  policy: string;
+  leaseTtlMs: number;
+}
 
 export interface LeaseChecker {
   /** true when the claims' session holds the claims' slot with an unexpired lease for the claims' video */
   holds(claims: GrantClaims): Promise<boolean>;
   /** live leases, for dashboards and tests */
   live(): Array<Lease & { slot: number }>;
+  /** the wait list, longest waiting first */
+  waiting(): Waiter[];
+  /** capacity and policy as the origin workers published them (null before any worker started) */
+  config(): AdmissionConfig | null;
   stop(): Promise<void>;
 }
 
@@ -24,19 +34,21 @@ export async function createLeaseChecker(
   components: { nc: NatsConnection; clock: Clock; logger: Logger },
 ): Promise<LeaseChecker> {
   const kv = await new Kvm(components.nc).create(Buckets.admission, { history: 1 });
-  const parse = (key: string, bytes: Uint8Array) =>
-    key.startsWith('slot.') ? (JSON.parse(new TextDecoder().decode(bytes)) as Lease) : null;
-  const mirror: KvMirror<Lease> = await createKvMirror<Lease>(kv, parse, components.logger);
+  type Entry = Lease | Waiter | AdmissionConfig;
+  const parse = (key: string, bytes: Uint8Array): Entry | null =>
+    key.startsWith('slot.') || key.startsWith('wait.') || key === 'config'
+      ? (JSON.parse(new TextDecoder().decode(bytes)) as Entry) : null;
+  const mirror: KvMirror<Entry> = await createKvMirror<Entry>(kv, parse, components.logger);
   await mirror.ready;
   const ok = (l: Lease | null | undefined, c: GrantClaims) =>
     !!l && l.sessionId === c.s && l.peerId === c.p && l.videoId === c.v && l.expiresAt > components.clock.now();
   return {
     async holds(c) {
       const key = `slot.${c.n}`;
-      if (ok(mirror.entries.get(key)?.value, c)) return true;
+      if (ok(mirror.entries.get(key)?.value as Lease | undefined, c)) return true;
       const e = await kv.get(key);
       if (!e || e.operation !== 'PUT') return false;
-      const l = parse(key, e.value);
+      const l = parse(key, e.value) as Lease | null;
       if (l) mirror.note(key, e.revision, l);
       return ok(l, c);
     },
@@ -44,9 +56,20 @@ export async function createLeaseChecker(
       const now = components.clock.now();
       const out: Array<Lease & { slot: number }> = [];
       for (const e of mirror.entries.values()) {
-        if (e.key.startsWith('slot.') && e.value.expiresAt > now) out.push({ ...e.value, slot: Number(e.key.slice(5)) });
+        const l = e.value as Lease;
+        if (e.key.startsWith('slot.') && l.expiresAt > now) out.push({ ...l, slot: Number(e.key.slice(5)) });
       }
       return out.sort((a, b) => a.slot - b.slot);
+    },
+    waiting() {
+      const now = components.clock.now();
+      return [...mirror.entries.values()]
+        .filter((e) => e.key.startsWith('wait.') && (e.value as Waiter).expiresAt > now)
+        .map((e) => e.value as Waiter)
+        .sort((a, b) => a.ticket - b.ticket);
+    },
+    config() {
+      return (mirror.entries.get('config')?.value as AdmissionConfig | undefined) ?? null;
     },
     stop: () => mirror.stop(),
   };

@@ -50,6 +50,7 @@ export async function createOrigin(init: OriginInit, components: OriginComponent
     grantTtlMs: init.grantTtlMs ?? ORIGIN_DEFAULTS.grantTtlMs,
     sweepIntervalMs: init.sweepIntervalMs ?? ORIGIN_DEFAULTS.sweepIntervalMs,
     grantSecret: init.grantSecret,
+    ...(init.policy ? { policy: init.policy } : {}),
   }, {
     kv: admissionKv,
     clock: components.clock,

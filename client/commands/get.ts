@@ -13,6 +13,8 @@ import { createProgressBar } from '../progress.js';
 import { createPeerNode } from '../p2p/peer.js';
 import { partialSource } from '../p2p/sources.js';
 import { bindAddressFor, waitForStop } from './common.js';
+import { startTelemetry } from '../telemetry.js';
+import { modeOf } from '../../protocol/mod.js';
 
 export interface GetFlags {
   output?: string;
@@ -70,14 +72,23 @@ export async function getCommand(videoId: string | undefined, flags: GetFlags): 
       ...(bindAddress ? { bindAddress } : {}), ...(upRate > 0 ? { uploadRate: upRate } : {}) },
     { nc, source: partialSource(partial), logger });
     await node.swarm.start();
+    const openLinks = () => node.swarm.stats().links.filter((l) => l.state.includes('open')).length;
+    const telemetry = startTelemetry(nc, { peerId, manifest }, {
+      mode: 'opening', state: 'opening', have: () => partialSource(partial).have(), bytesBySource: {},
+      uploadedBytes: () => node.swarm.stats().uploadedBytes, position: null, links: openLinks, doneAt: null,
+    });
     const bar = json ? null : createProgressBar(manifest.size);
     let lastPosition: number | null = null;
     const run = runDownload({ videoId, peerId, gateway: cfg.gateway, outPath, parallel,
       keepPartial: flags['keep-partial'] === true || seed }, {
       origin, partial, logger, swarm: node.swarm, ...(rate > 0 ? { limiter: createTokenBucket(rate) } : {}),
-      onState: (state, at) => emit({ event: 'state', state, at }),
+      onState: (state, at) => {
+        emit({ event: 'state', state, at });
+        telemetry.update({ state, mode: modeOf(state, seed), ...(state === 'complete' ? { doneAt: at } : {}) });
+      },
       onProgress: (p) => {
         bar?.update(p);
+        telemetry.update({ bytesBySource: p.bytesBySource, position: p.position });
         if (p.position !== lastPosition) {
           lastPosition = p.position;
           if (p.position !== null) emit({ event: 'position', position: p.position, at: Date.now() });
@@ -100,6 +111,7 @@ export async function getCommand(videoId: string | undefined, flags: GetFlags): 
       emit({ event: 'seeded', uploadedBytes: node.swarm.stats().uploadedBytes, uploadedByPeer: node.swarm.stats().uploadedByPeer });
       if (flags['keep-partial'] !== true) await partial.remove();
     }
+    telemetry.stop();
     await node.stop();
     if (result.status === 'complete') {
       if (!json) {
