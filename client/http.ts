@@ -34,7 +34,7 @@ export async function fetchOriginChunk(args: {
       /* non-JSON error body */
     }
     const reason: FetchFailureReason = res.status === 401 || res.status === 403 ? 'denied'
-      : res.status === 404 ? 'missing' : 'network';
+      : res.status === 409 ? 'declined' : res.status === 404 ? 'missing' : 'network';
     throw new FetchFailure(reason, `origin answered ${res.status}${code ? ` ${code}` : ''} for chunk ${args.index}`, res.status);
   }
   return new Uint8Array(await res.arrayBuffer());

@@ -11,6 +11,7 @@ import { createIngestSubmitter, createIngestWorker } from '../actors/ingest/mod.
 import { createSignalRelay } from '../actors/signal/mod.js';
 import { createTracker, type Tracker } from '../actors/tracker/mod.js';
 import { createGateway, type Gateway } from '../gateway/mod.js';
+import { createSwarmView } from '../gateway/swarmview.js';
 import { startNats, type NatsServerHandle } from '../infra/nats.js';
 import { systemClock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
@@ -103,12 +104,15 @@ export async function startStack(opts: StackOptions, logger: Logger): Promise<St
     stops.push(() => ingest.stop());
     const leases = await createLeaseChecker({ nc, clock: systemClock, logger: logger.child('leases') });
     stops.push(() => leases.stop());
+    const swarm = await createSwarmView({ freshMs: 3 * (opts.trackerIntervalMs ?? 5000) },
+      { nc, clock: systemClock, logger: logger.child('swarmview') });
+    stops.push(() => swarm.stop());
     const stagingDir = join(opts.dataDir, 'staging');
     mkdirSync(stagingDir, { recursive: true });
     const gateway = await createGateway(
       { host: opts.host ?? '127.0.0.1', port: opts.port ?? 0, grantSecret, adminToken, stagingDir },
       { origin: originClient, leases, store, ingest: createIngestSubmitter({ nc, logger }), clock: systemClock,
-        logger: logger.child('gateway'), ...(opts.originRate ? { egress: createTokenBucket(opts.originRate) } : {}) },
+        logger: logger.child('gateway'), swarm, ...(opts.originRate ? { egress: createTokenBucket(opts.originRate) } : {}) },
     );
     const gatewayUrl = await gateway.start();
     stops.push(() => gateway.stop());

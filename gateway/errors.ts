@@ -39,6 +39,7 @@ const STATUS_BY_CODE: Record<ErrorCode, number> = {
   [ErrorCodes.unavailable]: 503,
   [ErrorCodes.timeout]: 504,
   [ErrorCodes.chunkCorrupt]: 500,
+  [ErrorCodes.chunkInSwarm]: 409,
   [ErrorCodes.internal]: 500,
 };
 

@@ -4,6 +4,7 @@
  * store and ingest submitter belong to the caller, which starts them before and stops them after.
  */
 import type { TokenBucket } from '../lib/tokenbucket.js';
+import type { SwarmView } from './swarmview.js';
 import { mkdir } from 'node:fs/promises';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { IngestSubmitter } from '../actors/ingest/types.js';
@@ -38,12 +39,14 @@ export interface GatewayInit {
 
 export interface GatewayComponents {
   origin: Pick<OriginClient, 'list' | 'manifest'>;
-  leases: Pick<LeaseChecker, 'holds' | 'live'>;
+  leases: Pick<LeaseChecker, 'holds' | 'live'> & Partial<Pick<LeaseChecker, 'waiting' | 'config'>>;
   store: ChunkStore;
   ingest: IngestSubmitter;
   clock: Clock;
   /** origin egress cap (bandwidth emulation); none in production by default */
   egress?: TokenBucket;
+  /** tracker knowledge for the swarm-aware policy */
+  swarm?: SwarmView;
   logger: Logger;
 }
 
@@ -97,6 +100,7 @@ export async function createGateway(init: GatewayInit, components: GatewayCompon
   await app.register(chunkRoutes, {
     grantSecret: init.grantSecret, leases: components.leases, manifests, store: components.store,
     clock: components.clock, stats, ...(components.egress ? { egress: components.egress } : {}),
+    ...(components.swarm ? { swarm: components.swarm } : {}), policy: () => components.leases.config?.()?.policy,
   });
   await app.register(uploadRoutes, {
     ...(init.adminToken ? { adminToken: init.adminToken } : {}),

@@ -20,6 +20,8 @@ export const ErrorCodes = {
   unknownSession: 'unknown_session',
   chunkMissing: 'chunk_missing',
   chunkCorrupt: 'chunk_corrupt',
+  /** swarm-aware origin: peers hold this chunk and have spare upload, fetch it from them */
+  chunkInSwarm: 'chunk_in_swarm',
   unauthorized: 'unauthorized',
   ingestFailed: 'ingest_failed',
   unavailable: 'unavailable',
@@ -135,5 +137,12 @@ export function toSwitchyardError(err: unknown): SwitchyardError {
 export class WireError extends SwitchyardError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(ErrorCodes.badFrame, message, options);
+  }
+}
+
+/** The swarm-aware origin declines to send a chunk again while peers can (HTTP 409). */
+export class ChunkInSwarmError extends SwitchyardError {
+  constructor(index: number) {
+    super(ErrorCodes.chunkInSwarm, `chunk ${index} is available from peers with spare upload; fetch it from the swarm`);
   }
 }

@@ -56,6 +56,8 @@ export const Announce = Type.Object({
   uploads: Type.Boolean(),
   /** the peer's measured upload rate, bytes/s (0 = unknown) */
   uploadBps: Type.Number({ minimum: 0 }),
+  /** it could upload more than it does (free upload slots, or below its cap): the swarm-aware origin asks */
+  spare: Type.Optional(Type.Boolean()),
   /** how many peers to list (default 20) */
   want: Type.Optional(Type.Integer({ minimum: 0, maximum: 200 })),
   /** measured RTT to peers it knows, ms: the seeds' "RTT lookup table" */

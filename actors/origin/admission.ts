@@ -50,6 +50,12 @@ export interface AdmissionInit {
   grantSecret: string;
   /** origin policy, told to clients in open replies and published in the `config` key */
   policy?: OriginPolicy;
+  /**
+   * swarm-aware only: a slot held this long goes to the next waiter when someone waits, and the holder queues
+   * again. Many short turns spread the chunks the origin sends over many peers, whose uploads then carry them:
+   * with one slot, one long holder would be the swarm's only way in. 0 disables.
+   */
+  rotateMs?: number;
 }
 
 export interface AdmissionComponents {
@@ -187,6 +193,7 @@ export function createAdmission(init: AdmissionInit, components: AdmissionCompon
 
   async function sweepOnce(): Promise<void> {
     const now = clock.now();
+    if (init.policy === 'swarm-aware' && (init.rotateMs ?? 0) > 0 && liveWaiters(now).length > 0) await rotate(now);
     const free: number[] = [];
     for (let i = 0; i < init.capacity; i++) {
       const e = m().entries.get(slotKey(i)) as MirrorEntry<Lease> | undefined;
@@ -234,6 +241,26 @@ export function createAdmission(init: AdmissionInit, components: AdmissionCompon
         await remove(slotKey(slot), rev).catch(() => refresh(slotKey(slot)));
         free.unshift(slot);
       }
+    }
+  }
+
+  /** Sends holders whose turn is over to the back of the wait list; the sweep then hands their slots on. */
+  async function rotate(now: number): Promise<void> {
+    for (let i = 0; i < init.capacity; i++) {
+      const e = m().entries.get(slotKey(i)) as MirrorEntry<Lease> | undefined;
+      if (!e || e.value.expiresAt <= now || now - e.value.grantedAt < init.rotateMs!) continue;
+      const l = e.value;
+      try {
+        await remove(slotKey(i), e.revision);
+      } catch {
+        await refresh(slotKey(i));
+        continue;
+      }
+      const ticket = await nextTicket();
+      await write(waitKey(l.sessionId), { sessionId: l.sessionId, peerId: l.peerId, videoId: l.videoId, ticket, since: now,
+        expiresAt: now + init.leaseTtlMs }, m().entries.get(waitKey(l.sessionId))?.revision ?? null).catch(() => {});
+      logger.debug('slot rotated', { slot: i, sessionId: l.sessionId });
+      components.push(l.peerId, PeerEvents.slotRevoked, { sessionId: l.sessionId, reason: 'turn over: queued again' });
     }
   }
 

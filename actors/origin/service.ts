@@ -36,7 +36,7 @@ export interface Origin {
   stop(): Promise<void>;
 }
 
-export const ORIGIN_DEFAULTS = { leaseTtlMs: 10000, grantTtlMs: 30000, sweepIntervalMs: 250 } as const;
+export const ORIGIN_DEFAULTS = { leaseTtlMs: 10000, grantTtlMs: 30000, sweepIntervalMs: 250, rotateMs: 2000 } as const;
 
 export async function createOrigin(init: OriginInit, components: OriginComponents): Promise<Origin> {
   const { nc, logger } = components;
@@ -51,6 +51,7 @@ export async function createOrigin(init: OriginInit, components: OriginComponent
     sweepIntervalMs: init.sweepIntervalMs ?? ORIGIN_DEFAULTS.sweepIntervalMs,
     grantSecret: init.grantSecret,
     ...(init.policy ? { policy: init.policy } : {}),
+    rotateMs: init.rotateMs ?? ORIGIN_DEFAULTS.rotateMs,
   }, {
     kv: admissionKv,
     clock: components.clock,

@@ -37,6 +37,7 @@ export const SwarmPeer = Type.Object({
   bitfield: Type.String(),
   uploads: Type.Boolean(),
   uploadBps: Type.Number({ minimum: 0 }),
+  spare: Type.Optional(Type.Boolean()),
   complete: Type.Boolean(),
   /** clock.now() of the last announce or have */
   lastSeen: Type.Number(),
@@ -251,6 +252,7 @@ export async function createTracker(init: TrackerInit, components: TrackerCompon
       return {
         peerId: a.peerId, videoId, chunkCount: a.chunkCount, bitfield: a.bitfield, uploads: a.uploads,
         uploadBps: a.uploadBps, complete: have === a.chunkCount, lastSeen: now,
+        ...(a.spare !== undefined ? { spare: a.spare } : {}),
         ...(a.rttMs ? { rttMs: a.rttMs } : {}),
         ...(a.throughputBps ? { throughputBps: a.throughputBps } : {}),
         ...(cur?.reports?.length ? { reports: cur.reports } : {}),

@@ -225,7 +225,7 @@ export function createSwarm(init: SwarmInit, c: SwarmComponents): Swarm {
     try {
       const reply = await c.tracker.announce(videoId, {
         peerId: self, chunkCount: manifest.chunks.length, bitfield: encodeBitfield(c.source.have()), uploads: init.uploads,
-        uploadBps, want: maxPeers * 2, rttMs,
+        uploadBps, spare: uploader.spare(), want: maxPeers * 2, rttMs,
       });
       intervalMs = reply.intervalMs;
       for (const p of reply.peers) {

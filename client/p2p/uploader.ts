@@ -63,6 +63,8 @@ export interface Uploader {
   /** a link's buffer drained: resume sending */
   kick(): void;
   stats(): { uploadedBytes: number; byPeer: Record<string, number>; unchoked: string[] };
+  /** it could upload more: below 80 % of its cap over the last rechoke interval, or (no cap) a free slot */
+  spare(): boolean;
   stop(): void;
 }
 
@@ -72,6 +74,8 @@ export function createUploader(init: UploaderInit, c: UploaderComponents): Uploa
   let running = true;
   let looping = false;
   let optimistic: string | null = null;
+  let lastRate = 0;
+  let lastRechoke = performance.now();
   let rr = 0;
 
   const setChoke = (p: PeerState, choked: boolean) => {
@@ -89,6 +93,9 @@ export function createUploader(init: UploaderInit, c: UploaderComponents): Uploa
 
   const rechoke = () => {
     if (!init.enabled) return;
+    const t = performance.now();
+    lastRate = ([...peers.values()].reduce((a, p) => a + p.sentRecent, 0) * 1000) / Math.max(1, t - lastRechoke);
+    lastRechoke = t;
     const now = Date.now();
     const interested = [...peers.values()].filter((p) => p.queue.length > 0 || p.current ||
       now - p.lastRequestAt < 2 * init.rechokeMs || c.wants(p.io.peerId));
@@ -212,6 +219,12 @@ export function createUploader(init: UploaderInit, c: UploaderComponents): Uploa
       const byPeer: Record<string, number> = {};
       for (const p of peers.values()) byPeer[p.io.peerId] = p.sentTotal;
       return { uploadedBytes: uploaded, byPeer, unchoked: [...peers.values()].filter((p) => !p.choked).map((p) => p.io.peerId) };
+    },
+    spare() {
+      if (!init.enabled) return false;
+      // a known cap says it best; without one, a free upload slot is the only sign of idle upload
+      if (c.limiter) return lastRate < 0.8 * c.limiter.rate;
+      return unchokedCount() < init.slots;
     },
     stop() {
       running = false;

@@ -6,12 +6,13 @@
  * the manifest and the store.
  */
 import type { TokenBucket } from '../../lib/tokenbucket.js';
+import type { SwarmView } from '../swarmview.js';
 import type { FastifyPluginAsync } from 'fastify';
 import type { LeaseChecker } from '../../actors/origin/leases.js';
 import type { Clock } from '../../lib/clock.js';
 import {
   BadIndexError, ChunkCorruptError, chunkLength, ErrorCodes, GrantError, UnavailableError, verifyGrant,
-  type GrantClaims,
+  type GrantClaims, ChunkInSwarmError, OriginPolicies,
 } from '../../protocol/mod.js';
 import type { ChunkStore } from '../../store/types.js';
 import { grantToken } from '../auth.js';
@@ -30,6 +31,10 @@ export interface ChunkRoutesOptions {
   stats: StatsCollector;
   /** origin egress cap (bandwidth emulation u_s), shared by every request */
   egress?: TokenBucket;
+  /** swarm knowledge for the swarm-aware policy */
+  swarm?: SwarmView;
+  /** the origin policy in force (published by the origin workers) */
+  policy(): string | undefined;
 }
 
 interface ChunkRequest {
@@ -63,7 +68,7 @@ export const chunkRoutes: FastifyPluginAsync<ChunkRoutesOptions> = async (app, o
       response: {
         200: binary('the whole chunk'),
         206: binary('the requested byte range of the chunk'),
-        ...errorResponses(400, 401, 403, 404, 416, 503, 504),
+        ...errorResponses(400, 401, 403, 404, 409, 416, 503, 504),
       },
     },
   }, async (request, reply) => {
@@ -78,6 +83,10 @@ export const chunkRoutes: FastifyPluginAsync<ChunkRoutesOptions> = async (app, o
     const manifest = await opts.manifests.get(id);
     const hash = manifest.chunks[index];
     if (hash === undefined) throw indexOutOfRange(index, manifest.chunks.length);
+    // swarm-aware: a chunk already sent goes out again only when no peer with spare upload could send it instead
+    if (opts.swarm && opts.policy() === OriginPolicies.swarmAware && !opts.swarm.originShouldServe(id, index, claims.p)) {
+      throw new ChunkInSwarmError(index);
+    }
     const bytes = await opts.store.get(hash);
     const size = chunkLength(manifest, index);
     if (bytes.byteLength !== size) {
@@ -102,6 +111,7 @@ export const chunkRoutes: FastifyPluginAsync<ChunkRoutesOptions> = async (app, o
     });
     if (range.kind === 'partial') reply.code(206).header('content-range', contentRange(range, size));
     if (request.method !== 'HEAD') {
+      opts.swarm?.noteServed(id, index, claims.p);
       if (opts.egress) await opts.egress.take(out.byteLength);
       opts.stats.chunkServed(claims.s, out.byteLength);
     }

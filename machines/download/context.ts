@@ -3,10 +3,12 @@
  * out what these decide (children to stop, a peer to ban, fields to assign), so the rules live in plain
  * functions that read like the protocol.
  */
-import type { LeaseInfo, Manifest } from '../../protocol/mod.js';
-import { emptyPeer, peerFetchId, withBitfield, withHave, type PeerFetch, type PeerView } from './peers.js';
-import { fetchChildId, type DownloadError } from './schedule.js';
-import type { DownloadEvent, FetchChunkFailure, FetchChunkOutput } from './types.js';
+import { chunkLength, OriginPolicies, type LeaseInfo, type Manifest, type OriginPolicy } from '../../protocol/mod.js';
+import {
+  emptyPeer, originOrder, peerFetchId, pickPeerRequests, withBitfield, withHave, type PeerFetch, type PeerView,
+} from './peers.js';
+import { fetchChildId, pickMissing, type DownloadError } from './schedule.js';
+import type { DownloadEvent, FetchChunkFailure, FetchChunkInput, FetchChunkOutput } from './types.js';
 
 export type DownloadOutcome = 'complete' | 'failed' | 'cancelled';
 
@@ -49,6 +51,10 @@ export interface DownloadContext {
   usePeers: boolean;
   /** peers banned for sending chunks that failed verification */
   banned: string[];
+  /** the origin's policy, from the open reply */
+  policy: OriginPolicy;
+  /** chunks the swarm-aware origin declined lately (peers have them); not asked of the origin for a while */
+  declined: number[];
 }
 
 /** What a pure update decided. */
@@ -130,4 +136,49 @@ export function applyPeerEvent(ctx: DownloadContext, e: DownloadEvent): Partial<
     return { peers: rest };
   }
   return { peers: { ...ctx.peers, [e.peerId]: next } };
+}
+
+/** Fetch children to spawn now, and the context that records them. */
+export interface FetchPlan {
+  assign: Partial<DownloadContext>;
+  spawn: Array<{ id: string; input: FetchChunkInput }>;
+}
+
+function fetchInput(ctx: DownloadContext, m: Manifest, index: number, source: FetchChunkInput['source']): FetchChunkInput {
+  return { index, hash: m.chunks[index]!, length: chunkLength(m, index), videoId: ctx.videoId, sessionId: ctx.sessionId!,
+    grant: ctx.grant ?? '', source };
+}
+
+/**
+ * Origin requests up to `parallel`. Alongside peers, the origin first sends what no peer can; swarm-aware
+ * clients also spread their origin requests over the file, so the origin sends each chunk to someone once
+ * instead of the same chunks to everyone. Chunks the origin declined lately are left to the peers.
+ */
+export function planOriginFetches(ctx: DownloadContext): FetchPlan | null {
+  const { manifest, sessionId, grant } = ctx;
+  if (manifest === null || sessionId === null || grant === null) return null;
+  const own = [...ctx.inFlight, ...ctx.backoff];
+  const free = ctx.parallel - own.length;
+  const busy = [...own, ...ctx.declined, ...ctx.peerInFlight.map((f) => f.index)];
+  const picked = ctx.usePeers
+    ? originOrder(ctx.have, ctx.peers, busy, free, ctx.policy === OriginPolicies.swarmAware ? ctx.peerId : undefined)
+    : pickMissing(ctx.have, busy, free);
+  if (picked.length === 0) return null;
+  return {
+    assign: { inFlight: [...ctx.inFlight, ...picked] },
+    spawn: picked.map((index) => ({ id: fetchChildId(index), input: fetchInput(ctx, manifest, index, 'origin') })),
+  };
+}
+
+/** Peer requests by the piece picker (peers.ts), when peers are in use. */
+export function planPeerFetches(ctx: DownloadContext): FetchPlan | null {
+  const { manifest, sessionId } = ctx;
+  if (!ctx.usePeers || manifest === null || sessionId === null) return null;
+  const picked = pickPeerRequests({ self: ctx.peerId, have: ctx.have, peers: ctx.peers, peerInFlight: ctx.peerInFlight,
+    originBusy: [...ctx.inFlight, ...ctx.backoff], perPeer: ctx.perPeer, maxSources: ctx.maxSources });
+  if (picked.length === 0) return null;
+  return {
+    assign: { peerInFlight: [...ctx.peerInFlight, ...picked] },
+    spawn: picked.map((f) => ({ id: peerFetchId(f.index, f.peerId), input: fetchInput(ctx, manifest, f.index, `peer:${f.peerId}`) })),
+  };
 }

@@ -5,15 +5,12 @@
  */
 import { assertEvent, assign, enqueueActions, fromCallback, fromPromise, setup } from 'xstate';
 import type { EventObject } from 'xstate';
-import { chunkLength } from '../../protocol/mod.js';
-import type { OpenReply } from '../../protocol/mod.js';
+import { OriginPolicies, type OpenReply } from '../../protocol/mod.js';
+import { fetchChildId, fetchIndexOf, retryDelayMs, retryId, toDownloadError, type DownloadError } from './schedule.js';
+import { peerFetchId, peerFetchOf } from './peers.js';
 import {
-  fetchChildId, fetchIndexOf, pickMissing, retryDelayMs, retryId, toDownloadError,
-} from './schedule.js';
-import type { DownloadError } from './schedule.js';
-import { originOrder, peerFetchId, peerFetchOf, pickPeerRequests } from './peers.js';
-import {
-  applyPeerEvent, chunkVerified, peerFetchFailure, type DownloadContext, type DownloadOutcome, type Effects,
+  applyPeerEvent, chunkVerified, peerFetchFailure, planOriginFetches, planPeerFetches, type DownloadContext,
+  type DownloadOutcome, type Effects,
 } from './context.js';
 import {
   attemptsAfter, chunkError, failureOf, isCurrentFetch, isCurrentPeerFetch, isFetchDone, isPeerFetchDone, knownHave,
@@ -70,6 +67,7 @@ const originFetching = {
     'fetch.retry': { actions: ['endBackoff', 'scheduleFetches'] },
     'xstate.done.actor.fetch.*': { guard: 'isCurrentFetch', actions: ['recordChunk', 'scheduleFetches', 'schedulePeers'] },
     'xstate.error.actor.fetch.*': [
+      { guard: 'isDeclinedFetch', actions: ['declineChunk', 'scheduleFetches', 'schedulePeers'] },
       { guard: 'isDeniedFetch', target: 'p2p', actions: 'dropGrant' },
       { guard: 'isLastAttempt', target: '#download.releasing', actions: 'failChunk' },
       { guard: 'isCurrentFetch', actions: ['retryChunk', 'scheduleFetches'] },
@@ -113,6 +111,8 @@ export const downloadMachine = setup({
   delays: {
     retryDelay: ({ context, event }) => retryDelayMs(context.attempts[fetchIndexOf(event.type)] ?? 1),
     releaseTimeout: RELEASE_TIMEOUT_MS,
+    /** how long a chunk the origin declined is left to the peers before the origin is asked again */
+    declineDelay: 1500,
   },
   guards: {
     coversEveryChunk: ({ context }, p: { reply: OpenReply }) =>
@@ -122,6 +122,7 @@ export const downloadMachine = setup({
     isCurrentFetch: ({ context, event }) => isCurrentFetch(context, event),
     isCurrentPeerFetch: ({ context, event }) => isCurrentPeerFetch(context, event),
     isDeniedFetch: ({ context, event }) => isCurrentFetch(context, event) && failureOf(event).reason === 'denied',
+    isDeclinedFetch: ({ context, event }) => isCurrentFetch(context, event) && failureOf(event).reason === 'declined',
     isLastAttempt: ({ context, event }) =>
       isCurrentFetch(context, event) && attemptsAfter(context, event) >= context.maxAttempts,
     outcomeIs: ({ context }, p: { outcome: DownloadOutcome }) => context.outcome === p.outcome,
@@ -136,6 +137,7 @@ export const downloadMachine = setup({
         grant: reply.status === 'granted' ? reply.grant : null,
         lease: reply.status === 'granted' ? reply.lease : null,
         position: reply.status === 'denied' ? reply.position : null,
+        policy: reply.policy ?? OriginPolicies.serverFirst,
         have,
         haveCount,
         initialHave: [],
@@ -152,30 +154,10 @@ export const downloadMachine = setup({
     failChunk: assign(({ context, event }) => ({ error: chunkError(context, event), outcome: 'failed' as const })),
     settleAs: assign((_, p: { outcome: DownloadOutcome }) => ({ outcome: p.outcome })),
     scheduleFetches: enqueueActions(({ context, enqueue }) => {
-      const { manifest, sessionId, grant } = context;
-      if (manifest === null || sessionId === null || grant === null) return;
-      const own = [...context.inFlight, ...context.backoff];
-      const free = context.parallel - own.length;
-      const busy = [...own, ...context.peerInFlight.map((f) => f.index)];
-      // alongside peers, the origin first sends what no peer can
-      const picked = context.usePeers ? originOrder(context.have, context.peers, busy, free)
-        : pickMissing(context.have, busy, free);
-      if (picked.length === 0) return;
-      enqueue.assign({ inFlight: [...context.inFlight, ...picked] });
-      for (const index of picked) {
-        enqueue.spawnChild('fetchChunk', {
-          id: fetchChildId(index),
-          input: {
-            index,
-            hash: manifest.chunks[index]!,
-            length: chunkLength(manifest, index),
-            videoId: context.videoId,
-            sessionId,
-            grant,
-            source: 'origin',
-          },
-        });
-      }
+      const plan = planOriginFetches(context);
+      if (!plan) return;
+      enqueue.assign(plan.assign);
+      for (const sp of plan.spawn) enqueue.spawnChild('fetchChunk', sp);
     }),
     // spawned children outlive the state that spawned them: stopping them is what aborts their requests
     stopFetches: enqueueActions(({ context, enqueue }) => {
@@ -197,19 +179,10 @@ export const downloadMachine = setup({
       if (f) apply(enqueue, peerFetchFailure(context, f, failureOf(event)));
     }),
     schedulePeers: enqueueActions(({ context, enqueue }) => {
-      const { manifest, sessionId } = context;
-      if (!context.usePeers || manifest === null || sessionId === null) return;
-      const picked = pickPeerRequests({ self: context.peerId, have: context.have, peers: context.peers, peerInFlight: context.peerInFlight,
-        originBusy: [...context.inFlight, ...context.backoff], perPeer: context.perPeer, maxSources: context.maxSources });
-      if (picked.length === 0) return;
-      enqueue.assign({ peerInFlight: [...context.peerInFlight, ...picked] });
-      for (const f of picked) {
-        enqueue.spawnChild('fetchChunk', {
-          id: peerFetchId(f.index, f.peerId),
-          input: { index: f.index, hash: manifest.chunks[f.index]!, length: chunkLength(manifest, f.index),
-            videoId: context.videoId, sessionId, grant: context.grant ?? '', source: `peer:${f.peerId}` },
-        });
-      }
+      const plan = planPeerFetches(context);
+      if (!plan) return;
+      enqueue.assign(plan.assign);
+      for (const sp of plan.spawn) enqueue.spawnChild('fetchChunk', sp);
     }),
     stopPeerFetches: enqueueActions(({ context, enqueue }) => {
       for (const f of context.peerInFlight) enqueue.stopChild(peerFetchId(f.index, f.peerId));
@@ -217,7 +190,18 @@ export const downloadMachine = setup({
     }),
     peerEvent: assign(({ context, event }) => applyPeerEvent(context, event as DownloadEvent)),
     usePeers: assign({ usePeers: true }),
-    originOnly: assign({ usePeers: false }),
+    // the seeds' server-first rule keeps an admitted client on the origin; swarm-aware clients use peers too
+    serverMode: assign(({ context }) => ({ usePeers: context.policy === OriginPolicies.swarmAware })),
+    declineChunk: enqueueActions(({ context, event, enqueue }) => {
+      const index = fetchIndexOf(event.type);
+      enqueue.stopChild(fetchChildId(index));
+      enqueue.assign({ inFlight: context.inFlight.filter((i) => i !== index), declined: [...context.declined, index] });
+      enqueue.raise({ type: 'origin.undecline', index }, { id: `undecline.${index}`, delay: 'declineDelay' });
+    }),
+    undecline: assign(({ context, event }) => {
+      assertEvent(event, 'origin.undecline');
+      return { declined: context.declined.filter((i) => i !== event.index) };
+    }),
     retryChunk: enqueueActions(({ context, event, enqueue }) => {
       const index = fetchIndexOf(event.type);
       const { reason } = failureOf(event);
@@ -265,6 +249,8 @@ export const downloadMachine = setup({
     peerInFlight: [],
     usePeers: false,
     banned: [],
+    policy: OriginPolicies.serverFirst,
+    declined: [],
   }),
   initial: 'opening',
   // a fetch child stopped too late to be silenced must not crash the machine (unhandled actor errors do)
@@ -320,6 +306,7 @@ export const downloadMachine = setup({
         'origin.grantRenewed': { actions: 'storeGrant' },
         // a new session is opened; verified chunks are kept (knownHave), so nothing is fetched twice
         'origin.sessionLost': { target: 'opening', actions: 'dropGrant' },
+        'origin.undecline': { actions: ['undecline', 'scheduleFetches'] },
         'peer.joined': { actions: ['peerEvent', 'schedulePeers'] },
         'peer.bitfield': { actions: ['peerEvent', 'schedulePeers'] },
         'peer.have': { actions: ['peerEvent', 'schedulePeers'] },
@@ -336,7 +323,7 @@ export const downloadMachine = setup({
       },
       initial: 'server',
       states: {
-        server: { ...originFetching, entry: ['originOnly', 'scheduleFetches'] },
+        server: { ...originFetching, entry: ['serverMode', 'scheduleFetches', 'schedulePeers'] },
         p2p: {
           entry: ['usePeers', 'schedulePeers'],
           on: {

@@ -137,13 +137,21 @@ export function pickPeerRequests(x: PickInput): PeerFetch[] {
  * Order in which the origin should serve missing chunks while peers are also in use: chunks no peer holds
  * first (only the origin can supply them), then playback order.
  */
-export function originOrder(have: readonly boolean[], peers: Record<string, PeerView>, busy: readonly number[], free: number): number[] {
+export function originOrder(
+  have: readonly boolean[],
+  peers: Record<string, PeerView>,
+  busy: readonly number[],
+  free: number,
+  /** swarm-aware: shuffle per client (seeded by its id) so clients ask the origin for different chunks */
+  shuffleSeed?: string,
+): number[] {
   if (free <= 0) return [];
   const avail = availability(peers, have.length);
   const skip = new Set(busy);
   const missing: number[] = [];
   for (let i = have.indexOf(false); i !== -1; i = have.indexOf(false, i + 1)) if (!skip.has(i)) missing.push(i);
-  missing.sort((a, b) => Number(avail[a]! > 0) - Number(avail[b]! > 0) || a - b);
+  const order = shuffleSeed === undefined ? (i: number) => i : (i: number) => mix(shuffleSeed, i);
+  missing.sort((a, b) => Number(avail[a]! > 0) - Number(avail[b]! > 0) || avail[a]! - avail[b]! || order(a) - order(b));
   return missing.slice(0, free);
 }
 

@@ -27,7 +27,7 @@ export function fetchIndexOf(eventType: string): number {
   return Number.isInteger(n) && n >= 0 ? n : -1;
 }
 
-const REASONS = new Set<string>(['corrupt', 'denied', 'missing', 'network']);
+const REASONS = new Set<string>(['corrupt', 'denied', 'missing', 'network', 'declined']);
 
 /**
  * The rejection of a provided fetch actor, as a FetchChunkFailure. Anything without a known `reason` (a thrown

@@ -69,9 +69,10 @@ export interface FetchChunkOutput {
 }
 /**
  * Why a fetch failed. `corrupt`: bytes did not match the hash; `denied`: the origin refused the grant
- * (401/403: the lease is gone); `missing`: the source does not have it; `network`: anything transient.
+ * (401/403: the lease is gone); `missing`: the source does not have it; `network`: anything transient;
+ * `declined`: the swarm-aware origin will not send it again now because peers can (409).
  */
-export type FetchFailureReason = 'corrupt' | 'denied' | 'missing' | 'network';
+export type FetchFailureReason = 'corrupt' | 'denied' | 'missing' | 'network' | 'declined';
 export interface FetchChunkFailure {
   reason: FetchFailureReason;
   message: string;

@@ -189,4 +189,48 @@ test('a refusal (missing) stops asking that peer for that chunk; an endgame dupl
   assert.is(out.bytesBySource['peer:a'], undefined, 'a delivered nothing');
 });
 
+test('swarm-aware: an admitted client also uses peers; a declined chunk goes to peers, no attempt counted', async () => {
+  const m = makeManifest(4);
+  const f = manualFetch();
+  const r = run({ open: async () => ({ ...granted(m), policy: 'swarm-aware' }), fetch: f.impl,
+    input: { parallel: 1, perPeer: 1, maxAttempts: 1 }, delays: { declineDelay: 100000 } });
+  await until(() => f.pending.size === 1, 'first origin request');
+  const first = [...f.pending.values()][0]!;
+  assert.is(first.call.input.source, 'origin');
+  const declinedIndex = first.call.input.index;
+  r.swarm({ type: 'peer.bitfield', peerId: 'a', have: all(4) });
+  r.swarm({ type: 'peer.unchoked', peerId: 'a' });
+  await until(() => r.calls.some((c) => c.input.source === 'peer:a'), 'peer used while in server');
+  assert.ok(r.history.includes('active.server') && !r.history.includes('active.p2p'));
+  first.reject(failure('declined', '409 chunk_in_swarm'));
+  await until(() => r.actor.getSnapshot().context.declined.includes(declinedIndex), 'declined recorded');
+  const ctx = r.actor.getSnapshot().context;
+  assert.equal(ctx.attempts, {}, 'a decline is not a failed attempt (maxAttempts 1 would have failed the download)');
+  assert.not.ok(ctx.inFlight.includes(declinedIndex));
+  for (let i = 0; i < 20 && r.actor.getSnapshot().status !== 'done'; i++) {
+    await until(() => f.pending.size > 0 || r.actor.getSnapshot().status === 'done', 'next request');
+    for (const p of [...f.pending.values()]) {
+      if (p.call.input.source === 'origin') assert.is.not(p.call.input.index, declinedIndex, 'declined chunk not re-asked of the origin');
+      p.resolve();
+    }
+  }
+  const out = await r.done();
+  assert.is(out.status, 'complete');
+  assert.ok((out.bytesBySource['peer:a'] ?? 0) > 0);
+});
+
+test('swarm-aware: a declined chunk is asked of the origin again after the decline delay when no peer has it', async () => {
+  const m = makeManifest(1);
+  let n = 0;
+  const r = run({ open: async () => ({ ...granted(m), policy: 'swarm-aware' }), delays: { declineDelay: 5 },
+    fetch: async ({ input }) => {
+      if (++n === 1) throw failure('declined', '409');
+      return { index: input.index, source: input.source, bytes: input.length };
+    } });
+  const out = await r.done();
+  assert.is(out.status, 'complete');
+  assert.is(n, 2);
+  assert.equal(Object.keys(out.bytesBySource), ['origin']);
+});
+
 test.run();

@@ -82,7 +82,7 @@ export interface Options {
   keeper?: () => void;
   /** commands the machine sends to the swarm actor */
   onSwarmCommand?: (c: SwarmCommand) => void;
-  delays?: { retryDelay?: number; releaseTimeout?: number };
+  delays?: { retryDelay?: number; releaseTimeout?: number; declineDelay?: number };
 }
 
 export function run(opts: Options) {
