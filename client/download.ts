@@ -3,7 +3,7 @@
  * kept on disk (`<output>.part/`). This is the only place where the machine meets I/O; the machine itself stays
  * pure and is given these implementations with `.provide()`.
  */
-import { createActor, fromCallback, fromPromise, type EventObject, type InspectionEvent } from 'xstate';
+import { createActor, fromCallback, fromPromise, type EventObject, type InspectionEvent, type SnapshotFrom } from 'xstate';
 import type { OriginClient } from '../actors/origin/client.js';
 import type { Logger } from '../lib/logger.js';
 import type { TokenBucket } from '../lib/tokenbucket.js';
@@ -23,6 +23,8 @@ export interface DownloadOptions {
   gateway: string;
   outPath: string;
   parallel?: number;
+  /** chunk requests in flight per unchoked peer */
+  perPeer?: number;
   /** keep `<output>.part/` after completion (a seeding peer serves from it) */
   keepPartial?: boolean;
 }
@@ -68,6 +70,8 @@ export function stateName(value: unknown): string {
 export function runDownload(opts: DownloadOptions, c: DownloadComponents): {
   done: Promise<DownloadResult>;
   cancel(): void;
+  /** the machine's current snapshot (dashboards, diagnostics) */
+  snapshot(): SnapshotFrom<typeof downloadMachine>;
 } {
   const { origin, partial, logger } = c;
   const manifest: Manifest = partial.manifest;
@@ -172,7 +176,8 @@ export function runDownload(opts: DownloadOptions, c: DownloadComponents): {
   const history: string[] = [];
   const resumedChunks = partial.have().length;
   const actor = createActor(machine, {
-    input: { videoId: opts.videoId, peerId: opts.peerId, have: partial.have(), parallel: opts.parallel ?? 4 },
+    input: { videoId: opts.videoId, peerId: opts.peerId, have: partial.have(), parallel: opts.parallel ?? 4,
+      ...(opts.perPeer ? { perPeer: opts.perPeer } : {}) },
     ...(c.inspect ? { inspect: c.inspect } : {}),
   });
   let last = '';
@@ -193,5 +198,5 @@ export function runDownload(opts: DownloadOptions, c: DownloadComponents): {
     });
   });
   actor.start();
-  return { done, cancel: () => actor.send({ type: 'download.cancel' }) };
+  return { done, cancel: () => actor.send({ type: "download.cancel" }), snapshot: () => actor.getSnapshot() };
 }

@@ -10,8 +10,8 @@ import { createLeaseChecker, createOrigin, createOriginClient, type Origin } fro
 import { createIngestSubmitter, createIngestWorker } from '../actors/ingest/mod.js';
 import { createSignalRelay } from '../actors/signal/mod.js';
 import { createTracker, type Tracker } from '../actors/tracker/mod.js';
-import { createGateway, type Gateway } from '../gateway/mod.js';
-import { createSwarmView } from '../gateway/swarmview.js';
+import { createGateway, createTelemetryAggregator, type Gateway } from '../gateway/mod.js';
+import { createSwarmView, type SwarmView } from '../gateway/swarmview.js';
 import { startNats, type NatsServerHandle } from '../infra/nats.js';
 import { systemClock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
@@ -52,6 +52,8 @@ export interface Stack {
   origins: Origin[];
   gateway: Gateway;
   tracker: Tracker;
+  /** the gateway's view of the swarm (swarm-aware policy decisions) */
+  swarmView: SwarmView;
   nc: NatsConnection;
   stop(): Promise<void>;
 }
@@ -107,16 +109,20 @@ export async function startStack(opts: StackOptions, logger: Logger): Promise<St
     const swarm = await createSwarmView({ freshMs: 3 * (opts.trackerIntervalMs ?? 5000) },
       { nc, clock: systemClock, logger: logger.child('swarmview') });
     stops.push(() => swarm.stop());
+    const telemetry = createTelemetryAggregator({ nc: await conn('telemetry'), clock: systemClock,
+      logger: logger.child('telemetry') });
+    telemetry.start();
+    stops.push(() => telemetry.stop());
     const stagingDir = join(opts.dataDir, 'staging');
     mkdirSync(stagingDir, { recursive: true });
     const gateway = await createGateway(
       { host: opts.host ?? '127.0.0.1', port: opts.port ?? 0, grantSecret, adminToken, stagingDir },
       { origin: originClient, leases, store, ingest: createIngestSubmitter({ nc, logger }), clock: systemClock,
-        logger: logger.child('gateway'), swarm, ...(opts.originRate ? { egress: createTokenBucket(opts.originRate) } : {}) },
+        logger: logger.child('gateway'), telemetry, swarm, ...(opts.originRate ? { egress: createTokenBucket(opts.originRate) } : {}) },
     );
     const gatewayUrl = await gateway.start();
     stops.push(() => gateway.stop());
-    return { natsUrl, gatewayUrl, store, storeLocation, grantSecret, adminToken, origins, gateway, tracker, nc,
+    return { natsUrl, gatewayUrl, store, storeLocation, grantSecret, adminToken, origins, gateway, tracker, swarmView: swarm, nc,
       stop: stopAll };
   } catch (err) {
     await stopAll();

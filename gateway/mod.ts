@@ -10,3 +10,7 @@ export * from './routes/catalog.js';
 export * from './routes/chunks.js';
 export * from './routes/upload.js';
 export * from './routes/ops.js';
+export * from './routes/dashboard.js';
+export * from './telemetry.js';
+export * from './dashboard/state.js';
+export * from './dashboard/page.js';

@@ -18,9 +18,11 @@ import { createManifestCache } from './manifests.js';
 import { registerOpenApi } from './openapi.js';
 import { catalogRoutes } from './routes/catalog.js';
 import { chunkRoutes } from './routes/chunks.js';
+import { dashboardRoutes } from './routes/dashboard.js';
 import { opsRoutes } from './routes/ops.js';
 import { uploadRoutes } from './routes/upload.js';
 import { createStatsCollector, type GatewayStats } from './stats.js';
+import type { TelemetryAggregator } from './telemetry.js';
 
 export interface GatewayInit {
   /** default 127.0.0.1 */
@@ -47,6 +49,8 @@ export interface GatewayComponents {
   egress?: TokenBucket;
   /** tracker knowledge for the swarm-aware policy */
   swarm?: SwarmView;
+  /** client telemetry for the dashboard (owned by the caller); without it the dashboard shows the origin only */
+  telemetry?: Pick<TelemetryAggregator, 'peers'>;
   logger: Logger;
 }
 
@@ -101,10 +105,16 @@ export async function createGateway(init: GatewayInit, components: GatewayCompon
     grantSecret: init.grantSecret, leases: components.leases, manifests, store: components.store,
     clock: components.clock, stats, ...(components.egress ? { egress: components.egress } : {}),
     ...(components.swarm ? { swarm: components.swarm } : {}), policy: () => components.leases.config?.()?.policy,
+    contended: (videoId: string) => (components.leases.waiting?.().length ?? 0) > 0 ||
+      (components.swarm !== undefined && components.swarm.leechers(videoId) > (components.leases.config?.()?.capacity ?? Infinity)),
   });
   await app.register(uploadRoutes, {
     ...(init.adminToken ? { adminToken: init.adminToken } : {}),
     stagingDir: init.stagingDir, maxUploadBytes, ingest: components.ingest, logger,
+  });
+  await app.register(dashboardRoutes, {
+    leases: components.leases, origin: components.origin, stats, clock: components.clock,
+    logger: logger.child('dashboard'), ...(components.telemetry ? { telemetry: components.telemetry } : {}),
   });
   await app.ready();
 

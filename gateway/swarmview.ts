@@ -18,14 +18,26 @@ interface SwarmEntry {
   bitfield: string;
   uploads: boolean;
   spare?: boolean;
+  complete?: boolean;
   lastSeen: number;
 }
 
+
 export interface SwarmView {
-  /** false when a fresh, uploading peer other than `requester` holds the chunk and has spare upload */
-  originShouldServe(videoId: string, index: number, requester: string): boolean;
+  /**
+   * false when a fresh, uploading peer other than `requester` holds the chunk and has spare upload — or, while
+   * clients wait for a slot (`contended`), holds it at all: then a slot is worth more spent on chunks the swarm
+   * lacks than on a second copy (super-seeding, decided by the origin).
+   */
+  originShouldServe(videoId: string, index: number, requester: string, contended?: boolean): boolean;
+  /** why the origin served or declined, counted (dashboards, benchmarks) */
+  stats(): Record<'first' | 'noSpareHolder' | 'valve' | 'declined', number>;
+  /** fresh peers of the video that still lack chunks */
+  leechers(videoId: string): number;
   /** the origin sent `index` to `peerId` */
   noteServed(videoId: string, index: number, peerId: string): void;
+  /** that send did not happen after all (the client went away while queued) */
+  forgetServed(videoId: string, index: number, peerId: string): void;
   stop(): Promise<void>;
 }
 
@@ -34,6 +46,8 @@ export interface SwarmViewInit {
   freshMs?: number;
   /** a chunk the origin just sent counts as held by its receiver for this long */
   graceMs?: number;
+  /** a requester still asking this long after its first decline for a chunk is served (peers did not deliver) */
+  valveMs?: number;
 }
 
 export async function createSwarmView(
@@ -41,7 +55,8 @@ export async function createSwarmView(
   c: { nc: NatsConnection; clock: Clock; logger: Logger },
 ): Promise<SwarmView> {
   const freshMs = init.freshMs ?? 15000;
-  const graceMs = init.graceMs ?? 5000;
+  const graceMs = init.graceMs ?? 2000;
+  const valveMs = init.valveMs ?? 15000;
   const kv = await new Kvm(c.nc).create(Buckets.swarm, { history: 1 });
   const mirror: KvMirror<SwarmEntry> = await createKvMirror<SwarmEntry>(kv,
     (_k, b) => JSON.parse(new TextDecoder().decode(b)) as SwarmEntry, c.logger);
@@ -50,13 +65,14 @@ export async function createSwarmView(
   const bits = new Map<string, { revision: number; have: boolean[] }>();
   // videoId → chunk index → peer id → when the origin sent it
   const sent = new Map<string, Map<number, Map<string, number>>>();
-  const uploaders = new Map<string, boolean>();
+  // last known: does this peer upload and have spare capacity (refreshed whenever the tracker entries are read)
+  const spare = new Map<string, boolean>();
 
   const holdersFromTracker = function* (videoId: string, index: number, now: number) {
     for (const e of mirror.entries.values()) {
       const v = e.value;
       if (v.videoId !== videoId) continue;
-      uploaders.set(v.peerId, v.uploads);
+      spare.set(v.peerId, v.uploads && v.spare !== false && now - v.lastSeen <= freshMs);
       if (!v.uploads || now - v.lastSeen > freshMs) continue;
       let b = bits.get(e.key);
       if (!b || b.revision !== e.revision) {
@@ -67,19 +83,62 @@ export async function createSwarmView(
     }
   };
 
+  /** a peer other than the requester holds the chunk and has spare upload */
+  const shouldDecline = (
+    videoId: string, index: number, requester: string, copies: Map<string, number>, now: number, contended: boolean,
+  ) => {
+    for (const v of holdersFromTracker(videoId, index, now)) {
+      if (v.peerId !== requester && (contended || v.spare !== false)) return true;
+    }
+    // a peer we just sent it to holds it before the tracker hears so; it counts only while it can upload more
+    for (const [peerId, at] of copies) {
+      if (peerId !== requester && now - at < graceMs && (contended ? spare.has(peerId) : spare.get(peerId) === true)) return true;
+    }
+    return false;
+  };
+  const declines = new Map<string, number>();
+  const counts = { first: 0, noSpareHolder: 0, valve: 0, declined: 0 };
+
   return {
-    originShouldServe(videoId, index, requester) {
+    originShouldServe(videoId, index, requester, contended = false) {
       const now = c.clock.now();
       const copies = sent.get(videoId)?.get(index);
       // every chunk leaves the origin at least once
-      if (!copies || copies.size === 0) return true;
-      for (const v of holdersFromTracker(videoId, index, now)) {
-        if (v.peerId !== requester && v.spare !== false) return false;
+      if (!copies || copies.size === 0) {
+        counts.first++;
+        return true;
       }
-      for (const [peerId, at] of copies) {
-        if (peerId !== requester && now - at < graceMs && uploaders.get(peerId) !== false) return false;
+      // the holders may be out of the requester's reach (not linked, or leaving): when the peers have had a
+      // while to deliver and the requester still asks, serve
+      const dk = `${videoId}#${index}#${requester}`;
+      const firstDeclined = declines.get(dk);
+      if (firstDeclined !== undefined && now - firstDeclined > valveMs) {
+        declines.delete(dk);
+        counts.valve++;
+        return true;
       }
-      return true;
+      if (!shouldDecline(videoId, index, requester, copies, now, contended)) {
+        declines.delete(dk);
+        counts.noSpareHolder++;
+        return true;
+      }
+      if (declines.size > 100_000) declines.clear();
+      if (firstDeclined === undefined) declines.set(dk, now);
+      counts.declined++;
+      return false;
+    },
+
+    stats: () => ({ ...counts }),
+    forgetServed(videoId, index, peerId) {
+      sent.get(videoId)?.get(index)?.delete(peerId);
+    },
+    leechers(videoId) {
+      const now = c.clock.now();
+      let n = 0;
+      for (const e of mirror.entries.values()) {
+        if (e.value.videoId === videoId && !e.value.complete && now - e.value.lastSeen <= freshMs) n++;
+      }
+      return n;
     },
     noteServed(videoId, index, peerId) {
       let byIndex = sent.get(videoId);

@@ -4,6 +4,8 @@
  * FetchFailure the download machine understands (`missing` when refused, `network` when the link died or timed
  * out, `corrupt` when the blocks contradict the request).
  */
+import { RejectReasons } from '../../protocol/mod.js';
+import type { FetchFailureReason } from '../../machines/download/types.js';
 import { FetchFailure } from '../http.js';
 import type { LinkIO } from './types.js';
 
@@ -79,7 +81,9 @@ export function createRequestTable(opts: { timeoutMs: number }): RequestTable {
     },
     onReject(peerId, index, reason) {
       const p = pending.get(key(peerId, index));
-      if (p) settle(p, { err: new FetchFailure('missing', `peer ${peerId} refused chunk ${index} (reason ${reason})`) });
+      // only "not have" says anything about what the peer holds; choked/overloaded are about now, not the chunk
+      const why: FetchFailureReason = reason === RejectReasons.notHave ? 'missing' : 'network';
+      if (p) settle(p, { err: new FetchFailure(why, `peer ${peerId} refused chunk ${index} (reason ${reason})`) });
     },
     peerGone(peerId, why) {
       for (const p of [...pending.values()]) {

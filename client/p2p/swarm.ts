@@ -50,7 +50,7 @@ export interface SwarmStats {
   uploadedBytes: number;
   uploadedByPeer: Record<string, number>;
   downloadedByPeer: Record<string, number>;
-  links: Array<{ peerId: string; state: string; role: string; setupMs: number | null }>;
+  links: Array<{ peerId: string; state: string; role: string; setupMs: number | null; remoteHave: number }>;
   /** set-up time (ms) of every link that opened */
   setupMs: number[];
   banned: string[];
@@ -298,7 +298,7 @@ export function createSwarm(init: SwarmInit, c: SwarmComponents): Swarm {
       return {
         uploadedBytes: u.uploadedBytes, uploadedByPeer: u.byPeer, downloadedByPeer: { ...downloaded },
         links: [...links.values()].map((l) => ({ peerId: l.remotePeerId, state: JSON.stringify(l.snapshot().value),
-          role: l.role, setupMs: l.setupMs() })),
+          role: l.role, setupMs: l.setupMs(), remoteHave: l.snapshot().context.haveCount })),
         setupMs: [...setupTimes], banned: [...banned],
       };
     },

@@ -83,9 +83,9 @@ export function createUploader(init: UploaderInit, c: UploaderComponents): Uploa
     p.choked = choked;
     if (choked) {
       p.io.sendChoke();
+      // queued requests are refused at once; a chunk already on its way is finished, since dropping it would
+      // throw away the upload already spent on it
       for (const index of p.queue.splice(0)) p.io.sendReject(index, RejectReasons.choked);
-      if (p.current) p.io.sendReject(p.current.index, RejectReasons.choked);
-      p.current = null;
     } else {
       p.io.sendUnchoke();
     }
@@ -127,13 +127,14 @@ export function createUploader(init: UploaderInit, c: UploaderComponents): Uploa
     looping = true;
     try {
       while (running) {
-        const active = [...peers.values()].filter((p) => !p.choked && (p.current || p.queue.length > 0));
+        const active = [...peers.values()].filter((p) => p.current || (!p.choked && p.queue.length > 0));
         if (active.length === 0) return;
         let sent = false;
         for (let k = 0; k < active.length; k++) {
           const p = active[(rr + k) % active.length]!;
           if (p.io.bufferedAmount() > init.highWaterBytes) continue;
           if (!p.current) {
+            if (p.choked) continue;
             const index = p.queue.shift();
             if (index === undefined) continue; // drained by a cancel or choke during an await
             let data: Uint8Array;
@@ -144,7 +145,10 @@ export function createUploader(init: UploaderInit, c: UploaderComponents): Uploa
               p.io.sendReject(index, RejectReasons.notHave);
               continue;
             }
-            if (!peers.has(p.io.peerId) || p.choked) continue;
+            if (!peers.has(p.io.peerId) || p.choked) {
+              p.io.sendReject(index, RejectReasons.choked);
+              continue;
+            }
             p.current = { index, data, offset: 0 };
           }
           const cur = p.current!;

@@ -35,6 +35,8 @@ export interface ChunkRoutesOptions {
   swarm?: SwarmView;
   /** the origin policy in force (published by the origin workers) */
   policy(): string | undefined;
+  /** demand exceeds the origin's slots for this video: clients wait, or more leechers than slots */
+  contended(videoId: string): boolean;
 }
 
 interface ChunkRequest {
@@ -84,7 +86,8 @@ export const chunkRoutes: FastifyPluginAsync<ChunkRoutesOptions> = async (app, o
     const hash = manifest.chunks[index];
     if (hash === undefined) throw indexOutOfRange(index, manifest.chunks.length);
     // swarm-aware: a chunk already sent goes out again only when no peer with spare upload could send it instead
-    if (opts.swarm && opts.policy() === OriginPolicies.swarmAware && !opts.swarm.originShouldServe(id, index, claims.p)) {
+    if (opts.swarm && opts.policy() === OriginPolicies.swarmAware &&
+        !opts.swarm.originShouldServe(id, index, claims.p, opts.contended(id))) {
       throw new ChunkInSwarmError(index);
     }
     const bytes = await opts.store.get(hash);
@@ -112,8 +115,23 @@ export const chunkRoutes: FastifyPluginAsync<ChunkRoutesOptions> = async (app, o
     if (range.kind === 'partial') reply.code(206).header('content-range', contentRange(range, size));
     if (request.method !== 'HEAD') {
       opts.swarm?.noteServed(id, index, claims.p);
-      if (opts.egress) await opts.egress.take(out.byteLength);
-      opts.stats.chunkServed(claims.s, out.byteLength);
+      if (opts.egress) {
+        // a client that gives up while queued for egress must not spend the origin's bandwidth, nor count as
+        // having received the chunk
+        const gaveUp = new AbortController();
+        const onClose = () => gaveUp.abort(new Error('client went away'));
+        reply.raw.once('close', onClose);
+        try {
+          await opts.egress.take(out.byteLength, gaveUp.signal);
+        } catch {
+          opts.swarm?.forgetServed(id, index, claims.p);
+          return reply;
+        } finally {
+          reply.raw.removeListener('close', onClose);
+        }
+      }
+      // counted once the bytes are handed to the socket: what left the origin, not what was asked for
+      reply.raw.once('finish', () => opts.stats.chunkServed(claims.s, out.byteLength));
     }
     return reply.send(out);
   });

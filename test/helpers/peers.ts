@@ -20,12 +20,14 @@ import type { Manifest } from '../../protocol/mod.js';
 /** Records the root machine's state values, from inspection events only. */
 export function inspectionHistory() {
   const history: string[] = [];
+  const last: { snapshot: unknown } = { snapshot: null };
   const inspect = (e: InspectionEvent) => {
     if (e.type !== '@xstate.snapshot' || e.actorRef.sessionId !== e.rootId) return;
+    last.snapshot = e.snapshot;
     const s = stateName((e.snapshot as { value?: unknown }).value);
     if (s && history[history.length - 1] !== s) history.push(s);
   };
-  return { history, inspect };
+  return { history, inspect, last };
 }
 
 export interface TestClient {
@@ -33,6 +35,9 @@ export interface TestClient {
   outPath: string;
   node: PeerNode;
   history: string[];
+  /** the machine's latest snapshot (from inspection), for diagnostics */
+  last: { snapshot: unknown };
+  snapshot(): ReturnType<ReturnType<typeof runDownload>['snapshot']>;
   result: Promise<DownloadResult>;
   nc: NatsConnection;
   stop(): Promise<void>;
@@ -50,13 +55,13 @@ export async function startClient(args: {
     ...(args.upRate ? { uploadRate: args.upRate } : {}) },
   { nc, source: partialSource(partial), logger: args.logger, rtc: args.rtc });
   await node.swarm.start();
-  const { history, inspect } = inspectionHistory();
+  const { history, inspect, last } = inspectionHistory();
   const run = runDownload({ videoId: args.manifest.videoId, peerId, gateway: args.gateway, outPath, keepPartial: true }, {
     origin: createOriginClient(nc), partial, logger: args.logger, swarm: node.swarm, inspect,
     ...(args.rate ? { limiter: createTokenBucket(args.rate) } : {}),
   });
   return {
-    peerId, outPath, node, history, result: run.done, nc,
+    peerId, outPath, node, history, last, result: run.done, nc, snapshot: () => run.snapshot(),
     async stop() {
       await node.stop();
       await nc.close();

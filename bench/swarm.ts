@@ -1,0 +1,186 @@
+/**
+ * bench:swarm — a flash crowd with bandwidth emulation (design brief §4, §6): N in-process clients start at the
+ * same instant against a stack whose origin egress is capped at u_s (token bucket on the gateway's chunk
+ * bytes), each client uploading at most u_i; everyone seeds until the last one is done. Distribution time is
+ * compared with the fluid bounds D_p2p and D_cs for the same parameters (bench/lib/bounds.ts).
+ *
+ *   npm run -s bench:swarm -- [--peers 10] [--size-mib 32] [--origin-up-mibps 4] [--peer-up-mibps 1]
+ *       [--policy swarm-aware|server-first] [--capacity N] [--down-mibps D] [--chunk-kib 256] [--timeout-s T]
+ *   npm run -s bench:swarm -- --sweep [--out bench/out] [same parameters]
+ *
+ * Prints one JSON line, last on stdout. `--sweep` runs capacity ∈ {1, 2, ⌈N/2⌉, N} × both policies and writes
+ * `<out>/swarm-sweep.csv` and `<out>/swarm-sweep.svg` (origin egress / F against distribution time / D_p2p: the
+ * cost-versus-time curve); its JSON line is `{ bench, sweep: [rows], csv, svg }`. Progress goes to stderr.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { createRtcHost } from '../client/p2p/rtc.js';
+import { createLogger, type LogLevel } from '../lib/logger.js';
+import type { OriginPolicy } from '../protocol/mod.js';
+import { percentile, runCrowd, writeRandomFile, type CrowdOptions, type CrowdResult } from './lib/crowd.js';
+import { plotSvg } from './lib/plot.js';
+
+const { values } = parseArgs({
+  options: {
+    peers: { type: 'string' }, 'size-mib': { type: 'string' }, 'origin-up-mibps': { type: 'string' },
+    'peer-up-mibps': { type: 'string' }, policy: { type: 'string' }, capacity: { type: 'string' },
+    'down-mibps': { type: 'string' }, 'chunk-kib': { type: 'string' }, 'timeout-s': { type: 'string' },
+    sweep: { type: 'boolean' }, out: { type: 'string' },
+  },
+});
+const MiB = 1024 * 1024;
+const num = (name: string, v: string | undefined, dflt: number, check: (x: number) => boolean = (x) => x > 0) => {
+  const x = v === undefined ? dflt : Number(v);
+  if (!Number.isFinite(x) || !check(x)) throw new Error(`--${name}: bad value ${v}`);
+  return x;
+};
+const N = num('peers', values.peers, 10, (x) => Number.isInteger(x) && x >= 1);
+const F = Math.round(num('size-mib', values['size-mib'], 32) * MiB);
+const us = num('origin-up-mibps', values['origin-up-mibps'], 4) * MiB;
+const ui = num('peer-up-mibps', values['peer-up-mibps'], 1) * MiB;
+const di = values['down-mibps'] === undefined ? undefined : num('down-mibps', values['down-mibps'], 0) * MiB;
+const chunkSize = values['chunk-kib'] === undefined ? undefined : Math.round(num('chunk-kib', values['chunk-kib'], 256) * 1024);
+const timeoutMs = values['timeout-s'] === undefined ? undefined : num('timeout-s', values['timeout-s'], 0) * 1000;
+const policyArg = values.policy ?? 'swarm-aware';
+if (policyArg !== 'swarm-aware' && policyArg !== 'server-first') throw new Error('--policy: server-first or swarm-aware');
+const policy: OriginPolicy = policyArg;
+const capacity = num('capacity', values.capacity, N, (x) => Number.isInteger(x) && x >= 0);
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const outDir = values.out ? resolve(values.out) : join(root, 'bench', 'out');
+const logger = createLogger('bench', (process.env.SWITCHYARD_LOG as LogLevel | undefined) ?? 'error');
+
+const r3 = (x: number) => (Number.isFinite(x) ? Math.round(x * 1000) / 1000 : null);
+const r1 = (x: number) => (Number.isFinite(x) ? Math.round(x * 10) / 10 : null);
+
+function gitCommit(): string | null {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: root, encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return dirty ? `${head}-dirty` : head;
+  } catch {
+    return null;
+  }
+}
+
+/** The §6 figures of one crowd (and a few more). */
+function figures(r: CrowdResult) {
+  const received = r.clients.reduce((a, c) => a + c.fromOrigin + c.fromPeers, 0);
+  return {
+    N: r.N, F_bytes: r.F, u_s_Bps: r.us, u_i_Bps: r.ui[0] ?? 0, policy: r.policy, capacity: r.capacity,
+    D_s: r3(r.D_s), median_s: r3(r.median_s), D_p2p_s: r3(r.D_p2p_s), D_cs_s: r3(r.D_cs_s),
+    ratio_D_p2p: r3(r.D_s / r.D_p2p_s),
+    origin_egress_over_F: r3(r.originEgressBytes / r.F),
+    p2p_share: r3(r.p2pShare),
+    switches: r.switches,
+    resume_latency_ms_p50: r1(percentile(r.resumeLatencyMs, 50)),
+    setup_ms_p50: r1(percentile(r.setupMs, 50)), setup_ms_p99: r1(percentile(r.setupMs, 99)),
+    cpu_busy: r3(r.cpu.busy),
+    all_verified: r.allVerified,
+    // more
+    ratio_D_cs: r3(r.D_s / r.D_cs_s),
+    d_i_Bps: r.di?.[0] ?? null,
+    chunk_bytes: r.chunkSize,
+    origin_egress_bytes: r.originEgressBytes,
+    // origin bytes no client kept (aborted or duplicate fetches)
+    origin_unused_bytes: r.originEgressBytes - r.clients.reduce((a, c) => a + c.fromOrigin, 0),
+    origin_responses: r.originResponses,
+    received_bytes: received,
+    resume_samples: r.resumeLatencyMs.length,
+    resume_latency_ms_max: r1(Math.max(...r.resumeLatencyMs)),
+    setup_samples: r.setupMs.length,
+    cpu_self: r3(r.cpu.self), cpu_nats: r.cpu.nats === null ? null : r3(r.cpu.nats), cores: r.cpu.cores,
+    completed: r.clients.filter((c) => c.status === 'complete').length,
+    timed_out: r.timedOut,
+    wall_s: r3(r.wallMs / 1000),
+    statuses: [...new Set(r.clients.map((c) => c.status))],
+  };
+}
+type Row = ReturnType<typeof figures>;
+
+const CSV_KEYS = ['policy', 'capacity', 'N', 'F_bytes', 'u_s_Bps', 'u_i_Bps', 'D_s', 'median_s', 'D_p2p_s', 'D_cs_s',
+  'ratio_D_p2p', 'origin_egress_over_F', 'p2p_share', 'switches', 'resume_latency_ms_p50', 'setup_ms_p50',
+  'setup_ms_p99', 'cpu_busy', 'all_verified', 'completed', 'timed_out', 'wall_s'] as const;
+
+function toCsv(rows: Row[]): string {
+  const cell = (v: unknown) => (v === null || v === undefined ? '' : String(v));
+  return [CSV_KEYS.join(','), ...rows.map((r) => CSV_KEYS.map((k) => cell(r[k])).join(','))].join('\n') + '\n';
+}
+
+function progress(line: string) {
+  process.stderr.write(`bench:swarm ${line}\n`);
+}
+
+async function main() {
+  const commit = gitCommit();
+  const measuredAt = new Date().toISOString();
+  const rtc = createRtcHost({ bindAddress: '127.0.0.1', logger });
+  const tmp = mkdtempSync(join(tmpdir(), 'sy-bench-swarm-'));
+  process.once('exit', () => rmSync(tmp, { recursive: true, force: true }));
+  const base: Omit<CrowdOptions, 'policy' | 'capacity'> = {
+    N, F, us, ui, rtc, logger,
+    ...(di ? { di } : {}), ...(chunkSize ? { chunkSize } : {}), ...(timeoutMs ? { timeoutMs } : {}),
+    onPhase: (p, ms) => progress(`${p} (${(ms / 1000).toFixed(1)} s)`),
+    onClientDone: (c) => progress(`  ${c.peerId} ${c.status} at ${((c.doneMs ?? NaN) / 1000).toFixed(2)} s ` +
+      `(${c.history.map((h) => h.state).filter((s) => s.startsWith('active.')).join(' → ')})`),
+  };
+  try {
+    if (!values.sweep) {
+      progress(`N=${N} F=${F} u_s=${us} u_i=${ui} policy=${policy} capacity=${capacity}`);
+      const r = await runCrowd({ ...base, policy, capacity });
+      process.stdout.write(JSON.stringify({ bench: 'swarm', ...figures(r), git_commit: commit, measured_at: measuredAt }) + '\n');
+      return;
+    }
+    // one source file for the whole sweep
+    const file = join(tmp, 'video.bin');
+    await writeRandomFile(file, F);
+    const caps = [...new Set([1, 2, Math.ceil(N / 2), N])].sort((a, b) => a - b);
+    const policies: OriginPolicy[] = ['server-first', 'swarm-aware'];
+    const rows: Row[] = [];
+    for (const p of policies) {
+      for (const cap of caps) {
+        progress(`sweep: policy=${p} capacity=${cap}`);
+        const r = await runCrowd({ ...base, file, policy: p, capacity: cap });
+        const row = figures(r);
+        progress(`  → D=${row.D_s} s (${row.ratio_D_p2p} × D_p2p), egress ${row.origin_egress_over_F} × F, p2p ${row.p2p_share}`);
+        rows.push(row);
+      }
+    }
+    mkdirSync(outDir, { recursive: true });
+    const csv = join(outDir, 'swarm-sweep.csv');
+    const svg = join(outDir, 'swarm-sweep.svg');
+    writeFileSync(csv, toCsv(rows));
+    const MiBs = (x: number) => `${Math.round((x / MiB) * 100) / 100}`;
+    writeFileSync(svg, plotSvg({
+      title: `Flash crowd: origin cost vs distribution time (N=${N}, F=${MiBs(F)} MiB)`,
+      xLabel: 'distribution time / D_p2p (last client done)',
+      yLabel: 'origin egress / F',
+      series: policies.map((p) => ({
+        name: p,
+        points: rows.filter((r) => r.policy === p).map((r) => ({
+          x: r.ratio_D_p2p ?? NaN, y: r.origin_egress_over_F ?? NaN, label: `cap ${r.capacity}`,
+        })),
+      })),
+      refX: [{ at: 1, label: 'D_p2p' }, { at: rows[0] ? (rows[0].D_cs_s ?? 0) / (rows[0].D_p2p_s ?? 1) : 0, label: 'D_cs' }],
+      refY: [{ at: 1, label: 'egress = F' }],
+      note: `u_s=${MiBs(us)} MiB/s, u_i=${MiBs(ui)} MiB/s${di ? `, d_i=${MiBs(di)} MiB/s` : ''}; commit ${commit ?? '?'}; ${measuredAt}`,
+    }));
+    process.stdout.write(JSON.stringify({ bench: 'swarm-sweep', sweep: rows, csv, svg, git_commit: commit,
+      measured_at: measuredAt }) + '\n');
+  } finally {
+    rtc.shutdown();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+// Ctrl-C: exit through process.exit so the nats-server child's exit hook (infra/nats.ts) still kills it
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => process.exit(130));
+
+main().then(() => process.exit(0), (err) => {
+  process.stderr.write(`bench:swarm failed: ${(err as Error).stack ?? err}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,52 @@
+/**
+ * lib/tokenbucket.ts holds its rate: two concurrent takers ask for random-size pieces (seeded, 1 B .. 256 KiB,
+ * some above the burst) for 5 s at 2 MiB/s; bytes let through / elapsed must be within ±10 % of the rate.
+ * The only timing assertion in test/bench (bandwidth emulation depends on it).
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { createTokenBucket } from '../../lib/tokenbucket.js';
+
+const MiB = 1024 * 1024;
+
+/** mulberry32: a small seeded PRNG, so the piece sizes are the same every run */
+function rng(seed: number) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+test('2 MiB/s over 5 s with two concurrent takers: within ±10 %', async () => {
+  const rate = 2 * MiB;
+  const bucket = createTokenBucket(rate);
+  const runMs = 5000;
+  const t0 = performance.now();
+  const taker = async (seed: number) => {
+    const next = rng(seed);
+    let bytes = 0;
+    let pieces = 0;
+    while (performance.now() - t0 < runMs) {
+      const n = 1 + Math.floor(next() * 256 * 1024);
+      await bucket.take(n);
+      bytes += n;
+      pieces++;
+    }
+    return { bytes, pieces };
+  };
+  const [a, b] = await Promise.all([taker(1), taker(2)]);
+  const elapsed = (performance.now() - t0) / 1000;
+  const measured = (a!.bytes + b!.bytes) / elapsed;
+  const err = measured / rate - 1;
+  console.log(`  ${(measured / MiB).toFixed(3)} MiB/s over ${elapsed.toFixed(2)} s (${(err * 100).toFixed(1)} %), ` +
+    `${a!.pieces} + ${b!.pieces} pieces`);
+  assert.ok(Math.abs(err) <= 0.1, `measured ${measured} B/s for ${rate} B/s`);
+  // both takers were served (waiters are queued in order, neither starves)
+  assert.ok(a!.bytes > 0.3 * (a!.bytes + b!.bytes) && b!.bytes > 0.3 * (a!.bytes + b!.bytes), 'both takers got a fair share');
+});
+
+test.run();
