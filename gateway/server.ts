@@ -84,6 +84,8 @@ export async function createGateway(init: GatewayInit, components: GatewayCompon
     logger: false,
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     return503OnClosing: true,
+    // idle keep-alive connections (in-process clients share one pool) must not hold stop() for the 72 s timeout
+    forceCloseConnections: 'idle',
     // Undecodable URLs are rejected by the router before any route; send them through the same error path.
     frameworkErrors: (err, request, reply) => errorHandler(err, request, reply),
   });
