@@ -22,14 +22,15 @@ const USAGE = `switchyard — hybrid origin + peer-to-peer video delivery
 
 usage:
   switchyard serve   [--capacity N] [--port P] [--nats URL] [--store DIR|mongodb://…] [--lease-ttl MS] [--workers N]
-                     [--origin-rate BYTES_PER_S]
+                     [--origin-rate BYTES_PER_S] [--policy server-first|swarm-aware]
   switchyard ingest  <file> [--name NAME] [--chunk-size BYTES] [--json]
   switchyard list    [--json]
   switchyard get     <videoId> [-o FILE] [--parallel N] [--rate BYTES_PER_S] [--json] [--keep-partial]
                      [--seed [--seed-seconds S]] [--no-upload] [--up-rate BYTES_PER_S] [--bind ADDR|any]
   switchyard seed    <videoId> --file FILE [--seconds S] [--up-rate BYTES_PER_S]
   switchyard machines [--machine download|peerLink] [--format dot|mermaid] [-o FILE]
-  switchyard demo    [--clients N] [--capacity N] [--seconds S]
+  switchyard demo    [--clients N] [--capacity N] [--seconds S] [--policy swarm-aware|server-first]
+                     [--origin-mibps U_S] [--peer-up-mibps U_I] [--down-mibps D] [--hold]
 common: --nats URL  --gateway URL  (default: .switchyard/local.json written by serve, then env SWITCHYARD_NATS /
         SWITCHYARD_GATEWAY, then nats://127.0.0.1:4222 and http://127.0.0.1:8080)
 `;
@@ -65,6 +66,11 @@ async function main(argv: string[]): Promise<number> {
       format: { type: 'string' },
       machine: { type: 'string' },
       clients: { type: 'string' },
+      policy: { type: 'string' },
+      'origin-mibps': { type: 'string' },
+      'peer-up-mibps': { type: 'string' },
+      'down-mibps': { type: 'string' },
+      hold: { type: 'boolean' },
       seconds: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },

@@ -1,9 +1,11 @@
 /**
- * `switchyard demo` (the README's first command): a whole local Switchyard with an origin of small capacity,
- * a generated sample video uploaded through the gateway, and a crowd of real `switchyard get --seed` processes
- * started together. Clients beyond the capacity are denied and fetch from each other over WebRTC; when a slot
- * frees, the longest-waiting one resumes from the origin. Every client keeps seeding until all are done. Ends
- * with a table per client and checks every download byte for byte. Ctrl-C stops everything it started.
+ * `switchyard demo` (the README's first command): a whole local Switchyard — NATS, origin (small capacity),
+ * tracker, signalling relay, gateway with its dashboard — ingests a generated one-minute sample video through
+ * `POST /videos`, and starts a flash crowd of real `switchyard get --seed` processes with emulated bandwidth
+ * (origin egress u_s, each peer's upload u_i and download d). Clients beyond the capacity are denied and fetch
+ * from each other over WebRTC; freed slots go to waiting clients, which resume from the origin. A terminal view
+ * shows one bar per peer (mode, bytes by source); the summary table checks every download byte for byte.
+ * Ctrl-C stops everything it started; `--hold` keeps the dashboard up after the summary until Ctrl-C.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -12,9 +14,13 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createLogger } from '../lib/logger.js';
-import { BadRequestError, type Manifest } from '../protocol/mod.js';
+import {
+  BadRequestError, decode, MAX_TELEMETRY_BYTES, OriginPolicies, PeerStatus, Subjects, type Manifest, type OriginPolicy,
+} from '../protocol/mod.js';
+import { waitForStop } from './commands/common.js';
+import { createDemoView } from './demoview.js';
 import { generateSampleVideo } from './media.js';
-import { startStack } from './stack.js';
+import { startStack, type Stack } from './stack.js';
 
 const CLI = join(dirname(fileURLToPath(import.meta.url)), 'cli.js');
 const MiB = 1024 * 1024;
@@ -27,10 +33,10 @@ async function sha256File(path: string): Promise<string> {
 
 interface ClientRow {
   id: number;
+  label: string;
   child: ChildProcess;
   states: string[];
   firstPosition: number | null;
-  started: number;
   finished: number | null;
   bytes: Record<string, number>;
   status: string;
@@ -38,18 +44,36 @@ interface ClientRow {
   uploaded: number;
 }
 
-export async function demoCommand(flags: { clients?: string; capacity?: string; seconds?: string }): Promise<number> {
-  const clients = Number(flags.clients ?? 5);
+export interface DemoFlags {
+  clients?: string; capacity?: string; seconds?: string; policy?: string; 'origin-mibps'?: string;
+  'peer-up-mibps'?: string; 'down-mibps'?: string; hold?: boolean;
+}
+
+const LABELS: Record<string, string> = {
+  'active.server': 'granted a slot: fetching from the origin',
+  'active.p2p': 'p2p (origin full or slot passed on): fetching from peers',
+  'active.resumeServer': 'slot offered: resuming from the origin',
+  complete: 'complete',
+};
+
+export async function demoCommand(flags: DemoFlags): Promise<number> {
+  const clients = Number(flags.clients ?? 8);
   const capacity = Number(flags.capacity ?? 2);
-  const seconds = Number(flags.seconds ?? 20);
+  const seconds = Number(flags.seconds ?? 60);
+  const policy = (flags.policy ?? OriginPolicies.swarmAware) as OriginPolicy;
+  const us = Number(flags['origin-mibps'] ?? 2) * MiB;
+  const ui = Number(flags['peer-up-mibps'] ?? 1) * MiB;
+  const d = Number(flags['down-mibps'] ?? 4) * MiB;
   if (![clients, capacity, seconds].every((n) => Number.isInteger(n) && n > 0) || clients > 50) {
     throw new BadRequestError('--clients (1..50), --capacity and --seconds must be positive integers');
   }
+  if (!Object.values(OriginPolicies).includes(policy)) throw new BadRequestError('--policy is server-first or swarm-aware');
+  if (![us, ui, d].every((x) => Number.isFinite(x) && x > 0)) throw new BadRequestError('rates must be positive MiB/s');
   const say = (s: string) => process.stdout.write(s + '\n');
   const dir = mkdtempSync(join(tmpdir(), 'switchyard-demo-'));
   const logger = createLogger('demo');
   const rows: ClientRow[] = [];
-  let stack: Awaited<ReturnType<typeof startStack>> | null = null;
+  let stack: Stack | null = null;
   let interrupted = false;
   const onSignal = () => {
     interrupted = true;
@@ -58,32 +82,51 @@ export async function demoCommand(flags: { clients?: string; capacity?: string; 
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    say(`switchyard demo: origin capacity ${capacity}, ${clients} clients, a ${seconds} s sample video`);
-    stack = await startStack({ dataDir: dir, capacity, leaseTtlMs: 3000 }, logger);
-    say(`  NATS ${stack.natsUrl} · gateway ${stack.gatewayUrl} (API docs ${stack.gatewayUrl}/docs)`);
+    say(`switchyard demo: ${clients} clients, origin capacity ${capacity} (${policy}), a ${seconds} s sample video`);
+    say(`  emulated bandwidth: origin egress ${(us / MiB).toFixed(1)} MiB/s, each peer up ${(ui / MiB).toFixed(1)} MiB/s ` +
+      `and down ${(d / MiB).toFixed(1)} MiB/s`);
+    stack = await startStack({ dataDir: dir, capacity, policy, originRate: us, leaseTtlMs: 3000, trackerIntervalMs: 1000 }, logger);
+    say(`  dashboard ${stack.gatewayUrl}/dashboard   (API docs ${stack.gatewayUrl}/docs, NATS ${stack.natsUrl})`);
     const video = join(dir, 'sample.mp4');
-    await generateSampleVideo(video, { seconds, kbps: 2000 });
+    await generateSampleVideo(video, { seconds, kbps: 1200 });
     const upload = await fetch(`${stack.gatewayUrl}/videos?name=sample.mp4`, {
       method: 'POST', body: readFileSync(video),
       headers: { 'content-type': 'application/octet-stream', authorization: `Bearer ${stack.adminToken}` },
     });
     if (upload.status !== 201) throw new Error(`upload failed: ${upload.status} ${await upload.text()}`);
     const { manifest } = (await upload.json()) as { manifest: Manifest };
-    say(`  ingested ${manifest.name} through POST /videos: ${(manifest.size / MiB).toFixed(1)} MiB, ` +
-      `${manifest.chunks.length} chunks, ${manifest.mime}, id ${manifest.videoId}`);
-    // Each client downloads at a limited rate so sessions overlap and the wait list is visible.
-    const rate = Math.max(256 * 1024, Math.ceil(manifest.size / 2));
-    say(`  starting ${clients} clients at once (each limited to ${(rate / MiB).toFixed(1)} MiB/s down); ` +
-      `denied ones fetch from each other over WebRTC…\n`);
+    const F = manifest.size;
+    say(`  ingested ${manifest.name} through POST /videos: ${(F / MiB).toFixed(1)} MiB, ${manifest.chunks.length} chunks, ` +
+      `${manifest.mime}${manifest.media?.durationSec ? `, ${manifest.media.durationSec.toFixed(0)} s` : ''}`);
+    say(`  fluid bound for these figures: D_p2p = ${(Math.max(F / us, F / d, (clients * F) / (us + clients * ui))).toFixed(1)} s ` +
+      `(client-server alone: ${Math.max((clients * F) / us, F / d).toFixed(1)} s)\n`);
+
+    const labels = Array.from({ length: clients }, (_, i) => `client ${i + 1}`);
+    const view = createDemoView(labels);
+    const byPeer = new Map<string, string>();
+    const tele = stack.nc.subscribe(Subjects.telemetryAll, {
+      callback: (_e, m) => {
+        try {
+          const s = decode(PeerStatus, m.data, { maxBytes: MAX_TELEMETRY_BYTES });
+          const label = byPeer.get(s.peerId);
+          if (label) view.update(label, s);
+        } catch {
+          /* not ours to judge here: the gateway's aggregator logs bad telemetry */
+        }
+      },
+    });
     const t0 = Date.now();
     const ms = (t: number) => `${((t - t0) / 1000).toFixed(1)} s`;
     for (let i = 1; i <= clients; i++) {
+      const peerId = `demo-client-${i}`;
+      const label = labels[i - 1]!;
+      byPeer.set(peerId, label);
       const out = join(dir, `client-${i}.mp4`);
-      const child = spawn(process.execPath, [CLI, 'get', manifest.videoId, '-o', out, '--json', '--rate', String(rate),
-        '--seed', '--bind', '127.0.0.1', '--nats', stack.natsUrl, '--gateway', stack.gatewayUrl, '--peer-id', `demo-client-${i}`],
-      { stdio: ['ignore', 'pipe', 'inherit'] });
-      const row: ClientRow = { id: i, child, states: [], firstPosition: null, started: Date.now(), finished: null,
-        bytes: {}, status: 'running', out, uploaded: 0 };
+      const child = spawn(process.execPath, [CLI, 'get', manifest.videoId, '-o', out, '--json', '--seed',
+        '--rate', String(d), '--up-rate', String(ui), '--bind', '127.0.0.1', '--nats', stack.natsUrl,
+        '--gateway', stack.gatewayUrl, '--peer-id', peerId], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const row: ClientRow = { id: i, label, child, states: [], firstPosition: null, finished: null, bytes: {},
+        status: 'running', out, uploaded: 0 };
       rows.push(row);
       let buf = '';
       child.stdout!.on('data', (b: Buffer) => {
@@ -91,8 +134,8 @@ export async function demoCommand(flags: { clients?: string; capacity?: string; 
         for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
           const line = buf.slice(0, nl);
           buf = buf.slice(nl + 1);
-          let ev: { event?: string; state?: string; position?: number; status?: string; bytesBySource?: Record<string, number>;
-            uploadedBytes?: number };
+          let ev: { event?: string; state?: string; position?: number; status?: string;
+            bytesBySource?: Record<string, number>; uploadedBytes?: number };
           try {
             ev = JSON.parse(line);
           } catch {
@@ -100,14 +143,10 @@ export async function demoCommand(flags: { clients?: string; capacity?: string; 
           }
           if (ev.event === 'state' && ev.state) {
             row.states.push(ev.state);
-            const label = ev.state === 'active.server' ? 'granted a slot: fetching from the origin'
-              : ev.state === 'active.p2p' ? 'denied (origin full): waiting for a slot'
-                : ev.state === 'active.resumeServer' ? 'slot offered: resuming from the origin'
-                  : ev.state === 'complete' ? 'complete' : null;
-            if (label) say(`  [${ms(Date.now())}] client ${i}: ${label}`);
+            const text = LABELS[ev.state];
+            if (text) view.say(`  [${ms(Date.now())}] ${label}: ${text}`);
           } else if (ev.event === 'position' && ev.position !== undefined) {
             row.firstPosition ??= ev.position;
-            say(`  [${ms(Date.now())}] client ${i}: wait-list position ${ev.position}`);
           } else if (ev.event === 'done') {
             row.status = ev.status ?? 'unknown';
             row.bytes = ev.bytesBySource ?? {};
@@ -121,34 +160,57 @@ export async function demoCommand(flags: { clients?: string; capacity?: string; 
       });
     }
     await Promise.all(rows.map((r) => new Promise((res) => r.child.once('exit', res))));
+    view.stop();
+    tele.unsubscribe();
     if (interrupted) {
       say('\ninterrupted: stopped every client and service');
       return 130;
     }
-    say('\nclient  path                              wait#  time     from origin  from peers  uploaded   sha256');
-    let allGood = true;
-    const sourceHash = await sha256File(video);
-    for (const r of rows) {
-      const ok = r.status === 'complete' && (await sha256File(r.out).catch(() => '')) === sourceHash;
-      allGood &&= ok;
-      const path = r.states.filter((s) => s.startsWith('active.')).map((s) => s.slice(7)).join(' → ') || '-';
-      const fromPeers = Object.entries(r.bytes).filter(([k]) => k.startsWith('peer:')).reduce((a, [, v]) => a + v, 0);
-      const mib = (n: number) => `${(n / MiB).toFixed(2).padStart(6)} MiB`;
-      say(`${String(r.id).padEnd(8)}${path.padEnd(34)}${String(r.firstPosition ?? '-').padEnd(7)}` +
-        `${r.finished ? ms(r.finished).padEnd(9) : 'failed   '}${mib(r.bytes.origin ?? 0)}  ${mib(fromPeers)}  ` +
-        `${mib(r.uploaded)}  ${ok ? 'identical' : 'MISMATCH'}`);
+    const allGood = await summary(rows, stack, manifest, readFileSync(video).byteLength, await sha256File(video), t0, say, {
+      clients, us, ui, d, capacity });
+    if (flags.hold) {
+      say(`\nthe dashboard stays up at ${stack.gatewayUrl}/dashboard — Ctrl-C stops`);
+      await waitForStop();
     }
-    const egress = stack.gateway.stats().chunkBytesTotal;
-    say(`\norigin egress ${(egress / MiB).toFixed(1)} MiB for ${clients} × ${(manifest.size / MiB).toFixed(1)} MiB ` +
-      `(${(egress / manifest.size).toFixed(2)} × the file); the rest travelled peer to peer`);
-    say(allGood ? `all ${clients} downloads are byte-identical to the source; at most ${capacity} held a slot at once`
-      : 'some downloads failed');
     return allGood ? 0 : 1;
   } finally {
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
-    for (const r of rows) if (r.child.exitCode === null) r.child.kill('SIGKILL');
+    for (const r of rows) if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill('SIGKILL');
     await stack?.stop();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+async function summary(
+  rows: ClientRow[], stack: Stack, manifest: Manifest, size: number, sourceHash: string, t0: number,
+  say: (s: string) => void, p: { clients: number; us: number; ui: number; d: number; capacity: number },
+): Promise<boolean> {
+  const mib = (n: number) => `${(n / MiB).toFixed(2).padStart(6)} MiB`;
+  say('\nclient     path                                 wait#  done at  from origin  from peers    uploaded  sha256');
+  let allGood = true;
+  let fromPeersTotal = 0;
+  let last = 0;
+  for (const r of rows) {
+    const ok = r.status === 'complete' && (await sha256File(r.out).catch(() => '')) === sourceHash;
+    allGood &&= ok;
+    const modes = r.states.filter((s) => s.startsWith('active.')).map((s) => s.slice(7))
+      .filter((s, i, a) => i === 0 || a[i - 1] !== s);
+    // slot rotation can switch a client many times: show the first two steps and the count
+    const path = modes.length <= 3 ? modes.join(' → ') || '-' : `${modes.slice(0, 2).join(' → ')} … (${modes.length - 1} switches)`;
+    const fromPeers = Object.entries(r.bytes).filter(([k]) => k.startsWith('peer:')).reduce((a, [, v]) => a + v, 0);
+    fromPeersTotal += fromPeers;
+    if (r.finished) last = Math.max(last, r.finished - t0);
+    say(`${r.label.padEnd(11)}${(path.length > 36 ? path.slice(0, 35) + '…' : path).padEnd(37)}` +
+      `${String(r.firstPosition ?? '-').padEnd(7)}${r.finished ? `${((r.finished - t0) / 1000).toFixed(1)} s`.padEnd(9) : 'failed   '}` +
+      `${mib(r.bytes.origin ?? 0)}  ${mib(fromPeers)}  ${mib(r.uploaded)}  ${ok ? 'identical' : 'MISMATCH'}`);
+  }
+  const egress = stack.gateway.stats().chunkBytesTotal;
+  const dp2p = Math.max(size / p.us, size / p.d, (p.clients * size) / (p.us + p.clients * p.ui));
+  say(`\norigin egress ${(egress / MiB).toFixed(1)} MiB = ${(egress / size).toFixed(2)} × the file for ${p.clients} clients ` +
+    `(client-server alone would send ${p.clients}.00 ×); peers carried ${((100 * fromPeersTotal) / (p.clients * size)).toFixed(0)} % of all bytes`);
+  say(`distribution time ${(last / 1000).toFixed(1)} s = ${(last / 1000 / dp2p).toFixed(2)} × the fluid bound D_p2p ` +
+    `(${dp2p.toFixed(1)} s); at most ${p.capacity} clients held an origin slot at once`);
+  say(allGood ? `all ${p.clients} downloads are byte-identical to the source (${manifest.videoId})` : 'some downloads failed');
+  return allGood;
 }

@@ -1,14 +1,18 @@
 /** `switchyard serve`: a whole local Switchyard (NATS, origin, ingest, gateway) until Ctrl-C. */
 import { join, resolve } from 'node:path';
 import { createLogger } from '../../lib/logger.js';
-import { BadRequestError } from '../../protocol/mod.js';
+import { BadRequestError, OriginPolicies } from '../../protocol/mod.js';
 import { writeLocalConfig } from '../config.js';
 import { startStack } from '../stack.js';
 
 export async function serveCommand(flags: {
   nats?: string; capacity?: string; store?: string; port?: string; 'lease-ttl'?: string; 'data-dir'?: string;
-  workers?: string; 'origin-rate'?: string;
+  workers?: string; 'origin-rate'?: string; policy?: string;
 }): Promise<number> {
+  const policy = flags.policy ?? OriginPolicies.serverFirst;
+  if (policy !== OriginPolicies.serverFirst && policy !== OriginPolicies.swarmAware) {
+    throw new BadRequestError('--policy is server-first or swarm-aware');
+  }
   const capacity = Number(flags.capacity ?? 2);
   if (!Number.isInteger(capacity) || capacity < 0) throw new BadRequestError('--capacity must be an integer ≥ 0');
   const dataDir = resolve(flags['data-dir'] ?? join(process.cwd(), '.switchyard'));
@@ -21,13 +25,14 @@ export async function serveCommand(flags: {
     ...(flags['lease-ttl'] ? { leaseTtlMs: Number(flags['lease-ttl']) } : {}),
     ...(flags.workers ? { originWorkers: Number(flags.workers) } : {}),
     ...(flags['origin-rate'] ? { originRate: Number(flags['origin-rate']) } : {}),
+    policy,
     ...(process.env.SWITCHYARD_GRANT_SECRET ? { grantSecret: process.env.SWITCHYARD_GRANT_SECRET } : {}),
     ...(process.env.SWITCHYARD_ADMIN_TOKEN ? { adminToken: process.env.SWITCHYARD_ADMIN_TOKEN } : {}),
   }, logger);
   const cfgPath = writeLocalConfig({ nats: stack.natsUrl, gateway: stack.gatewayUrl, store: stack.storeLocation,
     grantSecret: stack.grantSecret, adminToken: stack.adminToken });
-  process.stdout.write(`switchyard is serving (origin capacity ${capacity})\n` +
-    `  NATS     ${stack.natsUrl}\n  gateway  ${stack.gatewayUrl}  (API docs ${stack.gatewayUrl}/docs)\n` +
+  process.stdout.write(`switchyard is serving (origin capacity ${capacity}, ${policy})\n` +
+    `  NATS     ${stack.natsUrl}\n  gateway  ${stack.gatewayUrl}  (dashboard ${stack.gatewayUrl}/dashboard, API docs /docs)\n` +
     `  store    ${stack.storeLocation}\n  config   ${cfgPath} (other switchyard commands here use it)\n` +
     `Ctrl-C stops.\n`);
   await new Promise<void>((r) => {
