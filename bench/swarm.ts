@@ -89,6 +89,7 @@ function figures(r: CrowdResult) {
     // origin bytes no client kept (aborted or duplicate fetches)
     origin_unused_bytes: r.originEgressBytes - r.clients.reduce((a, c) => a + c.fromOrigin, 0),
     origin_responses: r.originResponses,
+    origin_decisions: r.originDecisions,
     received_bytes: received,
     resume_samples: r.resumeLatencyMs.length,
     resume_latency_ms_max: r1(Math.max(...r.resumeLatencyMs)),

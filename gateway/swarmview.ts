@@ -56,7 +56,7 @@ export async function createSwarmView(
 ): Promise<SwarmView> {
   const freshMs = init.freshMs ?? 15000;
   const graceMs = init.graceMs ?? 2000;
-  const valveMs = init.valveMs ?? 15000;
+  const valveMs = init.valveMs ?? 20000;
   const kv = await new Kvm(c.nc).create(Buckets.swarm, { history: 1 });
   const mirror: KvMirror<SwarmEntry> = await createKvMirror<SwarmEntry>(kv,
     (_k, b) => JSON.parse(new TextDecoder().decode(b)) as SwarmEntry, c.logger);

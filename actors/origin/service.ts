@@ -36,7 +36,7 @@ export interface Origin {
   stop(): Promise<void>;
 }
 
-export const ORIGIN_DEFAULTS = { leaseTtlMs: 10000, grantTtlMs: 30000, sweepIntervalMs: 250, rotateMs: 1000 } as const;
+export const ORIGIN_DEFAULTS = { leaseTtlMs: 10000, grantTtlMs: 30000, sweepIntervalMs: 250, rotateMs: 500 } as const;
 
 export async function createOrigin(init: OriginInit, components: OriginComponents): Promise<Origin> {
   const { nc, logger } = components;

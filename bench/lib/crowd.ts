@@ -130,6 +130,8 @@ export interface CrowdResult {
   originEgressBytes: number;
   /** the gateway's answers by HTTP status (e.g. 409: the swarm-aware origin declined a chunk) */
   originResponses: Record<string, number>;
+  /** the swarm-aware gateway's serve/decline decisions by reason */
+  originDecisions: Record<string, number>;
   /** bytes received from peers / all bytes received */
   p2pShare: number;
   /** transitions between active.server, active.p2p and active.resumeServer, summed over clients */
@@ -347,6 +349,7 @@ export async function runCrowd(opts: CrowdOptions): Promise<CrowdResult> {
       D_p2p_s: bounds.D_p2p, D_cs_s: bounds.D_cs,
       originEgressBytes: stack.gateway.stats().chunkBytesTotal,
       originResponses: { ...stack.gateway.stats().requestsByStatus },
+      originDecisions: stack.swarmView.stats(),
       p2pShare: received > 0 ? fromPeers / received : 0,
       switches: results.reduce((a, r) => a + countSwitches(r.history), 0),
       resumeLatencyMs: resumeLatencies(results.map((r) => r.history)),

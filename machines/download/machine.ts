@@ -60,7 +60,9 @@ function grantFrom(event: DownloadMachineEvent) {
 /** `server` and `resumeServer`: fetch from the origin under the current grant. */
 const originFetching = {
   entry: 'scheduleFetches',
-  exit: 'stopFetches',
+  // requests already admitted by the gateway finish even if the slot goes (a rotation, a revocation): cutting
+  // them off would throw away origin bytes already sent; only their retry timers end here
+  exit: 'clearBackoff',
   on: {
     'origin.leaseLost': { target: 'p2p', actions: 'dropGrant' },
     'origin.slotOffered': { actions: 'storeGrant' },
@@ -68,7 +70,8 @@ const originFetching = {
     'xstate.done.actor.fetch.*': { guard: 'isCurrentFetch', actions: ['recordChunk', 'scheduleFetches', 'schedulePeers'] },
     'xstate.error.actor.fetch.*': [
       { guard: 'isDeclinedFetch', actions: ['declineChunk', 'scheduleFetches', 'schedulePeers'] },
-      { guard: 'isDeniedFetch', target: 'p2p', actions: 'dropGrant' },
+      // refused: the other requests under this grant will be refused too
+      { guard: 'isDeniedFetch', target: 'p2p', actions: ['dropGrant', 'stopFetches'] },
       { guard: 'isLastAttempt', target: '#download.releasing', actions: 'failChunk' },
       { guard: 'isCurrentFetch', actions: ['retryChunk', 'scheduleFetches'] },
     ],
@@ -112,7 +115,7 @@ export const downloadMachine = setup({
     retryDelay: ({ context, event }) => retryDelayMs(context.attempts[fetchIndexOf(event.type)] ?? 1),
     releaseTimeout: RELEASE_TIMEOUT_MS,
     /** how long a chunk the origin declined is left to the peers before the origin is asked again */
-    declineDelay: 1500,
+    declineDelay: 3000,
   },
   guards: {
     coversEveryChunk: ({ context }, p: { reply: OpenReply }) =>
@@ -164,6 +167,16 @@ export const downloadMachine = setup({
       for (const index of context.inFlight) enqueue.stopChild(fetchChildId(index));
       for (const index of context.backoff) enqueue.cancel(retryId(index));
       enqueue.assign({ inFlight: [], backoff: [] });
+    }),
+    clearBackoff: enqueueActions(({ context, enqueue }) => {
+      for (const index of context.backoff) enqueue.cancel(retryId(index));
+      enqueue.assign({ backoff: [] });
+    }),
+    // an origin request that fails after the slot went is not retried: peers or a later slot will bring it
+    dropFetch: enqueueActions(({ context, event, enqueue }) => {
+      const index = fetchIndexOf(event.type);
+      enqueue.stopChild(fetchChildId(index));
+      enqueue.assign({ inFlight: context.inFlight.filter((i) => i !== index) });
     }),
     recordChunk: enqueueActions(({ context, event, enqueue }) => {
       if (!isFetchDone(event)) return;
@@ -299,7 +312,7 @@ export const downloadMachine = setup({
         src: 'swarm',
         input: ({ context }) => ({ videoId: context.videoId, peerId: context.peerId, manifest: context.manifest! }),
       }],
-      exit: 'stopPeerFetches',
+      exit: ['stopFetches', 'stopPeerFetches'],
       // on `active`, not on the origin states: chunks from peers will complete the download the same way
       always: { guard: 'hasEveryChunk', target: 'assembling' },
       on: {
@@ -313,6 +326,9 @@ export const downloadMachine = setup({
         'peer.unchoked': { actions: ['peerEvent', 'schedulePeers'] },
         'peer.choked': { actions: 'peerEvent' },
         'peer.left': { actions: 'peerEvent' },
+        // origin requests still running after the slot went (p2p): keep what they bring
+        'xstate.done.actor.fetch.*': { guard: 'isCurrentFetch', actions: ['recordChunk', 'scheduleFetches', 'schedulePeers'] },
+        'xstate.error.actor.fetch.*': { guard: 'isCurrentFetch', actions: ['dropFetch', 'schedulePeers'] },
         'xstate.done.actor.pfetch.*': {
           guard: 'isCurrentPeerFetch', actions: ['recordPeerChunk', 'scheduleFetches', 'schedulePeers'],
         },

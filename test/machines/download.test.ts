@@ -184,18 +184,22 @@ test('fetch denied → p2p, other in-flight fetches aborted, verified chunks kep
   r.actor.stop();
 });
 
-test('server + leaseLost → p2p, in-flight fetches aborted', async () => {
+test('server + leaseLost → p2p: requests already running finish and are kept, nothing new goes to the origin', async () => {
   const f = manualFetch();
   const r = run({ open: async () => granted(makeManifest(5)), fetch: f.impl, input: { parallel: 2 } });
   await until(() => f.pending.size === 2, 'two fetches');
   const signals = [...f.pending.values()].map((p) => p.call.signal);
-  r.keeper({ type: 'origin.leaseLost', reason: 'expired' });
+  r.keeper({ type: 'origin.leaseLost', reason: 'turn over' });
   assert.ok(r.actor.getSnapshot().matches({ active: 'p2p' }));
-  assert.ok(signals.every((s) => s.aborted));
+  assert.not.ok(signals.some((s) => s.aborted), 'admitted requests are not cut off');
   assert.is(r.actor.getSnapshot().context.lease, null);
-  await new Promise((r) => setTimeout(r, 5));
-  assert.is(r.actor.getSnapshot().status, 'active', 'aborted fetches do not disturb the machine');
+  f.pending.get(0)!.resolve();
+  await until(() => r.actor.getSnapshot().context.have[0] === true, 'chunk 0 kept in p2p');
+  f.pending.get(1)!.reject(failure('denied', '403 lease_lost'));
+  await until(() => r.actor.getSnapshot().context.inFlight.length === 0, 'failed request dropped');
+  assert.is(f.pending.size, 0, 'no new origin request without a grant');
   assert.equal(r.history, ['opening', 'active.server', 'active.p2p']);
+  assert.equal(r.actor.getSnapshot().context.attempts, {}, 'not counted as an attempt');
   // a late error from a fetch child the machine no longer tracks is swallowed, not fatal
   r.actor.send({ type: 'xstate.error.actor.fetch.7', error: failure('network') });
   assert.is(r.actor.getSnapshot().status, 'active');
