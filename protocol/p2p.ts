@@ -30,7 +30,7 @@ export type SignalKind = (typeof SignalKinds)[keyof typeof SignalKinds];
 export const SignalMessage = Type.Object({
   connId: Id,
   videoId: VideoId,
-  kind: Type.Union([Type.Literal('offer'), Type.Literal('answer'), Type.Literal('candidate'), Type.Literal('bye')]),
+  kind: Type.Union(Object.values(SignalKinds).map((k) => Type.Literal(k))),
   sdp: Type.Optional(Type.String({ maxLength: MAX_SDP_BYTES })),
   candidate: Type.Optional(Type.String({ maxLength: MAX_CANDIDATE_BYTES })),
   mid: Type.Optional(Type.String({ maxLength: 32 })),

@@ -17,9 +17,8 @@ export type SdpKind = 'offer' | 'answer';
 export const MAX_SDP_LINES = 100;
 
 /** C0 controls other than CR/LF, DEL and C1 controls. */
-// eslint-disable-next-line no-control-regex
+// control characters are exactly what these two patterns look for
 const CONTROL_EXCEPT_CRLF = /[\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\x9f]/;
-// eslint-disable-next-line no-control-regex
 const ANY_CONTROL = /[\x00-\x1f\x7f-\x9f]/;
 /** A lone UTF-16 surrogate cannot be encoded as UTF-8: refuse it rather than let it become U+FFFD natively. */
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;

@@ -10,7 +10,7 @@ import { fetchChildId, fetchIndexOf, retryDelayMs, retryId, toDownloadError, typ
 import { peerFetchId, peerFetchOf } from './peers.js';
 import {
   applyPeerEvent, chunkVerified, peerFetchFailure, planOriginFetches, planPeerFetches, type DownloadContext,
-  type DownloadOutcome, type Effects,
+  type DownloadOutcome, type Effects, type FetchPlan,
 } from './context.js';
 import {
   attemptsAfter, chunkError, failureOf, isCurrentFetch, isCurrentPeerFetch, isFetchDone, isPeerFetchDone, knownHave,
@@ -39,6 +39,16 @@ export interface DownloadOutput {
   error?: DownloadError;
   bytesBySource: Record<string, number>;
   chunksFetched: number;
+}
+
+/** Records and spawns the fetch children a plan chose (origin or peers: the same child actor). */
+function spawnPlan(enqueue: {
+  assign(a: Partial<DownloadContext>): void;
+  spawnChild(src: 'fetchChunk', o: FetchPlan['spawn'][number]): void;
+}, plan: FetchPlan | null): void {
+  if (!plan) return;
+  enqueue.assign(plan.assign);
+  for (const sp of plan.spawn) enqueue.spawnChild('fetchChunk', sp);
 }
 
 /** Carries out what a pure update decided: stop children, ban a peer, assign context. */
@@ -156,12 +166,7 @@ export const downloadMachine = setup({
     fail: assign((_, p: { error: DownloadError }) => ({ error: p.error, outcome: 'failed' as const })),
     failChunk: assign(({ context, event }) => ({ error: chunkError(context, event), outcome: 'failed' as const })),
     settleAs: assign((_, p: { outcome: DownloadOutcome }) => ({ outcome: p.outcome })),
-    scheduleFetches: enqueueActions(({ context, enqueue }) => {
-      const plan = planOriginFetches(context);
-      if (!plan) return;
-      enqueue.assign(plan.assign);
-      for (const sp of plan.spawn) enqueue.spawnChild('fetchChunk', sp);
-    }),
+    scheduleFetches: enqueueActions(({ context, enqueue }) => spawnPlan(enqueue, planOriginFetches(context))),
     // spawned children outlive the state that spawned them: stopping them is what aborts their requests
     stopFetches: enqueueActions(({ context, enqueue }) => {
       for (const index of context.inFlight) enqueue.stopChild(fetchChildId(index));
@@ -191,12 +196,7 @@ export const downloadMachine = setup({
       const f = peerFetchOf(event.type);
       if (f) apply(enqueue, peerFetchFailure(context, f, failureOf(event)));
     }),
-    schedulePeers: enqueueActions(({ context, enqueue }) => {
-      const plan = planPeerFetches(context);
-      if (!plan) return;
-      enqueue.assign(plan.assign);
-      for (const sp of plan.spawn) enqueue.spawnChild('fetchChunk', sp);
-    }),
+    schedulePeers: enqueueActions(({ context, enqueue }) => spawnPlan(enqueue, planPeerFetches(context))),
     stopPeerFetches: enqueueActions(({ context, enqueue }) => {
       for (const f of context.peerInFlight) enqueue.stopChild(peerFetchId(f.index, f.peerId));
       enqueue.assign({ peerInFlight: [] });

@@ -49,6 +49,18 @@ export function stateId(v: StateValue): string {
   return Object.entries(v).map(([k, c]) => (c === undefined ? k : `${k}.${stateId(c)}`)).join(',');
 }
 
+/** Appends every new state value of `actor` (dotted ids) to `history`; errors are left to the test. */
+export function recordHistory(actor: { subscribe(o: { next(s: { value: StateValue }): void; error(e: unknown): void }): unknown },
+  history: string[]): void {
+  actor.subscribe({
+    next: (s) => {
+      const id = stateId(s.value);
+      if (history[history.length - 1] !== id) history.push(id);
+    },
+    error: () => {},
+  });
+}
+
 export interface FetchCall { input: FetchChunkInput; signal: AbortSignal }
 export type FetchImpl = (call: FetchCall, nth: number) => Promise<FetchChunkOutput>;
 
@@ -132,13 +144,7 @@ export function run(opts: Options) {
     delays: { retryDelay: 1, ...opts.delays },
   });
   const actor = createActor(machine, { input: { videoId: 'vtest', peerId: 'p1', ...opts.input } });
-  actor.subscribe({
-    next: (s) => {
-      const id = stateId(s.value);
-      if (history[history.length - 1] !== id) history.push(id);
-    },
-    error: () => {},
-  });
+  recordHistory(actor, history);
   actor.start();
   return {
     actor,

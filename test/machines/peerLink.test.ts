@@ -8,8 +8,8 @@ import { existsSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createActor, fromCallback, toPromise } from 'xstate';
-import type { StateValue } from 'xstate';
 import { getStateNodes } from '@xstate/graph';
+import { recordHistory, stateId } from './harness.js';
 import { machineToDot, machineToMermaid } from '../../machines/mod.js';
 import { canRequest, LinkReasons, PEER_LINK_STATES, peerLinkMachine } from '../../machines/peerLink/mod.js';
 import type {
@@ -23,10 +23,6 @@ const REMOTE = 'peerB';
 const handshake = (over: Partial<Extract<LinkTransportEvent, { type: 'frame.handshake' }>> = {}): LinkTransportEvent =>
   ({ type: 'frame.handshake', peerId: REMOTE, videoId: VIDEO, rootHash: ROOT, uploads: true, ...over });
 
-function stateId(v: StateValue): string {
-  if (typeof v === 'string') return v;
-  return Object.entries(v).map(([k, c]) => (c === undefined ? k : `${k}.${stateId(c)}`)).join(',');
-}
 
 interface Options {
   input?: Partial<PeerLinkInput>;
@@ -60,13 +56,7 @@ function run(opts: Options = {}) {
   const actor = createActor(machine, {
     input: { remotePeerId: REMOTE, role: 'offerer', videoId: VIDEO, rootHash: ROOT, ...opts.input },
   });
-  actor.subscribe({
-    next: (s) => {
-      const id = stateId(s.value);
-      if (history[history.length - 1] !== id) history.push(id);
-    },
-    error: () => {},
-  });
+  recordHistory(actor, history);
   actor.start();
   const t = (e: LinkTransportEvent) => {
     if (!sendBack) throw new Error('transport not running');
