@@ -18,10 +18,9 @@ import { createSignalClient } from '../actors/signal/client.js';
 import { createPeerNode } from '../client/p2p/peer.js';
 import { createRtcHost, type RtcHost } from '../client/p2p/rtc.js';
 import type { ChunkSource } from '../client/p2p/types.js';
-import { startStack } from '../client/stack.js';
+import { startStack, type Stack } from '../client/stack.js';
 import { createLogger } from '../lib/logger.js';
-import { connectNats } from '../lib/nats.js';
-import { buildManifest, sha256Hex, type Manifest } from '../protocol/mod.js';
+import { buildManifest, ServiceRoles, sha256Hex, type Manifest } from '../protocol/mod.js';
 
 const { values } = parseArgs({ options: { 'size-mib': { type: 'string' }, connections: { type: 'string' } } });
 const sizeMiB = Number(values['size-mib'] ?? 64);
@@ -85,9 +84,9 @@ async function rawThroughput(data: Buffer): Promise<number> {
   return data.byteLength / (ms / 1000) / MB;
 }
 
-async function oursThroughput(natsUrl: string, rtc: RtcHost, data: Buffer, m: Manifest): Promise<number> {
-  const ncA = await connectNats(natsUrl, 'benchA');
-  const ncB = await connectNats(natsUrl, 'benchB');
+async function oursThroughput(stack: Stack, rtc: RtcHost, data: Buffer, m: Manifest): Promise<number> {
+  const { nc: ncA } = await stack.connectPeer({ peerId: 'benchseed' });
+  const { nc: ncB } = await stack.connectPeer({ peerId: 'benchleech' });
   const seed = createPeerNode({ peerId: 'benchseed', manifest: m, uploadSlots: 4 }, { nc: ncA, source: memorySource(data, m), logger, rtc });
   const have = new Array<boolean>(m.chunks.length).fill(false);
   const leech = createPeerNode({ peerId: 'benchleech', manifest: m, uploads: false }, { nc: ncB, logger, rtc,
@@ -123,8 +122,9 @@ async function oursThroughput(natsUrl: string, rtc: RtcHost, data: Buffer, m: Ma
 }
 
 /** Sequential connections over the relay, each timed from link creation to an open data channel. */
-async function setupTimes(natsUrl: string, rtc: RtcHost, count: number, activeSetup: boolean): Promise<number[]> {
-  const nc = await connectNats(natsUrl, 'bench-setup');
+async function setupTimes(stack: Stack, rtc: RtcHost, count: number, activeSetup: boolean): Promise<number[]> {
+  // one connection speaks for both ends of every link here: a service credential (peers may speak only as themselves)
+  const nc = await stack.connectService(ServiceRoles.admin, 'bench-setup');
   const times: number[] = [];
   try {
     for (let i = 0; i < count; i++) {
@@ -180,9 +180,9 @@ async function main() {
     for (let off = 0; off < data.byteLength; off += CHUNK) chunks.push(sha256Hex(data.subarray(off, off + CHUNK)));
     const m = buildManifest({ name: 'bench.bin', mime: 'application/octet-stream', size: data.byteLength, chunkSize: CHUNK, chunks });
     const raw = await rawThroughput(data);
-    const ours = await oursThroughput(stack.natsUrl, rtc, data, m);
-    const fast = await setupTimes(stack.natsUrl, rtc, connections, true);
-    const slowRoles = await setupTimes(stack.natsUrl, rtc, connections, false);
+    const ours = await oursThroughput(stack, rtc, data, m);
+    const fast = await setupTimes(stack, rtc, connections, true);
+    const slowRoles = await setupTimes(stack, rtc, connections, false);
     const over = (xs: number[]) => xs.filter((x) => x > 500).length;
     process.stdout.write(JSON.stringify({
       bench: 'peer-link', size_bytes: m.size, chunk_bytes: CHUNK, connections,

@@ -6,7 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { createOriginClient } from '../actors/origin/client.js';
-import { connectNats } from '../lib/nats.js';
+import { connectAsPeer } from './credentials.js';
 import { downloadMachine } from '../machines/download/machine.js';
 import { peerLinkMachine } from '../machines/peerLink/machine.js';
 import { machineToDot, machineToMermaid } from '../machines/graph.js';
@@ -23,10 +23,10 @@ const USAGE = `switchyard — hybrid origin + peer-to-peer video delivery
 usage:
   switchyard serve   [--capacity N] [--port P] [--nats URL] [--store DIR|mongodb://…] [--lease-ttl MS] [--workers N]
                      [--origin-rate BYTES_PER_S] [--policy server-first|swarm-aware]
-  switchyard ingest  <file> [--name NAME] [--chunk-size BYTES] [--json]
+  switchyard ingest  <file> [--name NAME] [--chunk-size BYTES] [--json] [--auth-dir DIR (operator keys)]
   switchyard list    [--json]
   switchyard get     <videoId> [-o FILE] [--parallel N] [--rate BYTES_PER_S] [--json] [--keep-partial]
-                     [--seed [--seed-seconds S]] [--no-upload] [--up-rate BYTES_PER_S] [--bind ADDR|any]
+                     [--seed [--seed-seconds S]] [--no-upload] [--up-rate BYTES_PER_S] [--bind ADDR|any] [--label L]
   switchyard seed    <videoId> --file FILE [--seconds S] [--up-rate BYTES_PER_S]
   switchyard machines [--machine download|peerLink] [--format dot|mermaid] [-o FILE]
   switchyard demo    [--clients N] [--capacity N] [--seconds S] [--policy swarm-aware|server-first]
@@ -48,7 +48,8 @@ async function main(argv: string[]): Promise<number> {
       'chunk-size': { type: 'string' },
       parallel: { type: 'string' },
       rate: { type: 'string' },
-      'peer-id': { type: 'string' },
+      label: { type: 'string' },
+      'auth-dir': { type: 'string' },
       json: { type: 'boolean' },
       'keep-partial': { type: 'boolean' },
       seed: { type: 'boolean' },
@@ -92,14 +93,16 @@ async function main(argv: string[]): Promise<number> {
     case 'demo':
       return demoCommand(values);
     case 'list': {
-      const nc = await connectNats(resolveConfig(values).nats, 'switchyard-list');
+      const cfg = resolveConfig(values);
+      const peer = await connectAsPeer({ gateway: cfg.gateway, ...(cfg.natsExplicit ? { nats: cfg.nats } : {}),
+        ...(cfg.apiKey ? { apiKey: cfg.apiKey } : {}) });
       try {
-        const videos = await createOriginClient(nc).list();
+        const videos = await createOriginClient(peer.nc).list();
         if (values.json) process.stdout.write(JSON.stringify(videos) + '\n');
         else for (const v of videos) process.stdout.write(`${v.videoId}  ${v.size.toString().padStart(12)}  ${v.mime.padEnd(24)} ${v.name}\n`);
         return 0;
       } finally {
-        await nc.close();
+        await peer.close();
       }
     }
     case 'machines': {

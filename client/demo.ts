@@ -108,7 +108,8 @@ export async function demoCommand(flags: DemoFlags): Promise<number> {
       callback: (_e, m) => {
         try {
           const s = decode(PeerStatus, m.data, { maxBytes: MAX_TELEMETRY_BYTES });
-          const label = byPeer.get(s.peerId);
+          // peer ids are `<label>-<random>`: the gateway assigns them, the demo chose only the label
+          const label = byPeer.get(s.peerId.slice(0, s.peerId.indexOf('-')));
           if (label) view.update(label, s);
         } catch {
           /* not ours to judge here: the gateway's aggregator logs bad telemetry */
@@ -118,13 +119,13 @@ export async function demoCommand(flags: DemoFlags): Promise<number> {
     const t0 = Date.now();
     const ms = (t: number) => `${((t - t0) / 1000).toFixed(1)} s`;
     for (let i = 1; i <= clients; i++) {
-      const peerId = `demo-client-${i}`;
+      const peerId = `democlient${i}`;
       const label = labels[i - 1]!;
       byPeer.set(peerId, label);
       const out = join(dir, `client-${i}.mp4`);
       const child = spawn(process.execPath, [CLI, 'get', manifest.videoId, '-o', out, '--json', '--seed',
         '--rate', String(d), '--up-rate', String(ui), '--bind', '127.0.0.1', '--nats', stack.natsUrl,
-        '--gateway', stack.gatewayUrl, '--peer-id', peerId], { stdio: ['ignore', 'pipe', 'inherit'] });
+        '--gateway', stack.gatewayUrl, '--label', peerId], { stdio: ['ignore', 'pipe', 'inherit'] });
       const row: ClientRow = { id: i, label, child, states: [], firstPosition: null, finished: null, bytes: {},
         status: 'running', out, uploaded: 0 };
       rows.push(row);

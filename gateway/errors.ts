@@ -40,6 +40,8 @@ const STATUS_BY_CODE: Record<ErrorCode, number> = {
   [ErrorCodes.timeout]: 504,
   [ErrorCodes.chunkCorrupt]: 500,
   [ErrorCodes.chunkInSwarm]: 409,
+  [ErrorCodes.rateLimited]: 429,
+  [ErrorCodes.quotaExceeded]: 429,
   [ErrorCodes.internal]: 500,
 };
 
@@ -110,13 +112,14 @@ const SUCCESS_ONLY_HEADERS = ['etag', 'x-chunk-sha256', 'accept-ranges', 'conten
 export function createErrorHandler(logger: Logger) {
   return function errorHandler(err: unknown, request: FastifyRequest, reply: FastifyReply) {
     const m = map(err);
-    const fields = { method: request.method, url: request.url, status: m.status, code: m.code };
+    // the query may carry a grant (`?grant=`): grants are credentials and never reach a log
+    const fields = { method: request.method, url: request.url.split('?')[0], status: m.status, code: m.code };
     if (m.serverFault) logger.error('request failed', { ...fields, err: (err as { cause?: unknown })?.cause ?? err, detail: (err as Error)?.message });
     else logger.debug('request rejected', { ...fields, message: m.message });
     for (const h of SUCCESS_ONLY_HEADERS) reply.removeHeader(h);
     reply.header('cache-control', 'no-store');
     if (m.status === 401) reply.header('www-authenticate', 'Bearer realm="switchyard"');
-    if (m.status === 503) reply.header('retry-after', '1');
+    if (m.status === 503 || m.status === 429) reply.header('retry-after', '1');
     if (err instanceof RangeNotSatisfiableError) reply.header('content-range', `bytes */${err.size}`);
     return reply.code(m.status).type('application/json; charset=utf-8').send({ error: { code: m.code, message: m.message } });
   };

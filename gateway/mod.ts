@@ -14,3 +14,4 @@ export * from './routes/dashboard.js';
 export * from './telemetry.js';
 export * from './dashboard/state.js';
 export * from './dashboard/page.js';
+export * from './routes/credentials.js';

@@ -33,6 +33,7 @@ export async function registerOpenApi(app: FastifyInstance, version: string): Pr
         { name: Tags.chunks, description: 'chunk bytes from the origin (needs a grant)' },
         { name: Tags.ingest, description: 'uploads (needs the admin token)' },
         { name: Tags.ops, description: 'health, metrics' },
+        { name: Tags.auth, description: 'NATS credentials for peers (anonymous with a rate limit, or with an API key)' },
       ],
       components: {
         securitySchemes: {

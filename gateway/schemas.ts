@@ -10,6 +10,7 @@ export const Tags = {
   chunks: 'chunks',
   ingest: 'ingest',
   ops: 'ops',
+  auth: 'auth',
 } as const;
 
 export const VideoParams = Type.Object({ id: VideoId });

@@ -17,6 +17,8 @@ import { createErrorHandler, notFoundHandler } from './errors.js';
 import { createManifestCache } from './manifests.js';
 import { registerOpenApi } from './openapi.js';
 import { catalogRoutes } from './routes/catalog.js';
+import { credentialRoutes } from './routes/credentials.js';
+import type { PeerMinter } from '../infra/peercreds.js';
 import { chunkRoutes } from './routes/chunks.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { opsRoutes } from './routes/ops.js';
@@ -37,6 +39,14 @@ export interface GatewayInit {
   stagingDir: string;
   /** default 4 GiB */
   maxUploadBytes?: number;
+  /** peer credentials: without a minter, `/auth/peer` does not exist (peers then need credentials from elsewhere) */
+  credentials?: {
+    minter: PeerMinter;
+    natsUrl?: string;
+    wsUrl?: string;
+    apiKeys?: readonly string[];
+    mintsPerMinute?: number;
+  };
 }
 
 export interface GatewayComponents {
@@ -103,6 +113,7 @@ export async function createGateway(init: GatewayInit, components: GatewayCompon
   await registerOpenApi(app, '0.1.0');
   await app.register(opsRoutes, { leases: components.leases, stats, openapi: () => app.swagger() });
   await app.register(catalogRoutes, { origin: components.origin, manifests });
+  if (init.credentials) await app.register(credentialRoutes, init.credentials);
   await app.register(chunkRoutes, {
     grantSecret: init.grantSecret, leases: components.leases, manifests, store: components.store,
     clock: components.clock, stats, ...(components.egress ? { egress: components.egress } : {}),

@@ -3,19 +3,45 @@
  * making requests whose failures become typed errors. Handlers never see raw bytes they have not validated,
  * and a handler that throws answers with an error body instead of leaving the requester to time out.
  */
-import { connect, type NatsConnection, type Msg, type Subscription } from '@nats-io/transport-node';
+import { connect, jwtAuthenticator, type NatsConnection, type Msg, type Subscription } from '@nats-io/transport-node';
 import type { Static, TSchema } from '@sinclair/typebox';
 import {
-  decode, decodeReply, encode, MAX_CONTROL_BYTES, TimeoutError, toSwitchyardError, UnavailableError,
+  decode, decodeReply, encode, MAX_CONTROL_BYTES, TimeoutError, toSwitchyardError, UnauthorizedError, UnavailableError,
 } from '../protocol/mod.js';
 import type { Logger } from './logger.js';
 
 export type { NatsConnection, Msg, Subscription };
 
-export async function connectNats(url: string, name: string): Promise<NatsConnection> {
+/** What a NATS connection needs to authenticate (lib/nats.ts `connectNats`). */
+export interface NatsCredentials {
+  /** user JWT; a function is asked again on every reconnect, so a renewed credential takes effect */
+  jwt: string | (() => string);
+  /** the user's nkey seed (never leaves the process that generated it, for peers) */
+  seed: Uint8Array;
+  /** peers must use their own inbox prefix: it is all their permissions let them subscribe to */
+  inboxPrefix?: string;
+  /** the name the connection shows in server logs */
+  name?: string;
+}
+
+
+/**
+ * Connects with a credential (every Switchyard NATS refuses anonymous connections). Reconnects forever: a NATS
+ * restart must degrade a download, not end it. The JWT may be a function so that a renewed credential is used
+ * on the next reconnect (a server closes a connection whose JWT expired).
+ */
+export async function connectNats(url: string, name: string, creds?: NatsCredentials): Promise<NatsConnection> {
   try {
-    return await connect({ servers: url, name, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+    return await connect({
+      servers: url, name: creds?.name ?? name, maxReconnectAttempts: -1, reconnectTimeWait: 250,
+      ...(creds ? { authenticator: jwtAuthenticator(creds.jwt, creds.seed), ignoreAuthErrorAbort: true } : {}),
+      ...(creds?.inboxPrefix ? { inboxPrefix: creds.inboxPrefix } : {}),
+    });
   } catch (cause) {
+    const text = String((cause as Error)?.message ?? cause);
+    if (/authori[sz]ation|authentication/i.test(text)) {
+      throw new UnauthorizedError(`NATS at ${url} refused the credential: ${text}`);
+    }
     throw new UnavailableError(`cannot connect to NATS at ${url}`, { cause });
   }
 }
@@ -76,6 +102,7 @@ export async function request<T extends TSchema>(
   } catch (cause) {
     const text = String((cause as Error)?.message ?? cause);
     if (/no responders|503/i.test(text)) throw new UnavailableError(`no service answers ${subject}`, { cause });
+    if (/permissions violation/i.test(text)) throw new UnauthorizedError(`not permitted to publish ${subject}`);
     if (/timeout/i.test(text)) throw new TimeoutError(`${subject} timed out`);
     throw new UnavailableError(`${subject} failed: ${text}`, { cause });
   }

@@ -25,6 +25,10 @@ export const ErrorCodes = {
   unauthorized: 'unauthorized',
   ingestFailed: 'ingest_failed',
   unavailable: 'unavailable',
+  /** too many requests from one peer or address; retry later */
+  rateLimited: 'rate_limited',
+  /** a quota (catalog size, session byte budget) is used up */
+  quotaExceeded: 'quota_exceeded',
   timeout: 'timeout',
   internal: 'internal',
 } as const;
@@ -116,6 +120,17 @@ export class UnavailableError extends SwitchyardError {
 export class TimeoutError extends SwitchyardError {
   constructor(message: string) {
     super(ErrorCodes.timeout, message);
+  }
+}
+
+export class RateLimitedError extends SwitchyardError {
+  constructor(message: string) {
+    super(ErrorCodes.rateLimited, message);
+  }
+}
+export class QuotaExceededError extends SwitchyardError {
+  constructor(message: string) {
+    super(ErrorCodes.quotaExceeded, message);
   }
 }
 

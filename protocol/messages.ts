@@ -26,7 +26,8 @@ export const OriginPolicies = {
 export type OriginPolicy = (typeof OriginPolicies)[keyof typeof OriginPolicies];
 export const OriginPolicySchema = Type.Union([Type.Literal('server-first'), Type.Literal('swarm-aware')]);
 
-export const OpenRequest = Type.Object({ videoId: VideoId, peerId: PeerId }, { additionalProperties: false });
+/** Bodies of peer requests carry no peer id: the sender is the subject's last token (protocol/subjects.ts). */
+export const OpenRequest = Type.Object({ videoId: VideoId }, { additionalProperties: false });
 export type OpenRequest = Static<typeof OpenRequest>;
 
 export const LeaseInfo = Type.Object({
@@ -59,7 +60,7 @@ export type OpenGranted = Static<typeof OpenGranted>;
 export type OpenDenied = Static<typeof OpenDenied>;
 export type OpenReply = Static<typeof OpenReply>;
 
-export const SessionRequest = Type.Object({ sessionId: SessionId, peerId: PeerId }, { additionalProperties: false });
+export const SessionRequest = Type.Object({ sessionId: SessionId }, { additionalProperties: false });
 export type SessionRequest = Static<typeof SessionRequest>;
 
 export const HeartbeatGranted = Type.Object({
@@ -118,6 +119,15 @@ export const IngestDone = Type.Union([
   Type.Object({ jobId: Id, ok: Type.Literal(false), error: Type.Object({ code: Type.String(), message: Type.String() }) }),
 ]);
 export type IngestDone = Static<typeof IngestDone>;
+
+/**
+ * Published by gateways on `sy.gateway.activity` (services only), about once a second: the sessions they served
+ * chunk bytes for since the last notice. Origin workers reclaim a held slot that shows no chunk traffic.
+ */
+export const GatewayActivity = Type.Object({
+  sessions: Type.Array(SessionId, { maxItems: 10_000 }),
+}, { additionalProperties: false });
+export type GatewayActivity = Static<typeof GatewayActivity>;
 
 export const ErrorReply = Type.Object({
   error: Type.Object({ code: Type.String(), message: Type.String() }),

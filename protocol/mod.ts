@@ -7,3 +7,5 @@ export * from './codec.js';
 export * from './p2p.js';
 export * from './wire.js';
 export * from './telemetry.js';
+export * from './credentials.js';
+export * from './permissions.js';

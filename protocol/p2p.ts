@@ -48,8 +48,8 @@ export type SignalAck = Static<typeof SignalAck>;
 /** Base64 of a bitfield: bit i (MSB first within each byte) set = chunk i held and verified. */
 export const Bitfield64 = Type.String({ maxLength: 12 * 1024, pattern: '^[A-Za-z0-9+/]*={0,2}$' });
 
+/** Tracker bodies carry no peer id: the sender is the subject's last token, which NATS permissions enforce. */
 export const Announce = Type.Object({
-  peerId: Id,
   chunkCount: Type.Integer({ minimum: 1, maximum: 65536 }),
   bitfield: Bitfield64,
   /** the peer serves chunks to others (false for --no-upload consumers: never listed) */
@@ -90,17 +90,15 @@ export const AnnounceReply = Type.Object({
 export type AnnounceReply = Static<typeof AnnounceReply>;
 
 export const HaveUpdate = Type.Object({
-  peerId: Id,
   indexes: Type.Array(Type.Integer({ minimum: 0, maximum: 65535 }), { maxItems: 4096 }),
 }, { additionalProperties: false });
 export type HaveUpdate = Static<typeof HaveUpdate>;
 
-export const Leave = Type.Object({ peerId: Id }, { additionalProperties: false });
+export const Leave = Type.Object({}, { additionalProperties: false });
 export type Leave = Static<typeof Leave>;
 
 /** A peer tells the tracker that `offender` sent a chunk that failed verification. */
 export const Report = Type.Object({
-  peerId: Id,
   offender: Id,
   reason: Type.String({ maxLength: 200 }),
 }, { additionalProperties: false });

@@ -4,8 +4,8 @@
  * subject, so builders reject such tokens instead of escaping them.
  *
  * Layout (prefix `sy`):
- * - `sy.origin.<verb>`          requests to the origin service (queue group `origin`)
- * - `sy.catalog.<verb>`         catalog requests, also served by the origin workers
+ * - `sy.origin.<verb>.<peerId>` requests to the origin service (queue group `origin`) sent by peer <peerId>
+ * - `sy.catalog.<verb>`         catalog requests, also served by the origin workers (`publish`: services only)
  * - `sy.peer.<peerId>.<event>`  pushes addressed to one peer; a peer may subscribe to `sy.peer.<self>.>` only
  * - `sy.ingest.job`             JetStream work queue of ingest jobs
  * - `sy.ingest.done.<jobId>`    ingest completion notices
@@ -13,10 +13,17 @@
  *                               and delivers it as `sy.peer.<to>.signal` with `from` taken from the subject.
  *                               NATS permissions per peer X: publish `sy.signal.X.*`, subscribe `sy.peer.X.>`,
  *                               so a peer can neither speak as another nor read another's messages.
- * - `sy.tracker.<videoId>.<verb>` swarm membership (queue group `tracker`); the video token lets operators shard
- *                               trackers by video with subject mappings
+ * - `sy.tracker.<videoId>.<verb>.<peerId>` swarm membership (queue group `tracker`) sent by peer <peerId>; the
+ *                               video token lets operators shard trackers by video with subject mappings
+ * - `sy.gateway.activity`       services only: sessions the gateways served chunks for (idle-slot reclaim)
  * - `sy.telemetry.<videoId>.<peerId>` periodic status of a client (dashboard, demo view, benchmarks)
+ *
+ * Every subject a peer publishes on carries the sender's id as a token, and each peer's NATS credential allows
+ * only subjects with its own id (protocol/permissions.ts). Services therefore read the sender from the subject
+ * (the parsers below), never from a message body.
  */
+
+import { BadRequestError } from './errors.js';
 
 /** Allowed shape of any id that becomes a subject token or a path segment. */
 export const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
@@ -73,7 +80,10 @@ export const TrackerVerbs = {
 export type TrackerVerb = (typeof TrackerVerbs)[keyof typeof TrackerVerbs];
 
 export const Subjects = {
-  origin: (verb: OriginVerb) => `${SUBJECT_PREFIX}.origin.${verb}`,
+  /** what peer `peerId` publishes to ask the origin */
+  origin: (verb: OriginVerb, peerId: string) => `${SUBJECT_PREFIX}.origin.${verb}.${token('peer id', peerId)}`,
+  /** what origin workers listen on for one verb */
+  originVerbAll: (verb: OriginVerb) => `${SUBJECT_PREFIX}.origin.${verb}.*`,
   originAll: `${SUBJECT_PREFIX}.origin.>`,
   catalog: (verb: CatalogVerb) => `${SUBJECT_PREFIX}.catalog.${verb}`,
   catalogAll: `${SUBJECT_PREFIX}.catalog.>`,
@@ -85,8 +95,11 @@ export const Subjects = {
   signal: (from: string, to: string) => `${SUBJECT_PREFIX}.signal.${token('peer id', from)}.${token('peer id', to)}`,
   /** what the relay listens on */
   signalAll: `${SUBJECT_PREFIX}.signal.*.*`,
-  tracker: (videoId: string, verb: TrackerVerb) => `${SUBJECT_PREFIX}.tracker.${token('video id', videoId)}.${verb}`,
-  trackerAll: `${SUBJECT_PREFIX}.tracker.*.*`,
+  tracker: (videoId: string, verb: TrackerVerb, peerId: string) =>
+    `${SUBJECT_PREFIX}.tracker.${token('video id', videoId)}.${verb}.${token('peer id', peerId)}`,
+  trackerAll: `${SUBJECT_PREFIX}.tracker.*.*.*`,
+  /** services only: which sessions a gateway served chunks for lately */
+  gatewayActivity: `${SUBJECT_PREFIX}.gateway.activity`,
   telemetry: (videoId: string, peerId: string) =>
     `${SUBJECT_PREFIX}.telemetry.${token('video id', videoId)}.${token('peer id', peerId)}`,
   telemetryAll: `${SUBJECT_PREFIX}.telemetry.*.*`,
@@ -100,8 +113,49 @@ export const Buckets = {
   catalog: 'sy_catalog',
   /** swarm membership: `<videoId>.<peerId>` → announced state */
   swarm: 'sy_swarm',
+  /** links the relay saw negotiated: `<videoId>.<peerA>.<peerB>` (ids sorted); evidence for tracker reports */
+  links: 'sy_links',
 } as const;
 
 export const Streams = {
   ingest: 'SY_INGEST',
 } as const;
+
+/** The tokens after `sy.<head>.`, one per name, each a valid id (verbs are checked by the callers). */
+function tokensOf(subject: string, head: string, names: readonly string[]): string[] {
+  const prefix = `${SUBJECT_PREFIX}.${head}.`;
+  if (typeof subject !== 'string' || !subject.startsWith(prefix)) throw new BadRequestError(`not a ${head} subject`);
+  const rest = subject.slice(prefix.length).split('.');
+  if (rest.length !== names.length) throw new BadRequestError(`${head} subject must be ${prefix}<${names.join('>.<')}>`);
+  rest.forEach((t, i) => {
+    if (!isValidId(t)) throw new BadRequestError(`invalid ${names[i]} in subject`);
+  });
+  return rest;
+}
+
+/** `sy.origin.<verb>.<peerId>` → its verb and the sender (enforced by NATS permissions). */
+export function parseOriginSubject(subject: string): { verb: OriginVerb; peerId: string } {
+  const [verb, peerId] = tokensOf(subject, 'origin', ['verb', 'sender id']) as [string, string];
+  if (!Object.values(OriginVerbs).includes(verb as OriginVerb)) throw new BadRequestError(`unknown origin verb ${verb}`);
+  return { verb: verb as OriginVerb, peerId };
+}
+
+/** `sy.tracker.<videoId>.<verb>.<peerId>` → video, verb and the sender. */
+export function parseTrackerSubject(subject: string): { videoId: string; verb: TrackerVerb; peerId: string } {
+  const [videoId, verb, peerId] = tokensOf(subject, 'tracker', ['video id', 'verb', 'sender id']) as [string, string, string];
+  if (!Object.values(TrackerVerbs).includes(verb as TrackerVerb)) throw new BadRequestError(`unknown tracker verb ${verb}`);
+  return { videoId, verb: verb as TrackerVerb, peerId };
+}
+
+/** `sy.signal.<from>.<to>` → sender (enforced) and recipient; a peer cannot signal itself. */
+export function parseSignalSubject(subject: string): { from: string; to: string } {
+  const [from, to] = tokensOf(subject, 'signal', ['sender id', 'recipient id']) as [string, string];
+  if (from === to) throw new BadRequestError('a peer cannot signal itself');
+  return { from, to };
+}
+
+/** `sy.telemetry.<videoId>.<peerId>` → video and sender. */
+export function parseTelemetrySubject(subject: string): { videoId: string; peerId: string } {
+  const [videoId, peerId] = tokensOf(subject, 'telemetry', ['video id', 'sender id']) as [string, string];
+  return { videoId, peerId };
+}

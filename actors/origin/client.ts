@@ -28,11 +28,11 @@ export function createOriginClient(nc: NatsConnection, opts: { timeoutMs?: numbe
   const t = { timeoutMs: opts.timeoutMs ?? 5000 };
   const big = { ...t, maxBytes: MAX_MANIFEST_MESSAGE_BYTES };
   return {
-    open: (videoId, peerId) => request(nc, Subjects.origin(OriginVerbs.open), { videoId, peerId }, OpenReply, big),
+    open: (videoId, peerId) => request(nc, Subjects.origin(OriginVerbs.open, peerId), { videoId }, OpenReply, big),
     heartbeat: (sessionId, peerId) =>
-      request(nc, Subjects.origin(OriginVerbs.heartbeat), { sessionId, peerId }, HeartbeatReply, t),
+      request(nc, Subjects.origin(OriginVerbs.heartbeat, peerId), { sessionId }, HeartbeatReply, t),
     release: (sessionId, peerId) =>
-      request(nc, Subjects.origin(OriginVerbs.release), { sessionId, peerId }, ReleaseReply, t),
+      request(nc, Subjects.origin(OriginVerbs.release, peerId), { sessionId }, ReleaseReply, t),
     list: async () => (await request(nc, Subjects.catalog(CatalogVerbs.list), {}, CatalogListReply, big)).videos,
     manifest: async (videoId) =>
       (await request(nc, Subjects.catalog(CatalogVerbs.get), { videoId }, CatalogGetReply, big)).manifest,

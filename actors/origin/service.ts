@@ -5,7 +5,7 @@
 import { Kvm } from '@nats-io/kv';
 import {
   Buckets, CatalogGetRequest, CatalogListRequest, CatalogPublishRequest, CatalogVerbs, encode,
-  MAX_MANIFEST_MESSAGE_BYTES, OpenRequest, OriginVerbs, QueueGroups, SessionRequest, Subjects,
+  MAX_MANIFEST_MESSAGE_BYTES, OpenRequest, OriginVerbs, parseOriginSubject, QueueGroups, SessionRequest, Subjects,
 } from '../../protocol/mod.js';
 import type { Clock } from '../../lib/clock.js';
 import type { Logger } from '../../lib/logger.js';
@@ -71,15 +71,19 @@ export async function createOrigin(init: OriginInit, components: OriginComponent
     async start() {
       await admission.start();
       subs.push(
-        serve(nc, { subject: Subjects.origin(OriginVerbs.open), queue, schema: OpenRequest, logger,
-          handler: async (req) => {
+        // the sender is the subject's peer token, which its NATS credential enforces; bodies carry no identity
+        serve(nc, { subject: Subjects.originVerbAll(OriginVerbs.open), queue, schema: OpenRequest, logger,
+          handler: async (req, msg) => {
             count('open');
-            return admission.open(req, await catalog.get(req.videoId));
+            const { peerId } = parseOriginSubject(msg.subject);
+            return admission.open({ videoId: req.videoId, peerId }, await catalog.get(req.videoId));
           } }),
-        serve(nc, { subject: Subjects.origin(OriginVerbs.heartbeat), queue, schema: SessionRequest, logger,
-          handler: (req) => (count('heartbeat'), admission.heartbeat(req)) }),
-        serve(nc, { subject: Subjects.origin(OriginVerbs.release), queue, schema: SessionRequest, logger,
-          handler: (req) => (count('release'), admission.release(req)) }),
+        serve(nc, { subject: Subjects.originVerbAll(OriginVerbs.heartbeat), queue, schema: SessionRequest, logger,
+          handler: (req, msg) => (count('heartbeat'),
+          admission.heartbeat({ sessionId: req.sessionId, peerId: parseOriginSubject(msg.subject).peerId })) }),
+        serve(nc, { subject: Subjects.originVerbAll(OriginVerbs.release), queue, schema: SessionRequest, logger,
+          handler: (req, msg) => (count('release'),
+          admission.release({ sessionId: req.sessionId, peerId: parseOriginSubject(msg.subject).peerId })) }),
         serve(nc, { subject: Subjects.catalog(CatalogVerbs.list), queue, schema: CatalogListRequest, logger,
           handler: async () => (count('list'), { videos: await catalog.list() }) }),
         serve(nc, { subject: Subjects.catalog(CatalogVerbs.get), queue, schema: CatalogGetRequest, logger,

@@ -1,3 +1,4 @@
 export * from './sdp.js';
 export * from './relay.js';
 export * from './client.js';
+export * from './links.js';

@@ -17,12 +17,14 @@
  * rejection, including malformed JSON. The error path is the same as serve()'s.
  */
 import {
-  BadRequestError, decode, encode, isValidId, MAX_SIGNAL_MESSAGE_BYTES, PeerEvents, QueueGroups, SignalMessage,
-  Subjects, SUBJECT_PREFIX, TooLargeError, toSwitchyardError, type SignalAck,
+  BadRequestError, decode, encode, MAX_SIGNAL_MESSAGE_BYTES, parseSignalSubject, PeerEvents, QueueGroups,
+  SignalMessage, Subjects, TooLargeError, toSwitchyardError, type SignalAck,
 } from '../../protocol/mod.js';
 import type { Clock } from '../../lib/clock.js';
 import type { Logger } from '../../lib/logger.js';
+import { createKeyedRateLimiter } from '../../lib/ratelimit.js';
 import type { Msg, NatsConnection, Subscription } from '../../lib/nats.js';
+import { openLinkBook, type LinkBook } from './links.js';
 import { validateSignal } from './sdp.js';
 
 export interface SignalRelayInit {
@@ -39,6 +41,8 @@ export interface SignalRelayComponents {
   logger: Logger;
   /** time source for the rate limiter (default: performance.now) */
   clock?: Clock;
+  /** where negotiated links are recorded for the tracker (default: the `sy_links` bucket, opened on start) */
+  links?: LinkBook;
 }
 
 export interface SignalRelayStats {
@@ -58,26 +62,8 @@ export interface SignalRelay {
 
 export const SIGNAL_RELAY_DEFAULTS = { maxPerSecondPerPeer: 200, maxTrackedPeers: 10_000 } as const;
 
-const SIGNAL_SUBJECT_HEAD = `${SUBJECT_PREFIX}.signal.`;
-
-/** Parses `sy.signal.<from>.<to>`; throws BadRequestError on anything else. */
-export function parseSignalSubject(subject: string): { from: string; to: string } {
-  if (typeof subject !== 'string' || !subject.startsWith(SIGNAL_SUBJECT_HEAD)) {
-    throw new BadRequestError('not a signal subject');
-  }
-  const rest = subject.slice(SIGNAL_SUBJECT_HEAD.length).split('.');
-  if (rest.length !== 2) throw new BadRequestError('signal subject must be sy.signal.<from>.<to>');
-  const [from, to] = rest as [string, string];
-  if (!isValidId(from)) throw new BadRequestError('invalid sender id in subject');
-  if (!isValidId(to)) throw new BadRequestError('invalid recipient id in subject');
-  if (from === to) throw new BadRequestError('a peer cannot signal itself');
-  return { from, to };
-}
-
-interface Bucket {
-  tokens: number;
-  last: number;
-}
+/** Kept here for callers that know the relay as the subject's owner; the parser lives with the builders. */
+export { parseSignalSubject };
 
 export function createSignalRelay(init: SignalRelayInit, components: SignalRelayComponents): SignalRelay {
   const { nc, logger } = components;
@@ -87,34 +73,14 @@ export function createSignalRelay(init: SignalRelayInit, components: SignalRelay
   if (!(burst >= 1) || !Number.isFinite(burst)) throw new TypeError('burstPerPeer must be a finite number ≥ 1');
   const maxTracked = init.maxTrackedPeers ?? SIGNAL_RELAY_DEFAULTS.maxTrackedPeers;
   if (!Number.isInteger(maxTracked) || maxTracked < 1) throw new TypeError('maxTrackedPeers must be an integer ≥ 1');
-  const now = components.clock ? () => components.clock!.now() : () => performance.now();
 
-  // Map iteration order is insertion order: re-inserting on every use keeps it least-recently-seen first, so
-  // eviction drops the sender idle longest (and an evicted sender merely starts again with a full bucket).
-  const buckets = new Map<string, Bucket>();
-  const allow = (from: string): boolean => {
-    const t = now();
-    let b = buckets.get(from);
-    if (b) {
-      buckets.delete(from);
-      b.tokens = Math.min(burst, b.tokens + (Math.max(0, t - b.last) / 1000) * rate);
-      b.last = t;
-    } else {
-      b = { tokens: burst, last: t };
-      while (buckets.size >= maxTracked) {
-        const oldest = buckets.keys().next();
-        if (oldest.done) break;
-        buckets.delete(oldest.value);
-      }
-    }
-    buckets.set(from, b);
-    if (b.tokens < 1) return false;
-    b.tokens -= 1;
-    return true;
-  };
+  const limiter = createKeyedRateLimiter({ ratePerSecond: rate, burst, maxKeys: maxTracked,
+    ...(components.clock ? { now: () => components.clock!.now() } : {}) });
+  const allow = (from: string) => limiter.allow(from);
 
   const counters = { relayed: 0, rejected: 0, rateLimited: 0 };
   let sub: Subscription | null = null;
+  let links: LinkBook | null = components.links ?? null;
 
   const handle = (msg: Msg): SignalAck => {
     if (msg.data.byteLength > MAX_SIGNAL_MESSAGE_BYTES) {
@@ -128,6 +94,10 @@ export function createSignalRelay(init: SignalRelayInit, components: SignalRelay
     const body = decode(SignalMessage, msg.data, { maxBytes: MAX_SIGNAL_MESSAGE_BYTES, what: 'signal message' });
     validateSignal(body);
     nc.publish(Subjects.peer(to, PeerEvents.signal), encode({ ...body, from }));
+    // an answer closes a negotiation between two identities the server enforced: evidence for tracker reports
+    if (body.kind === 'answer' && links) {
+      void links.record(body.videoId, from, to).catch((err) => logger.warn('link not recorded', { err }));
+    }
     return { delivered: true };
   };
 
@@ -155,6 +125,7 @@ export function createSignalRelay(init: SignalRelayInit, components: SignalRelay
   return {
     async start() {
       if (sub) return;
+      links ??= await openLinkBook(nc);
       sub = nc.subscribe(Subjects.signalAll, {
         queue: QueueGroups.signal,
         callback: (err, msg) => {
@@ -177,8 +148,8 @@ export function createSignalRelay(init: SignalRelayInit, components: SignalRelay
       } catch {
         try { s.unsubscribe(); } catch { /* connection already closed */ }
       }
-      buckets.clear();
+      limiter.clear();
     },
-    stats: () => ({ ...counters, trackedPeers: buckets.size }),
+    stats: () => ({ ...counters, trackedPeers: limiter.size }),
   };
 }

@@ -15,14 +15,15 @@
 import { Kvm, type KV } from '@nats-io/kv';
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import {
-  Announce, BadRequestError, Buckets, HaveUpdate, ID_PATTERN, isValidId, Leave, MAX_TRACKER_MESSAGE_BYTES,
-  QueueGroups, Report, Subjects, TrackerVerbs, UnavailableError, UnknownSessionError, validate,
+  Announce, BadRequestError, Buckets, HaveUpdate, ID_PATTERN, Leave, MAX_TRACKER_MESSAGE_BYTES,
+  parseTrackerSubject, QueueGroups, Report, Subjects, TrackerVerbs, UnavailableError, UnknownSessionError, validate,
   type AnnounceReply, type OkReply, type TrackerVerb,
 } from '../../protocol/mod.js';
 import type { Clock } from '../../lib/clock.js';
 import { createKvMirror, type KvMirror, type MirrorEntry } from '../../lib/kvmirror.js';
 import type { Logger } from '../../lib/logger.js';
 import { serve, type Msg, type NatsConnection, type Subscription } from '../../lib/nats.js';
+import { openLinkBook, type LinkBook } from '../signal/links.js';
 import { availability, popcount, rankPeers, type ScoreCandidate } from './score.js';
 
 const IdT = Type.String({ pattern: ID_PATTERN.source });
@@ -61,6 +62,8 @@ export interface TrackerComponents {
   nc: NatsConnection;
   clock: Clock;
   logger: Logger;
+  /** evidence of negotiated links (default: the relay's `sy_links` bucket) */
+  links?: LinkBook;
 }
 
 export interface Tracker {
@@ -113,6 +116,7 @@ export async function createTracker(init: TrackerInit, components: TrackerCompon
   const staleMs = TRACKER_DEFAULTS.staleFactor * intervalMs;
   const workerId = init.workerId ?? `tracker-${process.pid}`;
   const kv: KV = await new Kvm(nc).create(Buckets.swarm, { history: 1 });
+  const links = components.links ?? (await openLinkBook(nc));
 
   let mirror: KvMirror<SwarmPeer> | null = null;
   let sub: Subscription | null = null;
@@ -239,18 +243,16 @@ export async function createTracker(init: TrackerInit, components: TrackerCompon
     return out;
   }
 
-  async function announce(videoId: string, a: Announce): Promise<AnnounceReply> {
+  async function announce(videoId: string, peerId: string, a: Announce): Promise<AnnounceReply> {
     const bits = decodeAnnouncedBits(a.bitfield, a.chunkCount);
     const now = clock.now();
     const have = popcount(bits);
-    const self = await mutate(swarmKey(videoId, a.peerId), (cur) => {
-      // a stale entry is a departed peer: its successor under the same id may announce anything
-      if (cur && isFresh(cur, now) && cur.chunkCount !== a.chunkCount) {
-        throw new BadRequestError(`peer ${a.peerId} announced ${a.chunkCount} chunks for ${videoId}, ${cur.chunkCount} before`);
-      }
-      // the announce carries the full state; only the reports (other peers' verdict) are carried over
+    const self = await mutate(swarmKey(videoId, peerId), (cur) => {
+      // Only the peer itself can announce under its id (the subject is enforced), so its latest announce is the
+      // truth even when it contradicts an earlier one: refusing it would lock the peer out of its own swarm.
+      // Only the reports (other peers' verdict) are carried over.
       return {
-        peerId: a.peerId, videoId, chunkCount: a.chunkCount, bitfield: a.bitfield, uploads: a.uploads,
+        peerId, videoId, chunkCount: a.chunkCount, bitfield: a.bitfield, uploads: a.uploads,
         uploadBps: a.uploadBps, complete: have === a.chunkCount, lastSeen: now,
         ...(a.spare !== undefined ? { spare: a.spare } : {}),
         ...(a.rttMs ? { rttMs: a.rttMs } : {}),
@@ -267,14 +269,14 @@ export async function createTracker(init: TrackerInit, components: TrackerCompon
     const avail = availability(a.chunkCount, sources.map((p) => bitsOf(p).bits));
     const candidates: ScoreCandidate[] = [];
     for (const p of sources) {
-      if (p.peerId === a.peerId) continue;
+      if (p.peerId === peerId) continue;
       const reports = p.reports ?? [];
-      if (reports.length >= 2 || reports.includes(a.peerId)) continue;
+      if (reports.length >= 2 || reports.includes(peerId)) continue;
       const d = bitsOf(p);
       candidates.push({ peerId: p.peerId, bits: d.bits, have: d.have, uploadBps: p.uploadBps });
     }
     const peers = rankPeers({
-      peerId: a.peerId, chunkCount: a.chunkCount, bits,
+      peerId, chunkCount: a.chunkCount, bits,
       ...(a.rttMs ? { rttMs: a.rttMs } : {}),
       ...(a.throughputBps ? { throughputBps: a.throughputBps } : {}),
     }, candidates, avail, a.want ?? TRACKER_DEFAULTS.want);
@@ -282,10 +284,10 @@ export async function createTracker(init: TrackerInit, components: TrackerCompon
     return { peers, intervalMs, swarmSize };
   }
 
-  async function haveUpdate(videoId: string, h: HaveUpdate): Promise<OkReply> {
-    await mutate(swarmKey(videoId, h.peerId), (cur) => {
+  async function haveUpdate(videoId: string, peerId: string, h: HaveUpdate): Promise<OkReply> {
+    await mutate(swarmKey(videoId, peerId), (cur) => {
       // unknown_session tells the peer what to do: announce again (it expired or never announced)
-      if (!cur) throw new UnknownSessionError(swarmKey(videoId, h.peerId));
+      if (!cur) throw new UnknownSessionError(swarmKey(videoId, peerId));
       const bits = new Uint8Array(bitsOf(cur).bits);
       for (const i of h.indexes) {
         if (i >= cur.chunkCount) throw new BadRequestError(`chunk index ${i} out of range (${cur.chunkCount} chunks)`);
@@ -298,25 +300,30 @@ export async function createTracker(init: TrackerInit, components: TrackerCompon
     return { ok: true };
   }
 
-  async function leave(videoId: string, l: Leave): Promise<OkReply> {
-    await remove(swarmKey(videoId, l.peerId), () => true);
+  async function leave(videoId: string, peerId: string, _l: Leave): Promise<OkReply> {
+    await remove(swarmKey(videoId, peerId), () => true);
     return { ok: true };
   }
 
-  async function report(videoId: string, r: Report): Promise<OkReply> {
-    if (r.offender === r.peerId) throw new BadRequestError('a peer cannot report itself');
+  async function report(videoId: string, peerId: string, r: Report): Promise<OkReply> {
+    if (r.offender === peerId) throw new BadRequestError('a peer cannot report itself');
     // Only members may report: otherwise anyone could invent two reporter ids and ban any peer for free.
-    const reporterKey = swarmKey(videoId, r.peerId);
+    const reporterKey = swarmKey(videoId, peerId);
     const reporter = m().entries.get(reporterKey) ?? (await refresh(reporterKey));
     if (!reporter || !isFresh(reporter.value, clock.now())) throw new UnknownSessionError(reporterKey);
+    // ...and only about a peer it really negotiated a link with (the relay's evidence): fresh ids that never
+    // talked to a seed cannot vote it out of the swarm
+    if (!(await links.has(videoId, peerId, r.offender))) {
+      throw new BadRequestError(`no link between ${peerId} and ${r.offender} was negotiated: nothing to report`);
+    }
     // An offender that already left has nothing left to be listed from; the report is moot, not an error.
     await mutate(swarmKey(videoId, r.offender), (cur) => {
       if (!cur) return undefined;
       const reports = cur.reports ?? [];
-      if (reports.includes(r.peerId) || reports.length >= MAX_REPORTS) return undefined;
-      return { ...cur, reports: [...reports, r.peerId] };
+      if (reports.includes(peerId) || reports.length >= MAX_REPORTS) return undefined;
+      return { ...cur, reports: [...reports, peerId] };
     });
-    logger.info('peer reported', { videoId, offender: r.offender, by: r.peerId, reason: r.reason });
+    logger.info('peer reported', { videoId, offender: r.offender, by: peerId, reason: r.reason });
     return { ok: true };
   }
 
@@ -338,7 +345,7 @@ export async function createTracker(init: TrackerInit, components: TrackerCompon
     return sweeping;
   }
 
-  const routes: { [V in TrackerVerb]: { schema: TSchema; run: (videoId: string, body: never) => Promise<unknown> } } = {
+  const routes: { [V in TrackerVerb]: { schema: TSchema; run: (videoId: string, peerId: string, body: never) => Promise<unknown> } } = {
     [TrackerVerbs.announce]: { schema: Announce, run: announce },
     [TrackerVerbs.have]: { schema: HaveUpdate, run: haveUpdate },
     [TrackerVerbs.leave]: { schema: Leave, run: leave },
@@ -349,13 +356,12 @@ export async function createTracker(init: TrackerInit, components: TrackerCompon
   async function route(body: unknown, msg: Msg): Promise<unknown> {
     // a message delivered between unsubscribe and the mirror stopping gets a typed answer, not a crash
     if (!mirror) throw new UnavailableError(`tracker ${workerId} is stopping`);
-    const [, , videoId, verb] = msg.subject.split('.');
-    if (!isValidId(videoId)) throw new BadRequestError(`invalid video id in subject ${JSON.stringify(msg.subject)}`);
-    const r = Object.hasOwn(routes, verb ?? '') ? routes[verb as TrackerVerb] : undefined;
-    if (!r) throw new BadRequestError(`unknown tracker verb ${JSON.stringify(verb)}`);
+    // the sender is the subject's last token: its NATS credential allows no other, so it is the identity
+    const { videoId, verb, peerId } = parseTrackerSubject(msg.subject);
+    const r = routes[verb];
     const req = validate(r.schema, body, `${verb} request`);
-    served[verb!] = (served[verb!] ?? 0) + 1;
-    const p = r.run(videoId, req as never);
+    served[verb] = (served[verb] ?? 0) + 1;
+    const p = r.run(videoId, peerId, req as never);
     inflight.add(p);
     try {
       return await p;

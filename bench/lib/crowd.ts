@@ -25,7 +25,7 @@ import { openPartial, partialDirFor, type PartialDownload } from '../../client/p
 import { startStack, type Stack } from '../../client/stack.js';
 import { startNats, type NatsServerHandle } from '../../infra/nats.js';
 import { createLogger, type Logger } from '../../lib/logger.js';
-import { connectNats, type NatsConnection } from '../../lib/nats.js';
+import type { NatsConnection } from '../../lib/nats.js';
 import { createTokenBucket } from '../../lib/tokenbucket.js';
 import type { Manifest, OriginPolicy } from '../../protocol/mod.js';
 import { fluidBounds } from './bounds.js';
@@ -223,8 +223,8 @@ export async function runCrowd(opts: CrowdOptions): Promise<CrowdResult> {
   try {
     // our own nats-server child, so its CPU can be read from /proc
     mkdirSync(join(dir, 'nats'), { recursive: true });
-    nats = await startNats({ storeDir: join(dir, 'nats') });
-    stack = await startStack({ natsUrl: nats.url, dataDir: join(dir, 'stack'), capacity: opts.capacity, policy: opts.policy,
+    nats = await startNats({ storeDir: join(dir, 'nats'), authDir: join(dir, 'auth') });
+    stack = await startStack({ natsUrl: nats.url, authDir: join(dir, 'auth'), dataDir: join(dir, 'stack'), capacity: opts.capacity, policy: opts.policy,
       originRate: opts.us, trackerIntervalMs: opts.trackerIntervalMs ?? 1000,
       ...(opts.leaseTtlMs ? { leaseTtlMs: opts.leaseTtlMs } : {}) }, logger.child('stack'));
     const file = opts.file ?? join(dir, 'video.bin');
@@ -243,7 +243,7 @@ export async function runCrowd(opts: CrowdOptions): Promise<CrowdResult> {
     mkdirSync(outDir, { recursive: true });
     for (let i = 0; i < N; i++) {
       const peerId = `c${String(i).padStart(3, '0')}${randomBytes(3).toString('hex')}`;
-      const nc = await connectNats(stack.natsUrl, peerId);
+      const { nc } = await stack.connectPeer({ peerId });
       const outPath = join(outDir, `${peerId}.out`);
       const partial = await openPartial(partialDirFor(outPath), manifest);
       const node = createPeerNode({ peerId, manifest, uploads: true, uploadRate: ui[i]! },

@@ -1,12 +1,11 @@
 /** `switchyard get <videoId>`: download and verify a video, resuming from `<output>.part/` when present. */
-import { randomBytes } from 'node:crypto';
 import { basename } from 'node:path';
 import { createOriginClient } from '../../actors/origin/client.js';
 import { createLogger } from '../../lib/logger.js';
-import { connectNats } from '../../lib/nats.js';
 import { createTokenBucket } from '../../lib/tokenbucket.js';
 import { isValidId, BadRequestError } from '../../protocol/mod.js';
 import { resolveConfig } from '../config.js';
+import { connectAsPeer } from '../credentials.js';
 import { runDownload } from '../download.js';
 import { openPartial, partialDirFor } from '../partial.js';
 import { createProgressBar } from '../progress.js';
@@ -22,7 +21,8 @@ export interface GetFlags {
   gateway?: string;
   parallel?: string;
   rate?: string;
-  'peer-id'?: string;
+  /** readable prefix of the peer id the gateway assigns */
+  label?: string;
   json?: boolean;
   'keep-partial'?: boolean;
   /** stay in the swarm after completion, serving chunks, until Ctrl-C (or --seed-seconds) */
@@ -48,13 +48,15 @@ export async function getCommand(videoId: string | undefined, flags: GetFlags): 
   const logger = createLogger('get');
   const json = flags.json === true;
   const emit = (o: Record<string, unknown>) => json && process.stdout.write(JSON.stringify(o) + '\n');
-  const nc = await connectNats(cfg.nats, 'switchyard-get');
+  const peer = await connectAsPeer({ gateway: cfg.gateway, logger, ...(cfg.natsExplicit ? { nats: cfg.nats } : {}),
+    ...(flags.label ? { label: flags.label } : {}), ...(cfg.apiKey ? { apiKey: cfg.apiKey } : {}) });
+  const { nc } = peer;
+  const peerId = peer.identity.peerId;
   try {
     const origin = createOriginClient(nc);
     const manifest = await origin.manifest(videoId);
     const outPath = flags.output ?? safeName(manifest.name, videoId);
     const partial = await openPartial(partialDirFor(outPath), manifest);
-    const peerId = flags['peer-id'] ?? `p${randomBytes(9).toString('base64url')}`;
     const parallel = flags.parallel ? Number(flags.parallel) : 4;
     if (!Number.isInteger(parallel) || parallel < 1 || parallel > 64) throw new BadRequestError('--parallel must be 1..64');
     const rate = flags.rate ? Number(flags.rate) : 0;
@@ -67,7 +69,7 @@ export async function getCommand(videoId: string | undefined, flags: GetFlags): 
     const seed = flags.seed === true;
     const upRate = flags['up-rate'] ? Number(flags['up-rate']) : 0;
     if (!Number.isFinite(upRate) || upRate < 0) throw new BadRequestError('--up-rate must be bytes per second');
-    const bindAddress = bindAddressFor(flags.bind, cfg.nats);
+    const bindAddress = bindAddressFor(flags.bind, nc.getServer());
     const node = createPeerNode({ peerId, manifest, uploads: flags['no-upload'] !== true,
       ...(bindAddress ? { bindAddress } : {}), ...(upRate > 0 ? { uploadRate: upRate } : {}) },
     { nc, source: partialSource(partial), logger });
@@ -128,6 +130,6 @@ export async function getCommand(videoId: string | undefined, flags: GetFlags): 
     process.stderr.write(`switchyard get: download failed: ${result.error?.message ?? 'unknown error'}\n`);
     return 1;
   } finally {
-    await nc.close().catch(() => {});
+    await peer.close();
   }
 }

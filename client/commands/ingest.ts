@@ -2,20 +2,27 @@
 import { createOriginClient } from '../../actors/origin/client.js';
 import { ingestFile } from '../../actors/ingest/ingest.js';
 import { createLogger } from '../../lib/logger.js';
+import { loadAuth, serviceCredentials } from '../../infra/auth.js';
 import { connectNats } from '../../lib/nats.js';
-import { BadRequestError } from '../../protocol/mod.js';
+import { BadRequestError, ServiceRoles, UnauthorizedError } from '../../protocol/mod.js';
 import { openChunkStore } from '../../store/mod.js';
 import { resolveConfig } from '../config.js';
 
 export async function ingestCommand(file: string | undefined, flags: {
-  name?: string; 'chunk-size'?: string; store?: string; nats?: string; json?: boolean;
+  name?: string; 'chunk-size'?: string; store?: string; nats?: string; json?: boolean; 'auth-dir'?: string;
 }): Promise<number> {
   if (!file) throw new BadRequestError('usage: switchyard ingest <file> [--name N] [--chunk-size BYTES]');
   const cfg = resolveConfig(flags);
   const chunkSize = flags['chunk-size'] ? Number(flags['chunk-size']) : undefined;
   const logger = createLogger('ingest');
+  // publishing to the catalog is a service's right: this operator tool uses the deployment's own keys
+  const auth = cfg.authDir ? loadAuth(cfg.authDir) : null;
+  if (!auth) {
+    throw new UnauthorizedError('ingest publishes to the catalog and needs the operator keys: run it where `switchyard ' +
+      'serve` runs, or set SWITCHYARD_AUTH_DIR (or upload with POST /videos and the admin token)');
+  }
   const store = await openChunkStore(cfg.store);
-  const nc = await connectNats(cfg.nats, 'switchyard-ingest');
+  const nc = await connectNats(cfg.nats, 'switchyard-ingest', serviceCredentials(auth, ServiceRoles.admin));
   try {
     const origin = createOriginClient(nc);
     const r = await ingestFile({ path: file, ...(flags.name ? { name: flags.name } : {}),

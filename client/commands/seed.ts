@@ -1,30 +1,31 @@
 /** `switchyard seed <videoId> --file F`: serve a complete, verified file to the video's swarm until stopped. */
-import { randomBytes } from 'node:crypto';
 import { createOriginClient } from '../../actors/origin/client.js';
 import { createLogger } from '../../lib/logger.js';
-import { connectNats } from '../../lib/nats.js';
 import { BadRequestError, isValidId } from '../../protocol/mod.js';
 import { resolveConfig } from '../config.js';
+import { connectAsPeer } from '../credentials.js';
 import { createPeerNode } from '../p2p/peer.js';
 import { fileSource } from '../p2p/sources.js';
 import { bindAddressFor, waitForStop } from './common.js';
 
 export async function seedCommand(videoId: string | undefined, flags: {
-  file?: string; nats?: string; 'peer-id'?: string; seconds?: string; 'up-rate'?: string; bind?: string; json?: boolean;
+  file?: string; nats?: string; gateway?: string; label?: string; seconds?: string; 'up-rate'?: string; bind?: string; json?: boolean;
 }): Promise<number> {
   if (!videoId || !isValidId(videoId) || !flags.file) {
     throw new BadRequestError('usage: switchyard seed <videoId> --file FILE [--seconds S] [--up-rate BYTES_PER_S]');
   }
   const cfg = resolveConfig(flags);
   const logger = createLogger('seed');
-  const nc = await connectNats(cfg.nats, 'switchyard-seed');
+  const peer = await connectAsPeer({ gateway: cfg.gateway, logger, ...(cfg.natsExplicit ? { nats: cfg.nats } : {}),
+    ...(flags.label ? { label: flags.label } : {}), ...(cfg.apiKey ? { apiKey: cfg.apiKey } : {}) });
+  const { nc } = peer;
+  const peerId = peer.identity.peerId;
   try {
     const manifest = await createOriginClient(nc).manifest(videoId);
     const source = await fileSource(flags.file, manifest);
     const held = source.have().filter(Boolean).length;
     if (held === 0) throw new BadRequestError(`${flags.file} holds no chunk of ${videoId}`);
-    const peerId = flags['peer-id'] ?? `s${randomBytes(9).toString('base64url')}`;
-    const bindAddress = bindAddressFor(flags.bind, cfg.nats);
+    const bindAddress = bindAddressFor(flags.bind, nc.getServer());
     const upRate = flags['up-rate'] ? Number(flags['up-rate']) : 0;
     const node = createPeerNode({ peerId, manifest, uploads: true, ...(bindAddress ? { bindAddress } : {}),
       ...(upRate > 0 ? { uploadRate: upRate } : {}) }, { nc, source, logger });
@@ -39,6 +40,6 @@ export async function seedCommand(videoId: string | undefined, flags: {
     await source.close();
     return 0;
   } finally {
-    await nc.close().catch(() => {});
+    await peer.close();
   }
 }

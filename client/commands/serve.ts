@@ -28,9 +28,10 @@ export async function serveCommand(flags: {
     policy,
     ...(process.env.SWITCHYARD_GRANT_SECRET ? { grantSecret: process.env.SWITCHYARD_GRANT_SECRET } : {}),
     ...(process.env.SWITCHYARD_ADMIN_TOKEN ? { adminToken: process.env.SWITCHYARD_ADMIN_TOKEN } : {}),
+    ...(process.env.SWITCHYARD_API_KEYS ? { apiKeys: process.env.SWITCHYARD_API_KEYS.split(',').map((k) => k.trim()) } : {}),
   }, logger);
   const cfgPath = writeLocalConfig({ nats: stack.natsUrl, gateway: stack.gatewayUrl, store: stack.storeLocation,
-    grantSecret: stack.grantSecret, adminToken: stack.adminToken });
+    grantSecret: stack.grantSecret, adminToken: stack.adminToken, authDir: stack.auth.dir });
   process.stdout.write(`switchyard is serving (origin capacity ${capacity}, ${policy})\n` +
     `  NATS     ${stack.natsUrl}\n  gateway  ${stack.gatewayUrl}  (dashboard ${stack.gatewayUrl}/dashboard, API docs /docs)\n` +
     `  store    ${stack.storeLocation}\n  config   ${cfgPath} (other switchyard commands here use it)\n` +

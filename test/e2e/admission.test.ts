@@ -54,7 +54,7 @@ t('capacity 2, five simultaneous clients: never more than 2 hold a slot; 3 wait 
   const sampler = setInterval(() => (maxChecked = Math.max(maxChecked, liveLeases(stack))), 5);
   const rate = String(Math.ceil(manifest.size / 1.2));
   const runs = Array.from({ length: 5 }, (_, i) => startCli(['get', manifest.videoId, '-o', join(ctx.dir, `c${i}.mp4`),
-    '--json', '--rate', rate, '--nats', stack.natsUrl, '--gateway', stack.gatewayUrl, '--peer-id', `crowd${i}`,
+    '--json', '--rate', rate, '--nats', stack.natsUrl, '--gateway', stack.gatewayUrl, '--label', `crowd${i}`,
     // consume-only clients: nobody serves peers, so the denied ones must wait for the origin (admission under test)
     '--no-upload']));
   const codes = await Promise.all(runs.map((r) => r.exited));
@@ -98,7 +98,7 @@ t('a killed client loses its slot within the lease expiry; restarted, it fetches
   const out = join(ctx.dir, 'killed.mp4');
   const slow = String(Math.ceil(manifest.size / 6));
   const first = startCli(['get', manifest.videoId, '-o', out, '--json', '--rate', slow, '--nats', stack.natsUrl,
-    '--gateway', stack.gatewayUrl, '--peer-id', 'victim']);
+    '--gateway', stack.gatewayUrl, '--label', 'victim']);
   const chunksDir = join(`${out}.part`, 'chunks');
   await waitFor(() => {
     try {
@@ -117,7 +117,7 @@ t('a killed client loses its slot within the lease expiry; restarted, it fetches
 
   const kept = readdirSync(chunksDir).filter((n) => /^\d+$/.test(n)).length;
   const second = startCli(['get', manifest.videoId, '-o', out, '--json', '--nats', stack.natsUrl,
-    '--gateway', stack.gatewayUrl, '--peer-id', 'victim']);
+    '--gateway', stack.gatewayUrl, '--label', 'victim']);
   assert.is(await second.exited, 0, second.stderr());
   assert.is(sha256File(out), sha256File(ctx.video));
   const start = findEvent<{ resumedChunks: number }>(second.events, 'start')!;

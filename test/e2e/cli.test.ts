@@ -26,9 +26,14 @@ t.after(async ({ stack, dir }) => {
 });
 
 const common = (s: Stack) => ['--nats', s.natsUrl, '--gateway', s.gatewayUrl];
+const keys = (s: Stack) => ['--auth-dir', s.auth.dir];
 
 t('ingest a generated video with the CLI, get it back byte-identical', async (ctx) => {
-  const ing = await runCli(['ingest', ctx.video, '--json', '--store', ctx.stack.storeLocation, ...common(ctx.stack)]);
+  // ingest publishes to the catalog: a service's right, so it needs the deployment's keys
+  const noKeys = await runCli(['ingest', ctx.video, '--store', ctx.stack.storeLocation, ...common(ctx.stack)]);
+  assert.is(noKeys.code, 1);
+  assert.match(noKeys.stderr, /operator keys/);
+  const ing = await runCli(['ingest', ctx.video, '--json', '--store', ctx.stack.storeLocation, ...common(ctx.stack), ...keys(ctx.stack)]);
   assert.is(ing.code, 0, ing.stderr);
   const info = JSON.parse(ing.stdout.trim()) as { videoId: string; size: number; mime: string; chunks: number; warnings: string[] };
   assert.ok(info.size > 2 * 1024 * 1024, `video of ${info.size} bytes should be a few MB`);
@@ -51,15 +56,15 @@ t('ingest a generated video with the CLI, get it back byte-identical', async (ct
 t('ingest of a non-video file stores it with a warning; missing and empty files are clear errors', async (ctx) => {
   const text = join(ctx.dir, 'notes.bin');
   writeFileSync(text, Buffer.alloc(100_000, 7));
-  const ok = await runCli(['ingest', text, '--store', ctx.stack.storeLocation, ...common(ctx.stack)]);
+  const ok = await runCli(['ingest', text, '--store', ctx.stack.storeLocation, ...common(ctx.stack), ...keys(ctx.stack)]);
   assert.is(ok.code, 0, ok.stderr);
   assert.match(ok.stderr, /warning: not recognised as a video/);
-  const missing = await runCli(['ingest', join(ctx.dir, 'nope.mp4'), '--store', ctx.stack.storeLocation, ...common(ctx.stack)]);
+  const missing = await runCli(['ingest', join(ctx.dir, 'nope.mp4'), '--store', ctx.stack.storeLocation, ...common(ctx.stack), ...keys(ctx.stack)]);
   assert.is(missing.code, 1);
   assert.match(missing.stderr, /no such file/);
   const empty = join(ctx.dir, 'empty.mp4');
   writeFileSync(empty, '');
-  const e = await runCli(['ingest', empty, '--store', ctx.stack.storeLocation, ...common(ctx.stack)]);
+  const e = await runCli(['ingest', empty, '--store', ctx.stack.storeLocation, ...common(ctx.stack), ...keys(ctx.stack)]);
   assert.is(e.code, 1);
   assert.match(e.stderr, /empty/);
 });

@@ -39,18 +39,21 @@ t.after(async (ctx) => {
 t('two seeds, one killed while serving: both downloaders still finish byte-identical', async (ctx) => {
   const { stack, manifest } = ctx;
   const common = ['--nats', stack.natsUrl, '--gateway', stack.gatewayUrl, '--bind', '127.0.0.1', '--json'];
-  const seeds = ['seedA', 'seedB'].map((id) => startCli(['seed', manifest.videoId, '--file', ctx.file, '--peer-id', id,
+  const seeds = ['seedA', 'seedB'].map((id) => startCli(['seed', manifest.videoId, '--file', ctx.file, '--label', id,
     '--up-rate', String(MiB), ...common]));
   ctx.runs.push(...seeds);
   await waitFor(() => seeds.every((s) => s.events.some((e) => e.event === 'seeding')), 'seeds ready', 20000);
-  const gets = [0, 1].map((i) => startCli(['get', manifest.videoId, '-o', join(ctx.dir, `out${i}.bin`), '--peer-id', `dl${i}`,
+  // the gateway assigns ids as `<label>-<random>`; the seeds say theirs
+  const [idA, idB] = seeds.map((s) => findEvent<{ peerId: string }>(s.events, 'seeding')!.peerId) as [string, string];
+  assert.match(idA, /^seedA-/);
+  const gets = [0, 1].map((i) => startCli(['get', manifest.videoId, '-o', join(ctx.dir, `out${i}.bin`), '--label', `dl${i}`,
     '--no-upload', ...common]));
   ctx.runs.push(...gets);
   // kill seedA without any goodbye as soon as a downloader reports bytes from it (their telemetry), mid-transfer
   let fromA = 0;
   const sub = stack.nc.subscribe(Subjects.telemetryAll, { callback: (_e, m) => {
     const st = JSON.parse(new TextDecoder().decode(m.data)) as { bytesBySource: Record<string, number>; haveCount: number; chunkCount: number };
-    if (st.haveCount < st.chunkCount) fromA = Math.max(fromA, st.bytesBySource['peer:seedA'] ?? 0);
+    if (st.haveCount < st.chunkCount) fromA = Math.max(fromA, st.bytesBySource[`peer:${idA}`] ?? 0);
   } });
   await waitFor(() => fromA > 0, 'a downloader receiving from seedA', 20000, 10);
   sub.unsubscribe();
@@ -63,9 +66,9 @@ t('two seeds, one killed while serving: both downloaders still finish byte-ident
     assert.is(sha256File(join(ctx.dir, `out${i}.bin`)), source);
     const done = findEvent<{ bytesBySource: Record<string, number> }>(gets[i]!.events, 'done')!;
     assert.is(done.bytesBySource.origin, undefined);
-    assert.ok((done.bytesBySource['peer:seedB'] ?? 0) > 0, 'the rest came from the surviving seed');
+    assert.ok((done.bytesBySource[`peer:${idB}`] ?? 0) > 0, 'the rest came from the surviving seed');
   }
-  const gotFromA = gets.map((g) => findEvent<{ bytesBySource: Record<string, number> }>(g.events, 'done')!.bytesBySource['peer:seedA'] ?? 0);
+  const gotFromA = gets.map((g) => findEvent<{ bytesBySource: Record<string, number> }>(g.events, 'done')!.bytesBySource[`peer:${idA}`] ?? 0);
   assert.ok(gotFromA.some((b) => b > 0), 'seedA was serving when it died');
 });
 

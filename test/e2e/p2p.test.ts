@@ -14,7 +14,6 @@ import { createPeerNode } from '../../client/p2p/peer.js';
 import { createRtcHost, type RtcHost } from '../../client/p2p/rtc.js';
 import { fileSource } from '../../client/p2p/sources.js';
 import { startStack, type Stack } from '../../client/stack.js';
-import { connectNats } from '../../lib/nats.js';
 import { createLogger } from '../../lib/logger.js';
 import { chunkLength, type Manifest } from '../../protocol/mod.js';
 import { sha256File } from '../helpers/cli.js';
@@ -56,7 +55,7 @@ crowd('6 clients, 16 MiB, capacity 1: all byte-identical, denied ones mostly fro
   const { stack, manifest } = ctx;
   const source = sha256File(ctx.file);
   for (let i = 0; i < 6; i++) {
-    ctx.clients.push(await startClient({ natsUrl: stack.natsUrl, gateway: stack.gatewayUrl, manifest, dir: ctx.dir,
+    ctx.clients.push(await startClient({ peers: stack, gateway: stack.gatewayUrl, manifest, dir: ctx.dir,
       rtc: ctx.rtc, logger, peerId: `crowd${i}`, upRate: 4 * MiB }));
   }
   // The client that got the slot leaves as soon as it is done (no seeding), like a viewer closing the player:
@@ -108,11 +107,11 @@ evil.after(async (ctx) => {
 evil('the malicious peer is banned and reported; every honest client finishes byte-identical', async (ctx) => {
   const { stack, manifest } = ctx;
   const count = manifest.chunks.length;
-  const seedNc = await connectNats(stack.natsUrl, 'seed');
+  const { nc: seedNc } = await stack.connectPeer({ peerId: 'honestseed' });
   const seedSrc = await fileSource(ctx.file, manifest);
   const seed = createPeerNode({ peerId: 'honestseed', manifest, uploadRate: 2 * MiB }, { nc: seedNc, source: seedSrc, logger, rtc: ctx.rtc });
   await seed.swarm.start();
-  const evilNc = await connectNats(stack.natsUrl, 'evil');
+  const { nc: evilNc } = await stack.connectPeer({ peerId: 'evil' });
   const liar = createPeerNode({ peerId: 'evil', manifest }, { nc: evilNc, logger, rtc: ctx.rtc, source: {
     has: () => true,
     have: () => new Array<boolean>(count).fill(true),
@@ -127,7 +126,7 @@ evil('the malicious peer is banned and reported; every honest client finishes by
     await evilNc.close();
   });
   for (let i = 0; i < 3; i++) {
-    ctx.clients.push(await startClient({ natsUrl: stack.natsUrl, gateway: stack.gatewayUrl, manifest, dir: ctx.dir,
+    ctx.clients.push(await startClient({ peers: stack, gateway: stack.gatewayUrl, manifest, dir: ctx.dir,
       rtc: ctx.rtc, logger, peerId: `honest${i}` }));
   }
   const results = await Promise.all(ctx.clients.map((c) => c.result));

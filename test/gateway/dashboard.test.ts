@@ -91,7 +91,7 @@ const t = suite<Ctx>('dashboard: capacity-1 origin, three CLI clients, real Chro
 
 function startGet(ctx: Ctx, peerId: string) {
   const run = startCli(['get', ctx.manifest.videoId, '-o', join(ctx.dir, `${peerId}.out`), '--json', '--seed',
-    '--peer-id', peerId, '--nats', ctx.stack.natsUrl, '--gateway', ctx.stack.gatewayUrl, '--bind', '127.0.0.1'],
+    '--label', peerId, '--nats', ctx.stack.natsUrl, '--gateway', ctx.stack.gatewayUrl, '--bind', '127.0.0.1'],
   { timeoutMs: 180_000 });
   ctx.clis.set(peerId, run);
   return run;
@@ -110,7 +110,9 @@ async function state(ctx: Ctx): Promise<DashboardState> {
   assert.is(res.statusCode, 200, res.body);
   return res.json() as DashboardState;
 }
-const peer = (s: DashboardState, id: string) => s.peers.find((p) => p.peerId === id);
+/** The gateway assigns `<label>-<random>` ids; this test names clients by their labels. */
+const label = (id: string) => (id.includes('-') ? id.slice(0, id.indexOf('-')) : id);
+const peer = (s: DashboardState, id: string) => s.peers.find((p) => label(p.peerId) === id);
 
 /**
  * The little of the DOM the in-page functions below use: the project compiles without lib.dom, and these
@@ -158,7 +160,7 @@ t('state while the origin is full: the slot holder, the wait list in order, mode
   }, 'dashA downloading from the origin', 20_000, 100);
   assert.is(s.origin.capacity, 1);
   assert.type(s.origin.policy, 'string');
-  assert.equal(s.origin.slots.map((l) => [l.slot, l.peerId, l.videoId]), [[0, 'dashA', manifest.videoId]]);
+  assert.equal(s.origin.slots.map((l) => [l.slot, label(l.peerId), l.videoId]), [[0, 'dashA', manifest.videoId]]);
   assert.ok(s.origin.slots[0]!.expiresAt > s.at);
   const v = s.videos.find((x) => x.videoId === manifest.videoId);
   assert.ok(v, 'the video is in the catalog list');
@@ -170,7 +172,7 @@ t('state while the origin is full: the slot holder, the wait list in order, mode
   ctx.stack.nc.publish(Subjects.telemetry(manifest.videoId, 'mallory'), encode({ peerId: 'dashA', videoId: manifest.videoId }));
 
   startGet(ctx, 'dashB');
-  await waitFor(async () => (await state(ctx)).origin.waiting.some((w) => w.peerId === 'dashB'), 'dashB on the wait list', 20_000, 100);
+  await waitFor(async () => (await state(ctx)).origin.waiting.some((w) => label(w.peerId) === 'dashB'), 'dashB on the wait list', 20_000, 100);
   startGet(ctx, 'dashC');
   s = await waitFor(async () => {
     const st = await state(ctx);
@@ -178,9 +180,9 @@ t('state while the origin is full: the slot holder, the wait list in order, mode
     const c = peer(st, 'dashC');
     return st.origin.waiting.length === 2 && b?.position === 1 && c?.position === 2 ? st : null;
   }, 'dashB and dashC waiting, positions 1 and 2', 20_000, 100);
-  assert.equal(s.origin.waiting.map((w) => w.peerId), ['dashB', 'dashC'], 'longest waiting first');
+  assert.equal(s.origin.waiting.map((w) => label(w.peerId)), ['dashB', 'dashC'], 'longest waiting first');
   assert.ok(s.origin.waiting.every((w) => w.videoId === manifest.videoId && w.since <= s.at));
-  assert.equal(s.origin.slots.map((l) => l.peerId), ['dashA'], 'still one slot, still dashA');
+  assert.equal(s.origin.slots.map((l) => label(l.peerId)), ['dashA'], 'still one slot, still dashA');
   assert.is(peer(s, 'dashA')!.mode, 'server');
   for (const id of ['dashB', 'dashC']) assert.ok(['opening', 'p2p'].includes(peer(s, id)!.mode), `${id}: ${peer(s, id)!.mode}`);
   assert.not.ok(s.peers.some((p) => p.peerId === 'mallory'), 'invalid telemetry was dropped');
@@ -281,7 +283,7 @@ t('the page in Chromium: one row per client, modes, chunk maps, totals, origin p
   };
 
   const check = (d: Awaited<ReturnType<typeof read>>) => {
-    assert.equal(d.rows.map((r) => r.peerId).sort(), [...PEERS]);
+    assert.equal(d.rows.map((r) => label(r.peerId)).sort(), [...PEERS]);
     for (const r of d.rows) {
       assert.is(r.idText, r.peerId);
       assert.ok(MODES.includes(r.mode), `${r.peerId}: mode ${r.mode}`);

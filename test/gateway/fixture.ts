@@ -16,7 +16,7 @@ import { startNats, type NatsServerHandle } from '../../infra/nats.js';
 import { systemClock } from '../../lib/clock.js';
 import { createLogger, type Logger } from '../../lib/logger.js';
 import { connectNats, type NatsConnection } from '../../lib/nats.js';
-import { buildManifest, sha256Hex, type Manifest } from '../../protocol/mod.js';
+import { buildManifest, ServiceRoles, sha256Hex, type Manifest } from '../../protocol/mod.js';
 import { createFsChunkStore, type ChunkStore } from '../../store/mod.js';
 
 export const CHUNK_SIZE = 256 * 1024;
@@ -47,7 +47,7 @@ export interface Fixture {
 
 export async function startFixture(opts: { withIngestWorker?: boolean; maxUploadBytes?: number } = {}): Promise<Fixture> {
   const nats = await startNats();
-  const nc = await connectNats(nats.url, 'gateway-test');
+  const nc = await connectNats(nats.url, 'gateway-test', nats.creds(ServiceRoles.admin));
   const logger = createLogger('gateway-test');
   const dir = mkdtempSync(join(tmpdir(), 'sy-gateway-'));
   const stagingDir = join(dir, 'staging');

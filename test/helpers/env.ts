@@ -8,10 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createOrigin, createOriginClient, type Origin, type OriginInit } from '../../actors/origin/mod.js';
 import { startNats, type NatsServerHandle } from '../../infra/nats.js';
+import { connectMintedPeer, minterFor, type PeerMinter } from '../../infra/peercreds.js';
 import { systemClock } from '../../lib/clock.js';
 import { createLogger, type Logger } from '../../lib/logger.js';
 import { connectNats, type NatsConnection } from '../../lib/nats.js';
-import { buildManifest, sha256Hex, type Manifest } from '../../protocol/mod.js';
+import { buildManifest, ServiceRoles, sha256Hex, type Manifest } from '../../protocol/mod.js';
 import { createFsChunkStore, type ChunkStore } from '../../store/mod.js';
 
 export interface TestEnv {
@@ -23,7 +24,11 @@ export interface TestEnv {
   grantSecret: string;
   origins: Origin[];
   startOrigin(init: Partial<OriginInit> & { capacity: number }): Promise<Origin>;
+  /** a service connection (may publish and subscribe anything in the application account) */
   connect(name?: string): Promise<NatsConnection>;
+  /** a peer connection with a minted credential: the permissions a real peer has */
+  connectPeer(peerId?: string): Promise<{ peerId: string; nc: NatsConnection }>;
+  minter: PeerMinter;
   publishVideo(bytes: Uint8Array, opts?: { chunkSize?: number; name?: string }): Promise<Manifest>;
   close(): Promise<void>;
 }
@@ -33,9 +38,15 @@ export async function startEnv(): Promise<TestEnv> {
   const logger = createLogger('test');
   const extra: NatsConnection[] = [];
   const connect = async (name = 'test') => {
-    const c = await connectNats(nats.url, name);
+    const c = await connectNats(nats.url, name, nats.creds(ServiceRoles.admin));
     extra.push(c);
     return c;
+  };
+  const minter = minterFor(nats.auth);
+  const connectPeer = async (peerId?: string) => {
+    const p = await connectMintedPeer(nats.url, minter, peerId ? { peerId } : {});
+    extra.push(p.nc);
+    return p;
   };
   const nc = await connect('test-env');
   const dir = mkdtempSync(join(tmpdir(), 'sy-test-'));
@@ -43,7 +54,7 @@ export async function startEnv(): Promise<TestEnv> {
   const grantSecret = randomBytes(32).toString('hex');
   const origins: Origin[] = [];
   const env: TestEnv = {
-    nats, nc, dir, store, logger, grantSecret, origins, connect,
+    nats, nc, dir, store, logger, grantSecret, origins, connect, connectPeer, minter,
     async startOrigin(init) {
       const onc = await connect(`origin-${origins.length}`);
       const o = await createOrigin({ grantSecret, leaseTtlMs: 2000, sweepIntervalMs: 100, workerId: `origin-${origins.length}`, ...init },

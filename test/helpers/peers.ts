@@ -13,7 +13,7 @@ import type { RtcHost } from '../../client/p2p/rtc.js';
 import { partialSource } from '../../client/p2p/sources.js';
 import { openPartial, partialDirFor } from '../../client/partial.js';
 import type { Logger } from '../../lib/logger.js';
-import { connectNats, type NatsConnection } from '../../lib/nats.js';
+import type { NatsConnection } from '../../lib/nats.js';
 import { createTokenBucket } from '../../lib/tokenbucket.js';
 import type { Manifest } from '../../protocol/mod.js';
 
@@ -44,11 +44,13 @@ export interface TestClient {
 }
 
 export async function startClient(args: {
-  natsUrl: string; gateway: string; manifest: Manifest; dir: string; rtc: RtcHost; logger: Logger;
+  /** mints a peer credential and connects (a stack's or test env's connectPeer) */
+  peers: { connectPeer(opts: { peerId: string }): Promise<{ nc: NatsConnection }> };
+  gateway: string; manifest: Manifest; dir: string; rtc: RtcHost; logger: Logger;
   peerId?: string; rate?: number; upRate?: number;
 }): Promise<TestClient> {
   const peerId = args.peerId ?? `t${randomBytes(6).toString('hex')}`;
-  const nc = await connectNats(args.natsUrl, peerId);
+  const { nc } = await args.peers.connectPeer({ peerId });
   const outPath = join(args.dir, `${peerId}.out`);
   const partial = await openPartial(partialDirFor(outPath), args.manifest);
   const node = createPeerNode({ peerId, manifest: args.manifest, uploads: true, rechokeMs: 500,

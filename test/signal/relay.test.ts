@@ -2,7 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createSignalClient, createSignalRelay, type SignalClient, type SignalRelay } from '../../actors/signal/mod.js';
 import { createLogger } from '../../lib/logger.js';
-import { connectNats, type NatsConnection } from '../../lib/nats.js';
+import type { NatsConnection } from '../../lib/nats.js';
 import {
   encode, ErrorCodes, MAX_SIGNAL_MESSAGE_BYTES, PeerEvents, Subjects, SwitchyardError, type ErrorBody,
   type RelayedSignal, type SignalMessage,
@@ -41,7 +41,7 @@ t.before(loud(async (ctx) => {
   ctx.unsubs = [];
   ctx.logC = [];
   for (const id of ['A', 'B', 'C', 'D'] as const) {
-    const nc = await connectNats(ctx.env.nats.url, `peer-${id}`);
+    const { nc } = await ctx.env.connectPeer(id);
     ctx.conns[id] = nc;
     ctx.unsubs.push(() => void nc.close());
     const logger = id === 'C' ? createLogger('C', 'warn', (line) => ctx.logC.push(line)) : ctx.env.logger.child(id);

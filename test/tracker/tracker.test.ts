@@ -9,11 +9,13 @@ import {
   Buckets, decodeBitfield, encodeBitfield, ErrorCodes, Subjects, TrackerVerbs, type Announce, type AnnounceReply,
   type SwitchyardError,
 } from '../../protocol/mod.js';
+import type { PeerAnnounce } from '../../actors/tracker/client.js';
+import { openLinkBook, type LinkBook } from '../../actors/signal/links.js';
 import { startEnv, waitFor, type TestEnv } from '../helpers/env.js';
 
 const N = 8;
 
-function ann(peerId: string, have: number[], extra: Partial<Announce> = {}, count = N): Announce {
+function ann(peerId: string, have: number[], extra: Partial<Announce> = {}, count = N): PeerAnnounce {
   const bits = new Array<boolean>(count).fill(false);
   for (const i of have) bits[i] = true;
   return { peerId, chunkCount: count, bitfield: encodeBitfield(bits), uploads: true, uploadBps: 0, ...extra };
@@ -32,7 +34,7 @@ async function rejects(p: Promise<unknown>, code: string): Promise<SwitchyardErr
   throw new Error('unreachable');
 }
 
-interface Ctx { env: TestEnv; trackers: Tracker[]; client: TrackerClient; kv: KV }
+interface Ctx { env: TestEnv; trackers: Tracker[]; client: TrackerClient; kv: KV; links: LinkBook }
 
 async function startTracker(ctx: Ctx, init: TrackerInit = {}): Promise<Tracker> {
   const i = ctx.trackers.length;
@@ -47,6 +49,7 @@ async function setup(ctx: Ctx) {
   ctx.trackers = [];
   ctx.client = createTrackerClient(ctx.env.nc);
   ctx.kv = await new Kvm(ctx.env.nc).create(Buckets.swarm, { history: 1 });
+  ctx.links = await openLinkBook(ctx.env.nc);
 }
 async function teardown(ctx: Ctx) {
   for (const t of ctx.trackers.splice(0)) await t.stop().catch(() => {});
@@ -129,9 +132,13 @@ t('leave removes the peer from listings and from the bucket', async ({ client, k
   await client.leave(v, 'go'); // idempotent
 });
 
-t('reports: hidden from the reporter, from everyone after two reporters; self-reports rejected', async ({ client, trackers }) => {
+t('reports: only over a negotiated link; hidden from the reporter, from everyone after two reporters; self-reports rejected', async ({ client, trackers, links }) => {
   const v = 'v-rep';
   for (const p of ['r1', 'r2', 'r3', 'r4']) await client.announce(v, ann(p, [0]));
+  // no link between r1 and r2 was negotiated (the relay records answers): the report counts for nothing
+  await rejects(client.report(v, 'r1', 'r2', 'never talked'), ErrorCodes.badRequest);
+  assert.equal(trackers[0]!.snapshot(v).find((p) => p.peerId === 'r2')!.reports, undefined);
+  for (const [a, b] of [['r1', 'r2'], ['r2', 'r3'], ['r1', 'bad']] as const) await links.record(v, a, b);
   await client.report(v, 'r1', 'bad', 'no such peer: a moot report is fine');
   await client.report(v, 'r1', 'r2', 'hash mismatch');
   await client.report(v, 'r1', 'r2', 'again'); // deduplicated
@@ -146,28 +153,34 @@ t('reports: hidden from the reporter, from everyone after two reporters; self-re
   await rejects(client.report(v, 'stranger', 'r4', 'not a member'), ErrorCodes.unknownSession);
 });
 
-t('garbage gets typed error replies and the tracker keeps answering', async ({ env, client }) => {
+t('garbage gets typed error replies and the tracker keeps answering', async ({ env, client, trackers }) => {
   const v = 'v-junk';
   const raw = async (subject: string, data: Uint8Array) => {
     const m = await env.nc.request(subject, data, { timeout: 5000 });
     return (JSON.parse(new TextDecoder().decode(m.data)) as { error?: { code: string } }).error?.code;
   };
   const enc = (x: unknown) => new TextEncoder().encode(JSON.stringify(x));
-  const announce = Subjects.tracker(v, TrackerVerbs.announce);
-  assert.is(await raw(announce, new TextEncoder().encode('{"peerId": nope')), ErrorCodes.badRequest);
+  const announce = Subjects.tracker(v, TrackerVerbs.announce, 'g');
+  const { peerId: _g, ...body } = ann('g', [0]);
+  assert.is(await raw(announce, new TextEncoder().encode('{"chunkCount": nope')), ErrorCodes.badRequest);
   assert.is(await raw(announce, new Uint8Array(65 * 1024).fill(0x20)), ErrorCodes.tooLarge);
-  assert.is(await raw(announce, enc({ ...ann('g', [0]), extra: 1 })), ErrorCodes.badRequest);
-  assert.is(await raw('sy.tracker.x~y.announce', enc(ann('g', [0]))), ErrorCodes.badRequest);
-  assert.is(await raw(`sy.tracker.${v}.dance`, enc(ann('g', [0]))), ErrorCodes.badRequest);
-  assert.is(await raw(Subjects.tracker(v, TrackerVerbs.have), enc({ peerId: 'g', indexes: [-1] })), ErrorCodes.badRequest);
+  assert.is(await raw(announce, enc({ ...body, extra: 1 })), ErrorCodes.badRequest);
+  // a peer id in the body is refused: the sender is the subject's last token
+  assert.is(await raw(announce, enc({ ...body, peerId: 'someone-else' })), ErrorCodes.badRequest);
+  assert.is(await raw('sy.tracker.x~y.announce.g', enc(body)), ErrorCodes.badRequest);
+  assert.is(await raw(`sy.tracker.${v}.dance.g`, enc(body)), ErrorCodes.badRequest);
+  assert.is(await raw(Subjects.tracker(v, TrackerVerbs.have, 'g'), enc({ indexes: [-1] })), ErrorCodes.badRequest);
   // bitfield of the wrong length, bits beyond chunkCount, non-canonical base64
   await rejects(client.announce(v, { ...ann('g', [0]), bitfield: 'AAA=' }), ErrorCodes.badRequest);
   await rejects(client.announce(v, ann('g', [0], { bitfield: encodeBitfield(new Array<boolean>(16).fill(false)) })), ErrorCodes.badRequest);
   await rejects(client.announce(v, { ...ann('g', [], {}, 5), bitfield: Buffer.from([0x01]).toString('base64') }), ErrorCodes.badRequest);
   await rejects(client.announce(v, { ...ann('g', [0]), bitfield: 'gA' }), ErrorCodes.badRequest);
-  // a re-announce with another chunk count
+  // a re-announce with another chunk count replaces the entry: only the peer itself can announce as itself,
+  // so refusing it would lock the peer out of its own swarm
   await client.announce(v, ann('g', [0]));
-  await rejects(client.announce(v, ann('g', [0], {}, 16)), ErrorCodes.badRequest);
+  await client.announce(v, ann('g', [0], {}, 16));
+  assert.equal(trackers[0]!.snapshot(v).find((p) => p.peerId === 'g')?.chunkCount, 16);
+  await client.announce(v, ann('g', [0]));
   // the client refuses bad ids before sending
   await rejects(client.announce('x.y', ann('g', [0])), ErrorCodes.badRequest);
   const r = await client.announce(v, ann('g2', []));
