@@ -32,6 +32,7 @@ export interface NativeEntry {
   endedAt: number;
   releaseTimer: NodeJS.Timeout | null;
   stuck: boolean;
+  readonly onRelease: () => void;
 }
 
 export interface NativeLedgerOptions {
@@ -43,7 +44,7 @@ export interface NativeLedgerOptions {
 }
 
 export interface NativeLedger {
-  track(remotePeerId: string, pc: PeerConnection): NativeEntry;
+  track(remotePeerId: string, pc: PeerConnection, onRelease: () => void): NativeEntry;
   /** the caller has registered `onClosed` on `dc` and will call `channelClosed` from it */
   addChannel(e: NativeEntry, dc: DataChannel): void;
   channelClosed(e: NativeEntry, dc: DataChannel): void;
@@ -84,6 +85,7 @@ export function createNativeLedger(opts: NativeLedgerOptions): NativeLedger {
     else perRemote.delete(e.remotePeerId);
     e.pc = null;
     e.channels.length = 0;
+    e.onRelease();
   };
   const maybeRelease = (e: NativeEntry) => {
     if (draining || !e.ended || !e.pcClosed || e.openChannels.size > 0 || e.releaseTimer) return;
@@ -93,9 +95,9 @@ export function createNativeLedger(opts: NativeLedgerOptions): NativeLedger {
   };
 
   return {
-    track(remotePeerId, pc) {
+    track(remotePeerId, pc, onRelease) {
       const e: NativeEntry = { remotePeerId, pc, openChannels: new Set(), channels: [], pcClosed: false, ended: false,
-        endedAt: 0, releaseTimer: null, stuck: false };
+        endedAt: 0, releaseTimer: null, stuck: false, onRelease };
       entries.add(e);
       perRemote.set(remotePeerId, (perRemote.get(remotePeerId) ?? 0) + 1);
       return e;

@@ -28,6 +28,8 @@ export interface RtcLinkEvents {
   onClosed(reason: string, failed: boolean): void;
   /** the send buffer drained below the low-water mark */
   onDrain(): void;
+  /** the native connection was freed (some time after onClosed); never called after shutdown() */
+  onReleased?(): void;
 }
 
 export interface RtcLinkOptions {
@@ -110,7 +112,7 @@ export function createRtcHost(hostOpts: RtcHostOptions): RtcHost {
       ...(hostOpts.bindAddress ? { bindAddress: hostOpts.bindAddress } : {}),
       enableIceUdpMux: false,
     });
-    const native = ledger.track(opts.remotePeerId, pc);
+    const native = ledger.track(opts.remotePeerId, pc, () => guard('onReleased', () => opts.events.onReleased?.()));
     let dc: DataChannel | null = null;
     let closed = false;
     let remoteSet = false;
