@@ -31,6 +31,8 @@ export interface LinkHandlers {
   onSnapshot(link: PeerLinkHandle, snapshot: PeerLinkSnapshot): void;
   /** the link ended (closed or banned) */
   onEnd(link: PeerLinkHandle, status: 'closed' | 'banned', reason: string): void;
+  /** after onEnd, once the link's native connection is freed (or was never made); not after the host shut down */
+  onReleased(link: PeerLinkHandle): void;
   onDrain(): void;
 }
 
@@ -46,6 +48,8 @@ export interface PeerLinkHandle extends LinkIO {
   snapshot(): PeerLinkSnapshot;
   rttMs(): number | null;
   ban(reason: string): void;
+  /** a protocol violation seen outside the machine (e.g. an unrequested piece): a strike, the last one bans */
+  strike(what: string): void;
   close(reason: string): void;
 }
 
@@ -70,6 +74,15 @@ export function startPeerLink(
   // signalling that arrives before the transport exists (never, today: actors start synchronously) is kept
   const early: RelayedSignal[] = [];
   let sendBack: ((e: { type: string; [k: string]: unknown }) => void) | null = null;
+  let ended = false;
+  let released = false;
+  let nativeFreed = false;
+  // onReleased strictly after onEnd, whichever of the two the native side and the machine report first
+  const maybeReleased = () => {
+    if (released || !ended || (rtc !== null && !nativeFreed)) return;
+    released = true;
+    h.onReleased(handle);
+  };
 
   const transport = fromCallback<LinkTransportCommand, LinkTransportInput>(({ sendBack: sb, receive }) => {
     sendBack = sb as typeof sendBack;
@@ -99,6 +112,10 @@ export function startPeerLink(
         onMessage: (data) => dispatch(data),
         onClosed: (reason, failed) => sb({ type: failed ? 'transport.failed' : 'transport.closed', reason }),
         onDrain: () => h.onDrain(),
+        onReleased: () => {
+          nativeFreed = true;
+          maybeReleased();
+        },
       },
     });
     for (const m of early.splice(0)) handle.handleSignal(m);
@@ -141,6 +158,7 @@ export function startPeerLink(
     snapshot: () => actor.getSnapshot(),
     rttMs: () => rtc?.rttMs() ?? null,
     ban: (reason) => actor.send({ type: 'link.ban', reason }),
+    strike: (what) => actor.send({ type: 'frame.invalid', reason: what.slice(0, 200) }),
     close: (reason) => actor.send({ type: 'link.close', reason }),
     sendRequest: (index) => sendFrame(encodeFrame({ type: 'request', index })),
     sendCancel: (index) => sendFrame(encodeFrame({ type: 'cancel', index })),
@@ -152,7 +170,6 @@ export function startPeerLink(
     bufferedAmount: () => rtc?.bufferedAmount() ?? 0,
   };
 
-  let ended = false;
   actor.subscribe((snap) => {
     try {
       if (openedAt === null && snap.matches('open')) openedAt = performance.now();
@@ -161,6 +178,7 @@ export function startPeerLink(
         ended = true;
         const out = snap.output;
         h.onEnd(handle, out?.status ?? 'closed', out?.reason ?? 'ended');
+        maybeReleased();
       }
     } catch (err) {
       deps.logger.warn('link handler failed', { err });

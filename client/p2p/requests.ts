@@ -3,6 +3,11 @@
  * A request settles exactly once: with the bytes (not yet verified: the caller hashes them), or with a
  * FetchFailure the download machine understands (`missing` when refused, `network` when the link died or timed
  * out, `corrupt` when the blocks contradict the request).
+ *
+ * Every piece block gets a verdict, so the caller can tell a peer's protocol violation from network timing: a
+ * block of a request that ended without its data a moment ago (cancelled, timed out) is `late` and harmless,
+ * up to one chunk's worth; a block we never asked for, a second copy of a block, or one that does not fit the
+ * request is a violation. Only requested, accepted bytes may earn the sender credit.
  */
 import { RejectReasons } from '../../protocol/mod.js';
 import type { FetchFailureReason } from '../../machines/download/types.js';
@@ -22,9 +27,24 @@ interface Pending {
   cleanup(): void;
 }
 
+/**
+ * `accepted`: stored, the chunk is not complete yet; `complete`: this block completed the chunk; `late`: for a
+ * request that just ended without data (no credit, no blame); `unrequested` / `inconsistent`: a violation.
+ */
+export type PieceVerdict = 'accepted' | 'complete' | 'late' | 'unrequested' | 'inconsistent';
+
+/** requests that ended without data, remembered per peer so their in-flight blocks are not blamed */
+const RECENT_PER_PEER = 32;
+
+interface Ended {
+  index: number;
+  chunkLength: number;
+  lateBytes: number;
+}
+
 export interface RequestTable {
   request(io: LinkIO, index: number, chunkLength: number, signal?: AbortSignal): Promise<Uint8Array>;
-  onPiece(peerId: string, index: number, offset: number, chunkLength: number, data: Uint8Array): void;
+  onPiece(peerId: string, index: number, offset: number, chunkLength: number, data: Uint8Array): PieceVerdict;
   onReject(peerId: string, index: number, reason: number): void;
   /** the link to `peerId` closed: everything pending on it fails */
   peerGone(peerId: string, why: string): void;
@@ -33,11 +53,21 @@ export interface RequestTable {
 
 export function createRequestTable(opts: { timeoutMs: number }): RequestTable {
   const pending = new Map<string, Pending>();
+  // keys are peers we sent requests to (linked peers only), and peerGone drops them
+  const ended = new Map<string, Ended[]>();
   const key = (peerId: string, index: number) => `${peerId}#${index}`;
+
+  const rememberEnded = (p: Pending) => {
+    const list = ended.get(p.peerId) ?? [];
+    list.push({ index: p.index, chunkLength: p.buf.byteLength, lateBytes: p.received });
+    if (list.length > RECENT_PER_PEER) list.shift();
+    ended.set(p.peerId, list);
+  };
 
   const settle = (p: Pending, outcome: { data: Uint8Array } | { err: Error }) => {
     if (pending.get(key(p.peerId, p.index)) !== p) return;
     pending.delete(key(p.peerId, p.index));
+    if (!('data' in outcome)) rememberEnded(p);
     clearTimeout(p.timer);
     p.cleanup();
     if ('data' in outcome) p.resolve(outcome.data);
@@ -69,15 +99,25 @@ export function createRequestTable(opts: { timeoutMs: number }): RequestTable {
     },
     onPiece(peerId, index, offset, chunkLength, data) {
       const p = pending.get(key(peerId, index));
-      if (!p) return; // late block of a cancelled request: harmless
+      if (!p) {
+        // a block already on the wire when we cancelled or gave up: harmless, but at most the chunk's size
+        const e = ended.get(peerId)?.find((x) => x.index === index);
+        if (!e || e.chunkLength !== chunkLength || e.lateBytes + data.byteLength > e.chunkLength) return 'unrequested';
+        e.lateBytes += data.byteLength;
+        return 'late';
+      }
       if (chunkLength !== p.buf.byteLength || offset + data.byteLength > chunkLength || p.offsets.has(offset)) {
         settle(p, { err: new FetchFailure('corrupt', `peer ${peerId} sent an inconsistent block for chunk ${index}`) });
-        return;
+        return 'inconsistent';
       }
       p.offsets.add(offset);
       p.buf.set(data, offset);
       p.received += data.byteLength;
-      if (p.received === chunkLength) settle(p, { data: p.buf });
+      if (p.received === chunkLength) {
+        settle(p, { data: p.buf });
+        return 'complete';
+      }
+      return 'accepted';
     },
     onReject(peerId, index, reason) {
       const p = pending.get(key(peerId, index));
@@ -89,6 +129,7 @@ export function createRequestTable(opts: { timeoutMs: number }): RequestTable {
       for (const p of [...pending.values()]) {
         if (p.peerId === peerId) settle(p, { err: new FetchFailure('network', `link to ${peerId} closed: ${why}`) });
       }
+      ended.delete(peerId);
     },
     pendingFor(peerId) {
       let n = 0;

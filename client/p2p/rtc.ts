@@ -2,9 +2,13 @@
  * node-datachannel, tamed. Every rule in shared/notes/node-datachannel.md is enforced here, in one place:
  * - an exception escaping a native callback aborts the process, so every callback body is guarded;
  * - remote candidates can arrive before the remote description (the relay may reorder): they are queued;
- * - a received DataChannel that is garbage-collected closes by itself, and `cleanup()` after closed channels
- *   were collected crashes: the host keeps a strong reference to every PeerConnection and DataChannel until
- *   `shutdown()`, which closes them all and then calls `cleanup()` (without which the process never exits);
+ * - a received DataChannel that is garbage-collected closes by itself, and `cleanup()` after channels were
+ *   collected too early crashes: the host keeps strong references to a link's PeerConnection and channels until
+ *   their native close callbacks have all fired plus a grace period (native.ts explains why that is the safe
+ *   point), so closed links are freed while the process runs; `shutdown()` closes what is left and calls
+ *   `cleanup()` (without which the process never exits);
+ * - allocation is bounded: `create()` refuses beyond `maxAllocated` native connections (live + closing), and
+ *   callers check `allocated` / `allocatedFor` before accepting offers, so an offer/bye flood cannot grow memory;
  * - the ~1 s DTLS start race: the offer's `a=setup:actpass` is rewritten to `a=setup:active`, making the
  *   answerer the DTLS server (notes: p99 ~1005 ms → ~55 ms);
  * - a link that fails is closed, never left half-open.
@@ -12,6 +16,7 @@
 import { cleanup, PeerConnection, type DataChannel } from 'node-datachannel';
 import { preferActiveSetup, validateCandidate, validateSdp } from '../../actors/signal/sdp.js';
 import type { Logger } from '../../lib/logger.js';
+import { createNativeLedger } from './native.js';
 import type { RelayedSignal, SignalMessage } from '../../protocol/mod.js';
 
 export interface RtcLinkEvents {
@@ -23,6 +28,8 @@ export interface RtcLinkEvents {
   onClosed(reason: string, failed: boolean): void;
   /** the send buffer drained below the low-water mark */
   onDrain(): void;
+  /** the native connection was freed (some time after onClosed); never called after shutdown() */
+  onReleased?(): void;
 }
 
 export interface RtcLinkOptions {
@@ -57,12 +64,24 @@ export interface RtcHostOptions {
   lowWaterBytes?: number;
   /** rewrite offers to `a=setup:active` (default true; false only to measure the DTLS race, bench:peer-link) */
   activeSetup?: boolean;
+  /** native connections (live + closing) beyond which `create()` refuses (default 256) */
+  maxAllocated?: number;
+  /** wait after the last native close callback before dropping references (default 1000 ms) */
+  releaseGraceMs?: number;
   logger: Logger;
 }
 
 export interface RtcHost {
   create(opts: RtcLinkOptions): RtcLink;
+  /** links not yet finished */
   readonly live: number;
+  /** native connections still referenced: live, closing (waiting for close callbacks + grace) and stuck */
+  readonly allocated: number;
+  /** of `allocated`, the finished ones not yet released */
+  readonly closing: number;
+  readonly maxAllocated: number;
+  /** native connections still referenced for one remote peer */
+  allocatedFor(remotePeerId: string): number;
   /** closes every link and releases the native library; the host is unusable afterwards */
   shutdown(): void;
 }
@@ -71,8 +90,9 @@ export const DATA_CHANNEL_LABEL = 'switchyard';
 
 export function createRtcHost(hostOpts: RtcHostOptions): RtcHost {
   const log = hostOpts.logger;
-  // strong references until shutdown (see the header comment)
-  const keep: Array<{ pc: PeerConnection; dcs: DataChannel[] }> = [];
+  const maxAllocated = hostOpts.maxAllocated ?? 256;
+  // strong references until the native side is done with them (see the header comment)
+  const ledger = createNativeLedger({ graceMs: hostOpts.releaseGraceMs ?? 1000, stuckAfterMs: 30_000, logger: log });
   const links = new Set<RtcLink>();
   let down = false;
 
@@ -86,13 +106,13 @@ export function createRtcHost(hostOpts: RtcHostOptions): RtcHost {
 
   function create(opts: RtcLinkOptions): RtcLink {
     if (down) throw new Error('rtc host is shut down');
+    if (ledger.allocated >= maxAllocated) throw new Error(`rtc host at capacity (${maxAllocated} connections)`);
     const pc = new PeerConnection(`${opts.connId}`, {
       iceServers: hostOpts.iceServers ?? [],
       ...(hostOpts.bindAddress ? { bindAddress: hostOpts.bindAddress } : {}),
       enableIceUdpMux: false,
     });
-    const held = { pc, dcs: [] as DataChannel[] };
-    keep.push(held);
+    const native = ledger.track(opts.remotePeerId, pc, () => guard('onReleased', () => opts.events.onReleased?.()));
     let dc: DataChannel | null = null;
     let closed = false;
     let remoteSet = false;
@@ -111,13 +131,24 @@ export function createRtcHost(hostOpts: RtcHostOptions): RtcHost {
       guard('close', () => dc?.close());
       guard('close', () => pc.close());
       links.delete(link);
+      ledger.ended(native);
       guard('onClosed', () => opts.events.onClosed(reason, failed));
     };
     const fail = (reason: string) => finish(reason, true, true);
 
+    // every channel gets onClosed at once: only its delivery takes the channel out of node-datachannel's
+    // instance set, which is what makes dropping our reference safe
+    const track = (channel: DataChannel, onClosed: () => void) => {
+      ledger.addChannel(native, channel);
+      channel.onClosed(() => guard('dc closed', () => {
+        ledger.channelClosed(native, channel);
+        onClosed();
+      }));
+    };
+
     const wire = (channel: DataChannel) => {
       dc = channel;
-      held.dcs.push(channel);
+      track(channel, () => finish('data channel closed', false, false));
       channel.setBufferedAmountLowThreshold(hostOpts.lowWaterBytes ?? 256 * 1024);
       channel.onOpen(() => guard('onOpen', () => opts.events.onOpen()));
       channel.onMessage((m) => guard('onMessage', () => {
@@ -125,7 +156,6 @@ export function createRtcHost(hostOpts: RtcHostOptions): RtcHost {
         else opts.events.onMessage(Buffer.isBuffer(m) ? m : Buffer.from(m));
       }));
       channel.onBufferedAmountLow(() => guard('onDrain', () => opts.events.onDrain()));
-      channel.onClosed(() => guard('dc closed', () => finish('data channel closed', false, false)));
       channel.onError((e) => guard('dc error', () => fail(`data channel error: ${e}`)));
     };
 
@@ -138,10 +168,11 @@ export function createRtcHost(hostOpts: RtcHostOptions): RtcHost {
       if (state === 'connected') opts.events.onConnected();
       else if (state === 'failed') fail('peer connection failed');
       else if (state === 'closed' || state === 'disconnected') finish(`peer connection ${state}`, false, false);
+      if (state === 'closed') ledger.pcClosed(native);
     }));
     if (opts.role === 'answerer') pc.onDataChannel((channel) => guard('data channel', () => {
-      if (dc) {
-        held.dcs.push(channel); // keep it referenced, but one channel per link is the protocol
+      if (dc || closed) {
+        track(channel, () => {}); // one channel per link is the protocol
         channel.close();
         return;
       }
@@ -232,13 +263,21 @@ export function createRtcHost(hostOpts: RtcHostOptions): RtcHost {
     get live() {
       return links.size;
     },
+    get allocated() {
+      return ledger.allocated;
+    },
+    get closing() {
+      return ledger.closing;
+    },
+    maxAllocated,
+    allocatedFor: (remotePeerId) => ledger.allocatedFor(remotePeerId),
     shutdown() {
       if (down) return;
       down = true;
       for (const l of [...links]) l.close('shutting down');
-      for (const h of keep) {
-        for (const d of h.dcs) guard('close', () => d.close());
-        guard('close', () => h.pc.close());
+      for (const e of ledger.drain()) {
+        for (const d of e.channels) guard('close', () => d.close());
+        guard('close', () => e.pc?.close());
       }
       guard('cleanup', () => cleanup());
     },

@@ -5,6 +5,12 @@
  * `request(peerId, index)`; the swarm outlives the machine so a finished client keeps seeding.
  *
  * Glare (both sides offer at once): the offer from the lower peer id wins; the other side drops its own attempt.
+ *
+ * Offers are what a stranger controls, so accepting one is bounded: at most `maxPendingIncoming` incoming links
+ * not yet open, at most `maxPerSender` native connections per remote (a closed link counts until the RTC host
+ * freed it, so an offer/bye loop from one id waits for its own connections to be freed), none when the host is
+ * at capacity, and a link that is not open after `openTimeoutMs` is closed. Every per-peer structure is dropped
+ * when the link ends; the few that outlive links (bans, set-up times, bytes by peer) are capped.
  */
 import { randomBytes } from 'node:crypto';
 import type { TrackerClient } from '../../actors/tracker/client.js';
@@ -35,6 +41,12 @@ export interface SwarmInit {
   rechokeMs?: number;
   requestTimeoutMs?: number;
   linkTimeouts?: { signallingMs?: number; connectMs?: number; handshakeMs?: number };
+  /** a link not open this long after it was created is closed (default 15000) */
+  openTimeoutMs?: number;
+  /** incoming links not yet open (default maxPeers) */
+  maxPendingIncoming?: number;
+  /** native connections (open, pending or still being freed) per remote peer before its offers are ignored (default 2) */
+  maxPerSender?: number;
 }
 
 export interface SwarmComponents {
@@ -72,18 +84,38 @@ interface LinkView {
   open: boolean;
   unchoked: boolean;
   haveSent: boolean[] | null;
+  openTimer: NodeJS.Timeout | null;
+}
+
+/** caps on what outlives links; ids are chosen by remote peers */
+const MAX_BANNED = 4096;
+const MAX_SETUP_SAMPLES = 1024;
+const MAX_DOWNLOADED_PEERS = 1024;
+
+/** Adds to a map/set used as an insertion-ordered cache, evicting the oldest entries beyond `max`. */
+function capped<K>(m: Map<K, unknown> | Set<K>, max: number) {
+  while (m.size > max) {
+    const oldest = m.keys().next();
+    if (oldest.done) break;
+    m.delete(oldest.value);
+  }
 }
 
 export function createSwarm(init: SwarmInit, c: SwarmComponents): Swarm {
   const { manifest, videoId, peerId: self } = init;
   const log = c.logger;
   const maxPeers = init.maxPeers ?? 8;
+  const openTimeoutMs = init.openTimeoutMs ?? 15_000;
+  const maxPendingIncoming = init.maxPendingIncoming ?? maxPeers;
+  const maxPerSender = init.maxPerSender ?? 2;
+  /** this swarm's links per remote whose native connection is not freed yet (entries removed at zero) */
+  const nativeFor = new Map<string, number>();
   const links = new Map<string, PeerLinkHandle>();
   const views = new Map<string, LinkView>();
   const banned = new Set<string>();
   const listeners = new Set<(e: SwarmEvent) => void>();
   const setupTimes: number[] = [];
-  const downloaded: Record<string, number> = {};
+  const downloaded = new Map<string, number>();
   const pendingHaves: number[] = [];
   let announceTimer: NodeJS.Timeout | null = null;
   let haveTimer: NodeJS.Timeout | null = null;
@@ -121,8 +153,11 @@ export function createSwarm(init: SwarmInit, c: SwarmComponents): Swarm {
     const open = snap.matches('open');
     if (open && !v.open) {
       v.open = true;
+      if (v.openTimer) clearTimeout(v.openTimer);
+      v.openTimer = null;
       const ms = link.setupMs();
       if (ms !== null) setupTimes.push(ms);
+      if (setupTimes.length > MAX_SETUP_SAMPLES) setupTimes.splice(0, setupTimes.length - MAX_SETUP_SAMPLES);
       uploader.addPeer(link);
       emit({ type: 'peer.joined', peerId: link.remotePeerId });
     }
@@ -153,12 +188,14 @@ export function createSwarm(init: SwarmInit, c: SwarmComponents): Swarm {
       links.delete(link.remotePeerId);
       const v = views.get(link.remotePeerId);
       views.delete(link.remotePeerId);
+      if (v?.openTimer) clearTimeout(v.openTimer);
       if (v?.open) emit({ type: 'peer.left', peerId: link.remotePeerId });
+      // only the current link's end clears the peer: a replaced link (glare) must not fail the new one's requests
+      requests.peerGone(link.remotePeerId, reason);
+      uploader.removePeer(link.remotePeerId);
     }
-    requests.peerGone(link.remotePeerId, reason);
-    uploader.removePeer(link.remotePeerId);
     if (status === 'banned') {
-      banned.add(link.remotePeerId);
+      addBan(link.remotePeerId);
       log.warn('peer banned', { peer: link.remotePeerId, reason });
       void c.tracker.report(videoId, self, link.remotePeerId, reason.slice(0, 200)).catch(() => {});
     } else {
@@ -166,8 +203,35 @@ export function createSwarm(init: SwarmInit, c: SwarmComponents): Swarm {
     }
   };
 
+  const addBan = (peerId: string) => {
+    banned.delete(peerId);
+    banned.add(peerId);
+    capped(banned, MAX_BANNED);
+  };
+
+  const onReleased = (link: PeerLinkHandle) => {
+    const n = (nativeFor.get(link.remotePeerId) ?? 1) - 1;
+    if (n > 0) nativeFor.set(link.remotePeerId, n);
+    else nativeFor.delete(link.remotePeerId);
+  };
+
+  const onPiece = (link: PeerLinkHandle, index: number, offset: number, len: number, data: Uint8Array) => {
+    const verdict = requests.onPiece(link.remotePeerId, index, offset, len, data);
+    if (verdict === 'unrequested' || verdict === 'inconsistent') {
+      log.debug('protocol violation', { peer: link.remotePeerId, verdict, index, offset });
+      link.strike(`${verdict} piece: chunk ${index} offset ${offset}`);
+      return;
+    }
+    if (verdict === 'late') return;
+    // reciprocity credit only for bytes we asked for and accepted
+    const p = link.remotePeerId;
+    downloaded.set(p, (downloaded.get(p) ?? 0) + data.byteLength);
+    capped(downloaded, MAX_DOWNLOADED_PEERS);
+    uploader.noteReceived(p, data.byteLength);
+  };
+
   const addLink = (remote: string, role: 'offerer' | 'answerer', connId: string): PeerLinkHandle => {
-    const link = startPeerLink({ remotePeerId: remote, connId, role,
+    const link: PeerLinkHandle = startPeerLink({ remotePeerId: remote, connId, role,
       self: { peerId: self, videoId, rootHash: manifest.rootHash, chunkCount: manifest.chunks.length, uploads: init.uploads },
       ...(init.linkTimeouts ? { timeouts: init.linkTimeouts } : {}) }, {
       rtc: c.rtc, source: c.source, logger: log,
@@ -175,18 +239,20 @@ export function createSwarm(init: SwarmInit, c: SwarmComponents): Swarm {
       handlers: {
         onRequest: (p, i) => uploader.onRequest(p, i),
         onCancel: (p, i) => uploader.onCancel(p, i),
-        onPiece: (p, i, off, len, data) => {
-          downloaded[p] = (downloaded[p] ?? 0) + data.byteLength;
-          uploader.noteReceived(p, data.byteLength);
-          requests.onPiece(p, i, off, len, data);
-        },
+        onPiece: (_p, i, off, len, data) => onPiece(link, i, off, len, data),
         onReject: (p, i, r) => requests.onReject(p, i, r),
-        onSnapshot, onEnd,
+        onSnapshot, onEnd, onReleased,
         onDrain: () => uploader.kick(),
       },
     });
+    nativeFor.set(remote, (nativeFor.get(remote) ?? 0) + 1);
+    if (link.snapshot().status !== 'active') return link; // ended at once (e.g. the RTC host is at capacity)
     links.set(remote, link);
-    views.set(remote, { open: false, unchoked: false, haveSent: null });
+    const openTimer = setTimeout(() => {
+      if (!views.get(remote)?.open && links.get(remote) === link) link.close('timeout:open');
+    }, openTimeoutMs);
+    openTimer.unref();
+    views.set(remote, { open: false, unchoked: false, haveSent: null, openTimer });
     return link;
   };
 
@@ -198,6 +264,7 @@ export function createSwarm(init: SwarmInit, c: SwarmComponents): Swarm {
       return;
     }
     if (banned.has(m.from)) return;
+    if (!acceptable(m.from)) return; // silently: answering a flood would amplify it
     if (existing) {
       const settled = existing.snapshot().matches('open') || existing.role === 'answerer';
       // glare: keep the attempt offered by the lower peer id
@@ -206,8 +273,17 @@ export function createSwarm(init: SwarmInit, c: SwarmComponents): Swarm {
       links.delete(m.from);
       views.delete(m.from);
     }
-    if (links.size >= maxPeers * 2) return; // the offerer's signalling timeout closes its side
     addLink(m.from, 'answerer', m.connId).handleSignal(m);
+  };
+
+  /** may an offer from `from` be answered now (the offerer's signalling timeout closes its side otherwise) */
+  const acceptable = (from: string) => {
+    if (links.size >= maxPeers * 2) return false;
+    if ((nativeFor.get(from) ?? 0) >= maxPerSender) return false;
+    if (c.rtc.allocated >= c.rtc.maxAllocated) return false;
+    let pending = 0;
+    for (const [p, l] of links) if (l.role === 'answerer' && !views.get(p)?.open) pending++;
+    return pending < maxPendingIncoming;
   };
 
   const announce = async () => {
@@ -231,6 +307,7 @@ export function createSwarm(init: SwarmInit, c: SwarmComponents): Swarm {
       for (const p of reply.peers) {
         if (links.size >= maxPeers) break;
         if (links.has(p.peerId) || banned.has(p.peerId) || p.peerId === self) continue;
+        if ((nativeFor.get(p.peerId) ?? 0) >= maxPerSender || c.rtc.allocated >= c.rtc.maxAllocated) continue;
         addLink(p.peerId, 'offerer', `c${randomBytes(9).toString('base64url')}`);
       }
     } catch (err) {
@@ -260,6 +337,7 @@ export function createSwarm(init: SwarmInit, c: SwarmComponents): Swarm {
       if (haveTimer) clearTimeout(haveTimer);
       unsubscribeSignal?.();
       uploader.stop();
+      for (const v of views.values()) if (v.openTimer) clearTimeout(v.openTimer);
       for (const l of [...links.values()]) l.close('leaving the swarm');
       await c.tracker.leave(videoId, self).catch(() => {});
     },
@@ -283,7 +361,7 @@ export function createSwarm(init: SwarmInit, c: SwarmComponents): Swarm {
       return requests.request(link, index, chunkLength(manifest, index), signal);
     },
     ban(peerId, reason) {
-      banned.add(peerId);
+      addBan(peerId);
       const link = links.get(peerId);
       if (link) link.ban(reason);
       else void c.tracker.report(videoId, self, peerId, reason.slice(0, 200)).catch(() => {});
@@ -296,7 +374,7 @@ export function createSwarm(init: SwarmInit, c: SwarmComponents): Swarm {
     stats() {
       const u = uploader.stats();
       return {
-        uploadedBytes: u.uploadedBytes, uploadedByPeer: u.byPeer, downloadedByPeer: { ...downloaded },
+        uploadedBytes: u.uploadedBytes, uploadedByPeer: u.byPeer, downloadedByPeer: Object.fromEntries(downloaded),
         links: [...links.values()].map((l) => ({ peerId: l.remotePeerId, state: JSON.stringify(l.snapshot().value),
           role: l.role, setupMs: l.setupMs(), remoteHave: l.snapshot().context.haveCount })),
         setupMs: [...setupTimes], banned: [...banned],
