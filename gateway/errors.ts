@@ -40,6 +40,9 @@ const STATUS_BY_CODE: Record<ErrorCode, number> = {
   [ErrorCodes.timeout]: 504,
   [ErrorCodes.chunkCorrupt]: 500,
   [ErrorCodes.chunkInSwarm]: 409,
+  // client-side codes (a download directory, a manifest the client refused); never produced by a route
+  [ErrorCodes.locked]: 409,
+  [ErrorCodes.badManifest]: 500,
   [ErrorCodes.internal]: 500,
 };
 
