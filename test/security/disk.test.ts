@@ -1,24 +1,42 @@
 /**
- * A `.part` directory is input like any other: its manifest is checked, another video's directory never
- * contributes chunks, and the assembled file is only moved into place when its root hash matches.
+ * Bytes on disk are input like any other, and they can change after they were verified. A `.part` directory's
+ * manifest is checked, another video's directory never contributes chunks, the assembled file is only moved
+ * into place when its root hash matches, and seeders hash what they read before sending it.
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import {
+  closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, truncateSync,
+  writeFileSync, writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { verifyFileAgainstManifest } from '../../client/assemble.js';
+import { fileSource, partialSource } from '../../client/p2p/sources.js';
 import { openPartial } from '../../client/partial.js';
 import {
-  BadManifestError, checkManifest, ChunkCorruptError, LockedError, sha256Hex, type Manifest,
+  BadManifestError, buildManifest, checkManifest, chunkCount, ChunkCorruptError, ChunkMissingError, LockedError,
+  sha256Hex, type Manifest,
 } from '../../protocol/mod.js';
-import { CHUNK, chunkOf, sampleVideo } from './fixture.js';
 
-const tmp = mkdtempSync(join(tmpdir(), 'sy-assemble-'));
+const CHUNK = 16 * 1024;
+
+/** A small real manifest over random bytes (no stack needed). */
+function sampleVideo(name = 'clip.mp4', chunks = 5): { data: Buffer; manifest: Manifest } {
+  const data = randomBytes(CHUNK * (chunks - 1) + 777);
+  const hashes: string[] = [];
+  for (let i = 0; i < chunkCount(data.byteLength, CHUNK); i++) hashes.push(sha256Hex(data.subarray(i * CHUNK, (i + 1) * CHUNK)));
+  return { data, manifest: buildManifest({ name, mime: 'video/mp4', size: data.byteLength, chunkSize: CHUNK, chunks: hashes }) };
+}
+
+const chunkOf = (data: Buffer, i: number) => data.subarray(i * CHUNK, (i + 1) * CHUNK);
+
+const tmp = mkdtempSync(join(tmpdir(), 'sy-disk-'));
 let n = 0;
 const fresh = () => join(tmp, `case${n++}`);
 
-async function rejects<E>(p: Promise<unknown>, cls: new (...a: never[]) => E, pattern: string | RegExp): Promise<E> {
+async function rejects<E>(p: Promise<unknown>, cls: new (...a: never[]) => E, pattern: string | RegExp = ''): Promise<E> {
   try {
     await p;
   } catch (err) {
@@ -26,7 +44,7 @@ async function rejects<E>(p: Promise<unknown>, cls: new (...a: never[]) => E, pa
     assert.match((err as Error).message, pattern);
     return err as E;
   }
-  throw new Error('expected a rejection');
+  throw new Error(`expected ${cls.name}`);
 }
 
 async function complete(dir: string, v: ReturnType<typeof sampleVideo>) {
@@ -116,6 +134,49 @@ test('openPartial refuses an inconsistent manifest before touching the disk', as
   const v = sampleVideo();
   await rejects(openPartial(join(dir, 'y.part'), { ...v.manifest, chunkSize: CHUNK * 2 }), BadManifestError, 'inconsistent');
   assert.not.ok(existsSync(dir));
+});
+
+test('seed --file source: a chunk modified on disk after open is not served, and reported once', async () => {
+  const v = sampleVideo();
+  const file = join(tmp, 'seed.mp4');
+  writeFileSync(file, v.data);
+  const reported: number[] = [];
+  const src = await fileSource(file, v.manifest, { onCorrupt: (i) => reported.push(i) });
+  try {
+    assert.equal(src.have(), [true, true, true, true, true]);
+    const fd = openSync(file, 'r+');
+    writeSync(fd, Buffer.from('tampered'), 0, 8, CHUNK + 10);
+    closeSync(fd);
+    await rejects(src.read(1), ChunkCorruptError);
+    await rejects(src.read(1), ChunkMissingError);
+    assert.is(src.has(1), false, 'no longer offered');
+    assert.equal(reported, [1]);
+    assert.is(sha256Hex(await src.read(0)), v.manifest.chunks[0], 'untouched chunks are still served');
+    truncateSync(file, 4 * CHUNK + 10);
+    await rejects(src.read(4), ChunkCorruptError);
+    assert.is(src.has(4), false);
+    assert.equal(src.have(), [true, false, true, true, false]);
+  } finally {
+    await src.close();
+  }
+});
+
+test('partial source: a .part chunk modified on disk is not served and is dropped for refetching', async () => {
+  const v = sampleVideo();
+  const partial = await openPartial(join(tmp, 'dl.mp4.part'), v.manifest);
+  for (const i of [0, 1, 2]) assert.ok(await partial.writeChunk(i, chunkOf(v.data, i)));
+  const src = partialSource(partial);
+  assert.is(sha256Hex(await src.read(2)), v.manifest.chunks[2]);
+  const bad = Buffer.from(chunkOf(v.data, 2));
+  bad[0] = bad[0]! ^ 0x80;
+  writeFileSync(join(partial.dir, 'chunks', '2'), bad);
+  await rejects(src.read(2), ChunkCorruptError);
+  assert.is(src.has(2), false);
+  assert.equal(src.have(), [true, true, false, false, false]);
+  await rejects(src.read(2), ChunkMissingError);
+  rmSync(join(partial.dir, 'chunks', '1'));
+  await rejects(src.read(1), ChunkCorruptError);
+  assert.is(src.has(1), false);
 });
 
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
