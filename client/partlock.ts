@@ -76,7 +76,9 @@ function heldError(partDir: string, path: string, raw: string): LockedError {
   const o = parseOwner(raw);
   if (!o) return new LockedError(`${path} is not a readable lock; remove it if no switchyard get is using ${partDir}`);
   const where = o.host === hostname() ? '' : ` on ${o.host}`;
-  return new LockedError(`another switchyard get is using ${partDir} (pid ${o.pid}${where}, since ${o.startedAt})`);
+  // the pid may in rare cases have been reused by an unrelated process: say how to recover by hand
+  return new LockedError(`another switchyard get is using ${partDir} (pid ${o.pid}${where}, since ${o.startedAt}); ` +
+    `if that process is not a switchyard get, remove ${path}`);
 }
 
 /** Takes the lock of `partDir` or throws LockedError naming the holder. */
