@@ -12,7 +12,7 @@ import type {
   AssembleInput, AssembleOutput, FetchChunkInput, FetchChunkOutput, OpenSessionInput,
   OpenSessionOutput, ReleaseSessionInput, SessionKeeperInput, SwarmCommand, SwarmInput,
 } from '../machines/download/types.js';
-import { ErrorCodes, SwitchyardError, type Manifest } from '../protocol/mod.js';
+import { BadManifestError, checkManifest, ErrorCodes, SwitchyardError, type Manifest } from '../protocol/mod.js';
 import { FetchFailure, fetchOriginChunk } from './http.js';
 import type { PartialDownload } from './partial.js';
 import type { Swarm } from './p2p/swarm.js';
@@ -81,8 +81,9 @@ export function runDownload(opts: DownloadOptions, c: DownloadComponents): {
     actors: {
       openSession: fromPromise<OpenSessionOutput, OpenSessionInput>(async ({ input }) => {
         const r = await origin.open(input.videoId, input.peerId);
+        checkManifest(r.manifest, manifest.videoId, 'origin manifest');
         if (r.manifest.rootHash !== manifest.rootHash) {
-          throw new SwitchyardError(ErrorCodes.chunkCorrupt, 'origin manifest differs from the catalog manifest');
+          throw new BadManifestError('origin manifest differs from the catalog manifest');
         }
         heartbeatMs = Math.max(100, Math.floor((r.status === 'granted' ? r.lease.ttlMs : r.ttlMs) / 3));
         return r;
@@ -163,6 +164,7 @@ export function runDownload(opts: DownloadOptions, c: DownloadComponents): {
         return { index: input.index, source: input.source, bytes: data.byteLength };
       }),
       assemble: fromPromise<AssembleOutput, AssembleInput>(async () => {
+        // re-reads every chunk and checks the assembled file's root hash; a failure keeps `.part` for a resume
         await partial.assemble(opts.outPath);
         if (!opts.keepPartial) await partial.remove();
         return { path: opts.outPath };

@@ -42,6 +42,9 @@ const STATUS_BY_CODE: Record<ErrorCode, number> = {
   [ErrorCodes.chunkInSwarm]: 409,
   [ErrorCodes.rateLimited]: 429,
   [ErrorCodes.quotaExceeded]: 429,
+  // client-side codes (a download directory, a manifest the client refused); never produced by a route
+  [ErrorCodes.locked]: 409,
+  [ErrorCodes.badManifest]: 500,
   [ErrorCodes.internal]: 500,
 };
 

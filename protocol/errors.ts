@@ -30,6 +30,10 @@ export const ErrorCodes = {
   /** a quota (catalog size, session byte budget) is used up */
   quotaExceeded: 'quota_exceeded',
   timeout: 'timeout',
+  /** a download's `<output>.part/` is in use by another run, or holds another video's partial download */
+  locked: 'locked',
+  /** a manifest fails its consistency check (chunk count, root hash, id) or is not the one asked for */
+  badManifest: 'bad_manifest',
   internal: 'internal',
 } as const;
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -159,5 +163,19 @@ export class WireError extends SwitchyardError {
 export class ChunkInSwarmError extends SwitchyardError {
   constructor(index: number) {
     super(ErrorCodes.chunkInSwarm, `chunk ${index} is available from peers with spare upload; fetch it from the swarm`);
+  }
+}
+
+/** A download directory is taken: another run holds its lock, or it belongs to another video's download. */
+export class LockedError extends SwitchyardError {
+  constructor(message: string) {
+    super(ErrorCodes.locked, message);
+  }
+}
+
+/** A manifest that cannot be trusted: inconsistent in itself, or not the video that was asked for. */
+export class BadManifestError extends SwitchyardError {
+  constructor(message: string) {
+    super(ErrorCodes.badManifest, message);
   }
 }

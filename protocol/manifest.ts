@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { Type, type Static } from '@sinclair/typebox';
+import { BadManifestError } from './errors.js';
 
 export const MANIFEST_VERSION = 1 as const;
 export const DEFAULT_CHUNK_SIZE = 256 * 1024;
@@ -117,6 +118,26 @@ export function manifestInconsistency(m: Manifest): string | null {
   if (computeRootHash(m.size, m.chunkSize, m.chunks) !== m.rootHash) return 'root hash does not match chunk list';
   if (m.videoId !== videoIdFromRoot(m.rootHash)) return 'video id does not match root hash';
   return null;
+}
+
+/**
+ * The client's gate for every manifest it is handed (catalog, origin, a saved `.part/manifest.json`): a manifest
+ * is the root of all later chunk checks, so one that does not hash to its own root, or names another video than
+ * the one asked for, must stop the run before any chunk is fetched or trusted.
+ */
+export function checkManifest(m: Manifest, expectedVideoId?: string, what = 'manifest'): Manifest {
+  const why = manifestInconsistency(m);
+  if (why) throw new BadManifestError(`${what} of ${m.videoId} is inconsistent: ${why}`);
+  if (expectedVideoId !== undefined && m.videoId !== expectedVideoId) {
+    throw new BadManifestError(`${what} is for video ${m.videoId}, not the requested ${expectedVideoId}`);
+  }
+  return m;
+}
+
+/** True when `data` is exactly chunk `index` of `m` (length and SHA-256). */
+export function chunkMatches(m: Pick<Manifest, 'size' | 'chunkSize' | 'chunks'>, index: number, data: Uint8Array): boolean {
+  return index >= 0 && index < m.chunks.length && data.byteLength === chunkLength(m, index) &&
+    sha256Hex(data) === m.chunks[index];
 }
 
 export function summarize(m: Manifest): VideoSummary {

@@ -1,13 +1,17 @@
-/** `switchyard get <videoId>`: download and verify a video, resuming from `<output>.part/` when present. */
+/**
+ * `switchyard get <videoId>`: download and verify a video, resuming from `<output>.part/` when present. The
+ * directory is locked for the whole run (client/partlock.ts), so two runs can never share it.
+ */
 import { basename } from 'node:path';
 import { createOriginClient } from '../../actors/origin/client.js';
 import { createLogger } from '../../lib/logger.js';
 import { createTokenBucket } from '../../lib/tokenbucket.js';
-import { isValidId, BadRequestError } from '../../protocol/mod.js';
+import { checkManifest, isValidId, BadRequestError } from '../../protocol/mod.js';
 import { resolveConfig } from '../config.js';
 import { connectAsPeer } from '../credentials.js';
 import { runDownload } from '../download.js';
 import { openPartial, partialDirFor } from '../partial.js';
+import { acquirePartLock, type PartLock } from '../partlock.js';
 import { createProgressBar } from '../progress.js';
 import { createPeerNode } from '../p2p/peer.js';
 import { partialSource } from '../p2p/sources.js';
@@ -52,10 +56,12 @@ export async function getCommand(videoId: string | undefined, flags: GetFlags): 
     ...(flags.label ? { label: flags.label } : {}), ...(cfg.apiKey ? { apiKey: cfg.apiKey } : {}) });
   const { nc } = peer;
   const peerId = peer.identity.peerId;
+  let lock: PartLock | undefined;
   try {
     const origin = createOriginClient(nc);
-    const manifest = await origin.manifest(videoId);
+    const manifest = checkManifest(await origin.manifest(videoId), videoId, 'catalog manifest');
     const outPath = flags.output ?? safeName(manifest.name, videoId);
+    lock = await acquirePartLock(partialDirFor(outPath));
     const partial = await openPartial(partialDirFor(outPath), manifest);
     const parallel = flags.parallel ? Number(flags.parallel) : 4;
     if (!Number.isInteger(parallel) || parallel < 1 || parallel > 64) throw new BadRequestError('--parallel must be 1..64');
@@ -130,6 +136,7 @@ export async function getCommand(videoId: string | undefined, flags: GetFlags): 
     process.stderr.write(`switchyard get: download failed: ${result.error?.message ?? 'unknown error'}\n`);
     return 1;
   } finally {
+    await lock?.release();
     await peer.close();
   }
 }

@@ -1,7 +1,7 @@
 /** `switchyard seed <videoId> --file F`: serve a complete, verified file to the video's swarm until stopped. */
 import { createOriginClient } from '../../actors/origin/client.js';
 import { createLogger } from '../../lib/logger.js';
-import { BadRequestError, isValidId } from '../../protocol/mod.js';
+import { BadRequestError, checkManifest, isValidId } from '../../protocol/mod.js';
 import { resolveConfig } from '../config.js';
 import { connectAsPeer } from '../credentials.js';
 import { createPeerNode } from '../p2p/peer.js';
@@ -21,8 +21,13 @@ export async function seedCommand(videoId: string | undefined, flags: {
   const { nc } = peer;
   const peerId = peer.identity.peerId;
   try {
-    const manifest = await createOriginClient(nc).manifest(videoId);
-    const source = await fileSource(flags.file, manifest);
+    const manifest = checkManifest(await createOriginClient(nc).manifest(videoId), videoId, 'catalog manifest');
+    // a seeder whose file changes under it stops serving the changed chunks; its user must hear about it
+    const source = await fileSource(flags.file, manifest, { onCorrupt: (index, message) => {
+      logger.warn('seeded file changed on disk', { index });
+      process.stderr.write(`seed: ${message}\n`);
+      if (flags.json) process.stdout.write(JSON.stringify({ event: 'corrupt', index, message }) + '\n');
+    } });
     const held = source.have().filter(Boolean).length;
     if (held === 0) throw new BadRequestError(`${flags.file} holds no chunk of ${videoId}`);
     const bindAddress = bindAddressFor(flags.bind, nc.getServer());

@@ -14,7 +14,7 @@ test('status table: every protocol code has a deliberate status', () => {
     bad_request: 400, not_found: 404, bad_index: 400, bad_range: 416, bad_frame: 400, too_large: 413, unknown_video: 404, unknown_session: 404,
     grant_missing: 401, grant_invalid: 401, unauthorized: 401, grant_expired: 403, grant_wrong_video: 403,
     lease_lost: 403, ingest_failed: 422, chunk_missing: 503, unavailable: 503, timeout: 504, chunk_corrupt: 500, chunk_in_swarm: 409,
-    rate_limited: 429, quota_exceeded: 429, internal: 500,
+    rate_limited: 429, quota_exceeded: 429, internal: 500, locked: 409, bad_manifest: 500,
   };
   for (const code of Object.values(ErrorCodes)) {
     assert.is(statusFor(new SwitchyardError(code, 'x')), expected[code], code);

@@ -1,4 +1,5 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -29,6 +30,25 @@ test('fs store leaves no temp files and fans out by hash prefix', async () => {
   await store.put(h, data);
   const files = readdirSync(join(root, h.slice(0, 2), h.slice(2, 4)));
   assert.equal(files, [h]);
+  rmSync(root, { recursive: true, force: true });
+});
+test('fs store: a damaged chunk already on disk is replaced by the next put, not skipped', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'sy-store-'));
+  const store = createFsChunkStore({ root });
+  const { sha256Hex } = await import('../../protocol/mod.js');
+  const data = randomBytes(64 * 1024);
+  const h = sha256Hex(data);
+  await store.put(h, data);
+  const file = join(root, h.slice(0, 2), h.slice(2, 4), h);
+  const damaged = Buffer.from(data);
+  damaged[1000] = damaged[1000]! ^ 0xff;
+  writeFileSync(file, damaged); // same size: a size check alone would keep it
+  await store.put(h, data);
+  assert.is(sha256Hex(readFileSync(file)), h);
+  writeFileSync(file, data.subarray(0, 10)); // truncated
+  await store.put(h, data);
+  assert.is(sha256Hex(await store.get(h)), h);
+  assert.equal(readdirSync(join(root, h.slice(0, 2), h.slice(2, 4))), [h], 'no temp file left behind');
   rmSync(root, { recursive: true, force: true });
 });
 test.run();
