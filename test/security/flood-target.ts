@@ -3,21 +3,25 @@
  * 127.0.0.1) in a process of its own, so its RSS is a clean figure. It is driven line by line on stdin:
  * `stats` answers one JSON line on stdout (RSS after a forced GC, RTC host counters, the swarm's links);
  * `stop` (or stdin closing) leaves the swarm, releases node-datachannel and exits.
- * Usage: node --expose-gc dist/test/security/flood-target.js <natsUrl> <peer id> <manifest.json> <video file>
+ * Usage: node --expose-gc dist/test/security/flood-target.js <natsUrl> <peer id> <manifest.json> <video file> <auth dir>
+ * (the auth dir of the test's NATS: the child mints its own peer credential, as the gateway would)
  */
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { createPeerNode } from '../../client/p2p/peer.js';
 import { fileSource } from '../../client/p2p/sources.js';
 import { createLogger } from '../../lib/logger.js';
-import { connectNats } from '../../lib/nats.js';
+import { loadAuth } from '../../infra/auth.js';
+import { connectMintedPeer, minterFor } from '../../infra/peercreds.js';
 import type { Manifest } from '../../protocol/mod.js';
 
 async function main() {
-  const [natsUrl, peerId, manifestPath, videoPath] = process.argv.slice(2) as [string, string, string, string];
+  const [natsUrl, peerId, manifestPath, videoPath, authDir] = process.argv.slice(2) as [string, string, string, string, string];
   const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as Manifest;
   const logger = createLogger('target', 'error');
-  const nc = await connectNats(natsUrl, peerId);
+  const auth = loadAuth(authDir);
+  if (!auth) throw new Error(`no auth material in ${authDir}`);
+  const { nc } = await connectMintedPeer(natsUrl, minterFor(auth), { peerId });
   const source = await fileSource(videoPath, manifest);
   const node = createPeerNode({ peerId: peerId, manifest, uploads: true, bindAddress: '127.0.0.1' },
     { nc, source, logger });

@@ -71,7 +71,8 @@ t.before(async (ctx) => {
   writeFileSync(manifestPath, JSON.stringify(ctx.manifest));
 
   const script = fileURLToPath(new URL('./flood-target.js', import.meta.url));
-  ctx.child = spawn(process.execPath, ['--expose-gc', '--enable-source-maps', script, ctx.env.nats.url, TARGET, manifestPath, videoPath],
+  ctx.child = spawn(process.execPath, ['--expose-gc', '--enable-source-maps', script, ctx.env.nats.url, TARGET, manifestPath, videoPath,
+    ctx.env.nats.auth.dir],
     { stdio: ['pipe', 'pipe', 'inherit'] });
   const replies: Array<(line: string) => void> = [];
   const lines = createInterface({ input: ctx.child.stdout! });
@@ -117,7 +118,8 @@ function realOffer(rtc: RtcHost): Promise<string> {
 
 t('500 offer+bye pairs from one id: native connections stay bounded, are freed, RSS grows < 20 MB', async (ctx) => {
   const offerSdp = await realOffer(ctx.rtc);
-  const nc = await ctx.env.connect(ATTACKER);
+  // the attacker is a stranger with an ordinary peer credential
+  const { nc } = await ctx.env.connectPeer(ATTACKER);
   const attacker = createSignalClient(nc, ATTACKER, ctx.env.logger.child('attacker'));
   const videoId = ctx.manifest.videoId;
   const pair = async (connId: string) => {
@@ -171,7 +173,7 @@ t('500 offer+bye pairs from one id: native connections stay bounded, are freed, 
   assert.ok(grewMb < 20, `target RSS grew ${grewMb.toFixed(1)} MB`);
 
   // the target still accepts an honest peer
-  const hnc = await ctx.env.connect('honestpeer');
+  const { nc: hnc } = await ctx.env.connectPeer('honestpeer');
   const count = ctx.manifest.chunks.length;
   ctx.honest = createPeerNode({ peerId: 'honestpeer', manifest: ctx.manifest, uploads: true }, { nc: hnc, rtc: ctx.rtc,
     logger: ctx.env.logger.child('honest'),

@@ -47,12 +47,12 @@ t('three unrequested pieces ban the sender; none of its bytes are credited', asy
   const manifest: Manifest = buildManifest({ name: 'u.bin', mime: 'application/octet-stream', size: COUNT * CHUNK,
     chunkSize: CHUNK, chunks: new Array(COUNT).fill(sha256Hex(data)) });
   const none = () => new Array<boolean>(COUNT).fill(false);
-  ctx.target = createPeerNode({ peerId: 'victim', manifest, uploads: true }, { nc: await ctx.env.connect('victim'),
+  ctx.target = createPeerNode({ peerId: 'victim', manifest, uploads: true }, { nc: (await ctx.env.connectPeer('victim')).nc,
     rtc: ctx.rtc, logger: ctx.env.logger.child('victim'),
     source: { has: () => false, have: none, read: () => Promise.reject(new Error('none')) } });
   await ctx.target.swarm.start();
 
-  const signal = createSignalClient(await ctx.env.connect('pusher'), 'pusher', ctx.env.logger.child('pusher'));
+  const signal = createSignalClient((await ctx.env.connectPeer('pusher')).nc, 'pusher', ctx.env.logger.child('pusher'));
   const ended: string[] = [];
   const link: PeerLinkHandle = startPeerLink({ remotePeerId: 'victim', connId: 'push1', role: 'offerer',
     self: { peerId: 'pusher', videoId: manifest.videoId, rootHash: manifest.rootHash, chunkCount: COUNT, uploads: true } }, {
