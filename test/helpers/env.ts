@@ -7,6 +7,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createOrigin, createOriginClient, type Origin, type OriginInit } from '../../actors/origin/mod.js';
+import { createSignalRelay, type SignalRelay } from '../../actors/signal/mod.js';
+import { createTracker, type Tracker } from '../../actors/tracker/mod.js';
 import { startNats, type NatsServerHandle } from '../../infra/nats.js';
 import { connectMintedPeer, minterFor, type PeerMinter } from '../../infra/peercreds.js';
 import { systemClock } from '../../lib/clock.js';
@@ -29,6 +31,8 @@ export interface TestEnv {
   /** a peer connection with a minted credential: the permissions a real peer has */
   connectPeer(peerId?: string): Promise<{ peerId: string; nc: NatsConnection }>;
   minter: PeerMinter;
+  /** a tracker (announce interval 1 s) and a signalling relay on their own service connections; stopped by close() */
+  startSwarmServices(): Promise<{ tracker: Tracker; relay: SignalRelay }>;
   publishVideo(bytes: Uint8Array, opts?: { chunkSize?: number; name?: string }): Promise<Manifest>;
   close(): Promise<void>;
 }
@@ -53,8 +57,19 @@ export async function startEnv(): Promise<TestEnv> {
   const store = createFsChunkStore({ root: join(dir, 'store') });
   const grantSecret = randomBytes(32).toString('hex');
   const origins: Origin[] = [];
+  const services: Array<{ stop(): Promise<void> }> = [];
   const env: TestEnv = {
     nats, nc, dir, store, logger, grantSecret, origins, connect, connectPeer, minter,
+    async startSwarmServices() {
+      const tracker = await createTracker({ intervalMs: 1000 },
+        { nc: await connect('tracker'), clock: systemClock, logger: logger.child('tracker') });
+      await tracker.start();
+      services.push(tracker);
+      const relay = createSignalRelay({}, { nc: await connect('relay'), logger: logger.child('relay') });
+      await relay.start();
+      services.push(relay);
+      return { tracker, relay };
+    },
     async startOrigin(init) {
       const onc = await connect(`origin-${origins.length}`);
       const o = await createOrigin({ grantSecret, leaseTtlMs: 2000, sweepIntervalMs: 100, workerId: `origin-${origins.length}`, ...init },
@@ -78,6 +93,7 @@ export async function startEnv(): Promise<TestEnv> {
       return m;
     },
     async close() {
+      for (const s of services.splice(0).reverse()) await s.stop().catch(() => {});
       for (const o of origins.splice(0)) await o.stop().catch(() => {});
       for (const c of extra.splice(0)) await c.close().catch(() => {});
       await store.close();

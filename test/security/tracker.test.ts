@@ -5,9 +5,8 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createSignalClient, createSignalRelay, type SignalRelay } from '../../actors/signal/mod.js';
-import { createTracker, createTrackerClient, type PeerAnnounce, type Tracker } from '../../actors/tracker/mod.js';
-import { systemClock } from '../../lib/clock.js';
+import { createSignalClient, type SignalRelay } from '../../actors/signal/mod.js';
+import { createTrackerClient, type PeerAnnounce, type Tracker } from '../../actors/tracker/mod.js';
 import { encodeBitfield, ErrorCodes, Subjects, TrackerVerbs, encode, type SwitchyardError } from '../../protocol/mod.js';
 import { startEnv, type TestEnv } from '../helpers/env.js';
 import { expectViolation, watchViolations } from '../helpers/violations.js';
@@ -27,15 +26,9 @@ const t = suite<Ctx>('security: strangers cannot hide the only seed');
 t.before(async (ctx) => {
   ctx.env = await startEnv();
   ctx.sdp = await realSdp();
-  ctx.tracker = await createTracker({ intervalMs: 1000 },
-    { nc: await ctx.env.connect('tracker'), clock: systemClock, logger: ctx.env.logger.child('tracker') });
-  await ctx.tracker.start();
-  ctx.relay = createSignalRelay({}, { nc: await ctx.env.connect('relay'), logger: ctx.env.logger.child('relay') });
-  await ctx.relay.start();
+  ({ tracker: ctx.tracker, relay: ctx.relay } = await ctx.env.startSwarmServices());
 });
 t.after(async (ctx) => {
-  await ctx.tracker.stop();
-  await ctx.relay.stop();
   await ctx.env.close();
   ctx.sdp.close();
 });

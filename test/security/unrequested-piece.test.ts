@@ -6,12 +6,11 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createSignalClient, createSignalRelay, type SignalRelay } from '../../actors/signal/mod.js';
-import { createTracker, type Tracker } from '../../actors/tracker/mod.js';
+import { createSignalClient, type SignalRelay } from '../../actors/signal/mod.js';
+import type { Tracker } from '../../actors/tracker/mod.js';
 import { startPeerLink, type PeerLinkHandle } from '../../client/p2p/link.js';
 import { createPeerNode, type PeerNode } from '../../client/p2p/peer.js';
 import { createRtcHost, type RtcHost } from '../../client/p2p/rtc.js';
-import { systemClock } from '../../lib/clock.js';
 import { buildManifest, sha256Hex, type Manifest } from '../../protocol/mod.js';
 import { startEnv, waitFor, type TestEnv } from '../helpers/env.js';
 
@@ -23,11 +22,7 @@ const t = suite<Ctx>('security: unrequested pieces');
 
 t.before(async (ctx) => {
   ctx.env = await startEnv();
-  ctx.tracker = await createTracker({ intervalMs: 1000 }, { nc: await ctx.env.connect('tracker'), clock: systemClock,
-    logger: ctx.env.logger.child('tracker') });
-  await ctx.tracker.start();
-  ctx.relay = createSignalRelay({}, { nc: await ctx.env.connect('relay'), logger: ctx.env.logger.child('relay') });
-  await ctx.relay.start();
+  ({ tracker: ctx.tracker, relay: ctx.relay } = await ctx.env.startSwarmServices());
   ctx.rtc = createRtcHost({ bindAddress: '127.0.0.1', logger: ctx.env.logger.child('rtc') });
   ctx.target = null;
   ctx.unsub = [];
@@ -37,8 +32,6 @@ t.after(async (ctx) => {
   for (const u of ctx.unsub) u();
   await ctx.target?.stop().catch(() => {});
   ctx.rtc?.shutdown();
-  await ctx.relay?.stop();
-  await ctx.tracker?.stop();
   await ctx.env?.close();
 });
 
