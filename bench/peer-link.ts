@@ -121,11 +121,15 @@ async function oursThroughput(stack: Stack, rtc: RtcHost, data: Buffer, m: Manif
   return m.size / (ms / 1000) / MB;
 }
 
-/** Sequential connections over the relay, each timed from link creation to an open data channel. */
-async function setupTimes(stack: Stack, rtc: RtcHost, count: number, activeSetup: boolean): Promise<number[]> {
+/**
+ * Sequential connections over the relay, each timed from link creation to an open data channel. A set-up that
+ * does not open within 10 s (the rare DTLS failure under CPU load, notes/node-datachannel.md) is counted in
+ * `failures`, not timed, and the run goes on: one bad link must not void the other measurements.
+ */
+async function setupTimes(stack: Stack, rtc: RtcHost, count: number, activeSetup: boolean): Promise<number[] & { failures: number }> {
   // one connection speaks for both ends of every link here: a service credential (peers may speak only as themselves)
   const nc = await stack.connectService(ServiceRoles.admin, 'bench-setup');
-  const times: number[] = [];
+  const times = Object.assign([] as number[], { failures: 0 });
   try {
     for (let i = 0; i < count; i++) {
       const a = createSignalClient(nc, `sa${i}${activeSetup ? 'x' : 'd'}`, logger);
@@ -160,6 +164,8 @@ async function setupTimes(stack: Stack, rtc: RtcHost, count: number, activeSetup
       await nc.flush();
       try {
         times.push(await opened);
+      } catch {
+        times.failures++;
       } finally {
         for (const f of cleanups.splice(0)) f();
       }
@@ -190,6 +196,7 @@ async function main() {
       setup_ms_p50: r1(pct(fast, 50)), setup_ms_p99: r1(pct(fast, 99)), slow_over_500ms: over(fast),
       setup_default_roles_ms_p50: r1(pct(slowRoles, 50)), setup_default_roles_ms_p99: r1(pct(slowRoles, 99)),
       slow_default_roles_over_500ms: over(slowRoles),
+      setup_failures: fast.failures, setup_default_roles_failures: slowRoles.failures,
       setup_cause: 'libdatachannel DTLS start race: the early ClientHello waits for the 1 s retransmit; offers are sent with a=setup:active',
     }) + '\n');
   } finally {
