@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { encodeAccount, encodeOperator, encodeUser } from '@nats-io/jwt';
 import { createAccount, createOperator, createUser, fromSeed } from '@nats-io/nkeys';
 import type { NatsCredentials } from '../lib/nats.js';
-import { ServiceRoles, type ServiceRole } from '../protocol/permissions.js';
+import { ServiceRoles, servicePermissions, type ServiceRole } from '../protocol/permissions.js';
 
 export type { NatsCredentials };
 
@@ -54,8 +54,8 @@ async function create(dir: string): Promise<AuthMaterial> {
   const services = {} as AuthMaterial['services'];
   for (const role of Object.values(ServiceRoles)) {
     const u = createUser();
-    // Services get the whole application account: they serve peers, run JetStream and answer on peers' inboxes.
-    services[role] = { jwt: await encodeUser(`svc-${role}`, u, app), seed: td.decode(u.getSeed()) };
+    // Services serve peers, run JetStream and answer on peers' inboxes; only ingest may feed the catalog.
+    services[role] = { jwt: await encodeUser(`svc-${role}`, u, app, servicePermissions(role) as never), seed: td.decode(u.getSeed()) };
   }
   return {
     dir,

@@ -10,10 +10,10 @@
  */
 import { isValidId, OriginVerbs, SUBJECT_PREFIX, TrackerVerbs } from './subjects.js';
 
-/** NATS publish/subscribe allow lists, as they appear in a user JWT. */
+/** NATS publish/subscribe allow (and deny) lists, as they appear in a user JWT. */
 export interface NatsPermissions {
-  pub: { allow: string[] };
-  sub: { allow: string[] };
+  pub: { allow: string[]; deny?: string[] };
+  sub: { allow: string[]; deny?: string[] };
 }
 
 /** The inbox prefix a peer's connection must use (`inboxPrefix` option); replies to it land under it. */
@@ -64,3 +64,25 @@ export const ServiceRoles = {
   admin: 'admin',
 } as const;
 export type ServiceRole = (typeof ServiceRoles)[keyof typeof ServiceRoles];
+
+/**
+ * Services share the application account, but only ingest (and the operator's tools) may put videos into the
+ * catalog or queue ingest jobs: the catalog publish verb, the catalog's KV subjects and the ingest stream are
+ * denied to every other role. (The origin writes the catalog bucket when it answers an ingest worker's publish;
+ * the gateway queues uploads as ingest jobs.)
+ */
+export function servicePermissions(role: ServiceRole): NatsPermissions {
+  const p = SUBJECT_PREFIX;
+  const catalogPublish = `${p}.catalog.publish`;
+  const catalogKv = `$KV.sy_catalog.>`;
+  const ingestJob = `${p}.ingest.job`;
+  const deny: Record<ServiceRole, string[]> = {
+    origin: [catalogPublish, ingestJob],
+    tracker: [catalogPublish, catalogKv, ingestJob],
+    signal: [catalogPublish, catalogKv, ingestJob],
+    gateway: [catalogPublish, catalogKv],
+    ingest: [],
+    admin: [],
+  };
+  return { pub: { allow: ['>'], deny: deny[role] }, sub: { allow: ['>'] } };
+}

@@ -98,6 +98,20 @@ t('cannot subscribe to _INBOX.> or to another peer\'s subjects', async ({ mallor
   }
 });
 
+t('among services, only ingest (and operator tools) may feed the catalog or queue ingest jobs', async ({ env }) => {
+  for (const role of ['tracker', 'signal', 'gateway', 'origin'] as const) {
+    const nc = await connectNats(env.nats.url, role, env.nats.creds(role));
+    const w = watchViolations(nc);
+    await expectViolation(nc, w, 'publish', 'sy.catalog.publish', () => nc.publish('sy.catalog.publish', new TextEncoder().encode('{}')));
+    if (role !== 'origin') {
+      await expectViolation(nc, w, 'publish', `$KV.${Buckets.catalog}.vforged`, () => nc.publish(`$KV.${Buckets.catalog}.vforged`));
+    }
+    if (role !== 'gateway') await expectViolation(nc, w, 'publish', Subjects.ingestJob, () => nc.publish(Subjects.ingestJob));
+    w.stop();
+    await nc.close();
+  }
+});
+
 t('nothing forbidden reached anyone, and the peer\'s own subjects still work', async ({ env, mallory, victimHeard }) => {
   await env.nc.flush();
   await new Promise((r) => setTimeout(r, 200));
