@@ -10,7 +10,7 @@ import { createLeaseChecker, createOrigin, createOriginClient, type Origin } fro
 import { createIngestSubmitter, createIngestWorker } from '../actors/ingest/mod.js';
 import { createSignalRelay } from '../actors/signal/mod.js';
 import { createTracker, type Tracker } from '../actors/tracker/mod.js';
-import { createGateway, createTelemetryAggregator, type Gateway } from '../gateway/mod.js';
+import { createActivityPublisher, createGateway, createTelemetryAggregator, type Gateway } from '../gateway/mod.js';
 import { createSwarmView, type SwarmView } from '../gateway/swarmview.js';
 import { loadAuth, serviceCredentials, type AuthMaterial } from '../infra/auth.js';
 import { startNats, type NatsServerHandle } from '../infra/nats.js';
@@ -129,7 +129,9 @@ export async function startStack(opts: StackOptions, logger: Logger): Promise<St
     const relay = createSignalRelay({}, { nc: await conn('signal', ServiceRoles.signal), logger: logger.child('signal') });
     await relay.start();
     stops.push(() => relay.stop());
-    const ingest = createIngestWorker({}, { nc: await conn('ingest', ServiceRoles.ingest), store, origin: originClient, logger: logger.child('ingest') });
+    const stagingDir = join(opts.dataDir, 'staging');
+    mkdirSync(stagingDir, { recursive: true });
+    const ingest = createIngestWorker({ stagingDir }, { nc: await conn('ingest', ServiceRoles.ingest), store, origin: originClient, logger: logger.child('ingest') });
     await ingest.start();
     stops.push(() => ingest.stop());
     const leases = await createLeaseChecker({ nc, clock: systemClock, logger: logger.child('leases') });
@@ -142,14 +144,15 @@ export async function startStack(opts: StackOptions, logger: Logger): Promise<St
       logger: logger.child('telemetry') });
     telemetry.start();
     stops.push(() => telemetry.stop());
-    const stagingDir = join(opts.dataDir, 'staging');
-    mkdirSync(stagingDir, { recursive: true });
+    const activity = createActivityPublisher({}, { nc: gatewayNc, logger: logger.child('activity') });
+    activity.start();
+    stops.push(() => activity.stop());
     const gateway = await createGateway(
       { host: opts.host ?? '127.0.0.1', port: opts.port ?? 0, grantSecret, adminToken, stagingDir,
         credentials: { minter, natsUrl, ...(nats ? { wsUrl: nats.wsUrl } : {}),
           ...(opts.apiKeys ? { apiKeys: opts.apiKeys } : {}) } },
       { origin: originClient, leases, store, ingest: createIngestSubmitter({ nc, logger }), clock: systemClock,
-        logger: logger.child('gateway'), telemetry, swarm, ...(opts.originRate ? { egress: createTokenBucket(opts.originRate) } : {}) },
+        logger: logger.child('gateway'), telemetry, activity, swarm, ...(opts.originRate ? { egress: createTokenBucket(opts.originRate) } : {}) },
     );
     const gatewayUrl = await gateway.start();
     stops.push(() => gateway.stop());

@@ -122,7 +122,8 @@ export function createErrorHandler(logger: Logger) {
     for (const h of SUCCESS_ONLY_HEADERS) reply.removeHeader(h);
     reply.header('cache-control', 'no-store');
     if (m.status === 401) reply.header('www-authenticate', 'Bearer realm="switchyard"');
-    if (m.status === 503 || m.status === 429) reply.header('retry-after', '1');
+    // the rate limiter sets its own Retry-After (seconds until its window resets): keep that one
+    if ((m.status === 503 || m.status === 429) && !reply.hasHeader('retry-after')) reply.header('retry-after', '1');
     if (err instanceof RangeNotSatisfiableError) reply.header('content-range', `bytes */${err.size}`);
     return reply.code(m.status).type('application/json; charset=utf-8').send({ error: { code: m.code, message: m.message } });
   };

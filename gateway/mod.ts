@@ -15,3 +15,6 @@ export * from './telemetry.js';
 export * from './dashboard/state.js';
 export * from './dashboard/page.js';
 export * from './routes/credentials.js';
+export * from './activity.js';
+export * from './budget.js';
+export * from './ratelimit.js';

@@ -50,6 +50,7 @@ const ERROR_TEXT: Record<number, string> = {
   415: 'upload is not application/octet-stream (bad_request)',
   416: 'malformed, multiple or unsatisfiable range (bad_range); Content-Range says the chunk length',
   422: 'upload could not be ingested (ingest_failed)',
+  429: 'too many requests (rate_limited) or the session\'s byte budget is used up (quota_exceeded)',
   503: 'a backend is unavailable, or the chunk is missing from the store (unavailable, chunk_missing)',
   504: 'a backend timed out (timeout)',
 };

@@ -25,6 +25,9 @@ import { opsRoutes } from './routes/ops.js';
 import { uploadRoutes } from './routes/upload.js';
 import { createStatsCollector, type GatewayStats } from './stats.js';
 import type { TelemetryAggregator } from './telemetry.js';
+import type { ActivityPublisher } from './activity.js';
+import { createSessionBudget } from './budget.js';
+import { registerRateLimit, type RateLimitInit } from './ratelimit.js';
 
 export interface GatewayInit {
   /** default 127.0.0.1 */
@@ -47,10 +50,14 @@ export interface GatewayInit {
     apiKeys?: readonly string[];
     mintsPerMinute?: number;
   };
+  /** byte budget of one grant session = manifest size × this + 4 chunks (default 1.25) */
+  sessionBudgetFactor?: number;
+  /** HTTP rate limit per grant session (chunk requests) or per address (everything else) */
+  rateLimit?: RateLimitInit;
 }
 
 export interface GatewayComponents {
-  origin: Pick<OriginClient, 'list' | 'manifest'>;
+  origin: Pick<OriginClient, 'listPage' | 'manifest'>;
   leases: Pick<LeaseChecker, 'holds' | 'live'> & Partial<Pick<LeaseChecker, 'waiting' | 'config'>>;
   store: ChunkStore;
   ingest: IngestSubmitter;
@@ -61,6 +68,8 @@ export interface GatewayComponents {
   swarm?: SwarmView;
   /** client telemetry for the dashboard (owned by the caller); without it the dashboard shows the origin only */
   telemetry?: Pick<TelemetryAggregator, 'peers'>;
+  /** publishes which sessions this gateway served (owned by the caller, which starts and stops it) */
+  activity?: Pick<ActivityPublisher, 'served'>;
   logger: Logger;
 }
 
@@ -110,6 +119,8 @@ export async function createGateway(init: GatewayInit, components: GatewayCompon
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(notFoundHandler);
 
+  // before every route: the limiter hooks only the routes registered after it
+  await registerRateLimit(app, { grantSecret: init.grantSecret, ...init.rateLimit });
   await registerOpenApi(app, '0.1.0');
   await app.register(opsRoutes, { leases: components.leases, stats, openapi: () => app.swagger() });
   await app.register(catalogRoutes, { origin: components.origin, manifests });
@@ -117,6 +128,8 @@ export async function createGateway(init: GatewayInit, components: GatewayCompon
   await app.register(chunkRoutes, {
     grantSecret: init.grantSecret, leases: components.leases, manifests, store: components.store,
     clock: components.clock, stats, ...(components.egress ? { egress: components.egress } : {}),
+    budget: createSessionBudget(init.sessionBudgetFactor !== undefined ? { factor: init.sessionBudgetFactor } : {}),
+    ...(components.activity ? { activity: components.activity } : {}),
     ...(components.swarm ? { swarm: components.swarm } : {}), policy: () => components.leases.config?.()?.policy,
     contended: (videoId: string) => (components.leases.waiting?.().length ?? 0) > 0 ||
       (components.swarm !== undefined && components.swarm.leechers(videoId) > (components.leases.config?.()?.capacity ?? Infinity)),

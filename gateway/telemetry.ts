@@ -1,13 +1,15 @@
 /**
  * Telemetry aggregator: the gateway's view of every client's latest status (protocol/telemetry.ts), for the
  * dashboard. It subscribes to `sy.telemetry.*.*`, checks every message (size, JSON, schema, and that the body
- * names the same video and peer as its subject) and keeps the newest status per (video, peer). A peer silent for
+ * names the same video and peer as its subject) and keeps the newest status per (video, peer). The subject is
+ * the authority: a peer's NATS credential lets it publish only `sy.telemetry.*.<itself>`, so a body naming
+ * another peer is a forgery and is dropped, and a peer can only ever fill its own rows. A peer silent for
  * `staleMs` is shown as stale; after `dropMs` it is forgotten. The table is bounded: past `maxPeers` the peer
  * heard from least recently is dropped first, so a flood of made-up peer ids costs memory for `maxPeers` only.
  *
  * Telemetry is informational: a bad message is dropped with a debug line and never throws.
  */
-import { decode, MAX_TELEMETRY_BYTES, PeerStatus, SUBJECT_PREFIX, Subjects } from '../protocol/mod.js';
+import { decode, MAX_TELEMETRY_BYTES, parseTelemetrySubject, PeerStatus, Subjects } from '../protocol/mod.js';
 import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
 import type { NatsConnection, Subscription } from '../lib/nats.js';
@@ -20,7 +22,7 @@ export interface PeerView extends PeerStatus {
 export interface TelemetryAggregatorOptions {
   /** a peer silent for longer is marked stale (default 10 s) */
   staleMs?: number;
-  /** a peer silent for longer is forgotten (default 60 s) */
+  /** a peer silent for longer is forgotten (default 30 s) */
   dropMs?: number;
   /** most peers kept at once (default 5,000) */
   maxPeers?: number;
@@ -35,15 +37,13 @@ export interface TelemetryAggregator {
   accept(subject: string, data: Uint8Array): boolean;
 }
 
-export const TELEMETRY_DEFAULTS = { staleMs: 10_000, dropMs: 60_000, maxPeers: 5_000 } as const;
+export const TELEMETRY_DEFAULTS = { staleMs: 10_000, dropMs: 30_000, maxPeers: 5_000 } as const;
 
 interface Entry {
   status: PeerStatus;
   /** when we received it, on our clock (a client's own `at` may be skewed) */
   seenAt: number;
 }
-
-const TELEMETRY_PREFIX = `${SUBJECT_PREFIX}.telemetry.`;
 
 export function createTelemetryAggregator(
   components: { nc: NatsConnection; logger: Logger; clock: Clock },
@@ -68,16 +68,16 @@ export function createTelemetryAggregator(
   };
 
   const accept = (subject: string, data: Uint8Array): boolean => {
-    // subject: sy.telemetry.<video>.<peer>; ids cannot contain '.', so a split is exact
-    const tokens = subject.startsWith(TELEMETRY_PREFIX) ? subject.slice(TELEMETRY_PREFIX.length).split('.') : [];
+    let from: { videoId: string; peerId: string };
     let status: PeerStatus;
     try {
+      from = parseTelemetrySubject(subject);
       status = decode(PeerStatus, data, { maxBytes: MAX_TELEMETRY_BYTES, what: 'telemetry' });
     } catch (err) {
       logger.debug('telemetry dropped', { subject, err });
       return false;
     }
-    if (tokens.length !== 2 || tokens[0] !== status.videoId || tokens[1] !== status.peerId) {
+    if (from.videoId !== status.videoId || from.peerId !== status.peerId) {
       logger.debug('telemetry dropped: body does not match its subject', { subject });
       return false;
     }

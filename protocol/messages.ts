@@ -91,8 +91,19 @@ export type SlotOffer = Static<typeof SlotOffer>;
 export const SlotRevoked = Type.Object({ sessionId: SessionId, reason: Type.String({ maxLength: 200 }) });
 export type SlotRevoked = Static<typeof SlotRevoked>;
 
-export const CatalogListRequest = Type.Object({}, { additionalProperties: false });
-export const CatalogListReply = Type.Object({ videos: Type.Array(VideoSummary) });
+/** Largest `catalog.list` page; a page of summaries stays far below the manifest message limit. */
+export const CATALOG_PAGE_MAX = 500;
+export const CATALOG_PAGE_DEFAULT = 100;
+/** One page of the catalog, oldest first; `next` is the offset of the following page, absent on the last one. */
+export const CatalogListRequest = Type.Object({
+  offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000_000 })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: CATALOG_PAGE_MAX })),
+}, { additionalProperties: false });
+export type CatalogListRequest = Static<typeof CatalogListRequest>;
+export const CatalogListReply = Type.Object({
+  videos: Type.Array(VideoSummary, { maxItems: CATALOG_PAGE_MAX }),
+  next: Type.Optional(Type.Integer({ minimum: 0 })),
+});
 export type CatalogListReply = Static<typeof CatalogListReply>;
 
 export const CatalogGetRequest = Type.Object({ videoId: VideoId }, { additionalProperties: false });

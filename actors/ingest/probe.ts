@@ -31,7 +31,11 @@ function mimeFor(format: string, videoCodec: string | undefined): string {
 }
 
 export function probe(path: string, opts: { timeoutMs?: number; binary?: string } = {}): Promise<ProbeResult> {
-  const args = ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', path];
+  // File protocol only: a staged "video" may be a playlist or a concat list naming http://, tcp:// or other
+  // URLs, and ffprobe would otherwise fetch them from the worker's network position (SSRF). The `file:` prefix
+  // keeps a name that looks like a URL or an option from being read as one.
+  const args = ['-v', 'error', '-protocol_whitelist', 'file', '-print_format', 'json', '-show_format', '-show_streams',
+    `file:${path}`];
   return new Promise((resolve) => {
     execFile(opts.binary ?? 'ffprobe', args, { timeout: opts.timeoutMs ?? 30000, maxBuffer: 8 * 1024 * 1024 },
       (err, stdout, stderr) => {

@@ -18,6 +18,7 @@ import type { NatsConnection } from '../../lib/nats.js';
 import type { ChunkStore } from '../../store/types.js';
 import type { OriginClient } from '../origin/client.js';
 import { ingestFile } from './ingest.js';
+import { createStagingArea } from './staging.js';
 import type { IngestResult, IngestSubmitter } from './types.js';
 
 const DURABLE = 'ingest-workers';
@@ -51,11 +52,18 @@ export interface IngestWorker {
   stop(): Promise<void>;
 }
 
+export interface IngestWorkerInit {
+  concurrency?: number;
+  /** the only directory jobs may name files in (the gateways' staging directory, same machine or volume) */
+  stagingDir: string;
+}
+
 export function createIngestWorker(
-  init: { concurrency?: number },
+  init: IngestWorkerInit,
   components: { nc: NatsConnection; store: ChunkStore; origin: Pick<OriginClient, 'publish'>; logger: Logger },
 ): IngestWorker {
   const { nc, logger } = components;
+  const staging = createStagingArea(init.stagingDir);
   let messages: ConsumerMessages | null = null;
   let loop: Promise<void> | null = null;
   return {
@@ -76,18 +84,23 @@ export function createIngestWorker(
           }
           const keepAlive = setInterval(() => m.working(), ACK_WAIT_MS / 3);
           let done: IngestDone;
+          // set only once the path is known to be a staged upload: nothing outside staging is ever deleted
+          let staged: string | null = null;
           try {
-            const r = await ingestFile({ path: job.path, name: job.name, ...(job.chunkSize ? { chunkSize: job.chunkSize } : {}) },
+            staged = await staging.resolve(job.path);
+            const r = await ingestFile({ path: staged, name: job.name, ...(job.chunkSize ? { chunkSize: job.chunkSize } : {}) },
               { store: components.store, publish: (mf) => components.origin.publish(mf), logger });
             done = { jobId: job.jobId, ok: true, manifest: r.manifest, warnings: r.warnings };
           } catch (err) {
             const se = toSwitchyardError(err);
             if (se.code === 'internal') logger.error('ingest failed', { jobId: job.jobId, err });
+            else logger.warn('ingest job refused or failed', { jobId: job.jobId, code: se.code, message: se.message });
             done = { jobId: job.jobId, ok: false, error: { code: se.code, message: se.message } };
           } finally {
             clearInterval(keepAlive);
           }
-          if (job.removeAfter) await rm(job.path, { force: true }).catch(() => {});
+          // success or failure, the staged upload has had its one chance: a later retry would need a new upload
+          if (staged && job.removeAfter) await rm(staged, { force: true }).catch(() => {});
           nc.publish(Subjects.ingestDone(job.jobId), encode(done));
           m.ack();
         }

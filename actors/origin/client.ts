@@ -3,18 +3,24 @@
  * here (the edge), so callers get typed values or typed errors, never raw JSON.
  */
 import {
-  CatalogGetReply, CatalogListReply, CatalogPublishReply, CatalogVerbs, HeartbeatReply, MAX_MANIFEST_MESSAGE_BYTES,
+  CATALOG_PAGE_MAX, CatalogGetReply, CatalogListReply, CatalogPublishReply, CatalogVerbs, HeartbeatReply, MAX_MANIFEST_MESSAGE_BYTES,
   OpenReply, OriginVerbs, PeerEvents, ReleaseReply, SlotOffer, SlotRevoked, Subjects, decode,
   type Manifest, type VideoSummary,
 } from '../../protocol/mod.js';
 import type { Logger } from '../../lib/logger.js';
 import { request, type NatsConnection } from '../../lib/nats.js';
 
+/** 40 pages of 500: four times the default catalog quota */
+const LIST_MAX_PAGES = 40;
+
 export interface OriginClient {
   open(videoId: string, peerId: string): Promise<OpenReply>;
   heartbeat(sessionId: string, peerId: string): Promise<HeartbeatReply>;
   release(sessionId: string, peerId: string): Promise<ReleaseReply>;
-  list(): Promise<VideoSummary[]>;
+  /** every video, page by page (at most `maxPages` pages of 500) */
+  list(opts?: { maxPages?: number }): Promise<VideoSummary[]>;
+  /** one page of the catalog, oldest first */
+  listPage(page?: { offset?: number; limit?: number }): Promise<CatalogListReply>;
   manifest(videoId: string): Promise<Manifest>;
   publish(manifest: Manifest): Promise<{ videoId: string; created: boolean }>;
   /** Subscribes to this peer's pushes; returns an unsubscribe function. */
@@ -27,13 +33,27 @@ export interface OriginClient {
 export function createOriginClient(nc: NatsConnection, opts: { timeoutMs?: number } = {}): OriginClient {
   const t = { timeoutMs: opts.timeoutMs ?? 5000 };
   const big = { ...t, maxBytes: MAX_MANIFEST_MESSAGE_BYTES };
+  const listPage = (page: { offset?: number; limit?: number } = {}) =>
+    request(nc, Subjects.catalog(CatalogVerbs.list), page, CatalogListReply, big);
   return {
     open: (videoId, peerId) => request(nc, Subjects.origin(OriginVerbs.open, peerId), { videoId }, OpenReply, big),
     heartbeat: (sessionId, peerId) =>
       request(nc, Subjects.origin(OriginVerbs.heartbeat, peerId), { sessionId }, HeartbeatReply, t),
     release: (sessionId, peerId) =>
       request(nc, Subjects.origin(OriginVerbs.release, peerId), { sessionId }, ReleaseReply, t),
-    list: async () => (await request(nc, Subjects.catalog(CatalogVerbs.list), {}, CatalogListReply, big)).videos,
+    listPage,
+    async list(lopts = {}) {
+      // bounded: a catalog that keeps answering `next` (bug or hostile worker) cannot keep us paging forever
+      const maxPages = lopts.maxPages ?? LIST_MAX_PAGES;
+      const out: VideoSummary[] = [];
+      let offset: number | undefined = 0;
+      for (let i = 0; i < maxPages && offset !== undefined; i++) {
+        const page: CatalogListReply = await listPage({ offset, limit: CATALOG_PAGE_MAX });
+        out.push(...page.videos);
+        offset = page.next !== undefined && page.next > offset ? page.next : undefined;
+      }
+      return out;
+    },
     manifest: async (videoId) =>
       (await request(nc, Subjects.catalog(CatalogVerbs.get), { videoId }, CatalogGetReply, big)).manifest,
     publish: (manifest) => request(nc, Subjects.catalog(CatalogVerbs.publish), { manifest }, CatalogPublishReply, big),

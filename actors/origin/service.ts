@@ -11,13 +11,15 @@ import type { Clock } from '../../lib/clock.js';
 import type { Logger } from '../../lib/logger.js';
 import { serve, type NatsConnection, type Subscription } from '../../lib/nats.js';
 import { createAdmission, type Admission, type AdmissionInit } from './admission.js';
-import { createKvCatalog, openCatalogBucket, type Catalog } from './catalog.js';
+import { createKvCatalog, openCatalogBucket, type Catalog, type CatalogQuotas } from './catalog.js';
 
 export interface OriginInit extends Partial<Omit<AdmissionInit, 'grantSecret' | 'capacity'>> {
   capacity: number;
   grantSecret: string;
   /** name for logs and metrics */
   workerId?: string;
+  /** catalog size limits (videos, bytes per manifest, total bytes) */
+  catalogQuotas?: CatalogQuotas;
 }
 
 export interface OriginComponents {
@@ -43,7 +45,7 @@ export async function createOrigin(init: OriginInit, components: OriginComponent
   if (!Number.isInteger(init.capacity) || init.capacity < 0) throw new TypeError('capacity must be an integer ≥ 0');
   const workerId = init.workerId ?? `origin-${process.pid}`;
   const admissionKv = await new Kvm(nc).create(Buckets.admission, { history: 1 });
-  const catalog = createKvCatalog(await openCatalogBucket(nc));
+  const catalog = createKvCatalog(await openCatalogBucket(nc), init.catalogQuotas);
   const admission = createAdmission({
     capacity: init.capacity,
     leaseTtlMs: init.leaseTtlMs ?? ORIGIN_DEFAULTS.leaseTtlMs,
@@ -85,7 +87,7 @@ export async function createOrigin(init: OriginInit, components: OriginComponent
           handler: (req, msg) => (count('release'),
           admission.release({ sessionId: req.sessionId, peerId: parseOriginSubject(msg.subject).peerId })) }),
         serve(nc, { subject: Subjects.catalog(CatalogVerbs.list), queue, schema: CatalogListRequest, logger,
-          handler: async () => (count('list'), { videos: await catalog.list() }) }),
+          handler: async (req) => (count('list'), catalog.list(req)) }),
         serve(nc, { subject: Subjects.catalog(CatalogVerbs.get), queue, schema: CatalogGetRequest, logger,
           handler: async (req) => (count('get'), { manifest: await catalog.get(req.videoId) }) }),
         serve(nc, { subject: Subjects.catalog(CatalogVerbs.publish), queue, schema: CatalogPublishRequest, logger,

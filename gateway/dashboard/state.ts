@@ -8,7 +8,7 @@ import type { LeaseChecker } from '../../actors/origin/leases.js';
 import type { OriginClient } from '../../actors/origin/client.js';
 import type { Clock } from '../../lib/clock.js';
 import type { Logger } from '../../lib/logger.js';
-import { PeerStatus, VideoSummary, type VideoSummary as VideoSummaryT } from '../../protocol/mod.js';
+import { CATALOG_PAGE_DEFAULT, PeerStatus, VideoSummary, type VideoSummary as VideoSummaryT } from '../../protocol/mod.js';
 import type { PeerView, TelemetryAggregator } from '../telemetry.js';
 
 const Id = Type.String({ maxLength: 64 });
@@ -78,7 +78,7 @@ export function createEgressSampler(
 
 export interface StateSources {
   leases: Pick<LeaseChecker, 'live'> & Partial<Pick<LeaseChecker, 'waiting' | 'config'>>;
-  origin: Pick<OriginClient, 'list'>;
+  origin: Pick<OriginClient, 'listPage'>;
   telemetry?: Pick<TelemetryAggregator, 'peers'>;
   egress: EgressSampler;
   egressTotal: () => number;
@@ -95,8 +95,9 @@ export function createStateBuilder(src: StateSources): () => Promise<DashboardSt
   const videos = async (): Promise<VideoSummaryT[]> => {
     const now = src.clock.now();
     if (catalog && now - catalog.at < CATALOG_TTL_MS) return catalog.videos;
-    pending ??= src.origin.list()
-      .then((v) => {
+    // the first page only: a page of summaries is plenty for a live view, the whole catalog would bloat every push
+    pending ??= src.origin.listPage({ limit: CATALOG_PAGE_DEFAULT })
+      .then(({ videos: v }) => {
         catalog = { at: src.clock.now(), videos: v };
         return v;
       })

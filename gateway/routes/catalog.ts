@@ -5,27 +5,32 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import type { OriginClient } from '../../actors/origin/client.js';
-import { CatalogListReply, Manifest } from '../../protocol/mod.js';
+import { CatalogListReply, CatalogListRequest, Manifest } from '../../protocol/mod.js';
 import type { ManifestCache } from '../manifests.js';
 import { errorResponses, Tags, VideoParams } from '../schemas.js';
 
 export interface CatalogRoutesOptions {
-  origin: Pick<OriginClient, 'list'>;
+  origin: Pick<OriginClient, 'listPage'>;
   manifests: ManifestCache;
 }
 
 export const catalogRoutes: FastifyPluginAsync<CatalogRoutesOptions> = async (app, opts) => {
-  app.get('/videos', {
+  app.get<{ Querystring: CatalogListRequest }>('/videos', {
     schema: {
       tags: [Tags.catalog],
-      summary: 'List the videos in the catalog',
-      response: { 200: Type.Object(CatalogListReply.properties, { description: 'video summaries' }), ...errorResponses() },
+      summary: 'List the videos in the catalog, one page at a time (oldest first)',
+      description: '`limit` defaults to 100 (at most 500); `next`, when present, is the `offset` of the next page.',
+      querystring: CatalogListRequest,
+      response: { 200: Type.Object(CatalogListReply.properties, { description: 'video summaries' }), ...errorResponses(400) },
     },
-  }, async (_request, reply) => {
-    const videos = await opts.origin.list();
+  }, async (request, reply) => {
+    const { offset, limit } = request.query;
+    const page = await opts.origin.listPage({
+      ...(offset !== undefined ? { offset } : {}), ...(limit !== undefined ? { limit } : {}),
+    });
     // The list changes whenever something is ingested; let caches keep it but always revalidate.
     reply.header('cache-control', 'no-cache');
-    return { videos };
+    return page;
   });
 
   app.get<{ Params: { id: string } }>('/videos/:id/manifest', {

@@ -21,6 +21,8 @@ import type { ManifestCache } from '../manifests.js';
 import { contentRange, parseRange } from '../range.js';
 import { binary, ChunkHeaders, ChunkParams, ChunkQuery, errorResponses, Tags } from '../schemas.js';
 import type { StatsCollector } from '../stats.js';
+import type { ActivityPublisher } from '../activity.js';
+import type { SessionBudget } from '../budget.js';
 
 export interface ChunkRoutesOptions {
   grantSecret: string;
@@ -37,6 +39,10 @@ export interface ChunkRoutesOptions {
   policy(): string | undefined;
   /** demand exceeds the origin's slots for this video: clients wait, or more leechers than slots */
   contended(videoId: string): boolean;
+  /** bytes per grant session (about one copy of the file plus retries) */
+  budget: SessionBudget;
+  /** tells the origin which sessions are really fetching (idle-slot reclaim) */
+  activity?: Pick<ActivityPublisher, 'served'>;
 }
 
 interface ChunkRequest {
@@ -70,7 +76,7 @@ export const chunkRoutes: FastifyPluginAsync<ChunkRoutesOptions> = async (app, o
       response: {
         200: binary('the whole chunk'),
         206: binary('the requested byte range of the chunk'),
-        ...errorResponses(400, 401, 403, 404, 409, 416, 503, 504),
+        ...errorResponses(400, 401, 403, 404, 409, 416, 429, 503, 504),
       },
     },
   }, async (request, reply) => {
@@ -114,6 +120,8 @@ export const chunkRoutes: FastifyPluginAsync<ChunkRoutesOptions> = async (app, o
     });
     if (range.kind === 'partial') reply.code(206).header('content-range', contentRange(range, size));
     if (request.method !== 'HEAD') {
+      // charged before any bytes leave, so a session over budget never gets a byte more than its budget
+      opts.budget.charge(claims.s, out.byteLength, manifest);
       opts.swarm?.noteServed(id, index, claims.p);
       if (opts.egress) {
         // a client that gives up while queued for egress must not spend the origin's bandwidth, nor count as
@@ -125,13 +133,17 @@ export const chunkRoutes: FastifyPluginAsync<ChunkRoutesOptions> = async (app, o
           await opts.egress.take(out.byteLength, gaveUp.signal);
         } catch {
           opts.swarm?.forgetServed(id, index, claims.p);
+          opts.budget.refund(claims.s, out.byteLength);
           return reply;
         } finally {
           reply.raw.removeListener('close', onClose);
         }
       }
       // counted once the bytes are handed to the socket: what left the origin, not what was asked for
-      reply.raw.once('finish', () => opts.stats.chunkServed(claims.s, out.byteLength));
+      reply.raw.once('finish', () => {
+        opts.stats.chunkServed(claims.s, out.byteLength);
+        opts.activity?.served(claims.s);
+      });
     }
     return reply.send(out);
   });

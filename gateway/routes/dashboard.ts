@@ -2,9 +2,11 @@
  * The live dashboard: `GET /dashboard` (one self-contained HTML page: inline CSS and JS, no external asset of any
  * kind, enforced by its Content-Security-Policy), `GET /dashboard/state` (everything it shows, as JSON) and
  * `GET /dashboard/events` (the same state pushed every second as Server-Sent Events; the page falls back to
- * polling `/dashboard/state` when SSE is unavailable). Like /metrics it needs no credentials: it shows peer
+ * polling `/dashboard/state` when SSE is unavailable). The state is built at most once per push period and that
+ * one snapshot is shared by every stream and `/dashboard/state`; at most `maxStreams` streams are open at once. Like /metrics it needs no credentials: it shows peer
  * and video ids, slot and wait-list order and byte counts, never a grant or a session id.
  */
+import type { ServerResponse } from 'node:http';
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import type { LeaseChecker } from '../../actors/origin/leases.js';
@@ -20,7 +22,7 @@ import type { TelemetryAggregator } from '../telemetry.js';
 
 export interface DashboardRoutesOptions {
   leases: Pick<LeaseChecker, 'live'> & Partial<Pick<LeaseChecker, 'waiting' | 'config'>>;
-  origin: Pick<OriginClient, 'list'>;
+  origin: Pick<OriginClient, 'listPage'>;
   /** client telemetry; without it the page shows the origin side only */
   telemetry?: Pick<TelemetryAggregator, 'peers'>;
   stats: Pick<StatsCollector, 'snapshot'>;
@@ -34,6 +36,7 @@ export interface DashboardRoutesOptions {
 
 /** A viewer that reads slower than this many buffered bytes misses updates instead of growing our memory. */
 const MAX_SSE_BUFFERED = 1024 * 1024;
+const SNAPSHOT_SLACK_MS = 20;
 
 export const dashboardRoutes: FastifyPluginAsync<DashboardRoutesOptions> = async (app, opts) => {
   const pushIntervalMs = opts.pushIntervalMs ?? 1000;
@@ -44,11 +47,44 @@ export const dashboardRoutes: FastifyPluginAsync<DashboardRoutesOptions> = async
     leases: opts.leases, origin: opts.origin, egress, egressTotal, clock: opts.clock, logger: opts.logger,
     ...(opts.telemetry ? { telemetry: opts.telemetry } : {}),
   });
-  const streams = new Set<() => void>();
+  // One snapshot per period, shared: every viewer and /dashboard/state get the same document (built once and
+  // serialised once), so a hundred open dashboards cost what one does.
+  let shared: { at: number; state: Promise<DashboardState> } | null = null;
+  const snapshot = (): Promise<DashboardState> => {
+    const now = opts.clock.now();
+    // a little slack: the ticker's period equals the snapshot's, and a tick a millisecond early must not reuse it
+    if (!shared || now - shared.at >= pushIntervalMs - SNAPSHOT_SLACK_MS) {
+      const state = build();
+      shared = { at: now, state };
+      // a failed build must not be served for a whole period
+      state.catch(() => {
+        if (shared?.state === state) shared = null;
+      });
+    }
+    return shared.state;
+  };
+  const streams = new Map<() => void, ServerResponse>();
+  let ticker: NodeJS.Timeout | null = null;
+  let busy = false;
+  const broadcast = async () => {
+    if (busy || streams.size === 0) return;
+    busy = true;
+    try {
+      const line = `data: ${JSON.stringify(await snapshot())}\n\n`;
+      for (const res of streams.values()) {
+        // a viewer that reads slower than we push misses updates instead of growing our memory
+        if (!res.writableEnded && res.writableLength <= MAX_SSE_BUFFERED) res.write(line);
+      }
+    } catch (err) {
+      opts.logger.warn('dashboard: state failed', { err });
+    } finally {
+      busy = false;
+    }
+  };
 
   app.addHook('preClose', async () => {
     // Open event streams would otherwise keep the server from closing.
-    for (const end of [...streams]) end();
+    for (const end of [...streams.keys()]) end();
   });
   app.addHook('onClose', async () => egress.stop());
 
@@ -76,7 +112,7 @@ export const dashboardRoutes: FastifyPluginAsync<DashboardRoutesOptions> = async
     },
   }, async (_request, reply) => {
     reply.header('cache-control', 'no-store');
-    return build();
+    return snapshot();
   });
 
   app.get('/dashboard/events', {
@@ -101,29 +137,22 @@ export const dashboardRoutes: FastifyPluginAsync<DashboardRoutesOptions> = async
       'x-accel-buffering': 'no',
     });
     res.write('retry: 2000\n\n');
-    let busy = false;
-    const push = async () => {
-      if (busy || res.writableLength > MAX_SSE_BUFFERED) return;
-      busy = true;
-      try {
-        const state = await build();
-        if (!res.writableEnded) res.write(`data: ${JSON.stringify(state)}\n\n`);
-      } catch (err) {
-        opts.logger.warn('dashboard: state failed', { err });
-      } finally {
-        busy = false;
-      }
-    };
-    const timer = setInterval(() => void push(), pushIntervalMs);
     const end = () => {
-      clearInterval(timer);
-      streams.delete(end);
+      if (!streams.delete(end)) return;
+      if (streams.size === 0 && ticker) {
+        clearInterval(ticker);
+        ticker = null;
+      }
       if (!res.writableEnded) res.end();
     };
-    streams.add(end);
+    streams.set(end, res);
+    ticker ??= setInterval(() => void broadcast(), pushIntervalMs);
     request.raw.once('close', end);
     res.once('close', end);
     res.once('error', end);
-    void push();
+    // the newcomer gets the current snapshot at once rather than waiting for the next tick
+    snapshot().then((state) => {
+      if (!res.writableEnded) res.write(`data: ${JSON.stringify(state)}\n\n`);
+    }, (err) => opts.logger.warn('dashboard: state failed', { err }));
   });
 };

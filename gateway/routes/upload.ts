@@ -18,7 +18,7 @@ import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import type { IngestSubmitter } from '../../actors/ingest/types.js';
 import type { Logger } from '../../lib/logger.js';
 import {
-  BadRequestError, ErrorCodes, Manifest, SwitchyardError, toSwitchyardError, TooLargeError, UnauthorizedError,
+  BadRequestError, Manifest, SwitchyardError, toSwitchyardError, TooLargeError, UnauthorizedError,
 } from '../../protocol/mod.js';
 import { requireAdmin } from '../auth.js';
 import { withStatus } from '../errors.js';
@@ -131,13 +131,16 @@ export const uploadRoutes: FastifyPluginAsync<UploadRoutesOptions> = async (app,
       return reply.code(201).send({ manifest: result.manifest, warnings: result.warnings });
     } catch (err) {
       const se = toSwitchyardError(err);
-      // On a timeout the job may still be queued and will need the file; otherwise no worker will touch it.
-      if (se.code !== ErrorCodes.timeout) await rm(staged, { force: true });
       opts.logger.warn('ingest of upload failed', { code: se.code, message: se.message, size });
-      // Worker messages may quote the staging path; clients have no business knowing it.
-      throw se.message.includes(staged)
-        ? new SwitchyardError(se.code, se.message.split(staged).join('the upload'))
-        : se;
+      // Worker messages may quote the staging path (possibly resolved through symlinks): clients have no
+      // business knowing it.
+      const hidden = se.message.replace(new RegExp(`\\S*upload-${id}`, 'g'), 'the upload');
+      throw hidden !== se.message ? new SwitchyardError(se.code, hidden) : se;
+    } finally {
+      // On every outcome: the worker removes it after its attempt, but a timeout, a lost worker or a client that
+      // went away must not leave it behind. A job still queued after a timeout then fails cleanly ("does not
+      // exist") instead of ingesting an upload nobody waits for.
+      await rm(staged, { force: true }).catch(() => {});
     }
   });
 };

@@ -62,7 +62,7 @@ export async function startFixture(opts: { withIngestWorker?: boolean; maxUpload
   const ingest = createIngestSubmitter({ nc, logger: logger.child('ingest') });
   let ingestWorker: IngestWorker | null = null;
   if (opts.withIngestWorker) {
-    ingestWorker = createIngestWorker({}, { nc, store, origin: client, logger: logger.child('ingest-worker') });
+    ingestWorker = createIngestWorker({ stagingDir }, { nc, store, origin: client, logger: logger.child('ingest-worker') });
     await ingestWorker.start();
   }
   const logLines: string[] = [];
