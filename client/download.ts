@@ -8,6 +8,7 @@ import type { OriginClient } from '../actors/origin/client.js';
 import type { Logger } from '../lib/logger.js';
 import type { TokenBucket } from '../lib/tokenbucket.js';
 import { downloadMachine, type DownloadOutput } from '../machines/download/machine.js';
+import { isTransientError } from '../machines/download/schedule.js';
 import type {
   AssembleInput, AssembleOutput, FetchChunkInput, FetchChunkOutput, OpenSessionInput,
   OpenSessionOutput, ReleaseSessionInput, SessionKeeperInput, SwarmCommand, SwarmInput,
@@ -124,6 +125,9 @@ export function runDownload(opts: DownloadOptions, c: DownloadComponents): {
               return;
             } else {
               logger.warn('heartbeat failed', { err });
+              // no answer (NATS down, origin restarting): the machine times the outage; the beats go on, so the
+              // first answer after it (often unknown_session: the lease expired meanwhile) resumes the download
+              if (isTransientError(err)) sendBack({ type: 'origin.unreachable', reason: (err as Error).message });
             }
           }
           if (!stopped) timer = setTimeout(() => void beat(), heartbeatMs);

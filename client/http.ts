@@ -5,7 +5,7 @@
 import type { FetchFailureReason } from '../machines/download/types.js';
 
 export class FetchFailure extends Error {
-  constructor(readonly reason: FetchFailureReason, message: string, readonly status?: number) {
+  constructor(readonly reason: FetchFailureReason, message: string, readonly status?: number, readonly code?: string) {
     super(message);
     this.name = 'FetchFailure';
   }
@@ -24,7 +24,8 @@ export async function fetchOriginChunk(args: {
     res = await fetch(url, { headers: { authorization: `Bearer ${args.grant}` }, ...(args.signal ? { signal: args.signal } : {}) });
   } catch (err) {
     if (args.signal?.aborted) throw err;
-    throw new FetchFailure('network', `GET ${url}: ${(err as Error).message}`);
+    // no answer at all: the gateway is down or restarting, an outage to wait out rather than a bad chunk
+    throw new FetchFailure('unavailable', `GET ${url}: ${(err as Error).message}`);
   }
   if (!res.ok) {
     let code = '';
@@ -33,9 +34,13 @@ export async function fetchOriginChunk(args: {
     } catch {
       /* non-JSON error body */
     }
+    // 502/503/504: the gateway cannot reach NATS (lease check) or its upstream: an outage, not this chunk's
+    // fault; but a 503 chunk_missing is the store's fault and counts against the chunk like any bad answer
+    const outage = res.status === 502 || res.status === 504 || (res.status === 503 && code !== 'chunk_missing');
     const reason: FetchFailureReason = res.status === 401 || res.status === 403 ? 'denied'
-      : res.status === 409 ? 'declined' : res.status === 404 ? 'missing' : 'network';
-    throw new FetchFailure(reason, `origin answered ${res.status}${code ? ` ${code}` : ''} for chunk ${args.index}`, res.status);
+      : res.status === 409 ? 'declined' : res.status === 404 ? 'missing' : outage ? 'unavailable' : 'network';
+    throw new FetchFailure(reason, `origin answered ${res.status}${code ? ` ${code}` : ''} for chunk ${args.index}`,
+      res.status, code || undefined);
   }
   return new Uint8Array(await res.arrayBuffer());
 }

@@ -33,6 +33,8 @@ export interface StackOptions {
   originWorkers?: number;
   leaseTtlMs?: number;
   grantSecret?: string;
+  /** the gateway's grant secret when it must differ from the origin's (tests of a misconfigured deployment) */
+  gatewayGrantSecret?: string;
   adminToken?: string;
   port?: number;
   host?: string;
@@ -148,7 +150,8 @@ export async function startStack(opts: StackOptions, logger: Logger): Promise<St
     activity.start();
     stops.push(() => activity.stop());
     const gateway = await createGateway(
-      { host: opts.host ?? '127.0.0.1', port: opts.port ?? 0, grantSecret, adminToken, stagingDir,
+      { host: opts.host ?? '127.0.0.1', port: opts.port ?? 0, grantSecret: opts.gatewayGrantSecret ?? grantSecret,
+        adminToken, stagingDir,
         credentials: { minter, natsUrl, ...(nats ? { wsUrl: nats.wsUrl } : {}),
           ...(opts.apiKeys ? { apiKeys: opts.apiKeys } : {}) } },
       { origin: originClient, leases, store, ingest: createIngestSubmitter({ nc, logger }), clock: systemClock,

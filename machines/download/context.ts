@@ -55,6 +55,15 @@ export interface DownloadContext {
   policy: OriginPolicy;
   /** chunks the swarm-aware origin declined lately (peers have them); not asked of the origin for a while */
   declined: number[];
+  /** the gateway refused our grant while the origin kept granting, this many times in a row */
+  grantRejections: number;
+  maxGrantRejections: number;
+  /** the gateway's error code of the last such refusal (`grant_invalid`, ...) */
+  rejectedCode: string | null;
+  /** the origin side stopped answering; `origin.outageExpired` is armed until it answers again */
+  unreachable: boolean;
+  /** origin fetches that failed as `unavailable` since the last success (their backoff grows with it) */
+  outageStrikes: number;
 }
 
 /** What a pure update decided. */

@@ -12,6 +12,8 @@ import type { DownloadEvent, FetchChunkOutput } from './types.js';
 export type FetchRetryEvent = { type: 'fetch.retry'; index: number };
 /** Raised (delayed) by the machine itself: a chunk the origin declined may be asked of it again. */
 export type UndeclineEvent = { type: 'origin.undecline'; index: number };
+/** Raised (delayed) by the machine itself: the origin stayed unreachable, and peers brought nothing, too long. */
+export type OutageExpiredEvent = { type: 'origin.outageExpired' };
 /** What XState sends when the fetch child `fetch.<index>` resolves / rejects; listed so the wildcards type-check. */
 export type FetchDoneEvent = { type: `xstate.done.actor.fetch.${number}`; output: FetchChunkOutput };
 export type FetchErrorEvent = { type: `xstate.error.actor.fetch.${number}`; error: unknown };
@@ -19,7 +21,7 @@ export type PeerFetchDoneEvent = { type: `xstate.done.actor.pfetch.${number}.${s
 export type PeerFetchErrorEvent = { type: `xstate.error.actor.pfetch.${number}.${string}`; error: unknown };
 /** Every event the machine handles: the runner sends only DownloadEvent; the others come from its own children. */
 export type DownloadMachineEvent =
-  DownloadEvent | FetchRetryEvent | UndeclineEvent | FetchDoneEvent | FetchErrorEvent | PeerFetchDoneEvent | PeerFetchErrorEvent;
+  DownloadEvent | FetchRetryEvent | UndeclineEvent | OutageExpiredEvent | FetchDoneEvent | FetchErrorEvent | PeerFetchDoneEvent | PeerFetchErrorEvent;
 
 export const isFetchDone = (e: EventObject): e is FetchDoneEvent => e.type.startsWith('xstate.done.actor.fetch.');
 export const isFetchError = (e: EventObject): e is FetchErrorEvent => e.type.startsWith('xstate.error.actor.fetch.');

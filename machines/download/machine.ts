@@ -6,12 +6,21 @@
 import { assertEvent, assign, enqueueActions, fromCallback, fromPromise, setup } from 'xstate';
 import type { EventObject } from 'xstate';
 import { OriginPolicies, type OpenReply } from '../../protocol/mod.js';
-import { fetchChildId, fetchIndexOf, retryDelayMs, retryId, toDownloadError, type DownloadError } from './schedule.js';
+import {
+  fetchChildId, fetchIndexOf, isTransientError, retryDelayMs, retryId, toDownloadError, type DownloadError,
+} from './schedule.js';
+import {
+  DEFAULT_MAX_GRANT_REJECTIONS, grantRefused, grantRejectedError, grantsKeepFailing, originAnswered, originSilent,
+  outageDelay, outageError, OUTAGE_TIMEOUT_MS, peersCanHelp, peersProgressed,
+} from './failures.js';
 import { peerFetchId, peerFetchOf } from './peers.js';
 import {
   applyPeerEvent, chunkVerified, peerFetchFailure, planOriginFetches, planPeerFetches, type DownloadContext,
-  type DownloadOutcome, type Effects, type FetchPlan,
+  type DownloadOutcome,
 } from './context.js';
+import {
+  apply, grantFrom, openBackoffState, originFetching, p2pState, peersOnlyState, settle, spawnPlan,
+} from './states.js';
 import {
   attemptsAfter, chunkError, failureOf, isCurrentFetch, isCurrentPeerFetch, isFetchDone, isPeerFetchDone, knownHave,
   type DownloadMachineEvent,
@@ -40,60 +49,6 @@ export interface DownloadOutput {
   bytesBySource: Record<string, number>;
   chunksFetched: number;
 }
-
-/** Records and spawns the fetch children a plan chose (origin or peers: the same child actor). */
-function spawnPlan(enqueue: {
-  assign(a: Partial<DownloadContext>): void;
-  spawnChild(src: 'fetchChunk', o: FetchPlan['spawn'][number]): void;
-}, plan: FetchPlan | null): void {
-  if (!plan) return;
-  enqueue.assign(plan.assign);
-  for (const sp of plan.spawn) enqueue.spawnChild('fetchChunk', sp);
-}
-
-/** Carries out what a pure update decided: stop children, ban a peer, assign context. */
-function apply(enqueue: {
-  stopChild(id: string): void;
-  sendTo(to: 'swarm', e: { type: 'swarm.ban'; peerId: string; reason: string }): void;
-  assign(a: Partial<DownloadContext>): void;
-}, fx: Effects): void {
-  for (const id of fx.stop) enqueue.stopChild(id);
-  if (fx.ban) enqueue.sendTo('swarm', { type: 'swarm.ban', ...fx.ban });
-  enqueue.assign(fx.assign);
-}
-
-function grantFrom(event: DownloadMachineEvent) {
-  assertEvent(event, ['origin.slotOffered', 'origin.grantRenewed']);
-  return { grant: event.grant, lease: event.lease, position: null };
-}
-
-/** `server` and `resumeServer`: fetch from the origin under the current grant. */
-const originFetching = {
-  entry: 'scheduleFetches',
-  // requests already admitted by the gateway finish even if the slot goes (a rotation, a revocation): cutting
-  // them off would throw away origin bytes already sent; only their retry timers end here
-  exit: 'clearBackoff',
-  on: {
-    'origin.leaseLost': { target: 'p2p', actions: 'dropGrant' },
-    'origin.slotOffered': { actions: 'storeGrant' },
-    'fetch.retry': { actions: ['endBackoff', 'scheduleFetches'] },
-    'xstate.done.actor.fetch.*': { guard: 'isCurrentFetch', actions: ['recordChunk', 'scheduleFetches', 'schedulePeers'] },
-    'xstate.error.actor.fetch.*': [
-      { guard: 'isDeclinedFetch', actions: ['declineChunk', 'scheduleFetches', 'schedulePeers'] },
-      // refused: the other requests under this grant will be refused too
-      { guard: 'isDeniedFetch', target: 'p2p', actions: ['dropGrant', 'stopFetches'] },
-      { guard: 'isLastAttempt', target: '#download.releasing', actions: 'failChunk' },
-      { guard: 'isCurrentFetch', actions: ['retryChunk', 'scheduleFetches'] },
-    ],
-  },
-} as const;
-
-/** From `releasing` to the terminal state its outcome names. */
-const settle = [
-  { guard: { type: 'outcomeIs', params: { outcome: 'complete' } }, target: 'complete' },
-  { guard: { type: 'outcomeIs', params: { outcome: 'cancelled' } }, target: 'cancelled' },
-  { target: 'failed' },
-] as const;
 
 export const downloadMachine = setup({
   types: {
@@ -126,6 +81,11 @@ export const downloadMachine = setup({
     releaseTimeout: RELEASE_TIMEOUT_MS,
     /** how long a chunk the origin declined is left to the peers before the origin is asked again */
     declineDelay: 3000,
+    /** how long the origin may stay silent, with no chunk from peers either, before the download fails */
+    outageTimeout: OUTAGE_TIMEOUT_MS,
+    outageRetryDelay: ({ context }) => outageDelay(context),
+    /** between open attempts while NATS or the origin does not answer */
+    openRetryDelay: 1000,
   },
   guards: {
     coversEveryChunk: ({ context }, p: { reply: OpenReply }) =>
@@ -136,6 +96,11 @@ export const downloadMachine = setup({
     isCurrentPeerFetch: ({ context, event }) => isCurrentPeerFetch(context, event),
     isDeniedFetch: ({ context, event }) => isCurrentFetch(context, event) && failureOf(event).reason === 'denied',
     isDeclinedFetch: ({ context, event }) => isCurrentFetch(context, event) && failureOf(event).reason === 'declined',
+    isUnavailableFetch: ({ context, event }) => isCurrentFetch(context, event) && failureOf(event).reason === 'unavailable',
+    isTransientError: ({ event }) => isTransientError((event as { error?: unknown }).error),
+    grantsKeepFailing: ({ context }) => grantsKeepFailing(context),
+    peersCanHelp: ({ context }) => peersCanHelp(context),
+    wasRefused: ({ context }) => context.grantRejections > 0,
     isLastAttempt: ({ context, event }) =>
       isCurrentFetch(context, event) && attemptsAfter(context, event) >= context.maxAttempts,
     outcomeIs: ({ context }, p: { outcome: DownloadOutcome }) => context.outcome === p.outcome,
@@ -154,6 +119,8 @@ export const downloadMachine = setup({
         have,
         haveCount,
         initialHave: [],
+        // a new session starts with a clean record: refusals of the old one's grants say nothing of the new
+        grantRejections: 0,
       };
     }),
     storeGrant: assign(({ event }) => grantFrom(event)),
@@ -164,6 +131,28 @@ export const downloadMachine = setup({
     // the slot is gone: fetches with the old grant would only be refused again
     dropGrant: assign({ grant: null, lease: null }),
     fail: assign((_, p: { error: DownloadError }) => ({ error: p.error, outcome: 'failed' as const })),
+    failOutage: assign(({ context }) => ({ error: outageError(context), outcome: 'failed' as const })),
+    failRejected: assign(({ context }) => ({ error: grantRejectedError(context), outcome: 'failed' as const })),
+    originSilent: enqueueActions(({ context, enqueue }) => originSilent(context, enqueue)),
+    heardFromOrigin: enqueueActions(({ context, enqueue }) => originAnswered(context, enqueue, 'heartbeat')),
+    originOpened: enqueueActions(({ context, enqueue }) => originAnswered(context, enqueue, 'open')),
+    // a chunk under our grant also proves the gateway accepts this origin's grants
+    originChunkArrived: enqueueActions(({ context, enqueue }) => {
+      originAnswered(context, enqueue, 'chunk');
+      enqueue.assign({ grantRejections: 0 });
+    }),
+    peersProgressed: enqueueActions(({ context, enqueue }) => peersProgressed(context, enqueue)),
+    noteGrantRefused: assign(({ context, event }) => grantRefused(context, failureOf(event))),
+    // the origin agrees the slot is gone (revoked, waiting): the refusals were consistent, not a mismatch
+    forgetRefusals: assign({ grantRejections: 0 }),
+    waitOutOutage: enqueueActions(({ context, event, enqueue }) => {
+      const index = fetchIndexOf(event.type);
+      enqueue.stopChild(fetchChildId(index));
+      enqueue.assign({ inFlight: context.inFlight.filter((i) => i !== index), backoff: [...context.backoff, index],
+        outageStrikes: context.outageStrikes + 1 });
+      enqueue.raise({ type: 'fetch.retry', index }, { id: retryId(index), delay: 'outageRetryDelay' });
+      originSilent(context, enqueue);
+    }),
     failChunk: assign(({ context, event }) => ({ error: chunkError(context, event), outcome: 'failed' as const })),
     settleAs: assign((_, p: { outcome: DownloadOutcome }) => ({ outcome: p.outcome })),
     scheduleFetches: enqueueActions(({ context, enqueue }) => spawnPlan(enqueue, planOriginFetches(context))),
@@ -173,9 +162,10 @@ export const downloadMachine = setup({
       for (const index of context.backoff) enqueue.cancel(retryId(index));
       enqueue.assign({ inFlight: [], backoff: [] });
     }),
+    // strikes belong to origin fetching: once it stops, heartbeat answers alone may end an outage
     clearBackoff: enqueueActions(({ context, enqueue }) => {
       for (const index of context.backoff) enqueue.cancel(retryId(index));
-      enqueue.assign({ backoff: [] });
+      enqueue.assign({ backoff: [], outageStrikes: 0 });
     }),
     // an origin request that fails after the slot went is not retried: peers or a later slot will bring it
     dropFetch: enqueueActions(({ context, event, enqueue }) => {
@@ -264,6 +254,11 @@ export const downloadMachine = setup({
     banned: [],
     policy: OriginPolicies.serverFirst,
     declined: [],
+    grantRejections: 0,
+    maxGrantRejections: Math.max(1, Math.floor(input.maxGrantRejections ?? DEFAULT_MAX_GRANT_REJECTIONS)),
+    rejectedCode: null,
+    unreachable: false,
+    outageStrikes: 0,
   }),
   initial: 'opening',
   // a fetch child stopped too late to be silenced must not crash the machine (unhandled actor errors do)
@@ -278,26 +273,34 @@ export const downloadMachine = setup({
           {
             guard: { type: 'coversEveryChunk', params: ({ event }) => ({ reply: event.output }) },
             target: 'assembling',
-            actions: { type: 'storeOpenReply', params: ({ event }) => ({ reply: event.output }) },
+            actions: [{ type: 'storeOpenReply', params: ({ event }) => ({ reply: event.output }) }, 'originOpened'],
           },
           {
             guard: { type: 'isGranted', params: ({ event }) => ({ reply: event.output }) },
             target: 'active.server',
-            actions: { type: 'storeOpenReply', params: ({ event }) => ({ reply: event.output }) },
+            actions: [{ type: 'storeOpenReply', params: ({ event }) => ({ reply: event.output }) }, 'originOpened'],
           },
           {
             target: 'active.p2p',
-            actions: { type: 'storeOpenReply', params: ({ event }) => ({ reply: event.output }) },
+            actions: [{ type: 'storeOpenReply', params: ({ event }) => ({ reply: event.output }) }, 'originOpened'],
           },
         ],
         // no session exists yet, so there is nothing to release
-        onError: {
-          target: 'failed',
-          actions: { type: 'fail', params: ({ event }) => ({ error: toDownloadError(event.error, 'open_failed') }) },
-        },
+        onError: [
+          // NATS or the origin is down (a restart): try again; the outage timer decides when it is persistent
+          { guard: 'isTransientError', target: 'openBackoff', actions: 'originSilent' },
+          {
+            target: 'failed',
+            actions: { type: 'fail', params: ({ event }) => ({ error: toDownloadError(event.error, 'open_failed') }) },
+          },
+        ],
       },
-      on: { 'download.cancel': { target: 'cancelled', actions: { type: 'settleAs', params: { outcome: 'cancelled' } } } },
+      on: {
+        'download.cancel': { target: 'cancelled', actions: { type: 'settleAs', params: { outcome: 'cancelled' } } },
+        'origin.outageExpired': { target: 'failed', actions: 'failOutage' },
+      },
     },
+    openBackoff: openBackoffState,
     active: {
       invoke: [{
         id: 'sessionKeeper',
@@ -316,7 +319,9 @@ export const downloadMachine = setup({
       // on `active`, not on the origin states: chunks from peers will complete the download the same way
       always: { guard: 'hasEveryChunk', target: 'assembling' },
       on: {
-        'origin.grantRenewed': { actions: 'storeGrant' },
+        'origin.grantRenewed': { actions: ['storeGrant', 'heardFromOrigin'] },
+        'origin.unreachable': { actions: 'originSilent' },
+        'origin.outageExpired': { target: 'releasing', actions: 'failOutage' },
         // a new session is opened; verified chunks are kept (knownHave), so nothing is fetched twice
         'origin.sessionLost': { target: 'opening', actions: 'dropGrant' },
         'origin.undecline': { actions: ['undecline', 'scheduleFetches'] },
@@ -330,7 +335,7 @@ export const downloadMachine = setup({
         'xstate.done.actor.fetch.*': { guard: 'isCurrentFetch', actions: ['recordChunk', 'scheduleFetches', 'schedulePeers'] },
         'xstate.error.actor.fetch.*': { guard: 'isCurrentFetch', actions: ['dropFetch', 'schedulePeers'] },
         'xstate.done.actor.pfetch.*': {
-          guard: 'isCurrentPeerFetch', actions: ['recordPeerChunk', 'scheduleFetches', 'schedulePeers'],
+          guard: 'isCurrentPeerFetch', actions: ['recordPeerChunk', 'peersProgressed', 'scheduleFetches', 'schedulePeers'],
         },
         'xstate.error.actor.pfetch.*': {
           guard: 'isCurrentPeerFetch', actions: ['peerFetchFailed', 'scheduleFetches', 'schedulePeers'],
@@ -340,13 +345,8 @@ export const downloadMachine = setup({
       initial: 'server',
       states: {
         server: { ...originFetching, entry: ['serverMode', 'scheduleFetches', 'schedulePeers'] },
-        p2p: {
-          entry: ['usePeers', 'schedulePeers'],
-          on: {
-            'origin.slotOffered': { target: 'resumeServer', actions: 'storeGrant' },
-            'origin.position': { actions: 'storePosition' },
-          },
-        },
+        p2p: p2pState,
+        peersOnly: peersOnlyState,
         // `server` again, after a denial or a lost lease; a distinct name keeps the switch visible in history
         resumeServer: { ...originFetching, entry: ['usePeers', 'scheduleFetches', 'schedulePeers'] },
       },

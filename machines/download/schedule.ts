@@ -27,7 +27,7 @@ export function fetchIndexOf(eventType: string): number {
   return Number.isInteger(n) && n >= 0 ? n : -1;
 }
 
-const REASONS = new Set<string>(['corrupt', 'denied', 'missing', 'network', 'declined']);
+const REASONS = new Set<string>(['corrupt', 'denied', 'missing', 'network', 'declined', 'unavailable']);
 
 /**
  * The rejection of a provided fetch actor, as a FetchChunkFailure. Anything without a known `reason` (a thrown
@@ -35,10 +35,19 @@ const REASONS = new Set<string>(['corrupt', 'denied', 'missing', 'network', 'dec
  * of times rather than failing the download on the first glitch.
  */
 export function toFetchFailure(err: unknown): FetchChunkFailure {
-  const o = (typeof err === 'object' && err !== null ? err : {}) as { reason?: unknown; message?: unknown };
+  const o = (typeof err === 'object' && err !== null ? err : {}) as { reason?: unknown; message?: unknown; code?: unknown };
   const reason = typeof o.reason === 'string' && REASONS.has(o.reason) ? (o.reason as FetchFailureReason) : 'network';
   const message = typeof o.message === 'string' ? o.message : typeof err === 'string' ? err : String(err);
-  return { reason, message };
+  return typeof o.code === 'string' && o.code !== '' ? { reason, message, code: o.code } : { reason, message };
+}
+
+/** Protocol error codes that mean "nobody answered in time", not "the answer was no". */
+const TRANSIENT_CODES = new Set<string>(['unavailable', 'timeout']);
+
+/** True for a rejection that an outage explains (NATS or the origin down): worth waiting out, not fatal. */
+export function isTransientError(err: unknown): boolean {
+  const code = (typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined);
+  return typeof code === 'string' && TRANSIENT_CODES.has(code);
 }
 
 /** A DownloadError from any rejection, keeping a protocol error's `code` when it has one. */
@@ -80,4 +89,12 @@ export function pickMissing(have: readonly boolean[], busy: readonly number[], f
 /** Backoff before retrying a transient failure: 250 ms doubling per attempt, capped at 4 s. */
 export function retryDelayMs(attempt: number): number {
   return Math.min(4000, 250 * 2 ** Math.max(0, attempt - 1));
+}
+
+/**
+ * Backoff while the origin side is unreachable: short enough (≤ 2 s) that the download resumes soon after the
+ * outage ends, long enough that a few clients do not hammer a recovering gateway.
+ */
+export function outageRetryDelayMs(strikes: number): number {
+  return Math.min(2000, 250 * 2 ** Math.max(0, Math.min(strikes, 8) - 1));
 }

@@ -22,6 +22,11 @@ export interface DownloadInput {
   perPeer?: number;
   /** sources per chunk in endgame (default 2) */
   maxSources?: number;
+  /**
+   * origin grants the gateway refused while the origin kept granting (default 3) before the slot is given up:
+   * a gateway that does not accept this origin's grants would otherwise keep a slot busy for nothing
+   */
+  maxGrantRejections?: number;
 }
 
 /**
@@ -69,13 +74,17 @@ export interface FetchChunkOutput {
 }
 /**
  * Why a fetch failed. `corrupt`: bytes did not match the hash; `denied`: the origin refused the grant
- * (401/403: the lease is gone); `missing`: the source does not have it; `network`: anything transient;
- * `declined`: the swarm-aware origin will not send it again now because peers can (409).
+ * (401/403: the lease is gone, or the gateway does not accept the grant); `missing`: the source does not have
+ * it; `network`: anything transient; `declined`: the swarm-aware origin will not send it again now because
+ * peers can (409); `unavailable`: the origin side is down or cannot check leases (no answer, 502/503/504): an
+ * outage, which is waited out rather than counted against the chunk.
  */
-export type FetchFailureReason = 'corrupt' | 'denied' | 'missing' | 'network' | 'declined';
+export type FetchFailureReason = 'corrupt' | 'denied' | 'missing' | 'network' | 'declined' | 'unavailable';
 export interface FetchChunkFailure {
   reason: FetchFailureReason;
   message: string;
+  /** the gateway's error code (`grant_invalid`, `lease_lost`, ...) when it gave one */
+  code?: string;
 }
 
 /** Input of the `assemble` actor (fromPromise → AssembleOutput): writes the output file from verified chunks. */
@@ -99,6 +108,8 @@ export type DownloadEvent =
   /** the origin no longer knows the session at all (it expired while we were unreachable): open a new one */
   | { type: 'origin.sessionLost'; reason: string }
   | { type: 'origin.grantRenewed'; grant: string; lease: LeaseInfo }
+  /** a heartbeat got no answer (NATS or the origin is down): the machine starts counting the outage */
+  | { type: 'origin.unreachable'; reason: string }
   | { type: 'download.cancel' }
   | { type: 'peer.joined'; peerId: string }
   | { type: 'peer.bitfield'; peerId: string; have: boolean[] }

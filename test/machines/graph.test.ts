@@ -15,7 +15,7 @@ const dot = machineToDot(downloadMachine);
 const mermaid = machineToMermaid(downloadMachine);
 
 const STATES = [
-  'opening', 'active', 'active.server', 'active.p2p', 'active.resumeServer',
+  'opening', 'openBackoff', 'active', 'active.server', 'active.p2p', 'active.resumeServer', 'active.peersOnly',
   'assembling', 'releasing', 'complete', 'failed', 'cancelled',
 ];
 

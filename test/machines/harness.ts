@@ -94,7 +94,10 @@ export interface Options {
   keeper?: () => void;
   /** commands the machine sends to the swarm actor */
   onSwarmCommand?: (c: SwarmCommand) => void;
-  delays?: { retryDelay?: number; releaseTimeout?: number; declineDelay?: number };
+  delays?: {
+    retryDelay?: number; releaseTimeout?: number; declineDelay?: number; outageTimeout?: number; outageRetryDelay?: number;
+    openRetryDelay?: number;
+  };
 }
 
 export function run(opts: Options) {

@@ -1,0 +1,116 @@
+/**
+ * Pieces of the download machine's configuration, kept apart so machine.ts stays readable: the origin-fetching
+ * states (`server`, `resumeServer`), the waiting state `p2p` with its give-up rule for refused grants, the
+ * peers-only state after giving the slot up, and the helpers its actions use to carry out pure decisions.
+ */
+import { and, assertEvent } from 'xstate';
+import type { DownloadContext, Effects, FetchPlan } from './context.js';
+import type { DownloadMachineEvent } from './events.js';
+
+/** Records and spawns the fetch children a plan chose (origin or peers: the same child actor). */
+export function spawnPlan(enqueue: {
+  assign(a: Partial<DownloadContext>): void;
+  spawnChild(src: 'fetchChunk', o: FetchPlan['spawn'][number]): void;
+}, plan: FetchPlan | null): void {
+  if (!plan) return;
+  enqueue.assign(plan.assign);
+  for (const sp of plan.spawn) enqueue.spawnChild('fetchChunk', sp);
+}
+
+/** Carries out what a pure update decided: stop children, ban a peer, assign context. */
+export function apply(enqueue: {
+  stopChild(id: string): void;
+  sendTo(to: 'swarm', e: { type: 'swarm.ban'; peerId: string; reason: string }): void;
+  assign(a: Partial<DownloadContext>): void;
+}, fx: Effects): void {
+  for (const id of fx.stop) enqueue.stopChild(id);
+  if (fx.ban) enqueue.sendTo('swarm', { type: 'swarm.ban', ...fx.ban });
+  enqueue.assign(fx.assign);
+}
+
+export function grantFrom(event: DownloadMachineEvent) {
+  assertEvent(event, ['origin.slotOffered', 'origin.grantRenewed']);
+  return { grant: event.grant, lease: event.lease, position: null };
+}
+
+/** `server` and `resumeServer`: fetch from the origin under the current grant. */
+export const originFetching = {
+  entry: 'scheduleFetches',
+  // requests already admitted by the gateway finish even if the slot goes (a rotation, a revocation): cutting
+  // them off would throw away origin bytes already sent; only their retry timers end here
+  exit: 'clearBackoff',
+  on: {
+    'origin.leaseLost': { target: 'p2p', actions: ['dropGrant', 'forgetRefusals'] },
+    'origin.slotOffered': { actions: ['storeGrant', 'heardFromOrigin'] },
+    'fetch.retry': { actions: ['endBackoff', 'scheduleFetches'] },
+    'xstate.done.actor.fetch.*': {
+      guard: 'isCurrentFetch', actions: ['recordChunk', 'originChunkArrived', 'scheduleFetches', 'schedulePeers'],
+    },
+    'xstate.error.actor.fetch.*': [
+      { guard: 'isDeclinedFetch', actions: ['declineChunk', 'scheduleFetches', 'schedulePeers'] },
+      // refused: the other requests under this grant will be refused too
+      { guard: 'isDeniedFetch', target: 'p2p', actions: ['noteGrantRefused', 'dropGrant', 'stopFetches'] },
+      // an outage is not the chunk's fault: waited out, not counted (the outage timer bounds the wait)
+      { guard: 'isUnavailableFetch', actions: 'waitOutOutage' },
+      { guard: 'isLastAttempt', target: '#download.releasing', actions: 'failChunk' },
+      { guard: 'isCurrentFetch', actions: ['retryChunk', 'scheduleFetches'] },
+    ],
+  },
+} as const;
+
+/** In `p2p`, on a grant, once the gateway refused too many: give the slot up, to peers or to a clear failure. */
+export const giveUpOnRefusals = [
+  { guard: and(['grantsKeepFailing', 'peersCanHelp']), target: 'peersOnly' },
+  { guard: 'grantsKeepFailing', target: '#download.releasing', actions: 'failRejected' },
+] as const;
+
+/** From `releasing` to the terminal state its outcome names. */
+export const settle = [
+  { guard: { type: 'outcomeIs', params: { outcome: 'complete' } }, target: 'complete' },
+  { guard: { type: 'outcomeIs', params: { outcome: 'cancelled' } }, target: 'cancelled' },
+  { target: 'failed' },
+] as const;
+
+/** Without a slot: peers only, waiting for the origin's offer. */
+export const p2pState = {
+  entry: ['usePeers', 'schedulePeers'],
+  on: {
+    // a grant after refusals: the origin still says we hold the slot, so the gateway refused a grant the
+    // origin stands by; a few times may be a lagging lease mirror, more is a mismatch (secrets, clocks)
+    'origin.slotOffered': [...giveUpOnRefusals, { target: 'resumeServer', actions: ['storeGrant', 'heardFromOrigin'] }],
+    'origin.grantRenewed': [
+      ...giveUpOnRefusals,
+      { guard: 'wasRefused', target: 'resumeServer', actions: ['storeGrant', 'heardFromOrigin'] },
+      { actions: ['storeGrant', 'heardFromOrigin'] },
+    ],
+    'origin.position': { actions: ['storePosition', 'heardFromOrigin', 'forgetRefusals'] },
+  },
+} as const;
+
+/**
+ * The gateway will not take this origin's grants: the slot is given back at once (another client can use it)
+ * and peers finish the download; origin news is moot now, and silence from peers ends it (outage timer).
+ */
+export const peersOnlyState = {
+  entry: ['dropGrant', 'originSilent', 'schedulePeers'],
+  invoke: {
+    id: 'giveUpSlot',
+    src: 'releaseSession',
+    input: ({ context }: { context: DownloadContext }) => ({ sessionId: context.sessionId!, peerId: context.peerId }),
+    // a failed release is harmless: the lease expires on its own
+    onError: { actions: [] },
+  },
+  on: {
+    'origin.slotOffered': {}, 'origin.grantRenewed': {}, 'origin.position': {}, 'origin.leaseLost': {},
+    'origin.sessionLost': {}, 'origin.unreachable': {}, 'origin.undecline': {},
+  },
+} as const;
+
+/** Between open attempts during an outage; verified chunks stay in context (knownHave) for the next open. */
+export const openBackoffState = {
+  after: { openRetryDelay: 'opening' },
+  on: {
+    'download.cancel': { target: 'cancelled', actions: { type: 'settleAs', params: { outcome: 'cancelled' } } },
+    'origin.outageExpired': { target: 'failed', actions: 'failOutage' },
+  },
+} as const;
