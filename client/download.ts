@@ -13,7 +13,7 @@ import type {
   AssembleInput, AssembleOutput, FetchChunkInput, FetchChunkOutput, OpenSessionInput,
   OpenSessionOutput, ReleaseSessionInput, SessionKeeperInput, SwarmCommand, SwarmInput,
 } from '../machines/download/types.js';
-import { BadManifestError, checkManifest, ErrorCodes, SwitchyardError, type Manifest } from '../protocol/mod.js';
+import { BadManifestError, ErrorCodes, SwitchyardError, type Manifest } from '../protocol/mod.js';
 import { FetchFailure, fetchOriginChunk } from './http.js';
 import type { PartialDownload } from './partial.js';
 import type { Swarm } from './p2p/swarm.js';
@@ -82,12 +82,13 @@ export function runDownload(opts: DownloadOptions, c: DownloadComponents): {
     actors: {
       openSession: fromPromise<OpenSessionOutput, OpenSessionInput>(async ({ input }) => {
         const r = await origin.open(input.videoId, input.peerId);
-        checkManifest(r.manifest, manifest.videoId, 'origin manifest');
-        if (r.manifest.rootHash !== manifest.rootHash) {
-          throw new BadManifestError('origin manifest differs from the catalog manifest');
+        // the reply names the root only: the manifest is the one fetched from the catalog (and checked) once
+        if (r.videoId !== manifest.videoId || r.rootHash !== manifest.rootHash) {
+          throw new BadManifestError(`the origin serves ${r.videoId} with root ${r.rootHash.slice(0, 12)}…, ` +
+            `not the manifest this download holds (${manifest.rootHash.slice(0, 12)}…)`);
         }
         heartbeatMs = Math.max(100, Math.floor((r.status === 'granted' ? r.lease.ttlMs : r.ttlMs) / 3));
-        return r;
+        return { ...r, manifest };
       }),
       sessionKeeper: fromCallback<EventObject, SessionKeeperInput>(({ input, sendBack }) => {
         let waiting = true;

@@ -18,6 +18,8 @@ export interface KvMirror<T> {
   readonly ready: Promise<void>;
   /** records a write this process made, ahead of the watch delivering it */
   note(key: string, revision: number, value: T | null): void;
+  /** forgets everything and watches again (after the bucket was lost and recreated) */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -27,10 +29,6 @@ export async function createKvMirror<T>(
   logger: Logger,
 ): Promise<KvMirror<T>> {
   const entries = new Map<string, MirrorEntry<T>>();
-  const watcher = await kv.watch({ key: '>' });
-  let markReady: () => void = () => {};
-  const ready = new Promise<void>((r) => (markReady = r));
-  const grace = setTimeout(() => markReady(), 500);
   // Revision at which a key was last seen deleted, so a late-arriving older PUT cannot resurrect it.
   const tombstones = new Map<string, number>();
   const apply = (key: string, revision: number, value: T | null) => {
@@ -45,27 +43,44 @@ export async function createKvMirror<T>(
       entries.set(key, { key, revision, value });
     }
   };
-  const loop = (async () => {
-    for await (const e of watcher) {
-      try {
-        const value = e.operation === 'PUT' ? parse(e.key, e.value) : null;
-        apply(e.key, e.revision, value);
-      } catch (err) {
-        logger.warn('unparseable KV entry ignored', { key: e.key, err });
+  let stopWatch: () => Promise<void> = async () => {};
+  const watch = async (): Promise<{ ready: Promise<void> }> => {
+    const watcher = await kv.watch({ key: '>' });
+    let markReady: () => void = () => {};
+    const ready = new Promise<void>((r) => (markReady = r));
+    const grace = setTimeout(() => markReady(), 500);
+    const loop = (async () => {
+      for await (const e of watcher) {
+        try {
+          const value = e.operation === 'PUT' ? parse(e.key, e.value) : null;
+          apply(e.key, e.revision, value);
+        } catch (err) {
+          logger.warn('unparseable KV entry ignored', { key: e.key, err });
+        }
+        if (e.isUpdate || e.delta === 0) markReady();
       }
-      if (e.isUpdate || e.delta === 0) markReady();
-    }
-  })();
+    })();
+    stopWatch = async () => {
+      clearTimeout(grace);
+      watcher.stop();
+      await loop.catch(() => {});
+    };
+    return { ready };
+  };
+  const { ready } = await watch();
   return {
     entries,
     ready,
     note(key, revision, value) {
       apply(key, revision, value);
     },
-    async stop() {
-      clearTimeout(grace);
-      watcher.stop();
-      await loop.catch(() => {});
+    async restart() {
+      await stopWatch();
+      // a recreated bucket starts its revisions again: what we knew is gone with the old one
+      entries.clear();
+      tombstones.clear();
+      await (await watch()).ready;
     },
+    stop: () => stopWatch(),
   };
 }

@@ -3,3 +3,4 @@ export * from './clock.js';
 export * from './abort.js';
 export * from './tokenbucket.js';
 export * from './ratelimit.js';
+export * from './kvguard.js';

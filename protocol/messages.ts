@@ -37,10 +37,18 @@ export const LeaseInfo = Type.Object({
 });
 export type LeaseInfo = Static<typeof LeaseInfo>;
 
+/**
+ * Open replies name the video and its root hash instead of carrying the manifest again: a client fetches the
+ * manifest once from the catalog (and keeps it by root hash), so a crowd re-opening sessions costs the origin a
+ * few hundred bytes each, not a manifest each. The root tells the client the manifest it holds is the one the
+ * origin serves.
+ */
+const RootHash = Type.String({ pattern: '^[0-9a-f]{64}$' });
 export const OpenGranted = Type.Object({
   status: Type.Literal('granted'),
   sessionId: SessionId,
-  manifest: Manifest,
+  videoId: VideoId,
+  rootHash: RootHash,
   grant: Type.String({ maxLength: 1024 }),
   lease: LeaseInfo,
   policy: Type.Optional(OriginPolicySchema),
@@ -48,7 +56,8 @@ export const OpenGranted = Type.Object({
 export const OpenDenied = Type.Object({
   status: Type.Literal('denied'),
   sessionId: SessionId,
-  manifest: Manifest,
+  videoId: VideoId,
+  rootHash: RootHash,
   reason: Type.Literal('full'),
   /** 1 = next in line */
   position: Type.Integer({ minimum: 1 }),

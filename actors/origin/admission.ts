@@ -11,7 +11,6 @@
  * then CAS-deletes the waiter's entry; the worker whose delete fails gives its slot back, so a waiter never ends
  * up with two slots even when several workers sweep at once.
  */
-import { randomBytes } from 'node:crypto';
 import type { KV } from '@nats-io/kv';
 import {
   encode, PeerEvents, signGrant, UnknownSessionError,
@@ -19,25 +18,14 @@ import {
   type ReleaseReply,
 } from '../../protocol/mod.js';
 import type { Clock } from '../../lib/clock.js';
-import { createKvMirror, type KvMirror, type MirrorEntry } from '../../lib/kvmirror.js';
+import type { MirrorEntry } from '../../lib/kvmirror.js';
 import type { Logger } from '../../lib/logger.js';
+import {
+  CONFIG, createAdmissionStore, isWaiter, newSessionId, slotKey, TICKET, waitKey, type AdmissionSnapshot, type Lease,
+  type Waiter,
+} from './records.js';
 
-export interface Lease {
-  sessionId: string;
-  peerId: string;
-  videoId: string;
-  grantedAt: number;
-  expiresAt: number;
-}
-export interface Waiter {
-  sessionId: string;
-  peerId: string;
-  videoId: string;
-  ticket: number;
-  since: number;
-  expiresAt: number;
-}
-type Record_ = Lease | Waiter | number;
+export type { AdmissionSnapshot, Lease, Waiter } from './records.js';
 
 export interface AdmissionInit {
   /** global number of origin slots (same on every worker) */
@@ -56,6 +44,11 @@ export interface AdmissionInit {
    * with one slot, one long holder would be the swarm's only way in. 0 disables.
    */
   rotateMs?: number;
+  /**
+   * a slot held this long with no chunk traffic (as the gateways report it) is reclaimed, under every policy;
+   * 0 disables (default 0 here; the origin service enables it)
+   */
+  idleMs?: number;
 }
 
 export interface AdmissionComponents {
@@ -63,12 +56,8 @@ export interface AdmissionComponents {
   clock: Clock;
   logger: Logger;
   push(peerId: string, event: PeerEvent, payload: unknown): void;
-}
-
-export interface AdmissionSnapshot {
-  capacity: number;
-  slots: Array<(Lease & { slot: number }) | null>;
-  waiting: Waiter[];
+  /** when a gateway last served chunk bytes to this session (actors/origin/activity.ts) */
+  lastServed?(sessionId: string): number | undefined;
 }
 
 export interface Admission {
@@ -79,52 +68,18 @@ export interface Admission {
   release(req: { sessionId: string; peerId: string }): Promise<ReleaseReply>;
   /** one sweep pass (also runs on a timer) */
   sweep(): Promise<void>;
+  /** starts over after the bucket was lost and recreated */
+  recover(): Promise<void>;
   snapshot(): AdmissionSnapshot;
 }
 
-const slotKey = (i: number) => `slot.${i}`;
-const waitKey = (sessionId: string) => `wait.${sessionId}`;
-const TICKET = 'ticket';
-const CONFIG = 'config';
-const newSessionId = () => `s${randomBytes(9).toString('base64url')}`;
-const isLease = (k: string) => k.startsWith('slot.');
-const isWaiter = (k: string) => k.startsWith('wait.');
-
 export function createAdmission(init: AdmissionInit, components: AdmissionComponents): Admission {
   const { kv, clock, logger } = components;
-  let mirror: KvMirror<Record_> | null = null;
+  const store = createAdmissionStore(kv, logger);
+  const { m, write, remove, refresh } = store;
   let timer: NodeJS.Timeout | null = null;
   let sweeping: Promise<void> | null = null;
   let sweepAgain = false;
-
-  const parse = (key: string, bytes: Uint8Array): Record_ | null => {
-    const v = JSON.parse(new TextDecoder().decode(bytes)) as Record_;
-    return isLease(key) || isWaiter(key) || key === TICKET ? v : null; // `config` is not admission state
-  };
-  const m = () => {
-    if (!mirror) throw new Error('admission not started');
-    return mirror;
-  };
-  const write = async (key: string, value: Lease | Waiter | number, prevRev: number | null): Promise<number> => {
-    const rev = prevRev ? await kv.update(key, encode(value), prevRev) : await kv.create(key, encode(value));
-    m().note(key, rev, value);
-    return rev;
-  };
-  const remove = async (key: string, prevRev: number): Promise<void> => {
-    await kv.delete(key, { previousSeq: prevRev });
-    m().note(key, prevRev + 1, null);
-  };
-  /** re-reads one key after a failed CAS so the mirror stops misleading us */
-  const refresh = async (key: string): Promise<MirrorEntry<Record_> | null> => {
-    const e = await kv.get(key);
-    if (!e || e.operation !== 'PUT') {
-      if (e) m().note(key, e.revision, null);
-      return null;
-    }
-    const value = parse(key, e.value);
-    m().note(key, e.revision, value);
-    return value === null ? null : { key, revision: e.revision, value };
-  };
 
   const leaseInfo = (slot: number, l: Lease): LeaseInfo => ({ slot, expiresAt: l.expiresAt, ttlMs: init.leaseTtlMs });
   const grantFor = (slot: number, l: Lease) =>
@@ -187,6 +142,11 @@ export function createAdmission(init: AdmissionInit, components: AdmissionCompon
   const findWaiter = async (sessionId: string): Promise<MirrorEntry<Waiter> | null> =>
     ((m().entries.get(waitKey(sessionId)) ?? (await refresh(waitKey(sessionId)))) as MirrorEntry<Waiter> | null);
 
+  /** what gateways and dashboards need to know about this deployment (every worker writes the same) */
+  const publishConfig = async () => {
+    await kv.put(CONFIG, encode({ capacity: init.capacity, policy: init.policy ?? 'server-first', leaseTtlMs: init.leaseTtlMs }));
+  };
+
   const kick = () => {
     void sweep().catch((err) => logger.warn('sweep failed', { err }));
   };
@@ -194,6 +154,7 @@ export function createAdmission(init: AdmissionInit, components: AdmissionCompon
   async function sweepOnce(): Promise<void> {
     const now = clock.now();
     if (init.policy === 'swarm-aware' && (init.rotateMs ?? 0) > 0 && liveWaiters(now).length > 0) await rotate(now);
+    if ((init.idleMs ?? 0) > 0) await reclaimIdle(now);
     const free: number[] = [];
     for (let i = 0; i < init.capacity; i++) {
       const e = m().entries.get(slotKey(i)) as MirrorEntry<Lease> | undefined;
@@ -241,6 +202,26 @@ export function createAdmission(init: AdmissionInit, components: AdmissionCompon
         await remove(slotKey(slot), rev).catch(() => refresh(slotKey(slot)));
         free.unshift(slot);
       }
+    }
+  }
+
+  /** Takes back slots whose holders fetched nothing from any gateway for `idleMs`. */
+  async function reclaimIdle(now: number): Promise<void> {
+    const idleMs = init.idleMs!;
+    for (let i = 0; i < init.capacity; i++) {
+      const e = m().entries.get(slotKey(i)) as MirrorEntry<Lease> | undefined;
+      if (!e || e.value.expiresAt <= now) continue;
+      const l = e.value;
+      const active = Math.max(l.grantedAt, components.lastServed?.(l.sessionId) ?? 0);
+      if (now - active < idleMs) continue;
+      try {
+        await remove(slotKey(i), e.revision);
+      } catch {
+        await refresh(slotKey(i));
+        continue;
+      }
+      logger.info('idle slot reclaimed', { slot: i, sessionId: l.sessionId, idleMs: now - active });
+      components.push(l.peerId, PeerEvents.slotRevoked, { sessionId: l.sessionId, reason: 'idle: no chunk traffic' });
     }
   }
 
@@ -300,11 +281,8 @@ export function createAdmission(init: AdmissionInit, components: AdmissionCompon
 
   return {
     async start() {
-      mirror = await createKvMirror<Record_>(kv, parse, logger);
-      await mirror.ready;
-      // what gateways and dashboards need to know about this deployment (every worker writes the same)
-      await kv.put(CONFIG, encode({ capacity: init.capacity, policy: init.policy ?? 'server-first',
-        leaseTtlMs: init.leaseTtlMs }));
+      await store.start();
+      await publishConfig();
       timer = setInterval(kick, init.sweepIntervalMs);
       timer.unref();
     },
@@ -312,8 +290,7 @@ export function createAdmission(init: AdmissionInit, components: AdmissionCompon
       if (timer) clearInterval(timer);
       timer = null;
       await sweeping?.catch(() => {});
-      await mirror?.stop();
-      mirror = null;
+      await store.stop();
     },
 
     async open({ videoId, peerId }, manifest) {
@@ -323,7 +300,7 @@ export function createAdmission(init: AdmissionInit, components: AdmissionCompon
         const lease: Lease = { sessionId, peerId, videoId, grantedAt: now, expiresAt: now + init.leaseTtlMs };
         const slot = await acquire(lease, now);
         if (slot !== null) {
-          return { status: 'granted', sessionId, manifest, grant: grantFor(slot, lease), lease: leaseInfo(slot, lease),
+          return { status: 'granted', sessionId, videoId, rootHash: manifest.rootHash, grant: grantFor(slot, lease), lease: leaseInfo(slot, lease),
             policy: init.policy ?? 'server-first' };
         }
       }
@@ -331,7 +308,7 @@ export function createAdmission(init: AdmissionInit, components: AdmissionCompon
       const waiter: Waiter = { sessionId, peerId, videoId, ticket, since: now, expiresAt: now + init.leaseTtlMs };
       await write(waitKey(sessionId), waiter, null);
       kick(); // a slot may have freed while we queued: the sweep hands it out in ticket order
-      return { status: 'denied', sessionId, manifest, reason: 'full', position: positionOf(sessionId, ticket, now),
+      return { status: 'denied', sessionId, videoId, rootHash: manifest.rootHash, reason: 'full', position: positionOf(sessionId, ticket, now),
         ttlMs: init.leaseTtlMs, policy: init.policy ?? 'server-first' };
     },
 
@@ -381,6 +358,15 @@ export function createAdmission(init: AdmissionInit, components: AdmissionCompon
     },
 
     sweep,
+
+    async recover() {
+      // the bucket was recreated empty: every lease and wait entry is gone, and their holders learn it from
+      // their next heartbeat (unknown_session) and open again
+      await sweeping?.catch(() => {});
+      await m().restart();
+      await publishConfig();
+      logger.warn('admission state lost with its bucket: clients will re-open');
+    },
 
     snapshot() {
       const now = clock.now();

@@ -45,8 +45,10 @@ export const CATALOG_QUOTA_DEFAULTS = {
 /** How long a sorted summary list is reused for paging: a client walking pages must not re-read every key. */
 const LIST_TTL_MS = 2000;
 
+export const CATALOG_BUCKET_OPTIONS = { history: 1 } as const;
+
 export async function openCatalogBucket(nc: NatsConnection): Promise<KV> {
-  return new Kvm(nc).create(Buckets.catalog, { history: 1 });
+  return new Kvm(nc).create(Buckets.catalog, CATALOG_BUCKET_OPTIONS);
 }
 
 export function createKvCatalog(kv: KV, quotas: CatalogQuotas = {}): Catalog {

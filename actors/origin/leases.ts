@@ -7,6 +7,7 @@
 import { Kvm } from '@nats-io/kv';
 import { Buckets, type GrantClaims } from '../../protocol/mod.js';
 import type { Clock } from '../../lib/clock.js';
+import { guardBucket } from '../../lib/kvguard.js';
 import { createKvMirror, type KvMirror } from '../../lib/kvmirror.js';
 import type { Logger } from '../../lib/logger.js';
 import type { NatsConnection } from '../../lib/nats.js';
@@ -40,6 +41,9 @@ export async function createLeaseChecker(
       ? (JSON.parse(new TextDecoder().decode(bytes)) as Entry) : null;
   const mirror: KvMirror<Entry> = await createKvMirror<Entry>(kv, parse, components.logger);
   await mirror.ready;
+  // the origin recreates a lost bucket; the gateway only has to watch the new one (or recreate it first)
+  const guard = guardBucket({ bucket: Buckets.admission, options: { history: 1 }, onRecreated: () => mirror.restart() },
+    components);
   const ok = (l: Lease | null | undefined, c: GrantClaims) =>
     !!l && l.sessionId === c.s && l.peerId === c.p && l.videoId === c.v && l.expiresAt > components.clock.now();
   return {
@@ -71,6 +75,9 @@ export async function createLeaseChecker(
     config() {
       return (mirror.entries.get('config')?.value as AdmissionConfig | undefined) ?? null;
     },
-    stop: () => mirror.stop(),
+    async stop() {
+      guard.stop();
+      await mirror.stop();
+    },
   };
 }

@@ -3,3 +3,4 @@ export * from './catalog.js';
 export * from './service.js';
 export * from './client.js';
 export * from './leases.js';
+export * from './activity.js';

@@ -5,13 +5,19 @@
 import { Kvm } from '@nats-io/kv';
 import {
   Buckets, CatalogGetRequest, CatalogListRequest, CatalogPublishRequest, CatalogVerbs, encode,
-  MAX_MANIFEST_MESSAGE_BYTES, OpenRequest, OriginVerbs, parseOriginSubject, QueueGroups, SessionRequest, Subjects,
+  MAX_MANIFEST_MESSAGE_BYTES, OpenRequest, OriginVerbs, parseOriginSubject, QueueGroups, RateLimitedError,
+  SessionRequest, Subjects,
 } from '../../protocol/mod.js';
 import type { Clock } from '../../lib/clock.js';
 import type { Logger } from '../../lib/logger.js';
-import { serve, type NatsConnection, type Subscription } from '../../lib/nats.js';
+import { serve, type Msg, type NatsConnection, type Subscription } from '../../lib/nats.js';
+import { createKeyedRateLimiter, type KeyedRateLimiter } from '../../lib/ratelimit.js';
+import { guardBucket, type BucketGuard } from '../../lib/kvguard.js';
+import { createActivityLog } from './activity.js';
 import { createAdmission, type Admission, type AdmissionInit } from './admission.js';
-import { createKvCatalog, openCatalogBucket, type Catalog, type CatalogQuotas } from './catalog.js';
+import {
+  CATALOG_BUCKET_OPTIONS, createKvCatalog, openCatalogBucket, type Catalog, type CatalogQuotas,
+} from './catalog.js';
 
 export interface OriginInit extends Partial<Omit<AdmissionInit, 'grantSecret' | 'capacity'>> {
   capacity: number;
@@ -38,7 +44,15 @@ export interface Origin {
   stop(): Promise<void>;
 }
 
-export const ORIGIN_DEFAULTS = { leaseTtlMs: 10000, grantTtlMs: 30000, sweepIntervalMs: 250, rotateMs: 500 } as const;
+export const ORIGIN_DEFAULTS = {
+  leaseTtlMs: 10000, grantTtlMs: 30000, sweepIntervalMs: 250, rotateMs: 500,
+  /** a slot with no chunk traffic for this long is reclaimed */
+  idleMs: 15000,
+  /** per peer and worker: opens (a re-open after a lost session is normal; a loop is not) */
+  opensPerSecond: 2, opensBurst: 10,
+  /** per peer and worker: heartbeats and releases (one heartbeat per ttl/3 is normal) */
+  heartbeatsPerSecond: 5, heartbeatsBurst: 20,
+} as const;
 
 export async function createOrigin(init: OriginInit, components: OriginComponents): Promise<Origin> {
   const { nc, logger } = components;
@@ -46,6 +60,7 @@ export async function createOrigin(init: OriginInit, components: OriginComponent
   const workerId = init.workerId ?? `origin-${process.pid}`;
   const admissionKv = await new Kvm(nc).create(Buckets.admission, { history: 1 });
   const catalog = createKvCatalog(await openCatalogBucket(nc), init.catalogQuotas);
+  const activity = createActivityLog({ nc, clock: components.clock, logger: logger.child('activity') });
   const admission = createAdmission({
     capacity: init.capacity,
     leaseTtlMs: init.leaseTtlMs ?? ORIGIN_DEFAULTS.leaseTtlMs,
@@ -54,16 +69,29 @@ export async function createOrigin(init: OriginInit, components: OriginComponent
     grantSecret: init.grantSecret,
     ...(init.policy ? { policy: init.policy } : {}),
     rotateMs: init.rotateMs ?? ORIGIN_DEFAULTS.rotateMs,
+    idleMs: init.idleMs ?? ORIGIN_DEFAULTS.idleMs,
   }, {
     kv: admissionKv,
     clock: components.clock,
     logger: logger.child('admission'),
     push: (peerId, event, payload) => nc.publish(Subjects.peer(peerId, event), encode(payload)),
+    lastServed: (sessionId) => activity.lastServed(sessionId),
   });
+  // per peer (the subject's token): a stranger looping opens or heartbeats costs a typed refusal, not KV writes
+  const opens = createKeyedRateLimiter({ ratePerSecond: ORIGIN_DEFAULTS.opensPerSecond, burst: ORIGIN_DEFAULTS.opensBurst });
+  const beats = createKeyedRateLimiter({ ratePerSecond: ORIGIN_DEFAULTS.heartbeatsPerSecond, burst: ORIGIN_DEFAULTS.heartbeatsBurst });
+  const sender = (msg: Msg, limiter: KeyedRateLimiter, verb: string): string => {
+    const { peerId } = parseOriginSubject(msg.subject);
+    if (!limiter.allow(peerId)) {
+      throw new RateLimitedError(`too many ${verb} requests from ${peerId}: at most ${limiter.ratePerSecond}/s`);
+    }
+    return peerId;
+  };
   const served: Record<string, number> = {};
   const count = (verb: string) => (served[verb] = (served[verb] ?? 0) + 1);
   const subs: Subscription[] = [];
   const queue = QueueGroups.origin;
+  const guards: BucketGuard[] = [];
 
   return {
     workerId,
@@ -71,21 +99,29 @@ export async function createOrigin(init: OriginInit, components: OriginComponent
     catalog,
     served,
     async start() {
+      activity.start();
       await admission.start();
+      guards.push(
+        guardBucket({ bucket: Buckets.admission, options: { history: 1 }, onRecreated: () => admission.recover() },
+          { nc, logger }),
+        guardBucket({ bucket: Buckets.catalog, options: CATALOG_BUCKET_OPTIONS, onRecreated: async () => {
+          logger.warn('catalog lost with its bucket: videos must be published again');
+        } }, { nc, logger }),
+      );
       subs.push(
         // the sender is the subject's peer token, which its NATS credential enforces; bodies carry no identity
         serve(nc, { subject: Subjects.originVerbAll(OriginVerbs.open), queue, schema: OpenRequest, logger,
           handler: async (req, msg) => {
             count('open');
-            const { peerId } = parseOriginSubject(msg.subject);
+            const peerId = sender(msg, opens, 'open');
             return admission.open({ videoId: req.videoId, peerId }, await catalog.get(req.videoId));
           } }),
         serve(nc, { subject: Subjects.originVerbAll(OriginVerbs.heartbeat), queue, schema: SessionRequest, logger,
           handler: (req, msg) => (count('heartbeat'),
-          admission.heartbeat({ sessionId: req.sessionId, peerId: parseOriginSubject(msg.subject).peerId })) }),
+          admission.heartbeat({ sessionId: req.sessionId, peerId: sender(msg, beats, 'heartbeat') })) }),
         serve(nc, { subject: Subjects.originVerbAll(OriginVerbs.release), queue, schema: SessionRequest, logger,
           handler: (req, msg) => (count('release'),
-          admission.release({ sessionId: req.sessionId, peerId: parseOriginSubject(msg.subject).peerId })) }),
+          admission.release({ sessionId: req.sessionId, peerId: sender(msg, beats, 'release') })) }),
         serve(nc, { subject: Subjects.catalog(CatalogVerbs.list), queue, schema: CatalogListRequest, logger,
           handler: async (req) => (count('list'), catalog.list(req)) }),
         serve(nc, { subject: Subjects.catalog(CatalogVerbs.get), queue, schema: CatalogGetRequest, logger,
@@ -103,6 +139,8 @@ export async function createOrigin(init: OriginInit, components: OriginComponent
     },
     async stop() {
       for (const s of subs.splice(0)) s.unsubscribe();
+      for (const g of guards.splice(0)) g.stop();
+      activity.stop();
       await admission.stop();
     },
   };

@@ -13,41 +13,22 @@
  * members report it). Reports survive re-announces of the same id.
  */
 import { Kvm, type KV } from '@nats-io/kv';
-import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { Type, type TSchema } from '@sinclair/typebox';
 import {
-  Announce, BadRequestError, Buckets, HaveUpdate, ID_PATTERN, Leave, MAX_TRACKER_MESSAGE_BYTES,
+  Announce, BadRequestError, Buckets, HaveUpdate, Leave, MAX_TRACKER_MESSAGE_BYTES,
   parseTrackerSubject, QueueGroups, Report, Subjects, TrackerVerbs, UnavailableError, UnknownSessionError, validate,
   type AnnounceReply, type OkReply, type TrackerVerb,
 } from '../../protocol/mod.js';
 import type { Clock } from '../../lib/clock.js';
+import { guardBucket, type BucketGuard } from '../../lib/kvguard.js';
 import { createKvMirror, type KvMirror, type MirrorEntry } from '../../lib/kvmirror.js';
 import type { Logger } from '../../lib/logger.js';
 import { serve, type Msg, type NatsConnection, type Subscription } from '../../lib/nats.js';
 import { openLinkBook, type LinkBook } from '../signal/links.js';
+import { decodeAnnouncedBits, isCasConflict, SwarmPeer } from './records.js';
 import { availability, popcount, rankPeers, type ScoreCandidate } from './score.js';
 
-const IdT = Type.String({ pattern: ID_PATTERN.source });
-const Table = Type.Record(IdT, Type.Number({ minimum: 0 }));
-
-/** What the bucket stores per peer. Validated when read back, so a foreign or corrupt entry is ignored. */
-export const SwarmPeer = Type.Object({
-  peerId: IdT,
-  videoId: IdT,
-  chunkCount: Type.Integer({ minimum: 1, maximum: 65536 }),
-  /** base64, canonical, exactly ceil(chunkCount/8) bytes, spare bits clear */
-  bitfield: Type.String(),
-  uploads: Type.Boolean(),
-  uploadBps: Type.Number({ minimum: 0 }),
-  spare: Type.Optional(Type.Boolean()),
-  complete: Type.Boolean(),
-  /** clock.now() of the last announce or have */
-  lastSeen: Type.Number(),
-  rttMs: Type.Optional(Table),
-  throughputBps: Type.Optional(Table),
-  /** distinct peers that reported this one for a bad chunk */
-  reports: Type.Optional(Type.Array(IdT, { maxItems: 64 })),
-});
-export type SwarmPeer = Static<typeof SwarmPeer>;
+export { decodeAnnouncedBits, SwarmPeer } from './records.js';
 
 export interface TrackerInit {
   /** re-announce interval told to peers, ms (default 5000, ≥ 100); stale after 3 × this */
@@ -86,27 +67,6 @@ const CAS_ATTEMPTS = 20;
 
 const swarmKey = (videoId: string, peerId: string) => `${videoId}.${peerId}`;
 
-/** Decodes and checks an announced bitfield against its chunk count; any mismatch is the sender's fault. */
-export function decodeAnnouncedBits(b64: string, chunkCount: number): Uint8Array {
-  const bytes = new Uint8Array(Buffer.from(b64, 'base64'));
-  const want = Math.ceil(chunkCount / 8);
-  // Buffer's base64 decoder skips junk silently; re-encoding catches truncated or non-canonical input.
-  if (Buffer.from(bytes).toString('base64') !== b64) throw new BadRequestError('bitfield is not canonical base64');
-  if (bytes.length !== want) {
-    throw new BadRequestError(`bitfield has ${bytes.length} bytes, ${want} expected for ${chunkCount} chunks`);
-  }
-  const spare = want * 8 - chunkCount;
-  if (spare > 0 && (bytes[want - 1]! & ((1 << spare) - 1)) !== 0) {
-    throw new BadRequestError('bitfield has bits set beyond chunkCount');
-  }
-  return bytes;
-}
-
-function isCasConflict(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return code === 10071 || code === 10164 || /wrong last sequence/i.test(String((err as Error | null)?.message));
-}
-
 export async function createTracker(init: TrackerInit, components: TrackerComponents): Promise<Tracker> {
   const { nc, clock, logger } = components;
   const intervalMs = init.intervalMs ?? TRACKER_DEFAULTS.intervalMs;
@@ -119,6 +79,7 @@ export async function createTracker(init: TrackerInit, components: TrackerCompon
   const links = components.links ?? (await openLinkBook(nc));
 
   let mirror: KvMirror<SwarmPeer> | null = null;
+  let guard: BucketGuard | null = null;
   let sub: Subscription | null = null;
   let timer: NodeJS.Timeout | null = null;
   let sweeping: Promise<void> | null = null;
@@ -377,6 +338,10 @@ export async function createTracker(init: TrackerInit, components: TrackerCompon
     async start() {
       mirror = await createKvMirror<SwarmPeer>(kv, parse, logger);
       await mirror.ready;
+      // a lost swarm bucket is recreated empty; peers re-announce within one interval (have → unknown_session)
+      guard = guardBucket({ bucket: Buckets.swarm, options: { history: 1 }, onRecreated: async () => {
+        await mirror?.restart();
+      } }, { nc, logger });
       sub = serve(nc, {
         subject: Subjects.trackerAll, queue: QueueGroups.tracker, schema: Type.Unknown(),
         maxBytes: MAX_TRACKER_MESSAGE_BYTES, logger, handler: route,
@@ -391,6 +356,8 @@ export async function createTracker(init: TrackerInit, components: TrackerCompon
       // sent just after would be routed here and time out instead of going to another worker
       await sub?.drain().catch(() => sub?.unsubscribe());
       sub = null;
+      guard?.stop();
+      guard = null;
       if (timer) clearInterval(timer);
       timer = null;
       // let answers in progress finish before the mirror they read goes away

@@ -5,7 +5,7 @@
  */
 import { assertEvent, assign, enqueueActions, fromCallback, fromPromise, setup } from 'xstate';
 import type { EventObject } from 'xstate';
-import { OriginPolicies, type OpenReply } from '../../protocol/mod.js';
+import { OriginPolicies } from '../../protocol/mod.js';
 import {
   fetchChildId, fetchIndexOf, isTransientError, retryDelayMs, retryId, toDownloadError, type DownloadError,
 } from './schedule.js';
@@ -88,9 +88,9 @@ export const downloadMachine = setup({
     openRetryDelay: 1000,
   },
   guards: {
-    coversEveryChunk: ({ context }, p: { reply: OpenReply }) =>
+    coversEveryChunk: ({ context }, p: { reply: OpenSessionOutput }) =>
       knownHave(context, p.reply.manifest.chunks.length).haveCount === p.reply.manifest.chunks.length,
-    isGranted: (_, p: { reply: OpenReply }) => p.reply.status === 'granted',
+    isGranted: (_, p: { reply: OpenSessionOutput }) => p.reply.status === 'granted',
     hasEveryChunk: ({ context }) => context.manifest !== null && context.haveCount === context.manifest.chunks.length,
     isCurrentFetch: ({ context, event }) => isCurrentFetch(context, event),
     isCurrentPeerFetch: ({ context, event }) => isCurrentPeerFetch(context, event),
@@ -106,7 +106,7 @@ export const downloadMachine = setup({
     outcomeIs: ({ context }, p: { outcome: DownloadOutcome }) => context.outcome === p.outcome,
   },
   actions: {
-    storeOpenReply: assign(({ context }, p: { reply: OpenReply }) => {
+    storeOpenReply: assign(({ context }, p: { reply: OpenSessionOutput }) => {
       const { reply } = p;
       const { have, haveCount } = knownHave(context, reply.manifest.chunks.length);
       return {

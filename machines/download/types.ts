@@ -45,7 +45,8 @@ export interface OpenSessionInput {
   videoId: string;
   peerId: string;
 }
-export type OpenSessionOutput = OpenReply;
+/** The origin's reply, with the manifest the client already holds (checked against the reply's root hash). */
+export type OpenSessionOutput = OpenReply & { manifest: Manifest };
 
 /**
  * Input of the `sessionKeeper` actor (fromCallback). It heartbeats the session for as long as it runs and

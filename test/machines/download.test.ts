@@ -10,7 +10,7 @@ import { fetchIndexOf, pickMissing } from '../../machines/download/schedule.js';
 import {
   denied, failure, granted, LEASE, makeManifest, manualFetch, okFetch, run, totalBytes, until,
 } from './harness.js';
-import type { OpenReply } from '../../protocol/mod.js';
+import type { OpenSessionOutput } from '../../machines/download/types.js';
 
 
 test('granted: fetches every chunk with at most `parallel` in flight, lowest first, then completes', async () => {
@@ -276,7 +276,7 @@ test('cancel while fetching → cancelled, fetches aborted, session released', a
 
 test('cancel while opening → cancelled (open aborted), nothing to release', async () => {
   let openSignal: AbortSignal | null = null;
-  const r = run({ open: (_, signal) => { openSignal = signal; return new Promise<OpenReply>(() => {}); } });
+  const r = run({ open: (_, signal) => { openSignal = signal; return new Promise<OpenSessionOutput>(() => {}); } });
   await until(() => openSignal !== null, 'open called');
   r.actor.send({ type: 'download.cancel' });
   const out = await r.done();

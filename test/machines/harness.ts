@@ -2,7 +2,7 @@
 import { createActor, fromCallback, fromPromise, toPromise } from 'xstate';
 import type { EventObject, StateValue } from 'xstate';
 import { chunkLength } from '../../protocol/mod.js';
-import type { LeaseInfo, Manifest, OpenReply } from '../../protocol/mod.js';
+import type { LeaseInfo, Manifest } from '../../protocol/mod.js';
 import { downloadMachine } from '../../machines/download/mod.js';
 import type {
   AssembleInput, AssembleOutput, DownloadEvent, DownloadInput, DownloadOutput, FetchChunkInput, FetchChunkOutput,
@@ -28,10 +28,10 @@ export function makeManifest(count: number, lastLength = 1000): Manifest {
 }
 export const totalBytes = (m: Manifest, indexes: number[]) => indexes.reduce((n, i) => n + chunkLength(m, i), 0);
 
-export const granted = (m: Manifest, grant = 'g1'): OpenReply =>
-  ({ status: 'granted', sessionId: 's1', manifest: m, grant, lease: LEASE });
-export const denied = (m: Manifest, position = 3): OpenReply =>
-  ({ status: 'denied', sessionId: 's1', manifest: m, reason: 'full', position, ttlMs: 30000 });
+export const granted = (m: Manifest, grant = 'g1'): OpenSessionOutput =>
+  ({ status: 'granted', sessionId: 's1', videoId: m.videoId, rootHash: m.rootHash, manifest: m, grant, lease: LEASE });
+export const denied = (m: Manifest, position = 3): OpenSessionOutput =>
+  ({ status: 'denied', sessionId: 's1', videoId: m.videoId, rootHash: m.rootHash, manifest: m, reason: 'full', position, ttlMs: 30000 });
 
 export const failure = (reason: string, message = reason) => Object.assign(new Error(message), { reason });
 
@@ -87,7 +87,7 @@ export function manualFetch() {
 
 export interface Options {
   input?: Partial<DownloadInput>;
-  open?: (input: OpenSessionInput, signal: AbortSignal) => Promise<OpenReply>;
+  open?: (input: OpenSessionInput, signal: AbortSignal) => Promise<OpenSessionOutput>;
   fetch?: FetchImpl;
   assemble?: (input: AssembleInput) => Promise<AssembleOutput>;
   release?: (input: ReleaseSessionInput) => Promise<void>;

@@ -1,0 +1,52 @@
+/**
+ * What the tracker keeps in the `sy_swarm` bucket, and the checks on what peers announce. Entries are validated
+ * when read back, so a foreign or corrupt entry is ignored rather than trusted.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import { BadRequestError, ID_PATTERN } from '../../protocol/mod.js';
+
+const IdT = Type.String({ pattern: ID_PATTERN.source });
+const Table = Type.Record(IdT, Type.Number({ minimum: 0 }));
+
+/** What the bucket stores per peer. Validated when read back, so a foreign or corrupt entry is ignored. */
+export const SwarmPeer = Type.Object({
+  peerId: IdT,
+  videoId: IdT,
+  chunkCount: Type.Integer({ minimum: 1, maximum: 65536 }),
+  /** base64, canonical, exactly ceil(chunkCount/8) bytes, spare bits clear */
+  bitfield: Type.String(),
+  uploads: Type.Boolean(),
+  uploadBps: Type.Number({ minimum: 0 }),
+  spare: Type.Optional(Type.Boolean()),
+  complete: Type.Boolean(),
+  /** clock.now() of the last announce or have */
+  lastSeen: Type.Number(),
+  rttMs: Type.Optional(Table),
+  throughputBps: Type.Optional(Table),
+  /** distinct peers that reported this one for a bad chunk */
+  reports: Type.Optional(Type.Array(IdT, { maxItems: 64 })),
+});
+export type SwarmPeer = Static<typeof SwarmPeer>;
+
+/** Decodes and checks an announced bitfield against its chunk count; any mismatch is the sender's fault. */
+export function decodeAnnouncedBits(b64: string, chunkCount: number): Uint8Array {
+  const bytes = new Uint8Array(Buffer.from(b64, 'base64'));
+  const want = Math.ceil(chunkCount / 8);
+  // Buffer's base64 decoder skips junk silently; re-encoding catches truncated or non-canonical input.
+  if (Buffer.from(bytes).toString('base64') !== b64) throw new BadRequestError('bitfield is not canonical base64');
+  if (bytes.length !== want) {
+    throw new BadRequestError(`bitfield has ${bytes.length} bytes, ${want} expected for ${chunkCount} chunks`);
+  }
+  const spare = want * 8 - chunkCount;
+  if (spare > 0 && (bytes[want - 1]! & ((1 << spare) - 1)) !== 0) {
+    throw new BadRequestError('bitfield has bits set beyond chunkCount');
+  }
+  return bytes;
+}
+
+/** A compare-and-set lost to a concurrent writer (JetStream "wrong last sequence"). */
+export function isCasConflict(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 10071 || code === 10164 || /wrong last sequence/i.test(String((err as Error | null)?.message));
+}
+
