@@ -21,7 +21,7 @@ import { demoCommand } from './demo.js';
 const USAGE = `switchyard — hybrid origin + peer-to-peer video delivery
 
 usage:
-  switchyard serve   [--capacity N] [--port P] [--nats URL] [--store DIR|mongodb://…] [--lease-ttl MS] [--workers N]
+  switchyard serve   [--capacity N] [--port P] [--nats URL] [--store DIR|mongodb://…] [--lease-ttl MS] [--idle-timeout MS] [--workers N]
                      [--origin-rate BYTES_PER_S] [--policy server-first|swarm-aware]
   switchyard ingest  <file> [--name NAME] [--chunk-size BYTES] [--json] [--auth-dir DIR (operator keys)]
   switchyard list    [--json]
@@ -61,6 +61,7 @@ async function main(argv: string[]): Promise<number> {
       capacity: { type: 'string' },
       port: { type: 'string' },
       'lease-ttl': { type: 'string' },
+      'idle-timeout': { type: 'string' },
       'data-dir': { type: 'string' },
       workers: { type: 'string' },
       'origin-rate': { type: 'string' },

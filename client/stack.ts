@@ -50,6 +50,8 @@ export interface StackOptions {
   apiKeys?: readonly string[];
   /** peer credential lifetime (default 1 h) */
   peerCredentialTtlMs?: number;
+  /** a slot with no chunk traffic this long is reclaimed (default 15 s; 0 never) */
+  idleMs?: number;
 }
 
 export interface Stack {
@@ -117,7 +119,8 @@ export async function startStack(opts: StackOptions, logger: Logger): Promise<St
     for (let i = 0; i < (opts.originWorkers ?? 1); i++) {
       const o = await createOrigin({ capacity: opts.capacity, grantSecret, workerId: `origin-${i}`,
         ...(opts.policy ? { policy: opts.policy } : {}),
-        ...(opts.leaseTtlMs ? { leaseTtlMs: opts.leaseTtlMs } : {}) },
+        ...(opts.leaseTtlMs ? { leaseTtlMs: opts.leaseTtlMs } : {}),
+        ...(opts.idleMs !== undefined ? { idleMs: opts.idleMs } : {}) },
         { nc: await conn(`origin-${i}`, ServiceRoles.origin), clock: systemClock, logger: logger.child(`origin-${i}`) });
       await o.start();
       stops.push(() => o.stop());

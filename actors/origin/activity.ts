@@ -11,7 +11,10 @@ import type { Logger } from '../../lib/logger.js';
 import type { NatsConnection, Subscription } from '../../lib/nats.js';
 
 export interface ActivityLog {
-  /** ms clock time the session was last reported as served, if it was */
+  /**
+   * ms clock time the session was last reported as served; a session not heard of counts as served when this
+   * worker started listening, so a worker that just joined never reclaims a busy slot it has no news of
+   */
   lastServed(sessionId: string): number | undefined;
   /** records activity (what a notice does; tests call it directly) */
   served(sessionId: string, at: number): void;
@@ -25,6 +28,7 @@ export const MAX_ACTIVE_SESSIONS = 100_000;
 export function createActivityLog(components: { nc: NatsConnection; clock: Clock; logger: Logger }): ActivityLog {
   const seen = new Map<string, number>();
   let sub: Subscription | null = null;
+  let listeningSince: number | undefined;
   const served = (sessionId: string, at: number) => {
     seen.delete(sessionId); // re-insert: the map stays least-recently-served first
     seen.set(sessionId, at);
@@ -35,10 +39,11 @@ export function createActivityLog(components: { nc: NatsConnection; clock: Clock
     }
   };
   return {
-    lastServed: (sessionId) => seen.get(sessionId),
+    lastServed: (sessionId) => seen.get(sessionId) ?? listeningSince,
     served,
     start() {
       if (sub) return;
+      listeningSince = components.clock.now();
       sub = components.nc.subscribe(Subjects.gatewayActivity, {
         callback: (err, msg) => {
           if (err) return;

@@ -6,7 +6,7 @@ import { writeLocalConfig } from '../config.js';
 import { startStack } from '../stack.js';
 
 export async function serveCommand(flags: {
-  nats?: string; capacity?: string; store?: string; port?: string; 'lease-ttl'?: string; 'data-dir'?: string;
+  nats?: string; capacity?: string; store?: string; port?: string; 'lease-ttl'?: string; 'idle-timeout'?: string; 'data-dir'?: string;
   workers?: string; 'origin-rate'?: string; policy?: string;
 }): Promise<number> {
   const policy = flags.policy ?? OriginPolicies.serverFirst;
@@ -23,6 +23,7 @@ export async function serveCommand(flags: {
     ...(flags.store ? { store: flags.store } : {}),
     ...(flags.port ? { port: Number(flags.port) } : {}),
     ...(flags['lease-ttl'] ? { leaseTtlMs: Number(flags['lease-ttl']) } : {}),
+    ...(flags['idle-timeout'] !== undefined ? { idleMs: Number(flags['idle-timeout']) } : {}),
     ...(flags.workers ? { originWorkers: Number(flags.workers) } : {}),
     ...(flags['origin-rate'] ? { originRate: Number(flags['origin-rate']) } : {}),
     policy,

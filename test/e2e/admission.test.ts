@@ -127,4 +127,18 @@ t('a killed client loses its slot within the lease expiry; restarted, it fetches
   assert.ok((done.bytesBySource.origin ?? 0) < manifest.size, 'fetched less than the whole file');
 });
 
+t('sy_admission deleted mid-download: the client is told unknown_session, re-opens and completes', async (ctx) => {
+  const { stack, manifest } = ctx;
+  const out = join(ctx.dir, 'lost-bucket.mp4');
+  const run = startCli(['get', manifest.videoId, '-o', out, '--json', '--rate', String(Math.ceil(manifest.size / 3)),
+    '--nats', stack.natsUrl, '--gateway', stack.gatewayUrl, '--label', 'lostbucket', '--no-upload']);
+  await waitFor(() => stateAt(run, 'active.server'), 'download holding a slot', 20000)
+    .catch((err) => { throw new Error(`${(err as Error).message}: ${JSON.stringify(run.events)} ${run.stderr()}`); });
+  await (await new Kvm(stack.nc).open(Buckets.admission)).destroy();
+  assert.is(await run.exited, 0, run.stderr());
+  assert.is(sha256File(out), sha256File(ctx.video));
+  const states = run.events.filter((e) => e.event === 'state').map((e) => e.state);
+  assert.ok(states.filter((s) => s === 'opening').length >= 2, `re-opened after the loss: ${states.join(' → ')}`);
+});
+
 t.run();
