@@ -142,9 +142,15 @@ export async function createSwarmView(
     },
     noteServed(videoId, index, peerId) {
       let byIndex = sent.get(videoId);
-      if (!byIndex) sent.set(videoId, (byIndex = new Map()));
+      if (!byIndex) {
+        byIndex = new Map();
+        sent.set(videoId, byIndex);
+      }
       let copies = byIndex.get(index);
-      if (!copies) byIndex.set(index, (copies = new Map()));
+      if (!copies) {
+        copies = new Map();
+        byIndex.set(index, copies);
+      }
       copies.set(peerId, c.clock.now());
       if (copies.size > 256) copies.delete(copies.keys().next().value!);
     },

@@ -3,7 +3,7 @@
  * Chunks are stored before the manifest is published, so a manifest in the catalog never names a chunk the
  * store lacks. Reading is sequential with one chunk buffer, so memory stays flat for any file size.
  */
-import { open, stat } from 'node:fs/promises';
+import { open, stat, type FileHandle } from 'node:fs/promises';
 import { basename } from 'node:path';
 import {
   buildManifest, DEFAULT_CHUNK_SIZE, IngestError, MAX_CHUNK_SIZE, MAX_CHUNKS, MIN_CHUNK_SIZE, sha256Hex,
@@ -45,7 +45,7 @@ export async function ingestFile(req: IngestRequest, components: IngestComponent
   const probed = await probe(req.path);
   if (probed.problem) warnings.push(`not recognised as a video (${probed.problem}); stored as a plain file`);
 
-  let fh;
+  let fh: FileHandle;
   try {
     fh = await open(req.path, 'r');
   } catch (err) {

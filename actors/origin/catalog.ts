@@ -63,7 +63,7 @@ export function createKvCatalog(kv: KV, quotas: CatalogQuotas = {}): Catalog {
     const hit = cache.get(videoId);
     if (hit) return hit;
     const e = await kv.get(videoId);
-    if (!e || e.operation !== 'PUT') throw new UnknownVideoError(videoId);
+    if (e?.operation !== 'PUT') throw new UnknownVideoError(videoId);
     const m = decode(Manifest, e.value, { maxBytes: MAX_MANIFEST_MESSAGE_BYTES, what: 'stored manifest' });
     if (cache.size < maxVideos * 2) cache.set(videoId, m);
     return m;

@@ -51,7 +51,7 @@ export async function createLeaseChecker(
       const key = `slot.${c.n}`;
       if (ok(mirror.entries.get(key)?.value as Lease | undefined, c)) return true;
       const e = await kv.get(key);
-      if (!e || e.operation !== 'PUT') return false;
+      if (e?.operation !== 'PUT') return false;
       const l = parse(key, e.value) as Lease | null;
       if (l) mirror.note(key, e.revision, l);
       return ok(l, c);

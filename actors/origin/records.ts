@@ -80,7 +80,7 @@ export function createAdmissionStore(kv: KV, logger: Logger): AdmissionStore {
     },
     async refresh(key) {
       const e = await kv.get(key);
-      if (!e || e.operation !== 'PUT') {
+      if (e?.operation !== 'PUT') {
         if (e) m().note(key, e.revision, null);
         return null;
       }

@@ -117,15 +117,25 @@ export async function createOrigin(init: OriginInit, components: OriginComponent
             return admission.open({ videoId: req.videoId, peerId }, await catalog.get(req.videoId));
           } }),
         serve(nc, { subject: Subjects.originVerbAll(OriginVerbs.heartbeat), queue, schema: SessionRequest, logger,
-          handler: (req, msg) => (count('heartbeat'),
-          admission.heartbeat({ sessionId: req.sessionId, peerId: sender(msg, beats, 'heartbeat') })) }),
+          handler: (req, msg) => {
+            count('heartbeat');
+            return admission.heartbeat({ sessionId: req.sessionId, peerId: sender(msg, beats, 'heartbeat') });
+          } }),
         serve(nc, { subject: Subjects.originVerbAll(OriginVerbs.release), queue, schema: SessionRequest, logger,
-          handler: (req, msg) => (count('release'),
-          admission.release({ sessionId: req.sessionId, peerId: sender(msg, beats, 'release') })) }),
+          handler: (req, msg) => {
+            count('release');
+            return admission.release({ sessionId: req.sessionId, peerId: sender(msg, beats, 'release') });
+          } }),
         serve(nc, { subject: Subjects.catalog(CatalogVerbs.list), queue, schema: CatalogListRequest, logger,
-          handler: async (req) => (count('list'), catalog.list(req)) }),
+          handler: async (req) => {
+            count('list');
+            return catalog.list(req);
+          } }),
         serve(nc, { subject: Subjects.catalog(CatalogVerbs.get), queue, schema: CatalogGetRequest, logger,
-          handler: async (req) => (count('get'), { manifest: await catalog.get(req.videoId) }) }),
+          handler: async (req) => {
+            count('get');
+            return { manifest: await catalog.get(req.videoId) };
+          } }),
         serve(nc, { subject: Subjects.catalog(CatalogVerbs.publish), queue, schema: CatalogPublishRequest, logger,
           maxBytes: MAX_MANIFEST_MESSAGE_BYTES,
           handler: async (req) => {

@@ -138,7 +138,7 @@ export function rankPeers(
   const bpsOf = (c: ScoreCandidate): number => {
     const measured = asker.throughputBps?.[c.peerId];
     if (measured !== undefined && measured > 0) return measured;
-    return c.uploadBps > 0 ? c.uploadBps : 0;
+    return Math.max(c.uploadBps , 0);
   };
   const reference = median(candidates.map(bpsOf).filter((x) => x > 0 && Number.isFinite(x)));
   const rows = candidates.map((c) => {

@@ -132,7 +132,7 @@ export async function createTracker(init: TrackerInit, components: TrackerCompon
   /** re-reads one key after a failed CAS (or a mirror miss) so the mirror stops misleading us */
   const refresh = async (key: string): Promise<MirrorEntry<SwarmPeer> | null> => {
     const e = await kv.get(key);
-    if (!e || e.operation !== 'PUT') {
+    if (e?.operation !== 'PUT') {
       if (e) m().note(key, e.revision, null);
       return null;
     }

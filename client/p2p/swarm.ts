@@ -355,7 +355,7 @@ export function createSwarm(init: SwarmInit, c: SwarmComponents): Swarm {
     },
     request(peerId, index, signal) {
       const link = links.get(peerId);
-      if (!link || !link.canRequest()) {
+      if (!link?.canRequest()) {
         return Promise.reject(new FetchFailure('network', `no open, unchoked link to ${peerId}`));
       }
       return requests.request(link, index, chunkLength(manifest, index), signal);

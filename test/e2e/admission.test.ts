@@ -60,7 +60,9 @@ t('capacity 2, five simultaneous clients: never more than 2 hold a slot; 3 wait 
   const codes = await Promise.all(runs.map((r) => r.exited));
   clearInterval(sampler);
   watcher.stop();
-  codes.forEach((c, i) => assert.is(c, 0, runs[i]!.stderr()));
+  codes.forEach((c, i) => {
+    assert.is(c, 0, runs[i]!.stderr());
+  });
   for (const r of runs) {
     const done = findEvent<{ bytesBySource: Record<string, number> }>(r.events, 'done')!;
     assert.equal(Object.keys(done.bytesBySource), ['origin'], '--no-upload peers never serve each other');

@@ -60,7 +60,9 @@ t('two seeds, one killed while serving: both downloaders still finish byte-ident
   assert.ok(gets.every((g) => g.child.exitCode === null), 'downloads still running when the seed dies');
   seeds[0]!.child.kill('SIGKILL');
   const codes = await Promise.all(gets.map((g) => g.exited));
-  codes.forEach((c, i) => assert.is(c, 0, gets[i]!.stderr()));
+  codes.forEach((c, i) => {
+    assert.is(c, 0, gets[i]!.stderr());
+  });
   const source = sha256File(ctx.file);
   for (let i = 0; i < 2; i++) {
     assert.is(sha256File(join(ctx.dir, `out${i}.bin`)), source);

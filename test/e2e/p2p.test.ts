@@ -68,7 +68,9 @@ crowd('6 clients, 16 MiB, capacity 1: all byte-identical, denied ones mostly fro
     console.log(`  ${c.peerId} done at ${Date.now() - t0} ms: ${c.history.join(' → ')} ${JSON.stringify(r.bytesBySource)}`);
     return r;
   })));
-  results.forEach((r, i) => assert.is(r.status, 'complete', `client ${i}: ${r.error?.message}`));
+  results.forEach((r, i) => {
+    assert.is(r.status, 'complete', `client ${i}: ${r.error?.message}`);
+  });
   for (const c of ctx.clients) assert.is(sha256File(c.outPath), source, `${c.peerId} byte-identical`);
 
   const granted = ctx.clients.filter((c) => c.history.includes('active.server'));
@@ -131,7 +133,9 @@ evil('the malicious peer is banned and reported; every honest client finishes by
   }
   const results = await Promise.all(ctx.clients.map((c) => c.result));
   const source = sha256File(ctx.file);
-  results.forEach((r, i) => assert.is(r.status, 'complete', `client ${i}: ${r.error?.message}`));
+  results.forEach((r, i) => {
+    assert.is(r.status, 'complete', `client ${i}: ${r.error?.message}`);
+  });
   for (const c of ctx.clients) assert.is(sha256File(c.outPath), source);
   for (const r of results) assert.is(r.bytesBySource['peer:evil'], undefined, 'no byte from the liar was kept');
   const banners = ctx.clients.filter((c) => c.node.swarm.stats().banned.includes('evil'));

@@ -64,7 +64,7 @@ t('release hands the slot to the longest-waiting client by push, and its heartbe
   await drain(client, [b, c, d], ['qb', 'qc', 'qd']);
 });
 
-t('a holder that stops heartbeating loses its slot within the lease expiry, to the next waiter', async ({ env, client, video }) => {
+t('a holder that stops heartbeating loses its slot within the lease expiry, to the next waiter', async ({ client, video }) => {
   const a = await client.open(video.videoId, 'ra');
   const b = await client.open(video.videoId, 'rb');
   const c = await client.open(video.videoId, 'rc');

@@ -8,7 +8,7 @@ import { jwtAuthenticator, wsconnect } from '@nats-io/nats-core';
 
 async function main(): Promise<Record<string, unknown>> {
   const [wsUrl, jwt, seed, inboxPrefix, forbidden] = process.argv.slice(2) as [string, string?, string?, string?, string?];
-  let nc;
+  let nc: Awaited<ReturnType<typeof wsconnect>>;
   try {
     nc = await wsconnect({
       servers: wsUrl, timeout: 5000,
