@@ -10,16 +10,16 @@ import {
   fetchChildId, fetchIndexOf, isTransientError, retryDelayMs, retryId, toDownloadError, type DownloadError,
 } from './schedule.js';
 import {
-  DEFAULT_MAX_GRANT_REJECTIONS, grantRefused, grantRejectedError, grantsKeepFailing, originAnswered, originSilent,
+  grantRefused, grantRejectedError, grantsKeepFailing, originAnswered, originSilent,
   outageDelay, outageError, OUTAGE_TIMEOUT_MS, peersCanHelp, peersProgressed,
 } from './failures.js';
 import { peerFetchId, peerFetchOf } from './peers.js';
 import {
-  applyPeerEvent, chunkVerified, peerFetchFailure, planOriginFetches, planPeerFetches, type DownloadContext,
-  type DownloadOutcome,
+  applyPeerEvent, chunkVerified, initialContext, peerFetchFailure, planOriginFetches, planPeerFetches,
+  type DownloadContext, type DownloadOutcome,
 } from './context.js';
 import {
-  apply, grantFrom, openBackoffState, originFetching, p2pState, peersOnlyState, settle, spawnPlan,
+  apply, grantFrom, type DownloadMode, openBackoffState, originFetching, p2pState, peersOnlyState, settle, spawnPlan,
 } from './states.js';
 import {
   attemptsAfter, chunkError, failureOf, isCurrentFetch, isCurrentPeerFetch, isFetchDone, isPeerFetchDone, knownHave,
@@ -35,10 +35,10 @@ export type { DownloadContext, DownloadOutcome } from './context.js';
 export { toFetchFailure, retryDelayMs } from './schedule.js';
 export type { DownloadMachineEvent, FetchRetryEvent } from './events.js';
 
-export const DEFAULT_PARALLEL = 4;
-export const DEFAULT_MAX_ATTEMPTS = 5;
-export const DEFAULT_PER_PEER = 4;
-export const DEFAULT_MAX_SOURCES = 2;
+export {
+  DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_GRANT_REJECTIONS, DEFAULT_MAX_SOURCES, DEFAULT_PARALLEL, DEFAULT_PER_PEER,
+} from './context.js';
+export { modeOfSnapshot, type DownloadMode } from './states.js';
 /** How long a terminal state waits for the release reply before giving up (the lease expires on its own). */
 export const RELEASE_TIMEOUT_MS = 3000;
 
@@ -56,6 +56,7 @@ export const downloadMachine = setup({
     events: {} as DownloadMachineEvent,
     input: {} as DownloadInput,
     output: {} as DownloadOutput,
+    tags: {} as DownloadMode,
   },
   actors: {
     openSession: fromPromise<OpenSessionOutput, OpenSessionInput>(async () => {
@@ -225,46 +226,13 @@ export const downloadMachine = setup({
   },
 }).createMachine({
   id: 'download',
-  context: ({ input }) => ({
-    videoId: input.videoId,
-    peerId: input.peerId,
-    parallel: Math.max(1, Math.floor(input.parallel ?? DEFAULT_PARALLEL)),
-    maxAttempts: Math.max(1, Math.floor(input.maxAttempts ?? DEFAULT_MAX_ATTEMPTS)),
-    initialHave: input.have ?? [],
-    sessionId: null,
-    manifest: null,
-    grant: null,
-    lease: null,
-    position: null,
-    have: [],
-    haveCount: 0,
-    inFlight: [],
-    backoff: [],
-    attempts: {},
-    bytesBySource: {},
-    chunksFetched: 0,
-    error: null,
-    outputPath: null,
-    outcome: null,
-    perPeer: Math.max(1, Math.floor(input.perPeer ?? DEFAULT_PER_PEER)),
-    maxSources: Math.max(1, Math.floor(input.maxSources ?? DEFAULT_MAX_SOURCES)),
-    peers: {},
-    peerInFlight: [],
-    usePeers: false,
-    banned: [],
-    policy: OriginPolicies.serverFirst,
-    declined: [],
-    grantRejections: 0,
-    maxGrantRejections: Math.max(1, Math.floor(input.maxGrantRejections ?? DEFAULT_MAX_GRANT_REJECTIONS)),
-    rejectedCode: null,
-    unreachable: false,
-    outageStrikes: 0,
-  }),
+  context: ({ input }) => initialContext(input),
   initial: 'opening',
   // a fetch child stopped too late to be silenced must not crash the machine (unhandled actor errors do)
   on: { 'xstate.error.actor.fetch.*': {}, 'xstate.error.actor.pfetch.*': {}, 'xstate.done.actor.pfetch.*': {} },
   states: {
     opening: {
+      tags: 'opening',
       invoke: {
         id: 'openSession',
         src: 'openSession',
@@ -344,14 +312,15 @@ export const downloadMachine = setup({
       },
       initial: 'server',
       states: {
-        server: { ...originFetching, entry: ['serverMode', 'scheduleFetches', 'schedulePeers'] },
+        server: { ...originFetching, tags: 'server', entry: ['serverMode', 'scheduleFetches', 'schedulePeers'] },
         p2p: p2pState,
         peersOnly: peersOnlyState,
         // `server` again, after a denial or a lost lease; a distinct name keeps the switch visible in history
-        resumeServer: { ...originFetching, entry: ['usePeers', 'scheduleFetches', 'schedulePeers'] },
+        resumeServer: { ...originFetching, tags: 'resumeServer', entry: ['usePeers', 'scheduleFetches', 'schedulePeers'] },
       },
     },
     assembling: {
+      tags: 'assembling',
       invoke: {
         id: 'assemble',
         src: 'assemble',
@@ -369,6 +338,8 @@ export const downloadMachine = setup({
     },
     // final states stop every child at once, so a release spawned there would never run: release first
     releasing: {
+      // to a watcher the file is done (or the run settled): only the session's release is pending
+      tags: 'assembling',
       invoke: {
         id: 'releaseSession',
         src: 'releaseSession',
@@ -379,9 +350,9 @@ export const downloadMachine = setup({
       },
       after: { releaseTimeout: settle },
     },
-    complete: { type: 'final' },
-    failed: { type: 'final' },
-    cancelled: { type: 'final' },
+    complete: { type: 'final', tags: 'complete' },
+    failed: { type: 'final', tags: 'failed' },
+    cancelled: { type: 'final', tags: 'cancelled' },
   },
   output: ({ context }) => {
     const out: DownloadOutput = {
