@@ -3,8 +3,8 @@
  * (later: fetches from peers) while it does not, then assembles the file. Pure: every effect is an actor the
  * runner provides (see types.ts), so the same machine runs in the CLI, in tests and in the diagram exporter.
  */
-import { assertEvent, assign, enqueueActions, fromCallback, fromPromise, setup } from 'xstate';
-import type { EventObject } from 'xstate';
+import { and, assertEvent, assign, enqueueActions, fromCallback, fromPromise, setup } from 'xstate';
+import type { DoneActorEvent, EventObject } from 'xstate';
 import { OriginPolicies } from '../../protocol/mod.js';
 import {
   fetchChildId, fetchIndexOf, isTransientError, retryDelayMs, retryId, toDownloadError, type DownloadError,
@@ -41,6 +41,9 @@ export {
 export { modeOfSnapshot, type DownloadMode } from './states.js';
 /** How long a terminal state waits for the release reply before giving up (the lease expires on its own). */
 export const RELEASE_TIMEOUT_MS = 3000;
+
+/** Only on `openSession`'s done event, which the machine's event union does not name. */
+const openReplyOf = (event: DownloadMachineEvent) => (event as unknown as DoneActorEvent<OpenSessionOutput>).output;
 
 export interface DownloadOutput {
   status: DownloadOutcome;
@@ -91,7 +94,9 @@ export const downloadMachine = setup({
   guards: {
     coversEveryChunk: ({ context }, p: { reply: OpenSessionOutput }) =>
       knownHave(context, p.reply.manifest.chunks.length).haveCount === p.reply.manifest.chunks.length,
-    isGranted: (_, p: { reply: OpenSessionOutput }) => p.reply.status === 'granted',
+    isGranted: ({ event }) => openReplyOf(event).status === 'granted',
+    // read from the reply: the guard runs before storeOpenReply puts the policy in context
+    isSwarmAware: ({ event }) => (openReplyOf(event).policy ?? OriginPolicies.serverFirst) === OriginPolicies.swarmAware,
     hasEveryChunk: ({ context }) => context.manifest !== null && context.haveCount === context.manifest.chunks.length,
     isCurrentFetch: ({ context, event }) => isCurrentFetch(context, event),
     isCurrentPeerFetch: ({ context, event }) => isCurrentPeerFetch(context, event),
@@ -194,8 +199,8 @@ export const downloadMachine = setup({
     }),
     peerEvent: assign(({ context, event }) => applyPeerEvent(context, event as DownloadEvent)),
     usePeers: assign({ usePeers: true }),
-    // the seeds' server-first rule keeps an admitted client on the origin; swarm-aware clients use peers too
-    serverMode: assign(({ context }) => ({ usePeers: context.policy === OriginPolicies.swarmAware })),
+    // a re-opened session may come back granted after p2p turned peers on
+    originOnly: assign({ usePeers: false }),
     declineChunk: enqueueActions(({ context, event, enqueue }) => {
       const index = fetchIndexOf(event.type);
       enqueue.stopChild(fetchChildId(index));
@@ -243,10 +248,16 @@ export const downloadMachine = setup({
             target: 'assembling',
             actions: [{ type: 'storeOpenReply', params: ({ event }) => ({ reply: event.output }) }, 'originOpened'],
           },
+          // the seeds' server-first rule keeps an admitted client on the origin; swarm-aware clients use peers too
           {
-            guard: { type: 'isGranted', params: ({ event }) => ({ reply: event.output }) },
+            guard: and(['isGranted', 'isSwarmAware']),
             target: 'active.server',
-            actions: [{ type: 'storeOpenReply', params: ({ event }) => ({ reply: event.output }) }, 'originOpened'],
+            actions: [{ type: 'storeOpenReply', params: ({ event }) => ({ reply: event.output }) }, 'originOpened', 'usePeers'],
+          },
+          {
+            guard: 'isGranted',
+            target: 'active.server',
+            actions: [{ type: 'storeOpenReply', params: ({ event }) => ({ reply: event.output }) }, 'originOpened', 'originOnly'],
           },
           {
             target: 'active.p2p',
@@ -312,7 +323,7 @@ export const downloadMachine = setup({
       },
       initial: 'server',
       states: {
-        server: { ...originFetching, tags: 'server', entry: ['serverMode', 'scheduleFetches', 'schedulePeers'] },
+        server: { ...originFetching, tags: 'server', entry: ['scheduleFetches', 'schedulePeers'] },
         p2p: p2pState,
         peersOnly: peersOnlyState,
         // `server` again, after a denial or a lost lease; a distinct name keeps the switch visible in history
