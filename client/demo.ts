@@ -35,7 +35,8 @@ interface ClientRow {
   id: number;
   label: string;
   child: ChildProcess;
-  states: string[];
+  /** the mode of every state entered, in order */
+  modes: string[];
   firstPosition: number | null;
   finished: number | null;
   bytes: Record<string, number>;
@@ -49,12 +50,15 @@ export interface DemoFlags {
   'peer-up-mibps'?: string; 'down-mibps'?: string; hold?: boolean;
 }
 
-const LABELS: Record<string, string> = {
-  'active.server': 'granted a slot: fetching from the origin',
-  'active.p2p': 'p2p (origin full or slot passed on): fetching from peers',
-  'active.resumeServer': 'slot offered: resuming from the origin',
+// keyed by mode (the machine's state tags, carried by the CLI's `state` events), not by state name
+const LABELS: Partial<Record<string, string>> = {
+  server: 'granted a slot: fetching from the origin',
+  p2p: 'p2p (origin full or slot passed on): fetching from peers',
+  resumeServer: 'slot offered: resuming from the origin',
   complete: 'complete',
 };
+/** The modes a client switches between while downloading: the path the summary shows. */
+const FETCH_MODES = new Set(['server', 'p2p', 'resumeServer']);
 
 export async function demoCommand(flags: DemoFlags): Promise<number> {
   const clients = Number(flags.clients ?? 8);
@@ -126,7 +130,7 @@ export async function demoCommand(flags: DemoFlags): Promise<number> {
       const child = spawn(process.execPath, [CLI, 'get', manifest.videoId, '-o', out, '--json', '--seed',
         '--rate', String(d), '--up-rate', String(ui), '--bind', '127.0.0.1', '--nats', stack.natsUrl,
         '--gateway', stack.gatewayUrl, '--label', peerId], { stdio: ['ignore', 'pipe', 'inherit'] });
-      const row: ClientRow = { id: i, label, child, states: [], firstPosition: null, finished: null, bytes: {},
+      const row: ClientRow = { id: i, label, child, modes: [], firstPosition: null, finished: null, bytes: {},
         status: 'running', out, uploaded: 0 };
       rows.push(row);
       let buf = '';
@@ -135,16 +139,16 @@ export async function demoCommand(flags: DemoFlags): Promise<number> {
         for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
           const line = buf.slice(0, nl);
           buf = buf.slice(nl + 1);
-          let ev: { event?: string; state?: string; position?: number; status?: string;
+          let ev: { event?: string; state?: string; mode?: string; position?: number; status?: string;
             bytesBySource?: Record<string, number>; uploadedBytes?: number };
           try {
             ev = JSON.parse(line);
           } catch {
             continue;
           }
-          if (ev.event === 'state' && ev.state) {
-            row.states.push(ev.state);
-            const text = LABELS[ev.state];
+          if (ev.event === 'state' && ev.mode) {
+            row.modes.push(ev.mode);
+            const text = LABELS[ev.mode];
             if (text) view.say(`  [${ms(Date.now())}] ${label}: ${text}`);
           } else if (ev.event === 'position' && ev.position !== undefined) {
             row.firstPosition ??= ev.position;
@@ -195,8 +199,7 @@ async function summary(
   for (const r of rows) {
     const ok = r.status === 'complete' && (await sha256File(r.out).catch(() => '')) === sourceHash;
     allGood &&= ok;
-    const modes = r.states.filter((s) => s.startsWith('active.')).map((s) => s.slice(7))
-      .filter((s, i, a) => i === 0 || a[i - 1] !== s);
+    const modes = r.modes.filter((m) => FETCH_MODES.has(m)).filter((m, i, a) => i === 0 || a[i - 1] !== m);
     // slot rotation can switch a client many times: show the first two steps and the count
     const path = modes.length <= 3 ? modes.join(' → ') || '-' : `${modes.slice(0, 2).join(' → ')} … (${modes.length - 1} switches)`;
     const fromPeers = Object.entries(r.bytes).filter(([k]) => k.startsWith('peer:')).reduce((a, [, v]) => a + v, 0);

@@ -7,7 +7,7 @@ import { createActor, fromCallback, fromPromise, type EventObject, type Inspecti
 import type { OriginClient } from '../actors/origin/client.js';
 import type { Logger } from '../lib/logger.js';
 import type { TokenBucket } from '../lib/tokenbucket.js';
-import { downloadMachine, type DownloadOutput } from '../machines/download/machine.js';
+import { downloadMachine, modeOfSnapshot, type DownloadMode, type DownloadOutput } from '../machines/download/machine.js';
 import { isTransientError } from '../machines/download/schedule.js';
 import type {
   AssembleInput, AssembleOutput, FetchChunkInput, FetchChunkOutput, OpenSessionInput,
@@ -37,8 +37,8 @@ export interface DownloadComponents {
   /** the P2P side; without it the client only uses the origin */
   swarm?: Swarm;
   limiter?: TokenBucket;
-  /** every state the machine enters, as a dotted path (`active.server`) */
-  onState?: (state: string, at: number) => void;
+  /** every state the machine enters, as a dotted path (`active.server`), with its mode (the state's tag) */
+  onState?: (state: string, at: number, mode: DownloadMode) => void;
   onProgress?: (p: DownloadProgress) => void;
   /** inspection events for live inspectors */
   inspect?: (e: InspectionEvent) => void;
@@ -193,7 +193,7 @@ export function runDownload(opts: DownloadOptions, c: DownloadComponents): {
     if (s !== last) {
       last = s;
       history.push(s);
-      c.onState?.(s, Date.now());
+      c.onState?.(s, Date.now(), modeOfSnapshot(snap));
     }
     c.onProgress?.({ haveCount: snap.context.haveCount, chunkCount: manifest.chunks.length,
       bytesBySource: snap.context.bytesBySource, state: s, position: snap.context.position });

@@ -47,14 +47,3 @@ export const PeerStatus = Type.Object({
   at: Type.Number(),
 }, { additionalProperties: false });
 export type PeerStatus = Static<typeof PeerStatus>;
-
-/** Maps a download machine state value (dotted) to a display mode. */
-export function modeOf(state: string, seeding: boolean): PeerMode {
-  if (state === 'complete') return seeding ? PeerModes.seeding : PeerModes.complete;
-  if (state.endsWith('resumeServer')) return PeerModes.resumeServer;
-  if (state.endsWith('p2p')) return PeerModes.p2p;
-  if (state.endsWith('server')) return PeerModes.server;
-  if (state === 'failed' || state === 'cancelled' || state === 'assembling' || state === 'opening') return state;
-  if (state === 'releasing') return PeerModes.assembling;
-  return PeerModes.opening;
-}

@@ -17,7 +17,6 @@ import { createPeerNode } from '../p2p/peer.js';
 import { partialSource } from '../p2p/sources.js';
 import { bindAddressFor, waitForStop } from './common.js';
 import { startTelemetry } from '../telemetry.js';
-import { modeOf } from '../../protocol/mod.js';
 
 export interface GetFlags {
   output?: string;
@@ -90,9 +89,10 @@ export async function getCommand(videoId: string | undefined, flags: GetFlags): 
     const run = runDownload({ videoId, peerId, gateway: cfg.gateway, outPath, parallel,
       keepPartial: flags['keep-partial'] === true || seed }, {
       origin, partial, logger, swarm: node.swarm, ...(rate > 0 ? { limiter: createTokenBucket(rate) } : {}),
-      onState: (state, at) => {
-        emit({ event: 'state', state, at });
-        telemetry.update({ state, mode: modeOf(state, seed), ...(state === 'complete' ? { doneAt: at } : {}) });
+      onState: (state, at, mode) => {
+        emit({ event: 'state', state, mode, at });
+        const done = mode === 'complete';
+        telemetry.update({ state, mode: done && seed ? 'seeding' : mode, ...(done ? { doneAt: at } : {}) });
       },
       onProgress: (p) => {
         bar?.update(p);

@@ -8,7 +8,7 @@ import {
   emptyPeer, originOrder, peerFetchId, pickPeerRequests, withBitfield, withHave, type PeerFetch, type PeerView,
 } from './peers.js';
 import { fetchChildId, pickMissing, type DownloadError } from './schedule.js';
-import type { DownloadEvent, FetchChunkFailure, FetchChunkInput, FetchChunkOutput } from './types.js';
+import type { DownloadEvent, DownloadInput, FetchChunkFailure, FetchChunkInput, FetchChunkOutput } from './types.js';
 
 export type DownloadOutcome = 'complete' | 'failed' | 'cancelled';
 
@@ -189,5 +189,50 @@ export function planPeerFetches(ctx: DownloadContext): FetchPlan | null {
   return {
     assign: { peerInFlight: [...ctx.peerInFlight, ...picked] },
     spawn: picked.map((f) => ({ id: peerFetchId(f.index, f.peerId), input: fetchInput(ctx, manifest, f.index, `peer:${f.peerId}`) })),
+  };
+}
+
+export const DEFAULT_PARALLEL = 4;
+export const DEFAULT_MAX_ATTEMPTS = 5;
+export const DEFAULT_PER_PEER = 4;
+export const DEFAULT_MAX_SOURCES = 2;
+export const DEFAULT_MAX_GRANT_REJECTIONS = 3;
+
+/** A fresh download: nothing known of the session yet, only the chunks already verified on disk (`input.have`). */
+export function initialContext(input: DownloadInput): DownloadContext {
+  return {
+    videoId: input.videoId,
+    peerId: input.peerId,
+    parallel: Math.max(1, Math.floor(input.parallel ?? DEFAULT_PARALLEL)),
+    maxAttempts: Math.max(1, Math.floor(input.maxAttempts ?? DEFAULT_MAX_ATTEMPTS)),
+    initialHave: input.have ?? [],
+    sessionId: null,
+    manifest: null,
+    grant: null,
+    lease: null,
+    position: null,
+    have: [],
+    haveCount: 0,
+    inFlight: [],
+    backoff: [],
+    attempts: {},
+    bytesBySource: {},
+    chunksFetched: 0,
+    error: null,
+    outputPath: null,
+    outcome: null,
+    perPeer: Math.max(1, Math.floor(input.perPeer ?? DEFAULT_PER_PEER)),
+    maxSources: Math.max(1, Math.floor(input.maxSources ?? DEFAULT_MAX_SOURCES)),
+    peers: {},
+    peerInFlight: [],
+    usePeers: false,
+    banned: [],
+    policy: OriginPolicies.serverFirst,
+    declined: [],
+    grantRejections: 0,
+    maxGrantRejections: Math.max(1, Math.floor(input.maxGrantRejections ?? DEFAULT_MAX_GRANT_REJECTIONS)),
+    rejectedCode: null,
+    unreachable: false,
+    outageStrikes: 0,
   };
 }

@@ -17,7 +17,6 @@ import type { FetchChunkFailure } from './types.js';
 export const OUTAGE_ID = 'outage';
 /** Default for the `outageTimeout` delay: how long the origin may stay silent with no peer progress. */
 export const OUTAGE_TIMEOUT_MS = 60_000;
-export const DEFAULT_MAX_GRANT_REJECTIONS = 3;
 
 /** The enqueue operations the outage timer needs (a subset of XState's enqueueActions helpers). */
 export interface OutageEnqueue {

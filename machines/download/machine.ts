@@ -3,23 +3,23 @@
  * (later: fetches from peers) while it does not, then assembles the file. Pure: every effect is an actor the
  * runner provides (see types.ts), so the same machine runs in the CLI, in tests and in the diagram exporter.
  */
-import { assertEvent, assign, enqueueActions, fromCallback, fromPromise, setup } from 'xstate';
-import type { EventObject } from 'xstate';
+import { and, assertEvent, assign, enqueueActions, fromCallback, fromPromise, setup } from 'xstate';
+import type { DoneActorEvent, EventObject } from 'xstate';
 import { OriginPolicies } from '../../protocol/mod.js';
 import {
   fetchChildId, fetchIndexOf, isTransientError, retryDelayMs, retryId, toDownloadError, type DownloadError,
 } from './schedule.js';
 import {
-  DEFAULT_MAX_GRANT_REJECTIONS, grantRefused, grantRejectedError, grantsKeepFailing, originAnswered, originSilent,
+  grantRefused, grantRejectedError, grantsKeepFailing, originAnswered, originSilent,
   outageDelay, outageError, OUTAGE_TIMEOUT_MS, peersCanHelp, peersProgressed,
 } from './failures.js';
 import { peerFetchId, peerFetchOf } from './peers.js';
 import {
-  applyPeerEvent, chunkVerified, peerFetchFailure, planOriginFetches, planPeerFetches, type DownloadContext,
-  type DownloadOutcome,
+  applyPeerEvent, chunkVerified, initialContext, peerFetchFailure, planOriginFetches, planPeerFetches,
+  type DownloadContext, type DownloadOutcome,
 } from './context.js';
 import {
-  apply, grantFrom, openBackoffState, originFetching, p2pState, peersOnlyState, settle, spawnPlan,
+  apply, grantFrom, type DownloadMode, openBackoffState, originFetching, p2pState, peersOnlyState, settle, spawnPlan,
 } from './states.js';
 import {
   attemptsAfter, chunkError, failureOf, isCurrentFetch, isCurrentPeerFetch, isFetchDone, isPeerFetchDone, knownHave,
@@ -35,12 +35,15 @@ export type { DownloadContext, DownloadOutcome } from './context.js';
 export { toFetchFailure, retryDelayMs } from './schedule.js';
 export type { DownloadMachineEvent, FetchRetryEvent } from './events.js';
 
-export const DEFAULT_PARALLEL = 4;
-export const DEFAULT_MAX_ATTEMPTS = 5;
-export const DEFAULT_PER_PEER = 4;
-export const DEFAULT_MAX_SOURCES = 2;
+export {
+  DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_GRANT_REJECTIONS, DEFAULT_MAX_SOURCES, DEFAULT_PARALLEL, DEFAULT_PER_PEER,
+} from './context.js';
+export { modeOfSnapshot, type DownloadMode } from './states.js';
 /** How long a terminal state waits for the release reply before giving up (the lease expires on its own). */
 export const RELEASE_TIMEOUT_MS = 3000;
+
+/** Only on `openSession`'s done event, which the machine's event union does not name. */
+const openReplyOf = (event: DownloadMachineEvent) => (event as unknown as DoneActorEvent<OpenSessionOutput>).output;
 
 export interface DownloadOutput {
   status: DownloadOutcome;
@@ -56,6 +59,7 @@ export const downloadMachine = setup({
     events: {} as DownloadMachineEvent,
     input: {} as DownloadInput,
     output: {} as DownloadOutput,
+    tags: {} as DownloadMode,
   },
   actors: {
     openSession: fromPromise<OpenSessionOutput, OpenSessionInput>(async () => {
@@ -90,7 +94,9 @@ export const downloadMachine = setup({
   guards: {
     coversEveryChunk: ({ context }, p: { reply: OpenSessionOutput }) =>
       knownHave(context, p.reply.manifest.chunks.length).haveCount === p.reply.manifest.chunks.length,
-    isGranted: (_, p: { reply: OpenSessionOutput }) => p.reply.status === 'granted',
+    isGranted: ({ event }) => openReplyOf(event).status === 'granted',
+    // read from the reply: the guard runs before storeOpenReply puts the policy in context
+    isSwarmAware: ({ event }) => (openReplyOf(event).policy ?? OriginPolicies.serverFirst) === OriginPolicies.swarmAware,
     hasEveryChunk: ({ context }) => context.manifest !== null && context.haveCount === context.manifest.chunks.length,
     isCurrentFetch: ({ context, event }) => isCurrentFetch(context, event),
     isCurrentPeerFetch: ({ context, event }) => isCurrentPeerFetch(context, event),
@@ -193,8 +199,8 @@ export const downloadMachine = setup({
     }),
     peerEvent: assign(({ context, event }) => applyPeerEvent(context, event as DownloadEvent)),
     usePeers: assign({ usePeers: true }),
-    // the seeds' server-first rule keeps an admitted client on the origin; swarm-aware clients use peers too
-    serverMode: assign(({ context }) => ({ usePeers: context.policy === OriginPolicies.swarmAware })),
+    // a re-opened session may come back granted after p2p turned peers on
+    originOnly: assign({ usePeers: false }),
     declineChunk: enqueueActions(({ context, event, enqueue }) => {
       const index = fetchIndexOf(event.type);
       enqueue.stopChild(fetchChildId(index));
@@ -225,46 +231,13 @@ export const downloadMachine = setup({
   },
 }).createMachine({
   id: 'download',
-  context: ({ input }) => ({
-    videoId: input.videoId,
-    peerId: input.peerId,
-    parallel: Math.max(1, Math.floor(input.parallel ?? DEFAULT_PARALLEL)),
-    maxAttempts: Math.max(1, Math.floor(input.maxAttempts ?? DEFAULT_MAX_ATTEMPTS)),
-    initialHave: input.have ?? [],
-    sessionId: null,
-    manifest: null,
-    grant: null,
-    lease: null,
-    position: null,
-    have: [],
-    haveCount: 0,
-    inFlight: [],
-    backoff: [],
-    attempts: {},
-    bytesBySource: {},
-    chunksFetched: 0,
-    error: null,
-    outputPath: null,
-    outcome: null,
-    perPeer: Math.max(1, Math.floor(input.perPeer ?? DEFAULT_PER_PEER)),
-    maxSources: Math.max(1, Math.floor(input.maxSources ?? DEFAULT_MAX_SOURCES)),
-    peers: {},
-    peerInFlight: [],
-    usePeers: false,
-    banned: [],
-    policy: OriginPolicies.serverFirst,
-    declined: [],
-    grantRejections: 0,
-    maxGrantRejections: Math.max(1, Math.floor(input.maxGrantRejections ?? DEFAULT_MAX_GRANT_REJECTIONS)),
-    rejectedCode: null,
-    unreachable: false,
-    outageStrikes: 0,
-  }),
+  context: ({ input }) => initialContext(input),
   initial: 'opening',
   // a fetch child stopped too late to be silenced must not crash the machine (unhandled actor errors do)
   on: { 'xstate.error.actor.fetch.*': {}, 'xstate.error.actor.pfetch.*': {}, 'xstate.done.actor.pfetch.*': {} },
   states: {
     opening: {
+      tags: 'opening',
       invoke: {
         id: 'openSession',
         src: 'openSession',
@@ -275,10 +248,16 @@ export const downloadMachine = setup({
             target: 'assembling',
             actions: [{ type: 'storeOpenReply', params: ({ event }) => ({ reply: event.output }) }, 'originOpened'],
           },
+          // the seeds' server-first rule keeps an admitted client on the origin; swarm-aware clients use peers too
           {
-            guard: { type: 'isGranted', params: ({ event }) => ({ reply: event.output }) },
+            guard: and(['isGranted', 'isSwarmAware']),
             target: 'active.server',
-            actions: [{ type: 'storeOpenReply', params: ({ event }) => ({ reply: event.output }) }, 'originOpened'],
+            actions: [{ type: 'storeOpenReply', params: ({ event }) => ({ reply: event.output }) }, 'originOpened', 'usePeers'],
+          },
+          {
+            guard: 'isGranted',
+            target: 'active.server',
+            actions: [{ type: 'storeOpenReply', params: ({ event }) => ({ reply: event.output }) }, 'originOpened', 'originOnly'],
           },
           {
             target: 'active.p2p',
@@ -344,14 +323,15 @@ export const downloadMachine = setup({
       },
       initial: 'server',
       states: {
-        server: { ...originFetching, entry: ['serverMode', 'scheduleFetches', 'schedulePeers'] },
+        server: { ...originFetching, tags: 'server', entry: ['scheduleFetches', 'schedulePeers'] },
         p2p: p2pState,
         peersOnly: peersOnlyState,
         // `server` again, after a denial or a lost lease; a distinct name keeps the switch visible in history
-        resumeServer: { ...originFetching, entry: ['usePeers', 'scheduleFetches', 'schedulePeers'] },
+        resumeServer: { ...originFetching, tags: 'resumeServer', entry: ['usePeers', 'scheduleFetches', 'schedulePeers'] },
       },
     },
     assembling: {
+      tags: 'assembling',
       invoke: {
         id: 'assemble',
         src: 'assemble',
@@ -369,6 +349,8 @@ export const downloadMachine = setup({
     },
     // final states stop every child at once, so a release spawned there would never run: release first
     releasing: {
+      // to a watcher the file is done (or the run settled): only the session's release is pending
+      tags: 'assembling',
       invoke: {
         id: 'releaseSession',
         src: 'releaseSession',
@@ -379,9 +361,9 @@ export const downloadMachine = setup({
       },
       after: { releaseTimeout: settle },
     },
-    complete: { type: 'final' },
-    failed: { type: 'final' },
-    cancelled: { type: 'final' },
+    complete: { type: 'final', tags: 'complete' },
+    failed: { type: 'final', tags: 'failed' },
+    cancelled: { type: 'final', tags: 'cancelled' },
   },
   output: ({ context }) => {
     const out: DownloadOutput = {

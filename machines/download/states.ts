@@ -6,6 +6,21 @@
 import { and, assertEvent } from 'xstate';
 import type { DownloadContext, Effects, FetchPlan } from './context.js';
 import type { DownloadMachineEvent } from './events.js';
+import type { PeerMode } from '../../protocol/mod.js';
+
+/**
+ * What a person watching the download is told (telemetry, dashboard, demo, bench), as state tags: the states
+ * carry their mode, so a renamed or added state cannot silently fall into the wrong mode the way a parsed
+ * state name would. `seeding` is not a machine state: it is `complete` with the uploader left running.
+ */
+export type DownloadMode = Exclude<PeerMode, 'seeding'>;
+const MODES: readonly DownloadMode[] = [
+  'opening', 'server', 'p2p', 'resumeServer', 'assembling', 'complete', 'failed', 'cancelled',
+];
+
+export function modeOfSnapshot(snapshot: { hasTag(tag: DownloadMode): boolean }): DownloadMode {
+  return MODES.find((m) => snapshot.hasTag(m)) ?? 'opening';
+}
 
 /** Records and spawns the fetch children a plan chose (origin or peers: the same child actor). */
 export function spawnPlan(enqueue: {
@@ -73,6 +88,7 @@ export const settle = [
 
 /** Without a slot: peers only, waiting for the origin's offer. */
 export const p2pState = {
+  tags: 'p2p',
   entry: ['usePeers', 'schedulePeers'],
   on: {
     // a grant after refusals: the origin still says we hold the slot, so the gateway refused a grant the
@@ -92,6 +108,8 @@ export const p2pState = {
  * and peers finish the download; origin news is moot now, and silence from peers ends it (outage timer).
  */
 export const peersOnlyState = {
+  // still a peers download to whoever watches; only the slot is gone
+  tags: 'p2p',
   entry: ['dropGrant', 'originSilent', 'schedulePeers'],
   invoke: {
     id: 'giveUpSlot',
@@ -108,6 +126,7 @@ export const peersOnlyState = {
 
 /** Between open attempts during an outage; verified chunks stay in context (knownHave) for the next open. */
 export const openBackoffState = {
+  tags: 'opening',
   after: { openRetryDelay: 'opening' },
   on: {
     'download.cancel': { target: 'cancelled', actions: { type: 'settleAs', params: { outcome: 'cancelled' } } },

@@ -5,7 +5,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { waitFor } from 'xstate';
-import { toFetchFailure } from '../../machines/download/mod.js';
+import { getStateNodes } from '@xstate/graph';
+import { downloadMachine, modeOfSnapshot, toFetchFailure } from '../../machines/download/mod.js';
 import { fetchIndexOf, pickMissing } from '../../machines/download/schedule.js';
 import {
   denied, failure, granted, LEASE, makeManifest, manualFetch, okFetch, run, totalBytes, until,
@@ -333,6 +334,19 @@ test('helpers: lowest missing first, unknown rejections are network failures', (
   assert.equal(toFetchFailure({ reason: 'weird', message: 'x' }), { reason: 'network', message: 'x' });
   assert.is(fetchIndexOf('xstate.error.actor.fetch.12'), 12);
   assert.is(fetchIndexOf('xstate.error.actor.sessionKeeper'), -1);
+});
+
+test('every state carries the one mode a watcher is shown, as a tag', () => {
+  const modes = Object.fromEntries(getStateNodes(downloadMachine.root).filter((n) => n.type !== 'compound')
+    .map((n) => [n.id.replace(/^download\./, ''), [...n.tags]]));
+  assert.equal(modes, {
+    opening: ['opening'], openBackoff: ['opening'], 'active.server': ['server'], 'active.p2p': ['p2p'],
+    'active.peersOnly': ['p2p'], 'active.resumeServer': ['resumeServer'], assembling: ['assembling'],
+    releasing: ['assembling'], complete: ['complete'], failed: ['failed'], cancelled: ['cancelled'],
+  });
+  const tagged = (...tags: string[]) => ({ hasTag: (t: string) => tags.includes(t) });
+  assert.is(modeOfSnapshot(tagged('resumeServer')), 'resumeServer');
+  assert.is(modeOfSnapshot(tagged()), 'opening');
 });
 
 test.run();

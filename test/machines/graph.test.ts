@@ -39,6 +39,8 @@ test('DOT names every state node of the machine', () => {
 test('DOT has the key transitions, labelled with their event type', () => {
   const expected: Array<[string, string, string]> = [
     ['opening', 'active.server', 'xstate.done.actor.openSession [isGranted]'],
+    // the origin's policy decides whether an admitted client also uses peers
+    ['opening', 'active.server', 'xstate.done.actor.openSession [and(isGranted, isSwarmAware)]'],
     ['opening', 'active.p2p', 'xstate.done.actor.openSession'],
     ['opening', 'assembling', 'xstate.done.actor.openSession [coversEveryChunk]'],
     ['opening', 'failed', 'xstate.error.actor.openSession'],
