@@ -5,6 +5,7 @@ export * from './grant.js';
 export * from './messages.js';
 export * from './codec.js';
 export * from './p2p.js';
+export * from './bitfield.js';
 export * from './wire.js';
 export * from './telemetry.js';
 export * from './credentials.js';

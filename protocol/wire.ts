@@ -14,12 +14,13 @@
  *
  * Frame layouts (payload only):
  * - handshake  u8 version, 32 B root hash, u8 len + videoId, u8 len + peerId, u8 flags (bit0 = uploads)
- * - bitfield   u32 chunkCount, ceil(count/8) bytes, bit i MSB-first (as `encodeBitfield` in p2p.ts)
+ * - bitfield   u32 chunkCount, ceil(count/8) bytes, bit order as in bitfield.ts
  * - have, request, cancel   u32 index
  * - piece      u32 index, u32 offset, u32 chunkLength, data (1..BLOCK_SIZE bytes)
  * - reject     u32 index, u8 reason
  * - choke, unchoke, keepalive   empty
  */
+import { packBits, spareBitsClear, unpackBits } from './bitfield.js';
 import { WireError } from './errors.js';
 import { MAX_CHUNKS, MAX_CHUNK_SIZE } from './manifest.js';
 
@@ -210,7 +211,7 @@ export function encodeFrame(frame: Frame): Buffer {
       const buf = frameBuffer(FrameTypes.bitfield, 4 + Math.ceil(count / 8), true);
       buf.writeUInt32BE(count, HEADER_BYTES);
       const bits = HEADER_BYTES + 4;
-      for (let i = 0; i < count; i++) if (frame.have[i]) buf[bits + (i >> 3)]! |= 0x80 >> (i & 7);
+      packBits(frame.have, buf, bits);
       return buf;
     }
     case 'have':
@@ -288,13 +289,10 @@ function decodeBitfield(buf: Uint8Array, view: DataView, payload: number): Bitfi
   const nbytes = Math.ceil(count / 8);
   expectPayload('bitfield', payload, 4 + nbytes);
   const bits = HEADER_BYTES + 4;
-  const spare = count & 7;
-  if (spare !== 0 && (buf[bits + nbytes - 1]! & (0xff >> spare)) !== 0) {
+  if (!spareBitsClear(buf, count, bits)) {
     throw new WireError(`bitfield sets bits past chunk count ${count}`);
   }
-  const have = new Array<boolean>(count);
-  for (let i = 0; i < count; i++) have[i] = (buf[bits + (i >> 3)]! & (0x80 >> (i & 7))) !== 0;
-  return { type: 'bitfield', have };
+  return { type: 'bitfield', have: unpackBits(buf, count, bits) };
 }
 
 /** Decodes one whole message. Throws WireError, and nothing else, for any input. */

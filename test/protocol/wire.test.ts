@@ -6,7 +6,7 @@ import {
 } from '../../protocol/wire.js';
 import { WireError } from '../../protocol/errors.js';
 import { MAX_CHUNK_SIZE } from '../../protocol/manifest.js';
-import { encodeBitfield } from '../../protocol/p2p.js';
+import { encodeBitfield } from '../../protocol/bitfield.js';
 
 const ROOT = 'ab'.repeat(16) + '0123456789abcdef'.repeat(2);
 
