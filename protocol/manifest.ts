@@ -135,7 +135,7 @@ export function checkManifest(m: Manifest, expectedVideoId?: string, what = 'man
 }
 
 /** True when `data` is exactly chunk `index` of `m` (length and SHA-256). */
-export function chunkMatches(m: Pick<Manifest, 'size' | 'chunkSize' | 'chunks'>, index: number, data: Uint8Array): boolean {
+export function verifyChunk(m: Pick<Manifest, 'size' | 'chunkSize' | 'chunks'>, index: number, data: Uint8Array): boolean {
   return index >= 0 && index < m.chunks.length && data.byteLength === chunkLength(m, index) &&
     sha256Hex(data) === m.chunks[index];
 }
