@@ -12,9 +12,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  BadManifestError, checkManifest, ChunkCorruptError, ChunkMissingError, verifyChunk, decode, LockedError, Manifest,
-  MAX_MANIFEST_MESSAGE_BYTES,
+  BadManifestError, ChunkCorruptError, ChunkMissingError, decode, LockedError, Manifest, MAX_MANIFEST_MESSAGE_BYTES,
 } from '../protocol/mod.js';
+import { checkManifest, verifyChunk } from '../lib/hash.js';
 import { assembleFile } from './assemble.js';
 
 export interface PartialDownload {

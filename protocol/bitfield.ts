@@ -1,8 +1,8 @@
 /**
  * Chunk bitfields: bit i set = chunk i held and verified. The bit order (MSB first within each byte) is part of
  * the wire format, the tracker's records and the dashboard, so it is written down here and nowhere else.
- * Base64 is implemented here rather than with Buffer/atob so the module runs in any JS runtime unchanged.
  */
+import { fromBase64, toBase64 } from './base64.js';
 
 /** Mask of bit `i` within its byte: chunk 0 is the most significant bit of byte 0. */
 export const bitMask = (i: number): number => 0x80 >> (i & 7);
@@ -59,60 +59,6 @@ export function popcount(bytes: Uint8Array): number {
   let n = 0;
   for (let b = 0; b < bytes.length; b++) n += POP[bytes[b]!]!;
   return n;
-}
-
-const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
-const URL_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
-const LOOKUP = new Int8Array(128).fill(-1);
-for (let i = 0; i < 64; i++) {
-  LOOKUP[ALPHABET.charCodeAt(i)] = i;
-  LOOKUP[URL_ALPHABET.charCodeAt(i)] = i;
-}
-
-/** Standard base64 with padding, or base64url without (as Node's 'base64url'). */
-export function toBase64(bytes: Uint8Array, url = false): string {
-  const abc = url ? URL_ALPHABET : ALPHABET;
-  let out = '';
-  let i = 0;
-  for (; i + 2 < bytes.length; i += 3) {
-    const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!;
-    out += abc[n >> 18]! + abc[(n >> 12) & 63]! + abc[(n >> 6) & 63]! + abc[n & 63]!;
-  }
-  const rest = bytes.length - i;
-  if (rest === 1) {
-    const n = bytes[i]! << 16;
-    out += abc[n >> 18]! + abc[(n >> 12) & 63]! + (url ? '' : '==');
-  } else if (rest === 2) {
-    const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8);
-    out += abc[n >> 18]! + abc[(n >> 12) & 63]! + abc[(n >> 6) & 63]! + (url ? '' : '=');
-  }
-  return out;
-}
-
-/**
- * Decodes base64 or base64url, padded or not. Returns null for characters outside both alphabets or an
- * impossible length; it does not insist on canonical form (callers that must, re-encode and compare).
- */
-export function fromBase64(s: string): Uint8Array | null {
-  let end = s.length;
-  while (end > 0 && s.charCodeAt(end - 1) === 61 /* = */ && s.length - end < 2) end--;
-  if (end % 4 === 1) return null;
-  const out = new Uint8Array(Math.floor((end * 3) / 4));
-  let acc = 0;
-  let bits = 0;
-  let o = 0;
-  for (let i = 0; i < end; i++) {
-    const c = s.charCodeAt(i);
-    const v = c < 128 ? LOOKUP[c]! : -1;
-    if (v < 0) return null;
-    acc = ((acc << 6) | v) & 0xffffff;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out[o++] = (acc >> bits) & 0xff;
-    }
-  }
-  return out;
 }
 
 /** Base64 of a bitfield, as carried in tracker announces and peer status. */

@@ -6,7 +6,8 @@
  * throws, which the uploader answers with a `notHave` reject.
  */
 import { open } from 'node:fs/promises';
-import { ChunkCorruptError, ChunkMissingError, chunkLength, verifyChunk, type Manifest } from '../../protocol/mod.js';
+import { ChunkCorruptError, ChunkMissingError, chunkLength, type Manifest } from '../../protocol/mod.js';
+import { verifyChunk } from '../../lib/hash.js';
 import type { PartialDownload } from '../partial.js';
 import type { ChunkSource } from './types.js';
 
