@@ -6,6 +6,7 @@ export * from './hash.js';
 export * from './messages.js';
 export * from './codec.js';
 export * from './p2p.js';
+export * from './sdp.js';
 export * from './bitfield.js';
 export * from './base64.js';
 export * from './wire.js';

@@ -1,5 +1,5 @@
 /**
- * Pure validation of signalling payloads, used by the relay (so hostile input never reaches another peer) and
+ * Pure validation of signalling payloads (SDP, ICE candidates, signal messages), used by the relay (so hostile input never reaches another peer) and
  * again by the receiving peer before anything is handed to libdatachannel (defence in depth: the relay may be
  * an older version, or a message may reach the peer some other way).
  *
@@ -8,9 +8,8 @@
  * checked below. Anything else (audio/video sections, control characters, odd line shapes) is refused with a
  * BadRequestError naming the rule, never passed on. Nothing here throws anything but BadRequestError.
  */
-import {
-  BadRequestError, MAX_CANDIDATE_BYTES, MAX_SDP_BYTES, SignalKinds, type SignalMessage,
-} from '../../protocol/mod.js';
+import { BadRequestError } from './errors.js';
+import { MAX_CANDIDATE_BYTES, MAX_SDP_BYTES, SignalKinds, type SignalMessage } from './p2p.js';
 
 export type SdpKind = 'offer' | 'answer';
 
