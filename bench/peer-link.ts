@@ -20,7 +20,8 @@ import { createRtcHost, type RtcHost } from '../client/p2p/rtc.js';
 import type { ChunkSource } from '../client/p2p/types.js';
 import { startStack, type Stack } from '../client/stack.js';
 import { createLogger } from '../lib/logger.js';
-import { buildManifest, ServiceRoles, sha256Hex, type Manifest } from '../protocol/mod.js';
+import { ServiceRoles, type Manifest } from '../protocol/mod.js';
+import { buildManifest, sha256Hex } from '../lib/hash.js';
 
 const { values } = parseArgs({ options: { 'size-mib': { type: 'string' }, connections: { type: 'string' } } });
 const sizeMiB = Number(values['size-mib'] ?? 64);

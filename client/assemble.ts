@@ -8,7 +8,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { open, rename, rm } from 'node:fs/promises';
-import { ChunkCorruptError, chunkLength, computeRootHash, sha256Hex, type Manifest } from '../protocol/mod.js';
+import { ChunkCorruptError, chunkLength, type Manifest } from '../protocol/mod.js';
+import { computeRootHash, sha256Hex } from '../lib/hash.js';
 
 /**
  * Re-hashes the file at `path` chunk by chunk and compares the recomputed root with `manifest.rootHash`.

@@ -12,9 +12,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  BadManifestError, checkManifest, ChunkCorruptError, ChunkMissingError, chunkMatches, decode, LockedError, Manifest,
-  MAX_MANIFEST_MESSAGE_BYTES,
+  BadManifestError, ChunkCorruptError, ChunkMissingError, decode, LockedError, Manifest, MAX_MANIFEST_MESSAGE_BYTES,
 } from '../protocol/mod.js';
+import { checkManifest, verifyChunk } from '../lib/hash.js';
 import { assembleFile } from './assemble.js';
 
 export interface PartialDownload {
@@ -91,7 +91,7 @@ export async function scanVerified(dir: string, manifest: Manifest): Promise<num
       await rm(p, { force: true });
       continue;
     }
-    if (chunkMatches(manifest, index, await readFile(p))) out.push(index);
+    if (verifyChunk(manifest, index, await readFile(p))) out.push(index);
     else await rm(p, { force: true });
   }
   return out.sort((a, b) => a - b);
@@ -113,7 +113,7 @@ export async function openPartial(dir: string, manifest: Manifest): Promise<Part
   const readChunk = async (index: number): Promise<Uint8Array> => {
     if (!have.has(index)) throw new ChunkMissingError(manifest.chunks[index] ?? String(index));
     const data = new Uint8Array(await readFile(chunkPath(index)).catch(() => new Uint8Array(0)));
-    if (chunkMatches(manifest, index, data)) return data;
+    if (verifyChunk(manifest, index, data)) return data;
     have.delete(index);
     await rm(chunkPath(index), { force: true });
     throw new ChunkCorruptError(`chunk ${index} in ${dir} changed on disk after it was verified; ` +
@@ -126,7 +126,7 @@ export async function openPartial(dir: string, manifest: Manifest): Promise<Part
     hasChunk: (i) => have.has(i),
     // no fsync per chunk: a chunk torn by a crash fails its hash on resume and is fetched again
     async writeChunk(index, data) {
-      if (!chunkMatches(manifest, index, data)) return false;
+      if (!verifyChunk(manifest, index, data)) return false;
       const tmp = `${chunkPath(index)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
       await writeFile(tmp, data);
       await rename(tmp, chunkPath(index));

@@ -12,7 +12,8 @@
  */
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { RateLimitedError, verifyGrant } from '../protocol/mod.js';
+import { RateLimitedError } from '../protocol/mod.js';
+import { verifyGrant } from '../lib/hash.js';
 import { grantToken } from './auth.js';
 
 export interface RateLimitInit {

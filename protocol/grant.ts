@@ -3,9 +3,13 @@
  * gateway. HMAC-SHA256 over a compact JSON claim set; the gateway holds the same secret. The token is opaque to
  * clients. The gateway also checks that the session still holds a lease, so a released or expired slot stops
  * serving at once, without waiting for the grant's own expiry.
+ *
+ * The token format lives here; the HMAC is injected (lib/hash.ts binds node:crypto), since only Node services
+ * sign or check grants.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { fromBase64, toBase64 } from './base64.js';
 import { ErrorCodes, GrantError } from './errors.js';
+import { constantTimeEqual, type Hasher } from './hash.js';
 
 export interface GrantClaims {
   /** video id */
@@ -21,52 +25,53 @@ export interface GrantClaims {
 }
 
 const MAX_TOKEN_LENGTH = 1024;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder('utf-8', { fatal: true });
 
-function b64url(buf: Buffer): string {
-  return buf.toString('base64url');
-}
+export function grantSigning(h: Pick<Hasher, 'hmacSha256'>) {
+  const mac = (secret: string | Uint8Array, payload: string) => h.hmacSha256(secret, payload);
 
-function mac(secret: string | Uint8Array, payload: string): Buffer {
-  return createHmac('sha256', secret).update(payload).digest();
-}
+  function signGrant(claims: GrantClaims, secret: string | Uint8Array): string {
+    const payload = toBase64(encoder.encode(JSON.stringify(claims)), true);
+    return `${payload}.${toBase64(mac(secret, payload), true)}`;
+  }
 
-export function signGrant(claims: GrantClaims, secret: string | Uint8Array): string {
-  const payload = b64url(Buffer.from(JSON.stringify(claims)));
-  return `${payload}.${b64url(mac(secret, payload))}`;
-}
+  /**
+   * Verifies signature, expiry and (when given) the video it must be for. Throws GrantError with the precise
+   * code, so the edge can answer 401 (missing/invalid) or 403 (expired/wrong video/lease lost).
+   */
+  function verifyGrant(
+    token: string | undefined,
+    secret: string | Uint8Array,
+    opts: { now: number; videoId?: string },
+  ): GrantClaims {
+    if (!token) throw new GrantError(ErrorCodes.grantMissing, 'a grant is required for chunk requests');
+    if (token.length > MAX_TOKEN_LENGTH) throw new GrantError(ErrorCodes.grantInvalid, 'grant too long');
+    const dot = token.indexOf('.');
+    if (dot <= 0 || dot !== token.lastIndexOf('.')) throw new GrantError(ErrorCodes.grantInvalid, 'malformed grant');
+    const payload = token.slice(0, dot);
+    const sig = fromBase64(token.slice(dot + 1));
+    if (!sig || !constantTimeEqual(sig, mac(secret, payload))) {
+      throw new GrantError(ErrorCodes.grantInvalid, 'grant signature does not verify');
+    }
+    let claims: GrantClaims;
+    try {
+      const bytes = fromBase64(payload);
+      if (!bytes) throw new Error('not base64url');
+      claims = JSON.parse(decoder.decode(bytes)) as GrantClaims;
+    } catch {
+      throw new GrantError(ErrorCodes.grantInvalid, 'grant payload is not JSON');
+    }
+    if (typeof claims?.v !== 'string' || typeof claims.p !== 'string' || typeof claims.s !== 'string' ||
+        typeof claims.n !== 'number' || typeof claims.exp !== 'number') {
+      throw new GrantError(ErrorCodes.grantInvalid, 'grant claims incomplete');
+    }
+    if (claims.exp <= opts.now) throw new GrantError(ErrorCodes.grantExpired, 'grant expired');
+    if (opts.videoId !== undefined && claims.v !== opts.videoId) {
+      throw new GrantError(ErrorCodes.grantWrongVideo, 'grant is for another video');
+    }
+    return claims;
+  }
 
-/**
- * Verifies signature, expiry and (when given) the video it must be for. Throws GrantError with the precise
- * code, so the edge can answer 401 (missing/invalid) or 403 (expired/wrong video/lease lost).
- */
-export function verifyGrant(
-  token: string | undefined,
-  secret: string | Uint8Array,
-  opts: { now: number; videoId?: string },
-): GrantClaims {
-  if (!token) throw new GrantError(ErrorCodes.grantMissing, 'a grant is required for chunk requests');
-  if (token.length > MAX_TOKEN_LENGTH) throw new GrantError(ErrorCodes.grantInvalid, 'grant too long');
-  const dot = token.indexOf('.');
-  if (dot <= 0 || dot !== token.lastIndexOf('.')) throw new GrantError(ErrorCodes.grantInvalid, 'malformed grant');
-  const payload = token.slice(0, dot);
-  const sig = Buffer.from(token.slice(dot + 1), 'base64url');
-  const expected = mac(secret, payload);
-  if (sig.length !== expected.length || !timingSafeEqual(sig, expected)) {
-    throw new GrantError(ErrorCodes.grantInvalid, 'grant signature does not verify');
-  }
-  let claims: GrantClaims;
-  try {
-    claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as GrantClaims;
-  } catch {
-    throw new GrantError(ErrorCodes.grantInvalid, 'grant payload is not JSON');
-  }
-  if (typeof claims?.v !== 'string' || typeof claims.p !== 'string' || typeof claims.s !== 'string' ||
-      typeof claims.n !== 'number' || typeof claims.exp !== 'number') {
-    throw new GrantError(ErrorCodes.grantInvalid, 'grant claims incomplete');
-  }
-  if (claims.exp <= opts.now) throw new GrantError(ErrorCodes.grantExpired, 'grant expired');
-  if (opts.videoId !== undefined && claims.v !== opts.videoId) {
-    throw new GrantError(ErrorCodes.grantWrongVideo, 'grant is for another video');
-  }
-  return claims;
+  return { signGrant, verifyGrant };
 }

@@ -3,9 +3,9 @@
  * is listed; the root hash binds the whole list (and size and chunk size), so peers can check in a handshake
  * that they talk about the same bytes, and the video id is derived from it so an id names exactly one content.
  */
-import { createHash } from 'node:crypto';
 import { Type, type Static } from '@sinclair/typebox';
 import { BadManifestError } from './errors.js';
+import type { Hasher } from './hash.js';
 
 export const MANIFEST_VERSION = 1 as const;
 export const DEFAULT_CHUNK_SIZE = 256 * 1024;
@@ -58,17 +58,6 @@ export const VideoSummary = Type.Object({
 });
 export type VideoSummary = Static<typeof VideoSummary>;
 
-export function sha256Hex(data: Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex');
-}
-
-export function computeRootHash(size: number, chunkSize: number, chunks: readonly string[]): string {
-  const h = createHash('sha256');
-  h.update(`switchyard-manifest-v${MANIFEST_VERSION}\n${size}\n${chunkSize}\n`);
-  for (const c of chunks) h.update(c + '\n');
-  return h.digest('hex');
-}
-
 /** Content-derived id: 24 hex digits of the root hash (96 bits: collisions are not a practical concern). */
 export function videoIdFromRoot(rootHash: string): string {
   return `v${rootHash.slice(0, 24)}`;
@@ -84,62 +73,6 @@ export function chunkLength(m: Pick<Manifest, 'size' | 'chunkSize'>, index: numb
   return Math.max(0, Math.min(m.chunkSize, m.size - start));
 }
 
-export function buildManifest(args: {
-  name: string;
-  mime: string;
-  size: number;
-  chunkSize: number;
-  chunks: string[];
-  media?: MediaInfo;
-  createdAt?: Date;
-}): Manifest {
-  const rootHash = computeRootHash(args.size, args.chunkSize, args.chunks);
-  const m: Manifest = {
-    version: MANIFEST_VERSION,
-    videoId: videoIdFromRoot(rootHash),
-    name: args.name,
-    mime: args.mime,
-    size: args.size,
-    chunkSize: args.chunkSize,
-    chunks: args.chunks,
-    rootHash,
-    createdAt: (args.createdAt ?? new Date()).toISOString(),
-  };
-  if (args.media) m.media = args.media;
-  return m;
-}
-
-/**
- * Checks what a schema cannot: the chunk count matches size/chunkSize, and the root hash and id match the
- * chunk list. Returns a reason, or null when consistent.
- */
-export function manifestInconsistency(m: Manifest): string | null {
-  if (m.chunks.length !== chunkCount(m.size, m.chunkSize)) return 'chunk count does not match size / chunkSize';
-  if (computeRootHash(m.size, m.chunkSize, m.chunks) !== m.rootHash) return 'root hash does not match chunk list';
-  if (m.videoId !== videoIdFromRoot(m.rootHash)) return 'video id does not match root hash';
-  return null;
-}
-
-/**
- * The client's gate for every manifest it is handed (catalog, origin, a saved `.part/manifest.json`): a manifest
- * is the root of all later chunk checks, so one that does not hash to its own root, or names another video than
- * the one asked for, must stop the run before any chunk is fetched or trusted.
- */
-export function checkManifest(m: Manifest, expectedVideoId?: string, what = 'manifest'): Manifest {
-  const why = manifestInconsistency(m);
-  if (why) throw new BadManifestError(`${what} of ${m.videoId} is inconsistent: ${why}`);
-  if (expectedVideoId !== undefined && m.videoId !== expectedVideoId) {
-    throw new BadManifestError(`${what} is for video ${m.videoId}, not the requested ${expectedVideoId}`);
-  }
-  return m;
-}
-
-/** True when `data` is exactly chunk `index` of `m` (length and SHA-256). */
-export function chunkMatches(m: Pick<Manifest, 'size' | 'chunkSize' | 'chunks'>, index: number, data: Uint8Array): boolean {
-  return index >= 0 && index < m.chunks.length && data.byteLength === chunkLength(m, index) &&
-    sha256Hex(data) === m.chunks[index];
-}
-
 export function summarize(m: Manifest): VideoSummary {
   const s: VideoSummary = {
     videoId: m.videoId,
@@ -153,4 +86,77 @@ export function summarize(m: Manifest): VideoSummary {
   };
   if (m.media) s.media = m.media;
   return s;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * The manifest operations that hash, bound to a hasher (lib/hash.ts binds node:crypto). Everything else about
+ * manifests is plain data and lives above.
+ */
+export function manifestHashing(h: Pick<Hasher, 'sha256'>) {
+  function computeRootHash(size: number, chunkSize: number, chunks: readonly string[]): string {
+    // one string hashed at once equals the streamed update of each line, so root hashes are unchanged
+    const text = `switchyard-manifest-v${MANIFEST_VERSION}\n${size}\n${chunkSize}\n` + chunks.map((c) => `${c}\n`).join('');
+    return h.sha256(encoder.encode(text));
+  }
+
+  function buildManifest(args: {
+    name: string;
+    mime: string;
+    size: number;
+    chunkSize: number;
+    chunks: string[];
+    media?: MediaInfo;
+    createdAt?: Date;
+  }): Manifest {
+    const rootHash = computeRootHash(args.size, args.chunkSize, args.chunks);
+    const m: Manifest = {
+      version: MANIFEST_VERSION,
+      videoId: videoIdFromRoot(rootHash),
+      name: args.name,
+      mime: args.mime,
+      size: args.size,
+      chunkSize: args.chunkSize,
+      chunks: args.chunks,
+      rootHash,
+      createdAt: (args.createdAt ?? new Date()).toISOString(),
+    };
+    if (args.media) m.media = args.media;
+    return m;
+  }
+
+  /**
+   * Checks what a schema cannot: the chunk count matches size/chunkSize, and the root hash and id match the
+   * chunk list. Returns a reason, or null when consistent.
+   */
+  function manifestInconsistency(m: Manifest): string | null {
+    if (m.chunks.length !== chunkCount(m.size, m.chunkSize)) return 'chunk count does not match size / chunkSize';
+    if (computeRootHash(m.size, m.chunkSize, m.chunks) !== m.rootHash) return 'root hash does not match chunk list';
+    if (m.videoId !== videoIdFromRoot(m.rootHash)) return 'video id does not match root hash';
+    return null;
+  }
+
+  /**
+   * The client's gate for every manifest it is handed (catalog, origin, a saved `.part/manifest.json`): a manifest
+   * is the root of all later chunk checks, so one that does not hash to its own root, or names another video than
+   * the one asked for, must stop the run before any chunk is fetched or trusted.
+   */
+  function checkManifest(m: Manifest, expectedVideoId?: string, what = 'manifest'): Manifest {
+    const why = manifestInconsistency(m);
+    if (why) throw new BadManifestError(`${what} of ${m.videoId} is inconsistent: ${why}`);
+    if (expectedVideoId !== undefined && m.videoId !== expectedVideoId) {
+      throw new BadManifestError(`${what} is for video ${m.videoId}, not the requested ${expectedVideoId}`);
+    }
+    return m;
+  }
+
+  /** True when `data` is exactly chunk `index` of `m` (length and SHA-256). */
+  function verifyChunk(m: Pick<Manifest, 'size' | 'chunkSize' | 'chunks'>, index: number, data: Uint8Array): boolean {
+    return index >= 0 && index < m.chunks.length && data.byteLength === chunkLength(m, index) &&
+      h.sha256(data) === m.chunks[index];
+  }
+
+  return { sha256Hex: (data: Uint8Array) => h.sha256(data), computeRootHash, buildManifest, manifestInconsistency,
+    checkManifest, verifyChunk };
 }

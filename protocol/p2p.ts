@@ -45,7 +45,7 @@ export type RelayedSignal = Static<typeof RelayedSignal>;
 export const SignalAck = Type.Object({ delivered: Type.Boolean() });
 export type SignalAck = Static<typeof SignalAck>;
 
-/** Base64 of a bitfield: bit i (MSB first within each byte) set = chunk i held and verified. */
+/** Base64 of a bitfield (bitfield.ts). */
 export const Bitfield64 = Type.String({ maxLength: 12 * 1024, pattern: '^[A-Za-z0-9+/]*={0,2}$' });
 
 /** Tracker bodies carry no peer id: the sender is the subject's last token, which NATS permissions enforce. */
@@ -106,17 +106,3 @@ export type Report = Static<typeof Report>;
 
 export const OkReply = Type.Object({ ok: Type.Literal(true) });
 export type OkReply = Static<typeof OkReply>;
-
-/** Bitfield helpers shared by tracker and peers. */
-export function encodeBitfield(have: ArrayLike<boolean>): string {
-  const bytes = new Uint8Array(Math.ceil(have.length / 8));
-  for (let i = 0; i < have.length; i++) if (have[i]) bytes[i >> 3]! |= 0x80 >> (i & 7);
-  return Buffer.from(bytes).toString('base64');
-}
-
-export function decodeBitfield(b64: string, count: number): boolean[] {
-  const bytes = Buffer.from(b64, 'base64');
-  const out = new Array<boolean>(count).fill(false);
-  for (let i = 0; i < count && i >> 3 < bytes.length; i++) out[i] = (bytes[i >> 3]! & (0x80 >> (i & 7))) !== 0;
-  return out;
-}

@@ -14,12 +14,13 @@
  *
  * Frame layouts (payload only):
  * - handshake  u8 version, 32 B root hash, u8 len + videoId, u8 len + peerId, u8 flags (bit0 = uploads)
- * - bitfield   u32 chunkCount, ceil(count/8) bytes, bit i MSB-first (as `encodeBitfield` in p2p.ts)
+ * - bitfield   u32 chunkCount, ceil(count/8) bytes, bit order as in bitfield.ts
  * - have, request, cancel   u32 index
  * - piece      u32 index, u32 offset, u32 chunkLength, data (1..BLOCK_SIZE bytes)
  * - reject     u32 index, u8 reason
  * - choke, unchoke, keepalive   empty
  */
+import { bitfieldBytes, packBits, spareBitsClear, unpackBits } from './bitfield.js';
 import { WireError } from './errors.js';
 import { MAX_CHUNKS, MAX_CHUNK_SIZE } from './manifest.js';
 
@@ -161,29 +162,37 @@ function bytesToHex(bytes: Uint8Array, at: number): string {
 // ---------------------------------------------------------------------------------------------------------------
 // Encoding
 
-function frameBuffer(type: number, payloadLength: number, zeroed = false): Buffer {
-  const buf = zeroed ? Buffer.alloc(HEADER_BYTES + payloadLength) : Buffer.allocUnsafe(HEADER_BYTES + payloadLength);
-  buf.writeUInt32BE(payloadLength, 0);
+/** A zeroed frame with its header written; the view is for the big-endian u32 fields that follow. */
+function frameBuffer(type: number, payloadLength: number): { buf: Uint8Array; view: DataView } {
+  const buf = new Uint8Array(HEADER_BYTES + payloadLength);
+  const view = new DataView(buf.buffer);
+  view.setUint32(0, payloadLength);
   buf[4] = type;
-  return buf;
+  return { buf, view };
+}
+
+/** Ids are checked to be ASCII first, so one byte per character is exact. */
+function writeAscii(s: string, buf: Uint8Array, at: number): number {
+  for (let i = 0; i < s.length; i++) buf[at + i] = s.charCodeAt(i);
+  return s.length;
 }
 
 /**
  * The hot path: one allocation, `data` copied once. Kept apart from `encodeFrame` so an uploader never has to
  * build a frame object per block.
  */
-export function encodePiece(index: number, offset: number, chunkLength: number, data: Uint8Array): Buffer {
+export function encodePiece(index: number, offset: number, chunkLength: number, data: Uint8Array): Uint8Array {
   checkPiece(index, offset, chunkLength, data.byteLength);
-  const buf = frameBuffer(FrameTypes.piece, 12 + data.byteLength);
-  buf.writeUInt32BE(index, 5);
-  buf.writeUInt32BE(offset, 9);
-  buf.writeUInt32BE(chunkLength, 13);
+  const { buf, view } = frameBuffer(FrameTypes.piece, 12 + data.byteLength);
+  view.setUint32(5, index);
+  view.setUint32(9, offset);
+  view.setUint32(13, chunkLength);
   buf.set(data, PIECE_HEADER_BYTES);
   return buf;
 }
 
 /** Encodes any frame; throws WireError for a field the decoder would refuse. */
-export function encodeFrame(frame: Frame): Buffer {
+export function encodeFrame(frame: Frame): Uint8Array {
   switch (frame.type) {
     case 'handshake': {
       if (frame.version !== WIRE_VERSION) throw new WireError(`cannot encode wire version ${frame.version}`);
@@ -192,47 +201,47 @@ export function encodeFrame(frame: Frame): Buffer {
       }
       const videoId = checkId(frame.videoId, 'handshake videoId');
       const peerId = checkId(frame.peerId, 'handshake peerId');
-      const buf = frameBuffer(FrameTypes.handshake, 1 + HASH_BYTES + 1 + videoId.length + 1 + peerId.length + 1);
+      const { buf } = frameBuffer(FrameTypes.handshake, 1 + HASH_BYTES + 1 + videoId.length + 1 + peerId.length + 1);
       let at = HEADER_BYTES;
       buf[at++] = WIRE_VERSION;
       hexToBytes(frame.rootHash, buf, at);
       at += HASH_BYTES;
       buf[at++] = videoId.length;
-      at += buf.write(videoId, at, 'latin1');
+      at += writeAscii(videoId, buf, at);
       buf[at++] = peerId.length;
-      at += buf.write(peerId, at, 'latin1');
+      at += writeAscii(peerId, buf, at);
       buf[at] = frame.uploads ? FLAG_UPLOADS : 0;
       return buf;
     }
     case 'bitfield': {
       const count = frame.have.length;
       if (count < 1 || count > MAX_CHUNKS) throw new WireError(`bitfield chunk count ${count} is out of range 1..${MAX_CHUNKS}`);
-      const buf = frameBuffer(FrameTypes.bitfield, 4 + Math.ceil(count / 8), true);
-      buf.writeUInt32BE(count, HEADER_BYTES);
+      const { buf, view } = frameBuffer(FrameTypes.bitfield, 4 + bitfieldBytes(count));
+      view.setUint32(HEADER_BYTES, count);
       const bits = HEADER_BYTES + 4;
-      for (let i = 0; i < count; i++) if (frame.have[i]) buf[bits + (i >> 3)]! |= 0x80 >> (i & 7);
+      packBits(frame.have, buf, bits);
       return buf;
     }
     case 'have':
     case 'request':
     case 'cancel': {
-      const buf = frameBuffer(FrameTypes[frame.type], 4);
-      buf.writeUInt32BE(checkIndex(frame.index), HEADER_BYTES);
+      const { buf, view } = frameBuffer(FrameTypes[frame.type], 4);
+      view.setUint32(HEADER_BYTES, checkIndex(frame.index));
       return buf;
     }
     case 'piece':
       return encodePiece(frame.index, frame.offset, frame.chunkLength, frame.data);
     case 'reject': {
       if (!REJECT_REASONS.has(frame.reason)) throw new WireError(`unknown reject reason ${String(frame.reason)}`);
-      const buf = frameBuffer(FrameTypes.reject, 5);
-      buf.writeUInt32BE(checkIndex(frame.index), HEADER_BYTES);
+      const { buf, view } = frameBuffer(FrameTypes.reject, 5);
+      view.setUint32(HEADER_BYTES, checkIndex(frame.index));
       buf[HEADER_BYTES + 4] = frame.reason;
       return buf;
     }
     case 'choke':
     case 'unchoke':
     case 'keepalive':
-      return frameBuffer(FrameTypes[frame.type], 0);
+      return frameBuffer(FrameTypes[frame.type], 0).buf;
     default:
       throw new WireError(`cannot encode frame type ${JSON.stringify((frame as { type?: unknown }).type)}`);
   }
@@ -288,13 +297,10 @@ function decodeBitfield(buf: Uint8Array, view: DataView, payload: number): Bitfi
   const nbytes = Math.ceil(count / 8);
   expectPayload('bitfield', payload, 4 + nbytes);
   const bits = HEADER_BYTES + 4;
-  const spare = count & 7;
-  if (spare !== 0 && (buf[bits + nbytes - 1]! & (0xff >> spare)) !== 0) {
+  if (!spareBitsClear(buf, count, bits)) {
     throw new WireError(`bitfield sets bits past chunk count ${count}`);
   }
-  const have = new Array<boolean>(count);
-  for (let i = 0; i < count; i++) have[i] = (buf[bits + (i >> 3)]! & (0x80 >> (i & 7))) !== 0;
-  return { type: 'bitfield', have };
+  return { type: 'bitfield', have: unpackBits(buf, count, bits) };
 }
 
 /** Decodes one whole message. Throws WireError, and nothing else, for any input. */

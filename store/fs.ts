@@ -8,7 +8,8 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BadRequestError, ChunkCorruptError, ChunkMissingError, sha256Hex } from '../protocol/mod.js';
+import { BadRequestError, ChunkCorruptError, ChunkMissingError } from '../protocol/mod.js';
+import { sha256Hex } from '../lib/hash.js';
 import { HASH_PATTERN, type ChunkStore } from './types.js';
 
 export interface FsChunkStoreInit {

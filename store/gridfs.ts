@@ -4,7 +4,8 @@
  * upload fails with a duplicate-key error and is treated as success, since the content is identical by hash.
  */
 import { GridFSBucket, MongoClient, type Db } from 'mongodb';
-import { BadRequestError, ChunkCorruptError, ChunkMissingError, sha256Hex } from '../protocol/mod.js';
+import { BadRequestError, ChunkCorruptError, ChunkMissingError } from '../protocol/mod.js';
+import { sha256Hex } from '../lib/hash.js';
 import { HASH_PATTERN, type ChunkStore } from './types.js';
 
 export interface GridFsChunkStoreInit {

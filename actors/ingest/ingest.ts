@@ -6,9 +6,9 @@
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { basename } from 'node:path';
 import {
-  buildManifest, DEFAULT_CHUNK_SIZE, IngestError, MAX_CHUNK_SIZE, MAX_CHUNKS, MIN_CHUNK_SIZE, sha256Hex,
-  type Manifest,
+  DEFAULT_CHUNK_SIZE, IngestError, MAX_CHUNK_SIZE, MAX_CHUNKS, MIN_CHUNK_SIZE, type Manifest,
 } from '../../protocol/mod.js';
+import { buildManifest, sha256Hex } from '../../lib/hash.js';
 import type { Logger } from '../../lib/logger.js';
 import type { ChunkStore } from '../../store/types.js';
 import { probe } from './probe.js';

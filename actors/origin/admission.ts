@@ -13,10 +13,10 @@
  */
 import type { KV } from '@nats-io/kv';
 import {
-  encode, PeerEvents, signGrant, UnknownSessionError,
-  type HeartbeatReply, type LeaseInfo, type Manifest, type OpenReply, type OriginPolicy, type PeerEvent,
-  type ReleaseReply,
+  encode, PeerEvents, UnknownSessionError, type HeartbeatReply, type LeaseInfo, type Manifest, type OpenReply,
+  type OriginPolicy, type PeerEvent, type ReleaseReply,
 } from '../../protocol/mod.js';
+import { signGrant } from '../../lib/hash.js';
 import type { Clock } from '../../lib/clock.js';
 import type { MirrorEntry } from '../../lib/kvmirror.js';
 import type { Logger } from '../../lib/logger.js';

@@ -11,9 +11,9 @@ import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import {
   BadRequestError, Buckets, CATALOG_PAGE_DEFAULT, CATALOG_PAGE_MAX, decode, encode, isValidId, Manifest,
-  manifestInconsistency, MAX_MANIFEST_MESSAGE_BYTES, QuotaExceededError, summarize, UnknownVideoError,
-  type VideoSummary,
+  MAX_MANIFEST_MESSAGE_BYTES, QuotaExceededError, summarize, UnknownVideoError, type VideoSummary,
 } from '../../protocol/mod.js';
+import { manifestInconsistency } from '../../lib/hash.js';
 
 export interface CatalogPage {
   videos: VideoSummary[];

@@ -11,7 +11,7 @@ import {
 } from '../../protocol/mod.js';
 import type { Logger } from '../../lib/logger.js';
 import { request, type NatsConnection } from '../../lib/nats.js';
-import { validateSignal } from './sdp.js';
+import { validateSignal } from '../../protocol/sdp.js';
 
 /** the relay adds `"from":"<64 chars>",` to a body of at most MAX_SIGNAL_MESSAGE_BYTES */
 const MAX_RELAYED_BYTES = MAX_SIGNAL_MESSAGE_BYTES + 128;

@@ -1,4 +1,3 @@
-export * from './sdp.js';
 export * from './relay.js';
 export * from './client.js';
 export * from './links.js';

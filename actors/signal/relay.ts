@@ -25,7 +25,7 @@ import type { Logger } from '../../lib/logger.js';
 import { createKeyedRateLimiter } from '../../lib/ratelimit.js';
 import type { Msg, NatsConnection, Subscription } from '../../lib/nats.js';
 import { openLinkBook, type LinkBook } from './links.js';
-import { validateSignal } from './sdp.js';
+import { validateSignal } from '../../protocol/sdp.js';
 
 export interface SignalRelayInit {
   /** sustained messages per second per sender (default 200) */

@@ -3,7 +3,7 @@
  * when read back, so a foreign or corrupt entry is ignored rather than trusted.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { BadRequestError, ID_PATTERN } from '../../protocol/mod.js';
+import { BadRequestError, bitfieldBytes, fromBase64, ID_PATTERN, spareBitsClear, toBase64 } from '../../protocol/mod.js';
 
 const IdT = Type.String({ pattern: ID_PATTERN.source });
 const Table = Type.Record(IdT, Type.Number({ minimum: 0 }));
@@ -30,15 +30,14 @@ export type SwarmPeer = Static<typeof SwarmPeer>;
 
 /** Decodes and checks an announced bitfield against its chunk count; any mismatch is the sender's fault. */
 export function decodeAnnouncedBits(b64: string, chunkCount: number): Uint8Array {
-  const bytes = new Uint8Array(Buffer.from(b64, 'base64'));
-  const want = Math.ceil(chunkCount / 8);
-  // Buffer's base64 decoder skips junk silently; re-encoding catches truncated or non-canonical input.
-  if (Buffer.from(bytes).toString('base64') !== b64) throw new BadRequestError('bitfield is not canonical base64');
+  const bytes = fromBase64(b64);
+  const want = bitfieldBytes(chunkCount);
+  // the decoder tolerates missing padding and base64url; re-encoding catches any non-canonical spelling
+  if (!bytes || toBase64(bytes) !== b64) throw new BadRequestError('bitfield is not canonical base64');
   if (bytes.length !== want) {
     throw new BadRequestError(`bitfield has ${bytes.length} bytes, ${want} expected for ${chunkCount} chunks`);
   }
-  const spare = want * 8 - chunkCount;
-  if (spare > 0 && (bytes[want - 1]! & ((1 << spare) - 1)) !== 0) {
+  if (!spareBitsClear(bytes, chunkCount)) {
     throw new BadRequestError('bitfield has bits set beyond chunkCount');
   }
   return bytes;

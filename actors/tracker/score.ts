@@ -1,6 +1,6 @@
 /**
  * Peer preference ordering for tracker listings: the seeds' "RTT lookup table and seeder preference list".
- * Pure functions over already-decoded bitfields (bytes, bit i = MSB-first bit of byte i>>3), so the ordering
+ * Pure functions over already-decoded bitfields (protocol/bitfield.ts), so the ordering
  * can be unit-tested without NATS and the tracker only has to gather inputs.
  *
  * Score of candidate c for asker a:
@@ -28,6 +28,7 @@
  * - Remaining ties break by a hash of (asker, candidate): deterministic for one asker, but different askers get
  *   different orders, so equal peers do not all pick the same first candidate.
  */
+import { bitfieldBytes, bitMask, forEachSetBit, popcount } from '../../protocol/bitfield.js';
 import type { PeerListing } from '../../protocol/mod.js';
 
 export interface ScoreAsker {
@@ -54,29 +55,12 @@ export const RTT_HALF_MS = 50;
 export const TF_MIN = 0.25;
 export const TF_MAX = 4;
 
-const POP = new Uint8Array(256);
-for (let i = 1; i < 256; i++) POP[i] = (i & 1) + POP[i >> 1]!;
-
-export function popcount(bits: Uint8Array): number {
-  let n = 0;
-  for (let b = 0; b < bits.length; b++) n += POP[bits[b]!]!;
-  return n;
-}
+export { popcount };
 
 /** How many of `sources` hold each chunk. */
 export function availability(chunkCount: number, sources: readonly Uint8Array[]): Uint32Array {
   const avail = new Uint32Array(chunkCount);
-  for (const bits of sources) {
-    const n = Math.min(bits.length, Math.ceil(chunkCount / 8));
-    for (let b = 0; b < n; b++) {
-      const v = bits[b]!;
-      if (v === 0) continue;
-      for (let k = 0; k < 8; k++) {
-        const i = (b << 3) + k;
-        if (i < chunkCount && v & (0x80 >> k)) avail[i]!++;
-      }
-    }
-  }
+  for (const bits of sources) forEachSetBit(bits, chunkCount, (i) => avail[i]!++);
   return avail;
 }
 
@@ -108,13 +92,13 @@ function tieHash(a: string, b: string): number {
 function usefulness(asker: Uint8Array, cand: Uint8Array, chunkCount: number, avail: ArrayLike<number>) {
   let useful = 0;
   let value = 0;
-  const n = Math.min(cand.length, Math.ceil(chunkCount / 8));
+  const n = Math.min(cand.length, bitfieldBytes(chunkCount));
   for (let b = 0; b < n; b++) {
     const u = cand[b]! & ~(asker[b] ?? 0) & 0xff;
     if (u === 0) continue;
     for (let k = 0; k < 8; k++) {
       const i = (b << 3) + k;
-      if (i >= chunkCount || !(u & (0x80 >> k))) continue;
+      if (i >= chunkCount || !(u & bitMask(k))) continue;
       useful++;
       // a candidate holding a chunk is itself a source, so availability ≥ 1; guard anyway
       value += 1 / Math.max(1, avail[i] ?? 1);

@@ -15,8 +15,8 @@
 import { Kvm, type KV } from '@nats-io/kv';
 import { Type, type TSchema } from '@sinclair/typebox';
 import {
-  Announce, BadRequestError, Buckets, HaveUpdate, Leave, MAX_TRACKER_MESSAGE_BYTES,
-  parseTrackerSubject, QueueGroups, Report, Subjects, TrackerVerbs, UnavailableError, UnknownSessionError, validate,
+  Announce, BadRequestError, bitfieldBytes, Buckets, fromBase64, HaveUpdate, Leave, MAX_TRACKER_MESSAGE_BYTES,
+  parseTrackerSubject, QueueGroups, Report, setBit, Subjects, toBase64, TrackerVerbs, UnavailableError, UnknownSessionError, validate,
   type AnnounceReply, type OkReply, type TrackerVerb,
 } from '../../protocol/mod.js';
 import type { Clock } from '../../lib/clock.js';
@@ -102,8 +102,8 @@ export async function createTracker(init: TrackerInit, components: TrackerCompon
   const bitsOf = (p: SwarmPeer) => {
     let d = decoded.get(p);
     if (!d) {
-      const bits = new Uint8Array(Math.ceil(p.chunkCount / 8));
-      bits.set(Buffer.from(p.bitfield, 'base64').subarray(0, bits.length));
+      const bits = new Uint8Array(bitfieldBytes(p.chunkCount));
+      bits.set((fromBase64(p.bitfield) ?? bits).subarray(0, bits.length));
       d = { bits, have: popcount(bits) };
       decoded.set(p, d);
     }
@@ -252,10 +252,10 @@ export async function createTracker(init: TrackerInit, components: TrackerCompon
       const bits = new Uint8Array(bitsOf(cur).bits);
       for (const i of h.indexes) {
         if (i >= cur.chunkCount) throw new BadRequestError(`chunk index ${i} out of range (${cur.chunkCount} chunks)`);
-        bits[i >> 3]! |= 0x80 >> (i & 7);
+        setBit(bits, i);
       }
       // a have is a sign of life too, so it refreshes lastSeen
-      return { ...cur, bitfield: Buffer.from(bits).toString('base64'), complete: popcount(bits) === cur.chunkCount,
+      return { ...cur, bitfield: toBase64(bits), complete: popcount(bits) === cur.chunkCount,
         lastSeen: clock.now() };
     });
     return { ok: true };

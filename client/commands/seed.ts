@@ -1,7 +1,8 @@
 /** `switchyard seed <videoId> --file F`: serve a complete, verified file to the video's swarm until stopped. */
 import { createOriginClient } from '../../actors/origin/client.js';
 import { createLogger } from '../../lib/logger.js';
-import { BadRequestError, checkManifest, isValidId } from '../../protocol/mod.js';
+import { BadRequestError, isValidId } from '../../protocol/mod.js';
+import { checkManifest } from '../../lib/hash.js';
 import { resolveConfig } from '../config.js';
 import { connectAsPeer } from '../credentials.js';
 import { createPeerNode } from '../p2p/peer.js';

@@ -136,7 +136,7 @@ export function startPeerLink(
     input: { remotePeerId, role: opts.role, videoId: self.videoId, rootHash: self.rootHash, chunkCount: self.chunkCount,
       ...(opts.timeouts ? { timeouts: opts.timeouts } : {}) },
   });
-  const sendFrame = (buf: Buffer) => rtc?.send(buf) ?? false;
+  const sendFrame = (buf: Uint8Array) => rtc?.send(buf) ?? false;
 
   const handle: PeerLinkHandle = {
     peerId: remotePeerId,

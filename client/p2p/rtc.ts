@@ -14,7 +14,7 @@
  * - a link that fails is closed, never left half-open.
  */
 import { cleanup, PeerConnection, type DataChannel } from 'node-datachannel';
-import { preferActiveSetup, validateCandidate, validateSdp } from '../../actors/signal/sdp.js';
+import { preferActiveSetup, validateCandidate, validateSdp } from '../../protocol/sdp.js';
 import type { Logger } from '../../lib/logger.js';
 import { createNativeLedger } from './native.js';
 import type { RelayedSignal, SignalMessage } from '../../protocol/mod.js';

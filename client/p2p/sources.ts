@@ -6,7 +6,8 @@
  * throws, which the uploader answers with a `notHave` reject.
  */
 import { open } from 'node:fs/promises';
-import { ChunkCorruptError, ChunkMissingError, chunkLength, chunkMatches, type Manifest } from '../../protocol/mod.js';
+import { ChunkCorruptError, ChunkMissingError, chunkLength, type Manifest } from '../../protocol/mod.js';
+import { verifyChunk } from '../../lib/hash.js';
 import type { PartialDownload } from '../partial.js';
 import type { ChunkSource } from './types.js';
 
@@ -42,13 +43,13 @@ export async function fileSource(path: string, manifest: Manifest, opts: FileSou
     const { bytesRead } = await fh.read(buf, 0, buf.byteLength, i * manifest.chunkSize);
     return new Uint8Array(buf.buffer, buf.byteOffset, bytesRead);
   };
-  for (let i = 0; i < manifest.chunks.length; i++) have[i] = chunkMatches(manifest, i, await readRaw(i));
+  for (let i = 0; i < manifest.chunks.length; i++) have[i] = verifyChunk(manifest, i, await readRaw(i));
   return {
     has: (i) => have[i] === true,
     async read(i) {
       if (have[i] !== true) throw new ChunkMissingError(manifest.chunks[i] ?? String(i));
       const data = await readRaw(i);
-      if (chunkMatches(manifest, i, data)) return data;
+      if (verifyChunk(manifest, i, data)) return data;
       // still checked after the await: a concurrent read of the same chunk may have reported it already
       const first = have[i] === true;
       have[i] = false;

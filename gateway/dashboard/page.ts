@@ -8,6 +8,7 @@
  * `data-testid` attributes name what tests read; `<body data-ready="1">` marks the first rendered state.
  */
 import { createHash } from 'node:crypto';
+import { bitMask } from '../../protocol/bitfield.js';
 import { CSS } from './style.js';
 
 const JS = `
@@ -42,12 +43,13 @@ function fmtDuration(ms) {
 }
 function shortId(id) { return id.length > 16 ? id.slice(0, 14) + '\\u2026' : id; }
 function modeClass(mode) { return 'm-' + (MODES.includes(mode) ? mode : 'opening'); }
-/** base64 bitfield, bit i most significant first (protocol/p2p.ts encodeBitfield) */
+// the bit order comes from protocol/bitfield.ts itself, so the page cannot drift from what peers send
+const bitMask = ${bitMask.toString()};
 function bits(b64, count) {
   let raw = '';
   try { raw = atob(b64); } catch (e) { /* malformed: show nothing held */ }
   const out = new Array(count).fill(false);
-  for (let i = 0; i < count && (i >> 3) < raw.length; i++) out[i] = (raw.charCodeAt(i >> 3) & (0x80 >> (i & 7))) !== 0;
+  for (let i = 0; i < count && (i >> 3) < raw.length; i++) out[i] = (raw.charCodeAt(i >> 3) & bitMask(i)) !== 0;
   return out;
 }
 function bytesFrom(p) {

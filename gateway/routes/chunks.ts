@@ -11,9 +11,10 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { LeaseChecker } from '../../actors/origin/leases.js';
 import type { Clock } from '../../lib/clock.js';
 import {
-  BadIndexError, ChunkCorruptError, chunkLength, ErrorCodes, GrantError, UnavailableError, verifyGrant,
-  type GrantClaims, ChunkInSwarmError, OriginPolicies,
+  BadIndexError, ChunkCorruptError, chunkLength, ErrorCodes, GrantError, UnavailableError, type GrantClaims,
+  ChunkInSwarmError, OriginPolicies,
 } from '../../protocol/mod.js';
+import { verifyGrant } from '../../lib/hash.js';
 import type { ChunkStore } from '../../store/types.js';
 import { grantToken } from '../auth.js';
 import { indexOutOfRange } from '../errors.js';

@@ -16,7 +16,8 @@ import { startNats, type NatsServerHandle } from '../../infra/nats.js';
 import { systemClock } from '../../lib/clock.js';
 import { createLogger, type Logger } from '../../lib/logger.js';
 import { connectNats, type NatsConnection } from '../../lib/nats.js';
-import { buildManifest, ServiceRoles, sha256Hex, type Manifest } from '../../protocol/mod.js';
+import { ServiceRoles, type Manifest } from '../../protocol/mod.js';
+import { buildManifest, sha256Hex } from '../../lib/hash.js';
 import { createFsChunkStore, type ChunkStore } from '../../store/mod.js';
 
 export const CHUNK_SIZE = 256 * 1024;

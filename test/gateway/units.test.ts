@@ -5,9 +5,9 @@ import {
   statusFor, withStatus,
 } from '../../gateway/mod.js';
 import {
-  buildManifest, ErrorCodes, GrantError, SwitchyardError, UnauthorizedError, UnknownVideoError, type ErrorCode,
-  type Manifest,
+  ErrorCodes, GrantError, SwitchyardError, UnauthorizedError, UnknownVideoError, type ErrorCode, type Manifest,
 } from '../../protocol/mod.js';
+import { buildManifest } from '../../lib/hash.js';
 
 test('status table: every protocol code has a deliberate status', () => {
   const expected: Record<ErrorCode, number> = {

@@ -52,7 +52,7 @@ function check(buf: Uint8Array, label: string): void {
   stats.ok++;
   assert.ok(frame.type in FrameTypes, `${label}: unknown decoded type`);
   const again = encodeFrame(frame);
-  if (Buffer.compare(again, buf) !== 0) assert.unreachable(`${label}: decoded ${frame.type} does not re-encode to its input`);
+  if (Buffer.compare(Buffer.from(again), Buffer.from(buf)) !== 0) assert.unreachable(`${label}: decoded ${frame.type} does not re-encode to its input`);
 }
 
 /** Random length, mostly small, now and then up to ~200 KB (past MAX_FRAME_BYTES). */
@@ -78,7 +78,7 @@ function garbage(r: Rng): Uint8Array {
   return buf;
 }
 
-function sampleFrames(): Buffer[] {
+function sampleFrames(): Uint8Array[] {
   const root = '0123456789abcdef'.repeat(4);
   const have = (n: number) => Array.from({ length: n }, (_, i) => i % 5 !== 2);
   const block = new Uint8Array(BLOCK_SIZE).map((_, i) => i);

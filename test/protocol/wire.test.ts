@@ -6,7 +6,7 @@ import {
 } from '../../protocol/wire.js';
 import { WireError } from '../../protocol/errors.js';
 import { MAX_CHUNK_SIZE } from '../../protocol/manifest.js';
-import { encodeBitfield } from '../../protocol/p2p.js';
+import { encodeBitfield } from '../../protocol/bitfield.js';
 
 const ROOT = 'ab'.repeat(16) + '0123456789abcdef'.repeat(2);
 
@@ -15,7 +15,7 @@ function handshake(over: Partial<Extract<Frame, { type: 'handshake' }>> = {}): F
 }
 
 function roundTrip(f: Frame): Frame {
-  const buf = encodeFrame(f);
+  const buf = Buffer.from(encodeFrame(f));
   assert.is(buf.readUInt32BE(0), buf.length - 5, 'length field');
   assert.is(buf[4], FrameTypes[f.type]);
   const back = decodeFrame(buf);
@@ -51,7 +51,7 @@ test('handshake round-trips, both flag values, longest ids', () => {
   roundTrip(handshake({ uploads: false, rootHash: '0'.repeat(64) }));
   roundTrip(handshake({ videoId: 'x'.repeat(64), peerId: 'Y'.repeat(64), rootHash: 'f'.repeat(64) }));
   roundTrip(handshake({ videoId: 'a', peerId: '_' }));
-  const buf = encodeFrame(handshake());
+  const buf = Buffer.from(encodeFrame(handshake()));
   assert.is(buf[5], WIRE_VERSION);
   assert.is(buf.subarray(6, 38).toString('hex'), ROOT);
 });
@@ -59,7 +59,7 @@ test('handshake round-trips, both flag values, longest ids', () => {
 test('bitfield round-trips for 1, 8, 9 and 65536 chunks and matches encodeBitfield bit order', () => {
   for (const count of [1, 8, 9, 65536]) {
     const have = Array.from({ length: count }, (_, i) => i % 3 === 0 || i === count - 1);
-    const buf = encodeFrame({ type: 'bitfield', have });
+    const buf = Buffer.from(encodeFrame({ type: 'bitfield', have }));
     assert.is(buf.length, 5 + 4 + Math.ceil(count / 8));
     assert.is(buf.subarray(9).toString('base64'), encodeBitfield(have));
     roundTrip({ type: 'bitfield', have });
@@ -175,7 +175,7 @@ test('rejects: handshake with wrong version, bad ids, bad lengths, reserved flag
   rejects(mutate(P + 37, 65), /peerId length 65/);
   rejects(mutate(P + 37, 3), /peerId has a byte 0x1|truncated/);
   rejects(mutate(P + 40, 0x02), /reserved bits/);
-  const trailing = Buffer.concat([good, Buffer.from([0])]);
+  const trailing = Buffer.concat([Buffer.from(good), Buffer.from([0])]);
   trailing.writeUInt32BE(trailing.length - 5, 0);
   rejects(trailing, /1 trailing bytes/);
   const short = good.subarray(0, good.length - 1);

@@ -16,9 +16,9 @@ import { verifyFileAgainstManifest } from '../../client/assemble.js';
 import { fileSource, partialSource } from '../../client/p2p/sources.js';
 import { openPartial } from '../../client/partial.js';
 import {
-  BadManifestError, buildManifest, checkManifest, chunkCount, ChunkCorruptError, ChunkMissingError, LockedError,
-  sha256Hex, type Manifest,
+  BadManifestError, chunkCount, ChunkCorruptError, ChunkMissingError, LockedError, type Manifest,
 } from '../../protocol/mod.js';
+import { buildManifest, checkManifest, sha256Hex } from '../../lib/hash.js';
 
 const CHUNK = 16 * 1024;
 

@@ -12,9 +12,10 @@ import { createActivityPublisher, createGateway, createTelemetryAggregator } fro
 import { connectMintedPeer, minterFor } from '../../infra/peercreds.js';
 import { systemClock } from '../../lib/clock.js';
 import {
-  buildManifest, decode, encode, encodeBitfield, GatewayActivity, sha256Hex, Subjects, type Manifest, type OpenGranted,
-  type OpenReply, type PeerStatus,
+  decode, encode, encodeBitfield, GatewayActivity, Subjects, type Manifest, type OpenGranted, type OpenReply,
+  type PeerStatus,
 } from '../../protocol/mod.js';
+import { buildManifest, sha256Hex } from '../../lib/hash.js';
 import { CHUNK_SIZE, errorCode, startFixture, type Fixture } from '../gateway/fixture.js';
 import { waitFor } from '../helpers/env.js';
 

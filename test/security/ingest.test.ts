@@ -14,9 +14,9 @@ import { createIngestWorker, ensureIngestStream, type IngestWorker } from '../..
 import { createOriginClient } from '../../actors/origin/mod.js';
 import type { NatsConnection } from '../../lib/nats.js';
 import {
-  buildManifest, decode, DEFAULT_CHUNK_SIZE, encode, IngestDone, MAX_MANIFEST_MESSAGE_BYTES, sha256Hex, Subjects,
-  type IngestJob,
+  decode, DEFAULT_CHUNK_SIZE, encode, IngestDone, MAX_MANIFEST_MESSAGE_BYTES, Subjects, type IngestJob,
 } from '../../protocol/mod.js';
+import { buildManifest, sha256Hex } from '../../lib/hash.js';
 import { startEnv, type TestEnv } from '../helpers/env.js';
 
 interface Ctx {

@@ -5,9 +5,8 @@ import { runInNewContext } from 'node:vm';
 import { setFlagsFromString } from 'node:v8';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import {
-  createSignalRelay, validateCandidate, validateSdp, validateSignal, type SignalRelay,
-} from '../../actors/signal/mod.js';
+import { createSignalRelay, type SignalRelay } from '../../actors/signal/mod.js';
+import { validateCandidate, validateSdp, validateSignal } from '../../protocol/sdp.js';
 import type { NatsConnection, Subscription } from '../../lib/nats.js';
 import {
   BadRequestError, ErrorCodes, isValidId, MAX_SIGNAL_MESSAGE_BYTES, SignalMessage, validate,

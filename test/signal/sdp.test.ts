@@ -2,7 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
   MAX_SDP_LINES, preferActiveSetup, validateCandidate, validateSdp, validateSignal,
-} from '../../actors/signal/mod.js';
+} from '../../protocol/sdp.js';
 import { BadRequestError, MAX_CANDIDATE_BYTES, MAX_SDP_BYTES, type SignalMessage } from '../../protocol/mod.js';
 import { BROWSER_CANDIDATES, CHROME_OFFER, loud, realSdp, type RealSdp } from './samples.js';
 

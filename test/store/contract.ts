@@ -2,7 +2,8 @@
 import { randomBytes } from 'node:crypto';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ChunkCorruptError, ChunkMissingError, BadRequestError, sha256Hex } from '../../protocol/mod.js';
+import { ChunkCorruptError, ChunkMissingError, BadRequestError } from '../../protocol/mod.js';
+import { sha256Hex } from '../../lib/hash.js';
 import type { ChunkStore } from '../../store/mod.js';
 
 export function chunkStoreContract(name: string, open: () => Promise<ChunkStore>, cleanup?: () => Promise<void>) {

@@ -25,7 +25,7 @@ test('fs store leaves no temp files and fans out by hash prefix', async () => {
   const store = await openChunkStore(`fs:${root}`);
   assert.is(store.kind, 'fs');
   const data = new TextEncoder().encode('hello switchyard');
-  const { sha256Hex } = await import('../../protocol/mod.js');
+  const { sha256Hex } = await import('../../lib/hash.js');
   const h = sha256Hex(data);
   await store.put(h, data);
   const files = readdirSync(join(root, h.slice(0, 2), h.slice(2, 4)));
@@ -35,7 +35,7 @@ test('fs store leaves no temp files and fans out by hash prefix', async () => {
 test('fs store: a damaged chunk already on disk is replaced by the next put, not skipped', async () => {
   const root = mkdtempSync(join(tmpdir(), 'sy-store-'));
   const store = createFsChunkStore({ root });
-  const { sha256Hex } = await import('../../protocol/mod.js');
+  const { sha256Hex } = await import('../../lib/hash.js');
   const data = randomBytes(64 * 1024);
   const h = sha256Hex(data);
   await store.put(h, data);

@@ -1,5 +1,5 @@
 /**
- * Pure validation of signalling payloads, used by the relay (so hostile input never reaches another peer) and
+ * Pure validation of signalling payloads (SDP, ICE candidates, signal messages), used by the relay (so hostile input never reaches another peer) and
  * again by the receiving peer before anything is handed to libdatachannel (defence in depth: the relay may be
  * an older version, or a message may reach the peer some other way).
  *
@@ -8,9 +8,23 @@
  * checked below. Anything else (audio/video sections, control characters, odd line shapes) is refused with a
  * BadRequestError naming the rule, never passed on. Nothing here throws anything but BadRequestError.
  */
-import {
-  BadRequestError, MAX_CANDIDATE_BYTES, MAX_SDP_BYTES, SignalKinds, type SignalMessage,
-} from '../../protocol/mod.js';
+import { BadRequestError } from './errors.js';
+import { MAX_CANDIDATE_BYTES, MAX_SDP_BYTES, SignalKinds, type SignalMessage } from './p2p.js';
+
+/** UTF-8 byte length without encoding (a lone surrogate counts as U+FFFD, 3 bytes, as an encoder writes it). */
+function utf8Length(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      n += 4;
+      i++;
+    } else n += 3;
+  }
+  return n;
+}
 
 export type SdpKind = 'offer' | 'answer';
 
@@ -56,7 +70,7 @@ export function validateSdp(sdp: string, kind: SdpKind): void {
   if (typeof sdp !== 'string') reject(what, 'not a string');
   if (kind !== 'offer' && kind !== 'answer') reject('sdp', `unknown kind ${excerpt(String(kind))}`);
   // cheap length pre-check before counting bytes (a UTF-16 unit is at most 3 UTF-8 bytes)
-  if (sdp.length > MAX_SDP_BYTES || Buffer.byteLength(sdp, 'utf8') > MAX_SDP_BYTES) {
+  if (sdp.length > MAX_SDP_BYTES || utf8Length(sdp) > MAX_SDP_BYTES) {
     reject(what, `longer than ${MAX_SDP_BYTES} bytes`);
   }
   if (sdp.length === 0) reject(what, 'empty');
@@ -131,7 +145,7 @@ export function validateSdp(sdp: string, kind: SdpKind): void {
  */
 export function validateCandidate(candidate: string, mid?: string): void {
   if (typeof candidate !== 'string') reject('candidate', 'not a string');
-  if (candidate.length > MAX_CANDIDATE_BYTES || Buffer.byteLength(candidate, 'utf8') > MAX_CANDIDATE_BYTES) {
+  if (candidate.length > MAX_CANDIDATE_BYTES || utf8Length(candidate) > MAX_CANDIDATE_BYTES) {
     reject('candidate', `longer than ${MAX_CANDIDATE_BYTES} bytes`);
   }
   const ctl = ANY_CONTROL.exec(candidate);

@@ -1,0 +1,65 @@
+/**
+ * protocol/ and machines/ must run in any JS runtime (a browser client, a worker), so they may not reach for
+ * Node: no Node built-in module, no Buffer, and no relative import leaving those two directories (which could
+ * pull Node in by the back door). Reads the sources, located from this compiled test's own path.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { builtinModules } from 'node:module';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+
+// dist/test/protocol/portable.test.js → the repository root
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+const PORTABLE = ['protocol', 'machines'];
+const BUILTINS = new Set(builtinModules.flatMap((m) => [m, m.replace(/^node:/, '')]));
+
+function sources(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) return sources(p);
+    return e.isFile() && p.endsWith('.ts') && !p.endsWith('.d.ts') ? [p] : [];
+  });
+}
+
+/** Comments may name Buffer or node:crypto to explain their absence; only code counts. */
+function stripComments(src: string): string {
+  return src.replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|[^:'"`\\])\/\/.*$/gm, '$1');
+}
+
+function specifiers(code: string): string[] {
+  const out: string[] = [];
+  const rx = /(?:\bfrom\s*|\bimport\s*\(?\s*|\brequire\s*\(\s*)['"]([^'"]+)['"]/g;
+  for (let m = rx.exec(code); m; m = rx.exec(code)) out.push(m[1]!);
+  return out;
+}
+
+const files = PORTABLE.flatMap((d) => sources(join(root, d)));
+
+test('finds the sources (so an empty scan cannot pass)', () => {
+  assert.ok(files.some((f) => f.endsWith(join('protocol', 'wire.ts'))), `no protocol sources under ${root}`);
+  assert.ok(files.some((f) => f.includes(`${join('machines', 'download')}`)), `no machine sources under ${root}`);
+});
+
+test('protocol/ and machines/ import no Node built-in, use no Buffer, and stay inside themselves', () => {
+  const problems: string[] = [];
+  for (const file of files) {
+    const code = stripComments(readFileSync(file, 'utf8'));
+    const rel = relative(root, file);
+    for (const spec of specifiers(code)) {
+      if (spec.startsWith('node:') || BUILTINS.has(spec) || BUILTINS.has(spec.split('/')[0]!)) {
+        problems.push(`${rel} imports the Node built-in ${spec}`);
+      } else if (spec.startsWith('.')) {
+        const target = relative(root, resolve(dirname(file), spec));
+        if (!PORTABLE.some((d) => target === d || target.startsWith(d + '/'))) {
+          problems.push(`${rel} imports ${spec}, outside ${PORTABLE.join('/ and ')}/`);
+        }
+      }
+    }
+    if (/\bBuffer\b/.test(code)) problems.push(`${rel} uses Buffer`);
+  }
+  assert.equal(problems, []);
+});
+
+test.run();
