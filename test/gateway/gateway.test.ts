@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { LightMyRequestResponse } from 'fastify';
-import { type Manifest, type OpenGranted, type OpenReply } from '../../protocol/mod.js';
+import type { Manifest, OpenGranted, OpenReply } from '../../protocol/mod.js';
 import { sha256Hex, signGrant } from '../../lib/hash.js';
 import { CHUNK_SIZE, errorCode, startFixture, type Fixture } from './fixture.js';
 

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { type Manifest } from '../../protocol/mod.js';
+import type { Manifest } from '../../protocol/mod.js';
 import { sha256Hex } from '../../lib/hash.js';
 import { errorCode, startFixture, type Fixture } from './fixture.js';
 

@@ -17,7 +17,7 @@ import { createSignalClient, type SignalRelay } from '../../actors/signal/mod.js
 import type { Tracker } from '../../actors/tracker/mod.js';
 import { createPeerNode, type PeerNode } from '../../client/p2p/peer.js';
 import { createRtcHost, type RtcHost } from '../../client/p2p/rtc.js';
-import { type Manifest } from '../../protocol/mod.js';
+import type { Manifest } from '../../protocol/mod.js';
 import { buildManifest, sha256Hex } from '../../lib/hash.js';
 import { startEnv, waitFor, type TestEnv } from '../helpers/env.js';
 

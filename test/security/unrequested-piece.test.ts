@@ -11,7 +11,7 @@ import type { Tracker } from '../../actors/tracker/mod.js';
 import { startPeerLink, type PeerLinkHandle } from '../../client/p2p/link.js';
 import { createPeerNode, type PeerNode } from '../../client/p2p/peer.js';
 import { createRtcHost, type RtcHost } from '../../client/p2p/rtc.js';
-import { type Manifest } from '../../protocol/mod.js';
+import type { Manifest } from '../../protocol/mod.js';
 import { buildManifest, sha256Hex } from '../../lib/hash.js';
 import { startEnv, waitFor, type TestEnv } from '../helpers/env.js';
 
