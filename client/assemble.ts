@@ -34,7 +34,7 @@ export async function verifyFileAgainstManifest(path: string, manifest: Manifest
       }
       hashes.push(sha256Hex(buf.subarray(0, got)));
     }
-    if (computeRootHash(manifest.size, manifest.chunkSize, hashes) !== manifest.rootHash) {
+    if (computeRootHash(manifest.size, manifest.chunkSize, hashes, manifest.stream) !== manifest.rootHash) {
       const bad = hashes.findIndex((h, i) => h !== manifest.chunks[i]);
       throw new ChunkCorruptError(`${path} does not match the root hash of ${manifest.videoId}` +
         (bad >= 0 ? ` (chunk ${bad} differs)` : ''));

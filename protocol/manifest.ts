@@ -6,6 +6,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { BadManifestError } from './errors.js';
 import type { Hasher } from './hash.js';
+import { StreamInfo, streamInconsistency, streamRootText } from './stream.js';
 
 export const MANIFEST_VERSION = 1 as const;
 export const DEFAULT_CHUNK_SIZE = 256 * 1024;
@@ -41,6 +42,8 @@ export const Manifest = Type.Object({
   rootHash: Sha256Hex,
   createdAt: Type.String({ maxLength: 40 }),
   media: Type.Optional(MediaInfo),
+  /** present when the file is packaged for streaming (HLS/CMAF); bound into the root hash */
+  stream: Type.Optional(StreamInfo),
 });
 export type Manifest = Static<typeof Manifest>;
 
@@ -55,6 +58,8 @@ export const VideoSummary = Type.Object({
   rootHash: Sha256Hex,
   createdAt: Type.String(),
   media: Type.Optional(MediaInfo),
+  /** the video can be played while it downloads (`GET /videos/:id/playlist.m3u8`, the watch page) */
+  streamable: Type.Optional(Type.Boolean()),
 });
 export type VideoSummary = Static<typeof VideoSummary>;
 
@@ -85,7 +90,18 @@ export function summarize(m: Manifest): VideoSummary {
     createdAt: m.createdAt,
   };
   if (m.media) s.media = m.media;
+  if (m.stream) s.streamable = true;
   return s;
+}
+
+/**
+ * The text whose SHA-256 is the root hash. A manifest without a stream hashes exactly as before streaming
+ * existed, so old video ids stay valid; a stream appends its segment table. Exposed for hashers that are
+ * asynchronous (WebCrypto in the browser).
+ */
+export function rootHashText(size: number, chunkSize: number, chunks: readonly string[], stream?: StreamInfo): string {
+  const base = `switchyard-manifest-v${MANIFEST_VERSION}\n${size}\n${chunkSize}\n` + chunks.map((c) => `${c}\n`).join('');
+  return stream ? base + streamRootText(stream) : base;
 }
 
 const encoder = new TextEncoder();
@@ -95,10 +111,8 @@ const encoder = new TextEncoder();
  * manifests is plain data and lives above.
  */
 export function manifestHashing(h: Pick<Hasher, 'sha256'>) {
-  function computeRootHash(size: number, chunkSize: number, chunks: readonly string[]): string {
-    // one string hashed at once equals the streamed update of each line, so root hashes are unchanged
-    const text = `switchyard-manifest-v${MANIFEST_VERSION}\n${size}\n${chunkSize}\n` + chunks.map((c) => `${c}\n`).join('');
-    return h.sha256(encoder.encode(text));
+  function computeRootHash(size: number, chunkSize: number, chunks: readonly string[], stream?: StreamInfo): string {
+    return h.sha256(encoder.encode(rootHashText(size, chunkSize, chunks, stream)));
   }
 
   function buildManifest(args: {
@@ -108,9 +122,10 @@ export function manifestHashing(h: Pick<Hasher, 'sha256'>) {
     chunkSize: number;
     chunks: string[];
     media?: MediaInfo;
+    stream?: StreamInfo;
     createdAt?: Date;
   }): Manifest {
-    const rootHash = computeRootHash(args.size, args.chunkSize, args.chunks);
+    const rootHash = computeRootHash(args.size, args.chunkSize, args.chunks, args.stream);
     const m: Manifest = {
       version: MANIFEST_VERSION,
       videoId: videoIdFromRoot(rootHash),
@@ -123,6 +138,7 @@ export function manifestHashing(h: Pick<Hasher, 'sha256'>) {
       createdAt: (args.createdAt ?? new Date()).toISOString(),
     };
     if (args.media) m.media = args.media;
+    if (args.stream) m.stream = args.stream;
     return m;
   }
 
@@ -132,7 +148,13 @@ export function manifestHashing(h: Pick<Hasher, 'sha256'>) {
    */
   function manifestInconsistency(m: Manifest): string | null {
     if (m.chunks.length !== chunkCount(m.size, m.chunkSize)) return 'chunk count does not match size / chunkSize';
-    if (computeRootHash(m.size, m.chunkSize, m.chunks) !== m.rootHash) return 'root hash does not match chunk list';
+    if (m.stream) {
+      const why = streamInconsistency(m.stream, m.size);
+      if (why) return `stream: ${why}`;
+    }
+    if (computeRootHash(m.size, m.chunkSize, m.chunks, m.stream) !== m.rootHash) {
+      return 'root hash does not match chunk list';
+    }
     if (m.videoId !== videoIdFromRoot(m.rootHash)) return 'video id does not match root hash';
     return null;
   }

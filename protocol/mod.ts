@@ -13,3 +13,4 @@ export * from './wire.js';
 export * from './telemetry.js';
 export * from './credentials.js';
 export * from './permissions.js';
+export * from './stream.js';
