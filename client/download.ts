@@ -10,9 +10,10 @@ import type { TokenBucket } from '../lib/tokenbucket.js';
 import { downloadMachine, modeOfSnapshot, type DownloadMode, type DownloadOutput } from '../machines/download/machine.js';
 import { isTransientError } from '../machines/download/schedule.js';
 import type {
-  AssembleInput, AssembleOutput, FetchChunkInput, FetchChunkOutput, OpenSessionInput,
+  AssembleInput, AssembleOutput, FetchChunkInput, FetchChunkOutput, FetchResult, FetchUrgentInput, OpenSessionInput,
   OpenSessionOutput, ReleaseSessionInput, SessionKeeperInput, SwarmCommand, SwarmInput,
 } from '../machines/download/types.js';
+import { fetchUrgentChunk, streamingInput, type StreamingOptions } from './playback.js';
 import { BadManifestError, ErrorCodes, SwitchyardError, type Manifest } from '../protocol/mod.js';
 import { FetchFailure, fetchOriginChunk } from './http.js';
 import type { PartialDownload } from './partial.js';
@@ -28,6 +29,11 @@ export interface DownloadOptions {
   perPeer?: number;
   /** keep `<output>.part/` after completion (a seeding peer serves from it) */
   keepPartial?: boolean;
+  /**
+   * a streaming download: chunks near the playhead (`setPlayhead`) come first, from the origin under urgent
+   * grants while no slot is held; without it the download is offline (rarest first)
+   */
+  streaming?: StreamingOptions;
 }
 
 export interface DownloadComponents {
@@ -73,6 +79,8 @@ export function runDownload(opts: DownloadOptions, c: DownloadComponents): {
   cancel(): void;
   /** the machine's current snapshot (dashboards, diagnostics) */
   snapshot(): SnapshotFrom<typeof downloadMachine>;
+  /** streaming: the chunk index the player reads now; a jump is a seek and re-plans at once */
+  setPlayhead(index: number): void;
 } {
   const { origin, partial, logger } = c;
   const manifest: Manifest = partial.manifest;
@@ -168,6 +176,10 @@ export function runDownload(opts: DownloadOptions, c: DownloadComponents): {
         c.swarm?.noteHave(input.index);
         return { index: input.index, source: input.source, bytes: data.byteLength };
       }),
+      fetchUrgent: fromPromise<FetchResult, FetchUrgentInput>(({ input, signal }) => fetchUrgentChunk(input, {
+        origin, partial, gateway: opts.gateway, peerId: opts.peerId, signal,
+        ...(c.limiter ? { limiter: c.limiter } : {}), ...(c.swarm ? { noteHave: (i: number) => c.swarm!.noteHave(i) } : {}),
+      })),
       assemble: fromPromise<AssembleOutput, AssembleInput>(async () => {
         // re-reads every chunk and checks the assembled file's root hash; a failure keeps `.part` for a resume
         await partial.assemble(opts.outPath);
@@ -184,7 +196,8 @@ export function runDownload(opts: DownloadOptions, c: DownloadComponents): {
   const resumedChunks = partial.have().length;
   const actor = createActor(machine, {
     input: { videoId: opts.videoId, peerId: opts.peerId, have: partial.have(), parallel: opts.parallel ?? 4,
-      ...(opts.perPeer ? { perPeer: opts.perPeer } : {}) },
+      ...(opts.perPeer ? { perPeer: opts.perPeer } : {}),
+      ...(opts.streaming ? { streaming: streamingInput(manifest, opts.streaming) } : {}) },
     ...(c.inspect ? { inspect: c.inspect } : {}),
   });
   let last = '';
@@ -205,5 +218,12 @@ export function runDownload(opts: DownloadOptions, c: DownloadComponents): {
     });
   });
   actor.start();
-  return { done, cancel: () => actor.send({ type: "download.cancel" }), snapshot: () => actor.getSnapshot() };
+  return {
+    done,
+    cancel: () => actor.send({ type: 'download.cancel' }),
+    snapshot: () => actor.getSnapshot(),
+    setPlayhead: (index: number) => {
+      if (Number.isInteger(index) && index >= 0) actor.send({ type: 'playback.playhead', index });
+    },
+  };
 }

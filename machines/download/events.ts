@@ -6,7 +6,7 @@ import type { EventObject } from 'xstate';
 import type { DownloadContext } from './context.js';
 import { peerFetchOf } from './peers.js';
 import { fetchIndexOf, initialHave, toFetchFailure, type DownloadError } from './schedule.js';
-import type { DownloadEvent, FetchChunkOutput } from './types.js';
+import type { DownloadEvent, FetchChunkOutput, FetchResult } from './types.js';
 
 /** Raised (delayed) by the machine itself to end a chunk's backoff. */
 export type FetchRetryEvent = { type: 'fetch.retry'; index: number };
@@ -19,9 +19,22 @@ export type FetchDoneEvent = { type: `xstate.done.actor.fetch.${number}`; output
 export type FetchErrorEvent = { type: `xstate.error.actor.fetch.${number}`; error: unknown };
 export type PeerFetchDoneEvent = { type: `xstate.done.actor.pfetch.${number}.${string}`; output: FetchChunkOutput };
 export type PeerFetchErrorEvent = { type: `xstate.error.actor.pfetch.${number}.${string}`; error: unknown };
+/** An urgent fetch child resolved; it never rejects, the result says success or failure and names its chunk. */
+export type UrgentDoneEvent = { type: `xstate.done.actor.urgent.${number}`; output: FetchResult };
+export type UrgentErrorEvent = { type: `xstate.error.actor.urgent.${number}`; error: unknown };
+/** Raised (delayed) by the machine itself: urgent requests may be made again after a refusal. */
+export type UrgentResumeEvent = { type: 'urgent.resume' };
 /** Every event the machine handles: the runner sends only DownloadEvent; the others come from its own children. */
 export type DownloadMachineEvent =
-  DownloadEvent | FetchRetryEvent | UndeclineEvent | OutageExpiredEvent | FetchDoneEvent | FetchErrorEvent | PeerFetchDoneEvent | PeerFetchErrorEvent;
+  DownloadEvent | FetchRetryEvent | UndeclineEvent | OutageExpiredEvent | FetchDoneEvent | FetchErrorEvent | PeerFetchDoneEvent |
+  PeerFetchErrorEvent | UrgentDoneEvent | UrgentErrorEvent | UrgentResumeEvent;
+
+/** The result of an urgent fetch the machine still waits for, or null (another event, or a stale child). */
+export function urgentResultOf(context: DownloadContext, event: EventObject): FetchResult | null {
+  if (!event.type.startsWith('xstate.done.actor.urgent.')) return null;
+  const out = (event as UrgentDoneEvent).output;
+  return out && context.urgentInFlight.includes(out.index) ? out : null;
+}
 
 export const isFetchDone = (e: EventObject): e is FetchDoneEvent => e.type.startsWith('xstate.done.actor.fetch.');
 export const isFetchError = (e: EventObject): e is FetchErrorEvent => e.type.startsWith('xstate.error.actor.fetch.');

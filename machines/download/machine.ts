@@ -4,30 +4,28 @@
  * runner provides (see types.ts), so the same machine runs in the CLI, in tests and in the diagram exporter.
  */
 import { and, assertEvent, assign, enqueueActions, fromCallback, fromPromise, setup } from 'xstate';
-import type { DoneActorEvent, EventObject } from 'xstate';
+import type { EventObject } from 'xstate';
 import { OriginPolicies } from '../../protocol/mod.js';
+import { fetchChildId, fetchIndexOf, retryDelayMs, retryId, toDownloadError, type DownloadError } from './schedule.js';
 import {
-  fetchChildId, fetchIndexOf, isTransientError, retryDelayMs, retryId, toDownloadError, type DownloadError,
-} from './schedule.js';
-import {
-  grantRefused, grantRejectedError, grantsKeepFailing, originAnswered, originSilent,
-  outageDelay, outageError, OUTAGE_TIMEOUT_MS, peersCanHelp, peersProgressed,
+  grantRefused, grantRejectedError, originAnswered, originSilent, outageDelay, outageError, OUTAGE_TIMEOUT_MS,
+  peersProgressed,
 } from './failures.js';
 import { peerFetchId, peerFetchOf } from './peers.js';
-import {
-  applyPeerEvent, chunkVerified, initialContext, peerFetchFailure, planOriginFetches, planPeerFetches,
-  type DownloadContext, type DownloadOutcome,
-} from './context.js';
+import { applyPeerEvent, chunkVerified, initialContext, peerFetchFailure, type DownloadContext, type DownloadOutcome } from './context.js';
+import { planOriginFetches, planPeerFetches, planUrgentFetches } from './plan.js';
+import { makeRoomForUrgent, movePlayhead } from './playback.js';
 import {
   apply, grantFrom, type DownloadMode, openBackoffState, originFetching, p2pState, peersOnlyState, settle, spawnPlan,
 } from './states.js';
+import { pauseUrgent, spawnUrgent, stopUrgent } from './urgent.js';
 import {
-  attemptsAfter, chunkError, failureOf, isCurrentFetch, isCurrentPeerFetch, isFetchDone, isPeerFetchDone, knownHave,
-  type DownloadMachineEvent,
+  attemptsAfter, chunkError, failureOf, isFetchDone, isPeerFetchDone, knownHave, urgentResultOf, type DownloadMachineEvent,
 } from './events.js';
+import { downloadGuards } from './guards.js';
 import type {
-  AssembleInput, AssembleOutput, DownloadEvent, DownloadInput, FetchChunkInput, FetchChunkOutput, OpenSessionInput,
-  OpenSessionOutput, ReleaseSessionInput, SessionKeeperInput, SwarmInput,
+  AssembleInput, AssembleOutput, DownloadEvent, DownloadInput, FetchChunkInput, FetchChunkOutput, FetchResult, FetchUrgentInput,
+  OpenSessionInput, OpenSessionOutput, ReleaseSessionInput, SessionKeeperInput, SwarmInput,
 } from './types.js';
 
 export type { DownloadError } from './schedule.js';
@@ -36,14 +34,12 @@ export { toFetchFailure, retryDelayMs } from './schedule.js';
 export type { DownloadMachineEvent, FetchRetryEvent } from './events.js';
 
 export {
-  DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_GRANT_REJECTIONS, DEFAULT_MAX_SOURCES, DEFAULT_PARALLEL, DEFAULT_PER_PEER,
+  DEFAULT_BUFFER_CHUNKS, DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_GRANT_REJECTIONS, DEFAULT_MAX_SOURCES, DEFAULT_PARALLEL,
+  DEFAULT_PER_PEER, DEFAULT_URGENT_CHUNKS,
 } from './context.js';
 export { modeOfSnapshot, type DownloadMode } from './states.js';
 /** How long a terminal state waits for the release reply before giving up (the lease expires on its own). */
 export const RELEASE_TIMEOUT_MS = 3000;
-
-/** Only on `openSession`'s done event, which the machine's event union does not name. */
-const openReplyOf = (event: DownloadMachineEvent) => (event as unknown as DoneActorEvent<OpenSessionOutput>).output;
 
 export interface DownloadOutput {
   status: DownloadOutcome;
@@ -51,6 +47,8 @@ export interface DownloadOutput {
   error?: DownloadError;
   bytesBySource: Record<string, number>;
   chunksFetched: number;
+  /** streaming: bytes that came under urgent grants (part of bytesBySource.origin); absent when none did */
+  urgentBytes?: number;
 }
 
 export const downloadMachine = setup({
@@ -71,6 +69,10 @@ export const downloadMachine = setup({
     fetchChunk: fromPromise<FetchChunkOutput, FetchChunkInput>(async () => {
       throw new Error('fetchChunk not provided');
     }),
+    // resolves with a FetchResult (never rejects): an urgent grant from the origin, then the chunk from the gateway
+    fetchUrgent: fromPromise<FetchResult, FetchUrgentInput>(async () => {
+      throw new Error('fetchUrgent not provided');
+    }),
     assemble: fromPromise<AssembleOutput, AssembleInput>(async () => {
       throw new Error('assemble not provided');
     }),
@@ -90,27 +92,10 @@ export const downloadMachine = setup({
     outageRetryDelay: ({ context }) => outageDelay(context),
     /** between open attempts while NATS or the origin does not answer */
     openRetryDelay: 1000,
+    /** how long urgent requests pause after a refusal (rate limit, spent share) while peers cover the window */
+    urgentRetryDelay: 1000,
   },
-  guards: {
-    coversEveryChunk: ({ context }, p: { reply: OpenSessionOutput }) =>
-      knownHave(context, p.reply.manifest.chunks.length).haveCount === p.reply.manifest.chunks.length,
-    isGranted: ({ event }) => openReplyOf(event).status === 'granted',
-    // read from the reply: the guard runs before storeOpenReply puts the policy in context
-    isSwarmAware: ({ event }) => (openReplyOf(event).policy ?? OriginPolicies.serverFirst) === OriginPolicies.swarmAware,
-    hasEveryChunk: ({ context }) => context.manifest !== null && context.haveCount === context.manifest.chunks.length,
-    isCurrentFetch: ({ context, event }) => isCurrentFetch(context, event),
-    isCurrentPeerFetch: ({ context, event }) => isCurrentPeerFetch(context, event),
-    isDeniedFetch: ({ context, event }) => isCurrentFetch(context, event) && failureOf(event).reason === 'denied',
-    isDeclinedFetch: ({ context, event }) => isCurrentFetch(context, event) && failureOf(event).reason === 'declined',
-    isUnavailableFetch: ({ context, event }) => isCurrentFetch(context, event) && failureOf(event).reason === 'unavailable',
-    isTransientError: ({ event }) => isTransientError((event as { error?: unknown }).error),
-    grantsKeepFailing: ({ context }) => grantsKeepFailing(context),
-    peersCanHelp: ({ context }) => peersCanHelp(context),
-    wasRefused: ({ context }) => context.grantRejections > 0,
-    isLastAttempt: ({ context, event }) =>
-      isCurrentFetch(context, event) && attemptsAfter(context, event) >= context.maxAttempts,
-    outcomeIs: ({ context }, p: { outcome: DownloadOutcome }) => context.outcome === p.outcome,
-  },
+  guards: downloadGuards,
   actions: {
     storeOpenReply: assign(({ context }, p: { reply: OpenSessionOutput }) => {
       const { reply } = p;
@@ -197,6 +182,22 @@ export const downloadMachine = setup({
       for (const f of context.peerInFlight) enqueue.stopChild(peerFetchId(f.index, f.peerId));
       enqueue.assign({ peerInFlight: [] });
     }),
+    movePlayhead: enqueueActions(({ context, event, enqueue }) => {
+      assertEvent(event, 'playback.playhead');
+      apply(enqueue, movePlayhead(context, event.index));
+    }),
+    makeRoomForUrgent: enqueueActions(({ context, enqueue }) => apply(enqueue, makeRoomForUrgent(context))),
+    scheduleUrgent: enqueueActions(({ context, enqueue }) => spawnUrgent(enqueue, planUrgentFetches(context))),
+    recordUrgentChunk: enqueueActions(({ context, event, enqueue }) => {
+      const r = urgentResultOf(context, event);
+      if (r?.ok) apply(enqueue, chunkVerified(context, r.index, r, null, true));
+    }),
+    // a refusal (rate limit, spent share) or a failed urgent fetch: peers cover the window for a moment
+    pauseUrgent: enqueueActions(({ context, event, enqueue }) => pauseUrgent(context, urgentResultOf(context, event), enqueue)),
+    resumeUrgent: assign({ urgentPaused: false }),
+    stopUrgent: enqueueActions(({ context, enqueue }) => stopUrgent(context, enqueue, false)),
+    // the gateway does not take this origin's grants: urgent ones would be refused the same way
+    noUrgent: enqueueActions(({ context, enqueue }) => stopUrgent(context, enqueue, true)),
     peerEvent: assign(({ context, event }) => applyPeerEvent(context, event as DownloadEvent)),
     usePeers: assign({ usePeers: true }),
     // a re-opened session may come back granted after p2p turned peers on
@@ -234,7 +235,12 @@ export const downloadMachine = setup({
   context: ({ input }) => initialContext(input),
   initial: 'opening',
   // a fetch child stopped too late to be silenced must not crash the machine (unhandled actor errors do)
-  on: { 'xstate.error.actor.fetch.*': {}, 'xstate.error.actor.pfetch.*': {}, 'xstate.done.actor.pfetch.*': {} },
+  on: {
+    'xstate.error.actor.fetch.*': {}, 'xstate.error.actor.pfetch.*': {}, 'xstate.done.actor.pfetch.*': {},
+    'xstate.done.actor.urgent.*': {},
+    // fetchUrgent resolves with its failures: a rejection is a broken runner, and its chunks go back to planning
+    'xstate.error.actor.urgent.*': { actions: 'stopUrgent' },
+  },
   states: {
     opening: {
       tags: 'opening',
@@ -277,6 +283,8 @@ export const downloadMachine = setup({
       on: {
         'download.cancel': { target: 'cancelled', actions: { type: 'settleAs', params: { outcome: 'cancelled' } } },
         'origin.outageExpired': { target: 'failed', actions: 'failOutage' },
+        // no manifest yet: the playhead is kept for the first plan
+        'playback.playhead': { actions: 'movePlayhead' },
       },
     },
     openBackoff: openBackoffState,
@@ -294,7 +302,7 @@ export const downloadMachine = setup({
         src: 'swarm',
         input: ({ context }) => ({ videoId: context.videoId, peerId: context.peerId, manifest: context.manifest! }),
       }],
-      exit: ['stopFetches', 'stopPeerFetches'],
+      exit: ['stopFetches', 'stopPeerFetches', 'stopUrgent'],
       // on `active`, not on the origin states: chunks from peers will complete the download the same way
       always: { guard: 'hasEveryChunk', target: 'assembling' },
       on: {
@@ -320,6 +328,16 @@ export const downloadMachine = setup({
           guard: 'isCurrentPeerFetch', actions: ['peerFetchFailed', 'scheduleFetches', 'schedulePeers'],
         },
         'download.cancel': { target: 'releasing', actions: { type: 'settleAs', params: { outcome: 'cancelled' } } },
+        // streaming: the urgent window first (origin), the buffer from peers by deadline (playback.ts)
+        'playback.playhead': [
+          { guard: 'isSeek', actions: ['movePlayhead', 'makeRoomForUrgent', 'scheduleUrgent', 'scheduleFetches', 'schedulePeers'] },
+          { actions: ['movePlayhead', 'scheduleUrgent', 'scheduleFetches', 'schedulePeers'] },
+        ],
+        'xstate.done.actor.urgent.*': [
+          { guard: 'isUrgentChunk', actions: ['recordUrgentChunk', 'scheduleUrgent', 'schedulePeers'] },
+          { guard: 'isUrgentFailure', actions: ['pauseUrgent', 'schedulePeers'] },
+        ],
+        'urgent.resume': { actions: ['resumeUrgent', 'scheduleUrgent'] },
       },
       initial: 'server',
       states: {
@@ -373,6 +391,7 @@ export const downloadMachine = setup({
     };
     if (context.outputPath !== null) out.outputPath = context.outputPath;
     if (context.error !== null) out.error = context.error;
+    if (context.urgentBytes > 0) out.urgentBytes = context.urgentBytes;
     return out;
   },
 });

@@ -82,6 +82,11 @@ export interface PickInput {
   originBusy: readonly number[];
   perPeer: number;
   maxSources: number;
+  /**
+   * streaming: a chunk's deadline rank (lower first; playback.ts ranks the buffer window by distance from the
+   * playhead and everything else equal and last), applied before rarity; absent offline
+   */
+  deadline?: (index: number) => number;
 }
 
 /** New peer requests to make now. */
@@ -98,7 +103,10 @@ export function pickPeerRequests(x: PickInput): PeerFetch[] {
   const missing: number[] = [];
   for (let i = x.have.indexOf(false); i !== -1; i = x.have.indexOf(false, i + 1)) missing.push(i);
   const tie = (i: number) => mix(x.self, i);
-  missing.sort((a, b) => avail[a]! - avail[b]! || tie(a) - tie(b));
+  const deadline = x.deadline;
+  missing.sort(deadline === undefined
+    ? (a, b) => avail[a]! - avail[b]! || tie(a) - tie(b)
+    : (a, b) => deadline(a) - deadline(b) || avail[a]! - avail[b]! || tie(a) - tie(b));
   const loads = new Map<string, number>();
   for (const f of x.peerInFlight) loads.set(f.peerId, (loads.get(f.peerId) ?? 0) + 1);
   const out: PeerFetch[] = [];

@@ -18,6 +18,8 @@ export interface DownloadError {
 export const FETCH_ID_PREFIX = 'fetch.';
 export const fetchChildId = (index: number): string => `${FETCH_ID_PREFIX}${index}`;
 export const retryId = (index: number): string => `retry.${index}`;
+/** Urgent fetch children (`fetchUrgent`), one per chunk near the playhead. */
+export const urgentChildId = (index: number): string => `urgent.${index}`;
 
 /** Chunk index from `xstate.done.actor.fetch.<i>` / `xstate.error.actor.fetch.<i>`; -1 when it is not one. */
 export function fetchIndexOf(eventType: string): number {
@@ -27,7 +29,7 @@ export function fetchIndexOf(eventType: string): number {
   return Number.isInteger(n) && n >= 0 ? n : -1;
 }
 
-const REASONS = new Set<string>(['corrupt', 'denied', 'missing', 'network', 'declined', 'unavailable']);
+const REASONS = new Set<string>(['corrupt', 'denied', 'missing', 'network', 'declined', 'unavailable', 'refused']);
 
 /**
  * The rejection of a provided fetch actor, as a FetchChunkFailure. Anything without a known `reason` (a thrown
