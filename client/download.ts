@@ -8,7 +8,7 @@ import type { OriginClient } from '../actors/origin/client.js';
 import type { Logger } from '../lib/logger.js';
 import type { TokenBucket } from '../lib/tokenbucket.js';
 import { downloadMachine, modeOfSnapshot, type DownloadMode, type DownloadOutput } from '../machines/download/machine.js';
-import { isTransientError } from '../machines/download/schedule.js';
+import { isTransientError, toFetchFailure } from '../machines/download/schedule.js';
 import type {
   AssembleInput, AssembleOutput, FetchChunkInput, FetchChunkOutput, FetchResult, FetchUrgentInput, OpenSessionInput,
   OpenSessionOutput, ReleaseSessionInput, SessionKeeperInput, SwarmCommand, SwarmInput,
@@ -86,6 +86,27 @@ export function runDownload(opts: DownloadOptions, c: DownloadComponents): {
   const manifest: Manifest = partial.manifest;
   let heartbeatMs = 3000;
 
+  /** One chunk from the origin (slot grant) or a peer, verified and stored; rejects with a FetchFailure. */
+  const fetchChunk = async (input: FetchChunkInput, signal: AbortSignal): Promise<FetchChunkOutput> => {
+    // the download cap is spent before asking, so a throttled client never holds a transferred chunk back
+    // (which would look "in flight" to the endgame and draw a duplicate)
+    if (c.limiter) await c.limiter.take(input.length, signal);
+    let data: Uint8Array;
+    if (input.source === 'origin') {
+      data = await fetchOriginChunk({ gateway: opts.gateway, videoId: input.videoId, index: input.index,
+        grant: input.grant, signal });
+    } else {
+      if (!c.swarm) throw new FetchFailure('missing', `no swarm for ${input.source}`);
+      data = await c.swarm.request(input.source.slice('peer:'.length), input.index, signal);
+    }
+    // every chunk, from any source, is verified before it is stored or offered to others
+    if (!(await partial.writeChunk(input.index, data))) {
+      throw new FetchFailure('corrupt', `chunk ${input.index} from ${input.source} failed verification`);
+    }
+    c.swarm?.noteHave(input.index);
+    return { index: input.index, source: input.source, bytes: data.byteLength };
+  };
+
   const machine = downloadMachine.provide({
     actors: {
       openSession: fromPromise<OpenSessionOutput, OpenSessionInput>(async ({ input }) => {
@@ -98,14 +119,12 @@ export function runDownload(opts: DownloadOptions, c: DownloadComponents): {
         heartbeatMs = Math.max(100, Math.floor((r.status === 'granted' ? r.lease.ttlMs : r.ttlMs) / 3));
         return { ...r, manifest };
       }),
+      // reports what it hears, raw; the machine decides what a granted or waiting answer means
       sessionKeeper: fromCallback<EventObject, SessionKeeperInput>(({ input, sendBack }) => {
-        let waiting = true;
         let stopped = false;
         const unsub = origin.onPush(input.peerId, {
           slotOffered: (o) => {
-            if (o.sessionId !== input.sessionId) return;
-            waiting = false;
-            sendBack({ type: 'origin.slotOffered', grant: o.grant, lease: o.lease });
+            if (o.sessionId === input.sessionId) sendBack({ type: 'origin.slotOffered', grant: o.grant, lease: o.lease });
           },
           slotRevoked: (r) => {
             if (r.sessionId === input.sessionId) sendBack({ type: 'origin.leaseLost', reason: r.reason });
@@ -116,16 +135,7 @@ export function runDownload(opts: DownloadOptions, c: DownloadComponents): {
           try {
             const r = await origin.heartbeat(input.sessionId, input.peerId);
             if (stopped) return;
-            if (r.status === 'granted') {
-              // a granted heartbeat while we thought we were waiting means the offer push was lost: same thing
-              sendBack(waiting ? { type: 'origin.slotOffered', grant: r.grant, lease: r.lease }
-                : { type: 'origin.grantRenewed', grant: r.grant, lease: r.lease });
-              waiting = false;
-            } else {
-              if (!waiting) sendBack({ type: 'origin.leaseLost', reason: 'origin reports the session waiting' });
-              waiting = true;
-              sendBack({ type: 'origin.position', position: r.position });
-            }
+            sendBack({ type: 'origin.heartbeat', ...r });
           } catch (err) {
             if (stopped) return;
             if (err instanceof SwitchyardError && err.code === ErrorCodes.unknownSession) {
@@ -157,25 +167,11 @@ export function runDownload(opts: DownloadOptions, c: DownloadComponents): {
         });
         return swarm.subscribe((e) => sendBack(e));
       }),
-      fetchChunk: fromPromise<FetchChunkOutput, FetchChunkInput>(async ({ input, signal }) => {
-        // the download cap is spent before asking, so a throttled client never holds a transferred chunk back
-        // (which would look "in flight" to the endgame and draw a duplicate)
-        if (c.limiter) await c.limiter.take(input.length, signal);
-        let data: Uint8Array;
-        if (input.source === 'origin') {
-          data = await fetchOriginChunk({ gateway: opts.gateway, videoId: input.videoId, index: input.index,
-            grant: input.grant, signal });
-        } else {
-          if (!c.swarm) throw new FetchFailure('missing', `no swarm for ${input.source}`);
-          data = await c.swarm.request(input.source.slice('peer:'.length), input.index, signal);
-        }
-        // every chunk, from any source, is verified before it is stored or offered to others
-        if (!(await partial.writeChunk(input.index, data))) {
-          throw new FetchFailure('corrupt', `chunk ${input.index} from ${input.source} failed verification`);
-        }
-        c.swarm?.noteHave(input.index);
-        return { index: input.index, source: input.source, bytes: data.byteLength };
-      }),
+      // resolves with a result naming chunk and source, so the machine never reads them out of child ids
+      fetchChunk: fromPromise<FetchResult, FetchChunkInput>(({ input, signal }) => fetchChunk(input, signal).then(
+        (out): FetchResult => ({ ok: true, ...out }),
+        (err): FetchResult => ({ ok: false, index: input.index, source: input.source, failure: toFetchFailure(err) }),
+      )),
       fetchUrgent: fromPromise<FetchResult, FetchUrgentInput>(({ input, signal }) => fetchUrgentChunk(input, {
         origin, partial, gateway: opts.gateway, peerId: opts.peerId, signal,
         ...(c.limiter ? { limiter: c.limiter } : {}), ...(c.swarm ? { noteHave: (i: number) => c.swarm!.noteHave(i) } : {}),

@@ -5,7 +5,8 @@
 import { OriginPolicies } from '../../protocol/mod.js';
 import type { DownloadContext, DownloadOutcome } from './context.js';
 import {
-  attemptsAfter, failureOf, isCurrentFetch, isCurrentPeerFetch, knownHave, urgentResultOf, type DownloadMachineEvent,
+  attemptsAfter, failureOf, isCurrentFetch, isCurrentPeerFetch, knownHave, originResultOf, peerResultOf, urgentResultOf,
+  type DownloadMachineEvent,
 } from './events.js';
 import { grantsKeepFailing, peersCanHelp } from './failures.js';
 import { isSeek } from './playback.js';
@@ -13,6 +14,9 @@ import { isTransientError } from './schedule.js';
 import type { OpenSessionOutput } from './types.js';
 
 type Args = { context: DownloadContext; event: DownloadMachineEvent };
+
+/** A current origin fetch that failed (its result says why). */
+const failed = ({ context, event }: Args) => isCurrentFetch(context, event) && originResultOf(event)?.ok === false;
 
 /** Only on `openSession`'s done event, which the machine's event union does not name. */
 export const openReplyOf = (event: DownloadMachineEvent) => (event as unknown as { output: OpenSessionOutput }).output;
@@ -24,18 +28,25 @@ export const downloadGuards = {
   // the origin policy, read from the reply: the guard runs before storeOpenReply puts the policy in context
   isSwarmAware: ({ event }: Args) => (openReplyOf(event).policy ?? OriginPolicies.serverFirst) === OriginPolicies.swarmAware,
   hasEveryChunk: ({ context }: Args) => context.manifest !== null && context.haveCount === context.manifest.chunks.length,
-  isCurrentFetch: ({ context, event }: Args) => isCurrentFetch(context, event),
+  /** a current origin fetch brought its chunk (verified and stored by the runner) */
+  isFetchedChunk: ({ context, event }: Args) => isCurrentFetch(context, event) && originResultOf(event)?.ok === true,
+  isFailedFetch: failed,
   isCurrentPeerFetch: ({ context, event }: Args) => isCurrentPeerFetch(context, event),
-  isDeniedFetch: ({ context, event }: Args) => isCurrentFetch(context, event) && failureOf(event).reason === 'denied',
-  isDeclinedFetch: ({ context, event }: Args) => isCurrentFetch(context, event) && failureOf(event).reason === 'declined',
-  isUnavailableFetch: ({ context, event }: Args) => isCurrentFetch(context, event) && failureOf(event).reason === 'unavailable',
+  /** a current peer fetch brought its chunk */
+  isPeerChunk: ({ context, event }: Args) => isCurrentPeerFetch(context, event) && peerResultOf(event)?.ok === true,
+  isDeniedFetch: (a: Args) => failed(a) && failureOf(a.event).reason === 'denied',
+  isDeclinedFetch: (a: Args) => failed(a) && failureOf(a.event).reason === 'declined',
+  isUnavailableFetch: (a: Args) => failed(a) && failureOf(a.event).reason === 'unavailable',
   isTransientError: ({ event }: Args) => isTransientError((event as { error?: unknown }).error),
   grantsKeepFailing: ({ context }: Args) => grantsKeepFailing(context),
   peersCanHelp: ({ context }: Args) => peersCanHelp(context),
   wasRefused: ({ context }: Args) => context.grantRejections > 0,
-  isLastAttempt: ({ context, event }: Args) =>
-    isCurrentFetch(context, event) && attemptsAfter(context, event) >= context.maxAttempts,
+  isLastAttempt: (a: Args) => failed(a) && attemptsAfter(a.context, a.event) >= a.context.maxAttempts,
   outcomeIs: ({ context }: Args, p: { outcome: DownloadOutcome }) => context.outcome === p.outcome,
+  /** a heartbeat answered `granted` */
+  isGrantedBeat: ({ event }: Args) => event.type === 'origin.heartbeat' && event.status === 'granted',
+  /** we hold the slot (a grant we fetch with) */
+  holdsSlot: ({ context }: Args) => context.grant !== null,
   /** the playhead jumped out of the urgent window (or was set for the first time): re-plan around it */
   isSeek: ({ context, event }: Args) => event.type === 'playback.playhead' && isSeek(context, event.index),
   /** an urgent fetch brought its chunk */

@@ -1,17 +1,17 @@
 /**
- * The download machine: opens a session with the origin, fetches chunks from it while it holds a slot, waits
- * (later: fetches from peers) while it does not, then assembles the file. Pure: every effect is an actor the
+ * The download machine: opens a session with the origin, fetches chunks from it while it holds a slot, from
+ * peers while it does not (and alongside the origin when the policy allows), then assembles the file. A
+ * streaming download also has a playhead: chunks near it come first (playback.ts). Pure: every effect is an actor the
  * runner provides (see types.ts), so the same machine runs in the CLI, in tests and in the diagram exporter.
  */
-import { and, assertEvent, assign, enqueueActions, fromCallback, fromPromise, setup } from 'xstate';
-import type { EventObject } from 'xstate';
+import { and, assertEvent, assign, enqueueActions, raise, setup } from 'xstate';
 import { OriginPolicies } from '../../protocol/mod.js';
-import { fetchChildId, fetchIndexOf, retryDelayMs, retryId, toDownloadError, type DownloadError } from './schedule.js';
+import { fetchChildId, retryDelayMs, retryId, toDownloadError, type DownloadError } from './schedule.js';
 import {
   grantRefused, grantRejectedError, originAnswered, originSilent, outageDelay, outageError, OUTAGE_TIMEOUT_MS,
   peersProgressed,
 } from './failures.js';
-import { peerFetchId, peerFetchOf } from './peers.js';
+import { peerFetchId } from './peers.js';
 import { applyPeerEvent, chunkVerified, initialContext, peerFetchFailure, type DownloadContext, type DownloadOutcome } from './context.js';
 import { planOriginFetches, planPeerFetches, planUrgentFetches } from './plan.js';
 import { makeRoomForUrgent, movePlayhead } from './playback.js';
@@ -20,13 +20,12 @@ import {
 } from './states.js';
 import { pauseUrgent, spawnUrgent, stopUrgent } from './urgent.js';
 import {
-  attemptsAfter, chunkError, failureOf, isFetchDone, isPeerFetchDone, knownHave, urgentResultOf, type DownloadMachineEvent,
+  attemptsAfter, beatMeaning, chunkError, failureOf, fetchedIndex, knownHave, originResultOf, peerResultOf, urgentResultOf,
+  type DownloadMachineEvent,
 } from './events.js';
+import { downloadActors } from './actors.js';
 import { downloadGuards } from './guards.js';
-import type {
-  AssembleInput, AssembleOutput, DownloadEvent, DownloadInput, FetchChunkInput, FetchChunkOutput, FetchResult, FetchUrgentInput,
-  OpenSessionInput, OpenSessionOutput, ReleaseSessionInput, SessionKeeperInput, SwarmInput,
-} from './types.js';
+import type { DownloadEvent, DownloadInput, OpenSessionOutput } from './types.js';
 
 export type { DownloadError } from './schedule.js';
 export type { DownloadContext, DownloadOutcome } from './context.js';
@@ -59,31 +58,9 @@ export const downloadMachine = setup({
     output: {} as DownloadOutput,
     tags: {} as DownloadMode,
   },
-  actors: {
-    openSession: fromPromise<OpenSessionOutput, OpenSessionInput>(async () => {
-      throw new Error('openSession not provided');
-    }),
-    sessionKeeper: fromCallback<EventObject, SessionKeeperInput>(() => {
-      throw new Error('sessionKeeper not provided');
-    }),
-    fetchChunk: fromPromise<FetchChunkOutput, FetchChunkInput>(async () => {
-      throw new Error('fetchChunk not provided');
-    }),
-    // resolves with a FetchResult (never rejects): an urgent grant from the origin, then the chunk from the gateway
-    fetchUrgent: fromPromise<FetchResult, FetchUrgentInput>(async () => {
-      throw new Error('fetchUrgent not provided');
-    }),
-    assemble: fromPromise<AssembleOutput, AssembleInput>(async () => {
-      throw new Error('assemble not provided');
-    }),
-    releaseSession: fromPromise<void, ReleaseSessionInput>(async () => {
-      throw new Error('releaseSession not provided');
-    }),
-    // unlike the others, "no swarm" is a valid runner (origin only), so the default does nothing
-    swarm: fromCallback<EventObject, SwarmInput>(() => () => {}),
-  },
+  actors: downloadActors,
   delays: {
-    retryDelay: ({ context, event }) => retryDelayMs(context.attempts[fetchIndexOf(event.type)] ?? 1),
+    retryDelay: ({ context, event }) => retryDelayMs(context.attempts[fetchedIndex(event)] ?? 1),
     releaseTimeout: RELEASE_TIMEOUT_MS,
     /** how long a chunk the origin declined is left to the peers before the origin is asked again */
     declineDelay: 3000,
@@ -115,6 +92,10 @@ export const downloadMachine = setup({
       };
     }),
     storeGrant: assign(({ event }) => grantFrom(event)),
+    renewedByBeat: raise(({ event }) => beatMeaning(event, 'renewed')),
+    offeredByBeat: raise(({ event }) => beatMeaning(event, 'offered')),
+    lostByBeat: raise(({ event }) => beatMeaning(event, 'lost')),
+    positionByBeat: raise(({ event }) => beatMeaning(event, 'position')),
     storePosition: assign(({ event }) => {
       assertEvent(event, 'origin.position');
       return { position: event.position };
@@ -137,7 +118,7 @@ export const downloadMachine = setup({
     // the origin agrees the slot is gone (revoked, waiting): the refusals were consistent, not a mismatch
     forgetRefusals: assign({ grantRejections: 0 }),
     waitOutOutage: enqueueActions(({ context, event, enqueue }) => {
-      const index = fetchIndexOf(event.type);
+      const index = fetchedIndex(event);
       enqueue.stopChild(fetchChildId(index));
       enqueue.assign({ inFlight: context.inFlight.filter((i) => i !== index), backoff: [...context.backoff, index],
         outageStrikes: context.outageStrikes + 1 });
@@ -160,22 +141,21 @@ export const downloadMachine = setup({
     }),
     // an origin request that fails after the slot went is not retried: peers or a later slot will bring it
     dropFetch: enqueueActions(({ context, event, enqueue }) => {
-      const index = fetchIndexOf(event.type);
+      const index = fetchedIndex(event);
       enqueue.stopChild(fetchChildId(index));
       enqueue.assign({ inFlight: context.inFlight.filter((i) => i !== index) });
     }),
     recordChunk: enqueueActions(({ context, event, enqueue }) => {
-      if (!isFetchDone(event)) return;
-      apply(enqueue, chunkVerified(context, fetchIndexOf(event.type), event.output, null));
+      const r = originResultOf(event);
+      if (r?.ok) apply(enqueue, chunkVerified(context, r.index, r, null));
     }),
     recordPeerChunk: enqueueActions(({ context, event, enqueue }) => {
-      if (!isPeerFetchDone(event)) return;
-      const { index, peerId } = peerFetchOf(event.type)!;
-      apply(enqueue, chunkVerified(context, index, event.output, peerId));
+      const r = peerResultOf(event);
+      if (r?.ok) apply(enqueue, chunkVerified(context, r.index, r, r.peerId));
     }),
     peerFetchFailed: enqueueActions(({ context, event, enqueue }) => {
-      const f = peerFetchOf(event.type);
-      if (f) apply(enqueue, peerFetchFailure(context, f, failureOf(event)));
+      const r = peerResultOf(event);
+      if (r && !r.ok) apply(enqueue, peerFetchFailure(context, { index: r.index, peerId: r.peerId }, r.failure));
     }),
     schedulePeers: enqueueActions(({ context, enqueue }) => spawnPlan(enqueue, planPeerFetches(context))),
     stopPeerFetches: enqueueActions(({ context, enqueue }) => {
@@ -203,7 +183,7 @@ export const downloadMachine = setup({
     // a re-opened session may come back granted after p2p turned peers on
     originOnly: assign({ usePeers: false }),
     declineChunk: enqueueActions(({ context, event, enqueue }) => {
-      const index = fetchIndexOf(event.type);
+      const index = fetchedIndex(event);
       enqueue.stopChild(fetchChildId(index));
       enqueue.assign({ inFlight: context.inFlight.filter((i) => i !== index), declined: [...context.declined, index] });
       enqueue.raise({ type: 'origin.undecline', index }, { id: `undecline.${index}`, delay: 'declineDelay' });
@@ -213,7 +193,7 @@ export const downloadMachine = setup({
       return { declined: context.declined.filter((i) => i !== event.index) };
     }),
     retryChunk: enqueueActions(({ context, event, enqueue }) => {
-      const index = fetchIndexOf(event.type);
+      const index = fetchedIndex(event);
       const { reason } = failureOf(event);
       enqueue.stopChild(fetchChildId(index));
       // corrupt bytes are not a sign of an overloaded link: retry at once; the others wait a little
@@ -234,7 +214,8 @@ export const downloadMachine = setup({
   id: 'download',
   context: ({ input }) => initialContext(input),
   initial: 'opening',
-  // a fetch child stopped too late to be silenced must not crash the machine (unhandled actor errors do)
+  // fetch actors resolve with their failures; a rejection (a broken runner, or a child stopped too late to be
+  // silenced) must not crash the machine (unhandled actor errors do)
   on: {
     'xstate.error.actor.fetch.*': {}, 'xstate.error.actor.pfetch.*': {}, 'xstate.done.actor.pfetch.*': {},
     'xstate.done.actor.urgent.*': {},
@@ -307,6 +288,13 @@ export const downloadMachine = setup({
       always: { guard: 'hasEveryChunk', target: 'assembling' },
       on: {
         'origin.grantRenewed': { actions: ['storeGrant', 'heardFromOrigin'] },
+        // the keeper reports raw answers: their meaning depends on whether we hold the slot
+        'origin.heartbeat': [
+          { guard: and(['isGrantedBeat', 'holdsSlot']), actions: 'renewedByBeat' },
+          { guard: 'isGrantedBeat', actions: 'offeredByBeat' },
+          { guard: 'holdsSlot', actions: ['lostByBeat', 'positionByBeat'] },
+          { actions: 'positionByBeat' },
+        ],
         'origin.unreachable': { actions: 'originSilent' },
         'origin.outageExpired': { target: 'releasing', actions: 'failOutage' },
         // a new session is opened; verified chunks are kept (knownHave), so nothing is fetched twice
@@ -319,14 +307,14 @@ export const downloadMachine = setup({
         'peer.choked': { actions: 'peerEvent' },
         'peer.left': { actions: 'peerEvent' },
         // origin requests still running after the slot went (p2p): keep what they bring
-        'xstate.done.actor.fetch.*': { guard: 'isCurrentFetch', actions: ['recordChunk', 'scheduleFetches', 'schedulePeers'] },
-        'xstate.error.actor.fetch.*': { guard: 'isCurrentFetch', actions: ['dropFetch', 'schedulePeers'] },
-        'xstate.done.actor.pfetch.*': {
-          guard: 'isCurrentPeerFetch', actions: ['recordPeerChunk', 'peersProgressed', 'scheduleFetches', 'schedulePeers'],
-        },
-        'xstate.error.actor.pfetch.*': {
-          guard: 'isCurrentPeerFetch', actions: ['peerFetchFailed', 'scheduleFetches', 'schedulePeers'],
-        },
+        'xstate.done.actor.fetch.*': [
+          { guard: 'isFetchedChunk', actions: ['recordChunk', 'scheduleFetches', 'schedulePeers'] },
+          { guard: 'isFailedFetch', actions: ['dropFetch', 'schedulePeers'] },
+        ],
+        'xstate.done.actor.pfetch.*': [
+          { guard: 'isPeerChunk', actions: ['recordPeerChunk', 'peersProgressed', 'scheduleFetches', 'schedulePeers'] },
+          { guard: 'isCurrentPeerFetch', actions: ['peerFetchFailed', 'scheduleFetches', 'schedulePeers'] },
+        ],
         'download.cancel': { target: 'releasing', actions: { type: 'settleAs', params: { outcome: 'cancelled' } } },
         // streaming: the urgent window first (origin), the buffer from peers by deadline (playback.ts)
         'playback.playhead': [

@@ -28,19 +28,8 @@ export interface PeerFetch {
 }
 
 export const PEER_FETCH_PREFIX = 'pfetch.';
-/** Child ids `pfetch.<index>.<peerId>`: peer ids have no dots (protocol id pattern), so the split is unambiguous. */
+/** Child ids `pfetch.<index>.<peerId>`, unique per request; results name chunk and peer, the id is never parsed. */
 export const peerFetchId = (index: number, peerId: string) => `${PEER_FETCH_PREFIX}${index}.${peerId}`;
-
-/** `{index, peerId}` from `xstate.(done|error).actor.pfetch.<index>.<peerId>`, or null. */
-export function peerFetchOf(eventType: string): PeerFetch | null {
-  const at = eventType.indexOf(`.${PEER_FETCH_PREFIX}`);
-  if (at < 0) return null;
-  const rest = eventType.slice(at + PEER_FETCH_PREFIX.length + 1);
-  const dot = rest.indexOf('.');
-  const index = Number(rest.slice(0, dot));
-  const peerId = rest.slice(dot + 1);
-  return dot > 0 && Number.isInteger(index) && index >= 0 && peerId.length > 0 ? { index, peerId } : null;
-}
 
 export const MAX_PEER_FAILURES = 3;
 

@@ -59,17 +59,15 @@ export const originFetching = {
     'origin.leaseLost': { target: 'p2p', actions: ['dropGrant', 'forgetRefusals'] },
     'origin.slotOffered': { actions: ['storeGrant', 'heardFromOrigin'] },
     'fetch.retry': { actions: ['endBackoff', 'scheduleFetches'] },
-    'xstate.done.actor.fetch.*': {
-      guard: 'isCurrentFetch', actions: ['recordChunk', 'originChunkArrived', 'scheduleFetches', 'schedulePeers'],
-    },
-    'xstate.error.actor.fetch.*': [
+    'xstate.done.actor.fetch.*': [
+      { guard: 'isFetchedChunk', actions: ['recordChunk', 'originChunkArrived', 'scheduleFetches', 'schedulePeers'] },
       { guard: 'isDeclinedFetch', actions: ['declineChunk', 'scheduleFetches', 'schedulePeers'] },
       // refused: the other requests under this grant will be refused too
       { guard: 'isDeniedFetch', target: 'p2p', actions: ['noteGrantRefused', 'dropGrant', 'stopFetches'] },
       // an outage is not the chunk's fault: waited out, not counted (the outage timer bounds the wait)
       { guard: 'isUnavailableFetch', actions: 'waitOutOutage' },
       { guard: 'isLastAttempt', target: '#download.releasing', actions: 'failChunk' },
-      { guard: 'isCurrentFetch', actions: ['retryChunk', 'scheduleFetches'] },
+      { guard: 'isFailedFetch', actions: ['retryChunk', 'scheduleFetches'] },
     ],
   },
 } as const;

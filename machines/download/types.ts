@@ -67,7 +67,9 @@ export type OpenSessionOutput = OpenReply & { manifest: Manifest };
 
 /**
  * Input of the `sessionKeeper` actor (fromCallback). It heartbeats the session for as long as it runs and
- * sends the parent `origin.slotOffered`, `origin.position` and `origin.leaseLost` events.
+ * reports what it hears, raw: `origin.heartbeat` (each answer), `origin.slotOffered` / `origin.leaseLost` (the
+ * origin's pushes), `origin.sessionLost` (unknown_session), `origin.unreachable` (no answer). It keeps no state
+ * of its own: whether a granted answer is a renewal or a lost offer is the machine's decision.
  */
 export interface SessionKeeperInput {
   sessionId: string;
@@ -144,6 +146,12 @@ export type DownloadEvent =
   /** the origin no longer knows the session at all (it expired while we were unreachable): open a new one */
   | { type: 'origin.sessionLost'; reason: string }
   | { type: 'origin.grantRenewed'; grant: string; lease: LeaseInfo }
+  /**
+   * a heartbeat's answer as the origin gave it; the machine decides what it means from its own state (renewed,
+   * a lost offer push, a lost lease, or a wait-list position)
+   */
+  | { type: 'origin.heartbeat'; status: 'granted'; grant: string; lease: LeaseInfo }
+  | { type: 'origin.heartbeat'; status: 'waiting'; position: number }
   /** a heartbeat got no answer (NATS or the origin is down): the machine starts counting the outage */
   | { type: 'origin.unreachable'; reason: string }
   | { type: 'download.cancel' }

@@ -3,7 +3,7 @@ import { createActor, fromCallback, fromPromise, toPromise } from 'xstate';
 import type { EventObject, StateValue } from 'xstate';
 import { chunkLength } from '../../protocol/mod.js';
 import type { LeaseInfo, Manifest } from '../../protocol/mod.js';
-import { downloadMachine } from '../../machines/download/mod.js';
+import { downloadMachine, toFetchFailure } from '../../machines/download/mod.js';
 import type {
   AssembleInput, AssembleOutput, DownloadEvent, DownloadInput, DownloadOutput, FetchChunkInput, FetchChunkOutput, FetchResult,
   FetchUrgentInput,
@@ -131,12 +131,15 @@ export function run(opts: Options) {
         });
         return () => { swarmSend = null; };
       }),
-      fetchChunk: fromPromise<FetchChunkOutput, FetchChunkInput>(async ({ input, signal }) => {
+      // the fakes resolve or reject like the real I/O; the provided actor reports either as a FetchResult
+      fetchChunk: fromPromise<FetchResult, FetchChunkInput>(async ({ input, signal }) => {
         const call = { input, signal };
         calls.push(call);
         conc.max = Math.max(conc.max, ++conc.now);
         try {
-          return await (opts.fetch ?? okFetch)(call, calls.filter((c) => c.input.index === input.index).length);
+          return { ok: true, ...(await (opts.fetch ?? okFetch)(call, calls.filter((c) => c.input.index === input.index).length)) };
+        } catch (err) {
+          return { ok: false, index: input.index, source: input.source, failure: toFetchFailure(err) };
         } finally {
           conc.now--;
         }
