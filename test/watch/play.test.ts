@@ -1,0 +1,346 @@
+/**
+ * `switchyard play` end to end: a real stack (nats-server, origin, gateway) on 127.0.0.1, a streamable video
+ * (HLS/CMAF in one fMP4 file, packaged by the Debian ffmpeg), the real CLI as a child process with a throttled
+ * download, and Debian ffprobe/ffmpeg reading its playlist over HTTP while the download is still running.
+ */
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { createOriginClient } from '../../actors/origin/client.js';
+import { openPartial } from '../../client/partial.js';
+import { parseRange } from '../../client/play/range.js';
+import { createPlayServer } from '../../client/play/server.js';
+import { generateSampleVideo } from '../../client/media.js';
+import { startStack, type Stack } from '../../client/stack.js';
+import { buildManifest, sha256Hex } from '../../lib/hash.js';
+import { createLogger, silentLogger } from '../../lib/logger.js';
+import { hlsPlaylist, type Manifest, type StreamInfo } from '../../protocol/mod.js';
+import { startCli, type CliRun } from '../helpers/cli.js';
+import { waitFor } from '../helpers/env.js';
+
+const CHUNK = 64 * 1024;
+
+function run(cmd: string, args: string[], timeoutMs = 60000): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
+      resolve({ code, stdout: String(stdout), stderr: String(stderr) });
+    });
+  });
+}
+
+/** ffmpeg's HLS/CMAF single-file packaging, and the StreamInfo read back from its byte-range playlist. */
+async function packageStreamable(src: string, dir: string): Promise<{ file: string; stream: StreamInfo }> {
+  const file = join(dir, 'stream.mp4');
+  const m3u8 = join(dir, 'stream.m3u8');
+  const r = await run('ffmpeg', ['-v', 'error', '-y', '-protocol_whitelist', 'file', '-i', `file:${src}`, '-c', 'copy',
+    '-f', 'hls', '-hls_time', '2', '-hls_playlist_type', 'vod', '-hls_segment_type', 'fmp4',
+    '-hls_flags', 'single_file+independent_segments', '-hls_segment_filename', file, m3u8]);
+  assert.is(r.code, 0, r.stderr);
+  const text = readFileSync(m3u8, 'utf8');
+  const br = (s: string) => {
+    const [len, off] = s.split('@').map(Number);
+    return { offset: off!, length: len! };
+  };
+  const init = br(/#EXT-X-MAP:URI="[^"]*",BYTERANGE="(\d+@\d+)"/.exec(text)![1]!);
+  const segments: StreamInfo['segments'] = [];
+  let duration = 0;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#EXTINF:')) duration = Number(line.slice(8).split(',')[0]);
+    if (line.startsWith('#EXT-X-BYTERANGE:')) segments.push({ ...br(line.slice(17)), durationSec: duration });
+  }
+  const target = Number(/#EXT-X-TARGETDURATION:(\d+)/.exec(text)![1]);
+  return { file, stream: { format: 'hls-cmaf', targetDurationSec: target, init, segments } };
+}
+
+async function publish(stack: Stack, bytes: Uint8Array, o: { name: string; mime: string; stream?: StreamInfo }): Promise<Manifest> {
+  const chunks: string[] = [];
+  for (let off = 0; off < bytes.byteLength; off += CHUNK) {
+    const c = bytes.subarray(off, Math.min(off + CHUNK, bytes.byteLength));
+    const h = sha256Hex(c);
+    await stack.store.put(h, c);
+    chunks.push(h);
+  }
+  const m = buildManifest({ name: o.name, mime: o.mime, size: bytes.byteLength, chunkSize: CHUNK, chunks,
+    ...(o.stream ? { stream: o.stream } : {}) });
+  await createOriginClient(stack.nc).publish(m);
+  return m;
+}
+
+interface Reply { status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }
+
+/** A raw HTTP request (no URL normalisation, any Host header). */
+function raw(port: number, path: string, o: { method?: string; headers?: Record<string, string> } = {}): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, method: o.method ?? 'GET', headers: o.headers ?? {} }, (res) => {
+      const parts: Buffer[] = [];
+      res.on('data', (b: Buffer) => parts.push(b));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts) }));
+      res.on('error', reject);
+    });
+    req.setTimeout(30000, () => req.destroy(new Error('request timed out')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+const common = (s: Stack) => ['--nats', s.natsUrl, '--gateway', s.gatewayUrl];
+
+async function listening(cli: CliRun): Promise<{ port: number; playlist: string | null; file: string }> {
+  return waitFor(() => cli.events.find((e) => e.event === 'listening') as unknown as
+    { port: number; playlist: string | null; file: string } | undefined, `listening (${cli.stderr()})`, 30000);
+}
+
+async function stopCli(cli: CliRun): Promise<number | null> {
+  cli.child.kill('SIGINT');
+  return cli.exited;
+}
+
+const ranges = suite('play: Range header parsing');
+
+ranges('the three single-range forms, clamped to the file', () => {
+  assert.equal(parseRange(undefined, 100), { kind: 'whole' });
+  assert.equal(parseRange('bytes=0-9', 100), { kind: 'range', start: 0, end: 9 });
+  assert.equal(parseRange('bytes=90-', 100), { kind: 'range', start: 90, end: 99 });
+  assert.equal(parseRange('bytes=90-500', 100), { kind: 'range', start: 90, end: 99 });
+  assert.equal(parseRange('bytes=-10', 100), { kind: 'range', start: 90, end: 99 });
+  assert.equal(parseRange('bytes=-500', 100), { kind: 'range', start: 0, end: 99 });
+  assert.equal(parseRange('bytes=99-99', 100), { kind: 'range', start: 99, end: 99 });
+});
+
+ranges('unsatisfiable, malformed and multi-range are all 416', () => {
+  for (const h of ['bytes=100-', 'bytes=100-200', 'bytes=5-2', 'bytes=-0', 'bytes=-', 'bytes=0-1,5-6', 'items=0-1',
+    'bytes=abc', 'bytes=99999999999999999-', `bytes=0-${'9'.repeat(300)}`]) {
+    assert.equal(parseRange(h, 100), { kind: 'unsatisfiable' }, h);
+  }
+});
+
+ranges.run();
+
+const srv = suite('play: the server follows a partial download (in-process, real files and HTTP)');
+
+srv('bytes stream as chunks arrive, waits tell the playhead, stalls and overload are bounded', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sy-playsrv-'));
+  const bytes = new Uint8Array(4 * CHUNK + 123).map((_, i) => (i * 31 + 7) & 0xff);
+  const chunks: string[] = [];
+  for (let off = 0; off < bytes.byteLength; off += CHUNK) chunks.push(sha256Hex(bytes.subarray(off, off + CHUNK)));
+  const m = buildManifest({ name: 'x.bin', mime: 'application/octet-stream', size: bytes.byteLength, chunkSize: CHUNK, chunks });
+  const partial = await openPartial(join(dir, 'x.part'), m);
+  const put = (i: number) => partial.writeChunk(i, bytes.subarray(i * CHUNK, (i + 1) * CHUNK));
+  const playheads: number[] = [];
+  const server = createPlayServer({ maxRequests: 2, stallMs: 1500 },
+    { partial, logger: silentLogger, onPlayhead: (i) => playheads.push(i) });
+  const { port } = await server.start();
+  const path = `/${m.videoId}.bin`;
+  try {
+    // nothing arrives: 503 after the bounded wait, not a hang
+    const stalled = await raw(port, path, { headers: { Range: 'bytes=10-20' } });
+    assert.is(stalled.status, 503);
+    assert.ok(playheads.includes(0), `playhead told: ${playheads}`);
+    assert.is(server.stats().active, 0);
+
+    // chunk 0 present: the head and its bytes go out while chunk 1 is still missing
+    await put(0);
+    const got: Buffer[] = [];
+    let status = 0;
+    const ended = new Promise<void>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port, path, headers: { Range: `bytes=100-${2 * CHUNK + 99}` } }, (res) => {
+        status = res.statusCode ?? 0;
+        res.on('data', (b: Buffer) => got.push(b));
+        res.on('end', resolve);
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    await waitFor(() => got.reduce((a, b) => a + b.byteLength, 0) === CHUNK - 100, 'the first chunk\'s bytes');
+    assert.is(status, 206);
+    await waitFor(() => playheads.includes(1), 'the playhead moved to the missing chunk');
+    // two requests in progress at most: a third is refused at once
+    const second = raw(port, path, { headers: { Range: `bytes=${3 * CHUNK}-${3 * CHUNK + 10}` } });
+    await waitFor(() => server.stats().active === 2, 'two requests waiting');
+    const refused = await raw(port, path, { headers: { Range: 'bytes=0-10' } });
+    assert.is(refused.status, 503);
+    assert.is(refused.headers['retry-after'], '1');
+    await put(1);
+    await put(2);
+    await put(3);
+    await ended;
+    assert.is(sha(Buffer.concat(got)), sha(bytes.subarray(100, 2 * CHUNK + 100)));
+    const s = await second;
+    assert.is(s.status, 206);
+    assert.is(sha(s.body), sha(bytes.subarray(3 * CHUNK, 3 * CHUNK + 11)));
+
+    // a player that goes away stops its response's wait at once
+    const gone = request({ host: '127.0.0.1', port, path, headers: { Range: `bytes=${4 * CHUNK}-` } });
+    gone.on('error', () => {});
+    gone.end();
+    await waitFor(() => server.stats().active === 1, 'the request waiting for chunk 4');
+    gone.destroy();
+    await waitFor(() => server.stats().active === 0, 'the abandoned request ended', 1000);
+  } finally {
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+srv.run();
+
+const t = suite<{ stack: Stack; dir: string; source: Uint8Array; manifest: Manifest }>('play: a player reads while it downloads');
+
+t.before(async (ctx) => {
+  ctx.dir = mkdtempSync(join(tmpdir(), 'sy-play-'));
+  ctx.stack = await startStack({ dataDir: join(ctx.dir, 'stack'), capacity: 2, leaseTtlMs: 2000 }, createLogger('play-test'));
+  const src = join(ctx.dir, 'in.mp4');
+  await generateSampleVideo(src, { seconds: 12, width: 320, height: 240, kbps: 1500 });
+  const { file, stream } = await packageStreamable(src, ctx.dir);
+  ctx.source = new Uint8Array(readFileSync(file));
+  ctx.manifest = await publish(ctx.stack, ctx.source, { name: 'stream.mp4', mime: 'video/mp4', stream });
+});
+t.after(async ({ stack, dir }) => {
+  await stack.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+t('ffprobe reads the playlist while the download is still in progress; ffmpeg decodes it all', async (ctx) => {
+  const { manifest, source } = ctx;
+  assert.ok(manifest.stream && manifest.chunks.length >= 20, `${manifest.chunks.length} chunks`);
+  const out = join(ctx.dir, 'watched.mp4');
+  // ~300 KB/s: the ~2 MB download takes several seconds
+  const cli = startCli(['play', manifest.videoId, '--out', out, '--json', '--rate', '300000', ...common(ctx.stack)],
+    { timeoutMs: 120000 });
+  try {
+    const urls = await listening(cli);
+    assert.is(urls.playlist, `http://127.0.0.1:${urls.port}/${manifest.videoId}.m3u8`);
+    assert.is(urls.file, `http://127.0.0.1:${urls.port}/${manifest.videoId}.mp4`);
+    // a range at the very end, asked at once: answered when its chunk arrives, not refused
+    const tail = raw(urls.port, `/${manifest.videoId}.mp4`, { headers: { Range: 'bytes=-1000' } });
+    const decode = run('ffmpeg', ['-v', 'error', '-i', urls.playlist!, '-f', 'null', '-'], 90000);
+    const probe = await run('ffprobe', ['-v', 'error', '-show_format', '-show_streams', '-of', 'json', urls.playlist!]);
+    const probedAt = Date.now();
+    const doneWhenProbed = cli.events.some((e) => e.event === 'done');
+    const chunksWhenProbed = readdirSync(join(`${out}.part`, 'chunks')).filter((n) => /^\d+$/.test(n)).length;
+    assert.is(probe.code, 0, probe.stderr);
+    const info = JSON.parse(probe.stdout) as { format: { duration?: string }; streams: Array<{ codec_type: string; codec_name: string; width?: number }> };
+    const video = info.streams.find((s) => s.codec_type === 'video');
+    assert.ok(video, 'a video stream');
+    assert.is(video!.codec_name, 'h264');
+    assert.is(video!.width, 320);
+    assert.ok(info.streams.some((s) => s.codec_type === 'audio'), 'an audio stream');
+    assert.ok(Math.abs(Number(info.format.duration) - 12) < 0.5, `duration ${info.format.duration}`);
+    assert.not.ok(doneWhenProbed, 'ffprobe finished before the download did');
+    assert.ok(chunksWhenProbed < manifest.chunks.length, `${chunksWhenProbed} of ${manifest.chunks.length} chunks on disk`);
+
+    const end = await tail;
+    assert.is(end.status, 206);
+    assert.is(end.headers['content-range'], `bytes ${source.byteLength - 1000}-${source.byteLength - 1}/${source.byteLength}`);
+    assert.is(sha(end.body), sha(source.subarray(source.byteLength - 1000)));
+
+    const decoded = await decode;
+    assert.is(decoded.code, 0, decoded.stderr);
+    assert.is(decoded.stderr.trim(), '');
+    const done = await waitFor(() => cli.events.find((e) => e.event === 'done'), 'done', 60000);
+    assert.is(done.status, 'complete');
+    process.stdout.write(`  ffprobe answered ${(done.at! - probedAt) / 1000} s before the download completed, ` +
+      `with ${chunksWhenProbed} of ${manifest.chunks.length} chunks\n`);
+    await waitFor(() => cli.events.find((e) => e.event === 'serving'), 'serving');
+
+    // the completed file, and the server keeps serving after completion
+    assert.is(sha(readFileSync(out)), sha(source));
+    const pl = await raw(urls.port, `/${manifest.videoId}.m3u8`);
+    assert.is(pl.status, 200);
+    assert.is(pl.headers['content-type'], 'application/vnd.apple.mpegurl');
+    assert.is(pl.body.toString(), hlsPlaylist(manifest.stream!, `${manifest.videoId}.mp4`));
+    const whole = await raw(urls.port, `/${manifest.videoId}.mp4`);
+    assert.is(whole.status, 200);
+    assert.is(whole.headers['accept-ranges'], 'bytes');
+    assert.is(sha(whole.body), sha(source));
+  } finally {
+    const code = await stopCli(cli);
+    assert.is(code, 0, cli.stderr());
+  }
+  assert.ok(cli.events.some((e) => e.event === 'stopped'), 'stopped cleanly');
+  assert.not.ok(existsSync(`${out}.part`), '.part removed on exit');
+  assert.is(sha(readFileSync(out)), sha(source));
+});
+
+t('Range: exact bytes for aligned and unaligned ranges, 416, HEAD, 404 and no way out of the fixed routes', async (ctx) => {
+  const { manifest, source } = ctx;
+  const out = join(ctx.dir, 'ranges.mp4');
+  const cli = startCli(['play', manifest.videoId, '-o', out, '--json', ...common(ctx.stack)], { timeoutMs: 120000 });
+  try {
+    const { port } = await listening(cli);
+    const path = `/${manifest.videoId}.mp4`;
+    const size = source.byteLength;
+    const cases: Array<[number, number]> = [[0, CHUNK - 1], [CHUNK, 3 * CHUNK - 1], [1000, 200_000],
+      [CHUNK - 1, CHUNK], [size - 1, size - 1], [5 * CHUNK + 7, size - 1]];
+    const replies = await Promise.all(cases.map(([a, b]) => raw(port, path, { headers: { Range: `bytes=${a}-${b}` } })));
+    for (const [i, [a, b]] of cases.entries()) {
+      const r = replies[i]!;
+      assert.is(r.status, 206, `${a}-${b}`);
+      assert.is(r.headers['content-range'], `bytes ${a}-${b}/${size}`);
+      assert.is(Number(r.headers['content-length']), b - a + 1);
+      assert.is(sha(r.body), sha(source.subarray(a, b + 1)), `${a}-${b}`);
+    }
+    const open = await raw(port, path, { headers: { Range: `bytes=${size - 5000}-` } });
+    assert.is(open.status, 206);
+    assert.is(sha(open.body), sha(source.subarray(size - 5000)));
+    const past = await raw(port, path, { headers: { Range: `bytes=${size}-` } });
+    assert.is(past.status, 416);
+    assert.is(past.headers['content-range'], `bytes */${size}`);
+    assert.is((await raw(port, path, { headers: { Range: 'bytes=0-1,5-6' } })).status, 416);
+    const head = await raw(port, path, { method: 'HEAD' });
+    assert.is(head.status, 200);
+    assert.is(Number(head.headers['content-length']), size);
+    assert.is(head.headers['accept-ranges'], 'bytes');
+    assert.is(head.headers['content-type'], 'video/mp4');
+    assert.is(head.body.byteLength, 0);
+    const headRange = await raw(port, path, { method: 'HEAD', headers: { Range: 'bytes=10-19' } });
+    assert.is(headRange.status, 206);
+    assert.is(headRange.headers['content-length'], '10');
+    for (const p of ['/nope', '/../../etc/passwd', `/${manifest.videoId}.mp4/../../x`, '/%2e%2e/%2e%2e/etc/passwd',
+      `/${manifest.videoId}.MP4`, `/stream.mp4`, '//etc/passwd']) {
+      assert.is((await raw(port, p)).status, 404, p);
+    }
+    assert.is((await raw(port, path, { method: 'POST' })).status, 405);
+    assert.is((await raw(port, path, { headers: { Host: 'evil.example:80' } })).status, 403);
+    const index = await raw(port, '/');
+    assert.is(index.status, 200);
+    assert.match(index.body.toString(), `/${manifest.videoId}.m3u8`);
+    await waitFor(() => cli.events.find((e) => e.event === 'serving'), 'serving', 60000);
+  } finally {
+    assert.is(await stopCli(cli), 0, cli.stderr());
+  }
+  assert.is(sha(readFileSync(out)), sha(source));
+});
+
+t('a video that is not streamable: the whole file with Range, a warning, no playlist', async (ctx) => {
+  const bytes = new Uint8Array(300_000).map((_, i) => (i * 7919) & 0xff);
+  const m = await publish(ctx.stack, bytes, { name: 'notes.bin', mime: 'application/octet-stream' });
+  const out = join(ctx.dir, 'notes.bin');
+  const cli = startCli(['play', m.videoId, '-o', out, ...common(ctx.stack)], { timeoutMs: 60000 });
+  try {
+    const fileUrl = `/${m.videoId}.bin`;
+    await waitFor(() => cli.stdout().includes(fileUrl), `the file URL on stdout (${cli.stderr()})`, 30000);
+    assert.not.match(cli.stdout(), '.m3u8');
+    assert.match(cli.stderr(), /warning: .* not packaged for streaming/);
+    const port = Number(/127\.0\.0\.1:(\d+)\//.exec(cli.stdout())![1]);
+    assert.is((await raw(port, `/${m.videoId}.m3u8`)).status, 404);
+    const r = await raw(port, fileUrl, { headers: { Range: 'bytes=70000-140000' } });
+    assert.is(r.status, 206);
+    assert.is(r.headers['content-type'], 'application/octet-stream');
+    assert.is(sha(r.body), sha(bytes.subarray(70000, 140001)));
+    await waitFor(() => cli.stderr().includes('still serving'), 'completion', 30000);
+  } finally {
+    assert.is(await stopCli(cli), 0, cli.stderr());
+  }
+  assert.is(sha(readFileSync(out)), sha(bytes));
+});
+
+t.run();
