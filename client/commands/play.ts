@@ -4,6 +4,7 @@
  * After the download completes it keeps serving, and seeding, until Ctrl-C.
  */
 import { BadRequestError, isValidId } from '../../protocol/mod.js';
+import type { DownloadOptions } from '../download.js';
 import { createPlayServer } from '../play/server.js';
 import { waitForStop } from './common.js';
 import { openSession, type DownloadHandle, type SessionFlags } from './session.js';
@@ -27,9 +28,11 @@ export async function playCommand(videoId: string | undefined, flags: PlayFlags)
   const session = await openSession('play', videoId, { ...flags, ...(flags.out ? { output: flags.out } : {}) });
   const { manifest, partial, emit, json } = session;
   let handle: DownloadHandle | null = null;
-  // The one place that tells the download where the player reads. `setPlayhead` arrives with playback-ordered
-  // fetching (branch wt-urgent); until then the download keeps its own order and this does nothing.
+  // The one place that tells the download where the player reads. `setPlayhead` and the `streaming` option arrive
+  // with playback-ordered fetching (branch wt-urgent); until then the download keeps its own order, the option is
+  // ignored and this does nothing.
   const setPlayhead = (index: number) => (handle as { setPlayhead?(i: number): void } | null)?.setPlayhead?.(index);
+  const streaming = { streaming: {} } as Partial<DownloadOptions>;
   const server = createPlayServer({ host, port }, { partial, logger: session.logger, onPlayhead: setPlayhead });
   let stopped = false;
   const stopServer = async () => {
@@ -50,7 +53,7 @@ export async function playCommand(videoId: string | undefined, flags: PlayFlags)
       process.stderr.write(`serving ${manifest.name} at ${urls.base} while it downloads (ffplay/mpv/vlc: ` +
         `open the ${urls.playlist ? 'playlist' : 'file'} URL)\n`);
     }
-    const dl = session.download({ staying: true });
+    const dl = session.download({ staying: true, options: manifest.stream ? streaming : {} });
     handle = dl.handle;
     const result = await dl.done;
     const code = session.report(result);

@@ -12,7 +12,7 @@ import { createTokenBucket } from '../../lib/tokenbucket.js';
 import { BadRequestError, type Manifest } from '../../protocol/mod.js';
 import { resolveConfig } from '../config.js';
 import { connectAsPeer } from '../credentials.js';
-import { runDownload, type DownloadResult } from '../download.js';
+import { runDownload, type DownloadOptions, type DownloadResult } from '../download.js';
 import { openPartial, partialDirFor, type PartialDownload } from '../partial.js';
 import { acquirePartLock, type PartLock } from '../partlock.js';
 import { createProgressBar } from '../progress.js';
@@ -60,9 +60,10 @@ export interface ClientSession {
   emit(o: Record<string, unknown>): void;
   /**
    * Starts the download (once). Ctrl-C cancels it while it runs; `done` settles after the `done` event.
-   * `staying` = the client stays in the swarm after completion (telemetry reports `seeding`), which keeps `.part`.
+   * `staying` = the client stays in the swarm after completion (telemetry reports `seeding`), which keeps `.part`;
+   * `options` adds download options of the command's own (a player's streaming mode).
    */
-  download(o: { staying: boolean }): { handle: DownloadHandle; done: Promise<DownloadResult> };
+  download(o: { staying: boolean; options?: Partial<DownloadOptions> }): { handle: DownloadHandle; done: Promise<DownloadResult> };
   /** the final line on stderr and the exit code for a finished download */
   report(result: DownloadResult): number;
   /** stops telemetry and the swarm, releases the lock and the NATS connection; idempotent */
@@ -122,10 +123,10 @@ export async function openSession(command: string, videoId: string, flags: Sessi
     const heldLock = lock;
     const session: ClientSession = {
       videoId, peerId, manifest, partial, outPath, resumed, node, telemetry, logger, json, emit,
-      download({ staying }) {
+      download({ staying, options }) {
         const bar = json ? null : createProgressBar(manifest.size);
         let lastPosition: number | null = null;
-        const handle = runDownload({ videoId, peerId, gateway: cfg.gateway, outPath, parallel,
+        const handle = runDownload({ ...options, videoId, peerId, gateway: cfg.gateway, outPath, parallel,
           keepPartial: flags['keep-partial'] === true || staying }, {
           origin, partial, logger, swarm: node.swarm, ...(rate > 0 ? { limiter: createTokenBucket(rate) } : {}),
           onState: (state, at, mode) => {

@@ -1,6 +1,6 @@
 /**
- * `switchyard play` end to end: a real stack (nats-server, origin, gateway) on 127.0.0.1, a streamable video
- * (HLS/CMAF in one fMP4 file, packaged by the Debian ffmpeg), the real CLI as a child process with a throttled
+ * `switchyard play` end to end: a real stack (nats-server, origin, gateway) on 127.0.0.1, a video ingested by the
+ * real CLI (packaged as HLS/CMAF in one fMP4 file by the Debian ffmpeg), the real CLI as a child process with a throttled
  * download, and Debian ffprobe/ffmpeg reading its playlist over HTTP while the download is still running.
  */
 import { execFile } from 'node:child_process';
@@ -19,9 +19,9 @@ import { generateSampleVideo } from '../../client/media.js';
 import { startStack, type Stack } from '../../client/stack.js';
 import { buildManifest, sha256Hex } from '../../lib/hash.js';
 import { createLogger, silentLogger } from '../../lib/logger.js';
-import { hlsPlaylist, type Manifest, type StreamInfo } from '../../protocol/mod.js';
+import { hlsPlaylist, type Manifest } from '../../protocol/mod.js';
 import { launchBrowser } from '../helpers/browser.js';
-import { startCli, type CliRun } from '../helpers/cli.js';
+import { runCli, startCli, type CliRun } from '../helpers/cli.js';
 import { waitFor } from '../helpers/env.js';
 
 const CHUNK = 64 * 1024;
@@ -35,31 +35,14 @@ function run(cmd: string, args: string[], timeoutMs = 60000): Promise<{ code: nu
   });
 }
 
-/** ffmpeg's HLS/CMAF single-file packaging, and the StreamInfo read back from its byte-range playlist. */
-async function packageStreamable(src: string, dir: string): Promise<{ file: string; stream: StreamInfo }> {
-  const file = join(dir, 'stream.mp4');
-  const m3u8 = join(dir, 'stream.m3u8');
-  const r = await run('ffmpeg', ['-v', 'error', '-y', '-protocol_whitelist', 'file', '-i', `file:${src}`, '-c', 'copy',
-    '-f', 'hls', '-hls_time', '2', '-hls_playlist_type', 'vod', '-hls_segment_type', 'fmp4',
-    '-hls_flags', 'single_file+independent_segments', '-hls_segment_filename', file, m3u8]);
-  assert.is(r.code, 0, r.stderr);
-  const text = readFileSync(m3u8, 'utf8');
-  const br = (s: string) => {
-    const [len, off] = s.split('@').map(Number);
-    return { offset: off!, length: len! };
-  };
-  const init = br(/#EXT-X-MAP:URI="[^"]*",BYTERANGE="(\d+@\d+)"/.exec(text)![1]!);
-  const segments: StreamInfo['segments'] = [];
-  let duration = 0;
-  for (const line of text.split('\n')) {
-    if (line.startsWith('#EXTINF:')) duration = Number(line.slice(8).split(',')[0]);
-    if (line.startsWith('#EXT-X-BYTERANGE:')) segments.push({ ...br(line.slice(17)), durationSec: duration });
-  }
-  const target = Number(/#EXT-X-TARGETDURATION:(\d+)/.exec(text)![1]);
-  return { file, stream: { format: 'hls-cmaf', targetDurationSec: target, init, segments } };
+/** The video as the catalog published it (the packaged file), from the store in manifest order. */
+async function publishedBytes(stack: Stack, m: Manifest): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  for (const c of m.chunks) parts.push((await stack.store.get(c))!);
+  return new Uint8Array(Buffer.concat(parts));
 }
 
-async function publish(stack: Stack, bytes: Uint8Array, o: { name: string; mime: string; stream?: StreamInfo }): Promise<Manifest> {
+async function publish(stack: Stack, bytes: Uint8Array, o: { name: string; mime: string }): Promise<Manifest> {
   const chunks: string[] = [];
   for (let off = 0; off < bytes.byteLength; off += CHUNK) {
     const c = bytes.subarray(off, Math.min(off + CHUNK, bytes.byteLength));
@@ -67,8 +50,7 @@ async function publish(stack: Stack, bytes: Uint8Array, o: { name: string; mime:
     await stack.store.put(h, c);
     chunks.push(h);
   }
-  const m = buildManifest({ name: o.name, mime: o.mime, size: bytes.byteLength, chunkSize: CHUNK, chunks,
-    ...(o.stream ? { stream: o.stream } : {}) });
+  const m = buildManifest({ name: o.name, mime: o.mime, size: bytes.byteLength, chunkSize: CHUNK, chunks });
   await createOriginClient(stack.nc).publish(m);
   return m;
 }
@@ -200,9 +182,13 @@ t.before(async (ctx) => {
   ctx.stack = await startStack({ dataDir: join(ctx.dir, 'stack'), capacity: 2, leaseTtlMs: 2000 }, createLogger('play-test'));
   const src = join(ctx.dir, 'in.mp4');
   await generateSampleVideo(src, { seconds: 12, width: 320, height: 240, kbps: 1500 });
-  const { file, stream } = await packageStreamable(src, ctx.dir);
-  ctx.source = new Uint8Array(readFileSync(file));
-  ctx.manifest = await publish(ctx.stack, ctx.source, { name: 'stream.mp4', mime: 'video/mp4', stream });
+  // the real ingest: it packages the video as HLS/CMAF in one fMP4 file and publishes a streamable manifest
+  const ing = await runCli(['ingest', src, '--json', '--chunk-size', String(CHUNK), '--store', ctx.stack.storeLocation,
+    ...common(ctx.stack), '--auth-dir', ctx.stack.auth.dir]);
+  assert.is(ing.code, 0, ing.stderr);
+  const { videoId } = JSON.parse(ing.stdout.trim()) as { videoId: string };
+  ctx.manifest = await createOriginClient(ctx.stack.nc).manifest(videoId);
+  ctx.source = await publishedBytes(ctx.stack, ctx.manifest);
 });
 t.after(async ({ stack, dir }) => {
   await stack.stop();
