@@ -12,6 +12,7 @@ import { peerLinkMachine } from '../machines/peerLink/machine.js';
 import { machineToDot, machineToMermaid } from '../machines/graph.js';
 import { BadRequestError, ErrorCodes, SwitchyardError } from '../protocol/mod.js';
 import { getCommand } from './commands/get.js';
+import { playCommand } from './commands/play.js';
 import { ingestCommand } from './commands/ingest.js';
 import { serveCommand } from './commands/serve.js';
 import { seedCommand } from './commands/seed.js';
@@ -23,10 +24,12 @@ const USAGE = `switchyard — hybrid origin + peer-to-peer video delivery
 usage:
   switchyard serve   [--capacity N] [--port P] [--nats URL] [--store DIR|mongodb://…] [--lease-ttl MS] [--idle-timeout MS] [--workers N]
                      [--origin-rate BYTES_PER_S] [--policy server-first|swarm-aware] [--urgent-share BYTES_PER_S]
-  switchyard ingest  <file> [--name NAME] [--chunk-size BYTES] [--json] [--auth-dir DIR (operator keys)]
+  switchyard ingest  <file> [--name NAME] [--chunk-size BYTES] [--segment SEC] [--no-stream] [--json] [--auth-dir DIR]
   switchyard list    [--json]
   switchyard get     <videoId> [-o FILE] [--parallel N] [--rate BYTES_PER_S] [--json] [--keep-partial]
                      [--seed [--seed-seconds S]] [--no-upload] [--up-rate BYTES_PER_S] [--bind ADDR|any] [--label L]
+  switchyard play    <videoId> [--port N] [--host ADDR] [--out FILE] [get's --parallel, --rate, --json, --no-upload …]
+                     serves the HLS playlist and the file (Range) to a local player while it downloads
   switchyard seed    <videoId> --file FILE [--seconds S] [--up-rate BYTES_PER_S]
   switchyard machines [--machine download|peerLink] [--format dot|mermaid] [-o FILE]
   switchyard demo    [--clients N] [--capacity N] [--seconds S] [--policy swarm-aware|server-first]
@@ -41,11 +44,15 @@ async function main(argv: string[]): Promise<number> {
     allowPositionals: true,
     options: {
       output: { type: 'string', short: 'o' },
+      out: { type: 'string' },
+      host: { type: 'string' },
       nats: { type: 'string' },
       gateway: { type: 'string' },
       store: { type: 'string' },
       name: { type: 'string' },
       'chunk-size': { type: 'string' },
+      segment: { type: 'string' },
+      'no-stream': { type: 'boolean' },
       parallel: { type: 'string' },
       rate: { type: 'string' },
       label: { type: 'string' },
@@ -86,6 +93,8 @@ async function main(argv: string[]): Promise<number> {
   switch (cmd) {
     case 'get':
       return getCommand(rest[0], values);
+    case 'play':
+      return playCommand(rest[0], values);
     case 'ingest':
       return ingestCommand(rest[0], values);
     case 'seed':
