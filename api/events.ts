@@ -23,7 +23,10 @@ export function createEmitter<E extends object>(onListenerError: (err: unknown) 
   const listeners = new Map<keyof E, Set<Listener<never>>>();
   const on = <K extends keyof E>(type: K, listener: Listener<E[K]>) => {
     let set = listeners.get(type);
-    if (!set) listeners.set(type, (set = new Set()));
+    if (!set) {
+      set = new Set();
+      listeners.set(type, set);
+    }
     set.add(listener as Listener<never>);
     return () => {
       set.delete(listener as Listener<never>);

@@ -14,7 +14,10 @@ d.on('state', ({ mode, state }) => console.log(`mode ${mode} (${state})`));
 let shown = -1;
 d.on('progress', ({ haveCount, chunkCount }) => {
   const pct = Math.floor((100 * haveCount) / chunkCount);
-  if (pct >= shown + 25) console.log(`${(shown = pct)} %`);
+  if (pct >= shown + 25) {
+    shown = pct;
+    console.log(`${pct} %`);
+  }
 });
 const result = await d.done;
 await d.close();
