@@ -20,8 +20,11 @@ export interface RangeBodyInit {
 export interface RangeBodyComponents {
   partial: PartialDownload;
   signal: AbortSignal;
-  /** told the chunk the reader needs next whenever it must wait for one (the download's playhead) */
-  onWait(index: number): void;
+  /**
+   * told the chunk the reader needs next whenever it must wait for one (the download's playhead); the returned
+   * function is called when the wait ends, got or not
+   */
+  onWait(index: number): () => void;
 }
 
 /** Waits for `p`, at most `ms`, rejecting with TimeoutError(`what`) or the signal's reason. */
@@ -47,8 +50,12 @@ export async function firstPiece(init: RangeBodyInit, c: RangeBodyComponents): P
 async function piece(index: number, init: RangeBodyInit, c: RangeBodyComponents): Promise<Uint8Array> {
   const { partial } = c;
   if (!partial.hasChunk(index)) {
-    c.onWait(index);
-    await bounded((s) => partial.whenChunk(index, s), init.stallMs, c.signal, `waiting for chunk ${index}`);
+    const done = c.onWait(index);
+    try {
+      await bounded((s) => partial.whenChunk(index, s), init.stallMs, c.signal, `waiting for chunk ${index}`);
+    } finally {
+      done();
+    }
   }
   // readChunk re-verifies; a chunk that changed on disk throws ChunkCorruptError and ends this response
   const data = await partial.readChunk(index);

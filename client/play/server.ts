@@ -9,9 +9,10 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../../lib/logger.js';
-import { chunksOfRange, hlsPlaylist, type Manifest } from '../../protocol/mod.js';
+import { hlsPlaylist, type Manifest } from '../../protocol/mod.js';
 import type { PartialDownload } from '../partial.js';
 import { firstPiece, writeRange } from './body.js';
+import { createPlayheadArbiter } from './playhead.js';
 import { parseRange } from './range.js';
 
 export interface PlayServerInit {
@@ -77,6 +78,7 @@ const hostForUrl = (h: string) => (h === '0.0.0.0' ? '127.0.0.1' : h === '::' ? 
 export function createPlayServer(init: PlayServerInit, c: PlayServerComponents): PlayServer {
   const { partial, logger } = c;
   const manifest = partial.manifest;
+  const playhead = createPlayheadArbiter((i) => c.onPlayhead?.(i));
   const host = init.host ?? '127.0.0.1';
   const maxRequests = init.maxRequests ?? 16;
   const stallMs = init.stallMs ?? 30_000;
@@ -127,9 +129,8 @@ export function createPlayServer(init: PlayServerInit, c: PlayServerComponents):
     inFlight.add(ac);
     res.once('close', () => ac.abort(new Error('the player closed the connection')));
     try {
-      const body = { partial, signal: ac.signal, onWait: (i: number) => c.onPlayhead?.(i) };
+      const body = { partial, signal: ac.signal, onWait: (i: number) => playhead.wait(i) };
       const bodyInit = { start, end, stallMs };
-      c.onPlayhead?.(chunksOfRange(manifest.chunkSize, start, 1).first);
       let first: Uint8Array;
       try {
         first = await firstPiece(bodyInit, body);

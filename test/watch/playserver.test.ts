@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { createPlayheadArbiter } from '../../client/play/playhead.js';
 import { openPartial } from '../../client/partial.js';
 import { parseRange } from '../../client/play/range.js';
 import { createPlayServer } from '../../client/play/server.js';
@@ -40,6 +41,34 @@ ranges('unsatisfiable, malformed and multi-range are all 416', () => {
 });
 
 ranges.run();
+
+const arbiter = suite('play: one playhead for several waiting reads');
+
+arbiter('the read that waited longest holds the playhead; a seek (old read gone) moves it at once', () => {
+  const heads: number[] = [];
+  const a = createPlayheadArbiter((i) => heads.push(i));
+  const tail = a.wait(35); // Chromium's first read: the file's tail
+  const head = a.wait(0); // then its head: the tail keeps the playhead until it arrives
+  assert.equal(heads, [35]);
+  tail();
+  assert.equal(heads, [35, 0]);
+  // two readers side by side do not take it from each other on every chunk
+  const other = a.wait(20);
+  assert.equal(heads, [35, 0]);
+  head();
+  assert.equal(heads, [35, 0, 20]);
+  other();
+  other(); // releasing twice is harmless
+  assert.is(a.waiting, 0);
+  const seek = a.wait(30);
+  assert.equal(heads, [35, 0, 20, 30]);
+  seek();
+  // the same chunk again after it was released is reported again (it may have been evicted or re-planned)
+  a.wait(30)();
+  assert.equal(heads, [35, 0, 20, 30, 30]);
+});
+
+arbiter.run();
 
 const srv = suite('play: the server follows a partial download (in-process, real files and HTTP)');
 
