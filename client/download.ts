@@ -3,20 +3,19 @@
  * kept on disk (`<output>.part/`). This is the only place where the machine meets I/O; the machine itself stays
  * pure and is given these implementations with `.provide()`.
  */
-import { createActor, fromCallback, fromPromise, type EventObject, type InspectionEvent, type SnapshotFrom } from 'xstate';
+import { createActor, fromPromise, type InspectionEvent, type SnapshotFrom } from 'xstate';
 import type { OriginClient } from '../actors/origin/client.js';
 import type { Logger } from '../lib/logger.js';
 import type { TokenBucket } from '../lib/tokenbucket.js';
 import { downloadMachine, modeOfSnapshot, type DownloadMode, type DownloadOutput } from '../machines/download/machine.js';
-import { isTransientError } from '../machines/download/schedule.js';
 import type {
-  AssembleInput, AssembleOutput, FetchChunkInput, FetchChunkOutput, OpenSessionInput,
-  OpenSessionOutput, ReleaseSessionInput, SessionKeeperInput, SwarmCommand, SwarmInput,
+  AssembleInput, AssembleOutput, FetchChunkInput, FetchChunkOutput, ReleaseSessionInput,
 } from '../machines/download/types.js';
-import { BadManifestError, ErrorCodes, SwitchyardError, type Manifest } from '../protocol/mod.js';
+import type { Manifest } from '../protocol/mod.js';
 import { FetchFailure, fetchOriginChunk } from './http.js';
 import type { PartialDownload } from './partial.js';
 import type { Swarm } from './p2p/swarm.js';
+import { openSessionActor, sessionKeeperActor, stateName, swarmActor, type HeartbeatClock } from './runner.js';
 
 export interface DownloadOptions {
   videoId: string;
@@ -59,14 +58,7 @@ export interface DownloadResult extends DownloadOutput {
   resumedChunks: number;
 }
 
-export function stateName(value: unknown): string {
-  if (typeof value === 'string') return value;
-  if (value && typeof value === 'object') {
-    const [k, v] = Object.entries(value)[0] ?? [];
-    return k === undefined ? '' : `${k}.${stateName(v)}`.replace(/\.$/, '');
-  }
-  return String(value);
-}
+export { stateName };
 
 export function runDownload(opts: DownloadOptions, c: DownloadComponents): {
   done: Promise<DownloadResult>;
@@ -76,79 +68,13 @@ export function runDownload(opts: DownloadOptions, c: DownloadComponents): {
 } {
   const { origin, partial, logger } = c;
   const manifest: Manifest = partial.manifest;
-  let heartbeatMs = 3000;
+  const beat: HeartbeatClock = { ms: 3000 };
 
   const machine = downloadMachine.provide({
     actors: {
-      openSession: fromPromise<OpenSessionOutput, OpenSessionInput>(async ({ input }) => {
-        const r = await origin.open(input.videoId, input.peerId);
-        // the reply names the root only: the manifest is the one fetched from the catalog (and checked) once
-        if (r.videoId !== manifest.videoId || r.rootHash !== manifest.rootHash) {
-          throw new BadManifestError(`the origin serves ${r.videoId} with root ${r.rootHash.slice(0, 12)}…, ` +
-            `not the manifest this download holds (${manifest.rootHash.slice(0, 12)}…)`);
-        }
-        heartbeatMs = Math.max(100, Math.floor((r.status === 'granted' ? r.lease.ttlMs : r.ttlMs) / 3));
-        return { ...r, manifest };
-      }),
-      sessionKeeper: fromCallback<EventObject, SessionKeeperInput>(({ input, sendBack }) => {
-        let waiting = true;
-        let stopped = false;
-        const unsub = origin.onPush(input.peerId, {
-          slotOffered: (o) => {
-            if (o.sessionId !== input.sessionId) return;
-            waiting = false;
-            sendBack({ type: 'origin.slotOffered', grant: o.grant, lease: o.lease });
-          },
-          slotRevoked: (r) => {
-            if (r.sessionId === input.sessionId) sendBack({ type: 'origin.leaseLost', reason: r.reason });
-          },
-        }, logger);
-        let timer: NodeJS.Timeout | null = null;
-        const beat = async () => {
-          try {
-            const r = await origin.heartbeat(input.sessionId, input.peerId);
-            if (stopped) return;
-            if (r.status === 'granted') {
-              // a granted heartbeat while we thought we were waiting means the offer push was lost: same thing
-              sendBack(waiting ? { type: 'origin.slotOffered', grant: r.grant, lease: r.lease }
-                : { type: 'origin.grantRenewed', grant: r.grant, lease: r.lease });
-              waiting = false;
-            } else {
-              if (!waiting) sendBack({ type: 'origin.leaseLost', reason: 'origin reports the session waiting' });
-              waiting = true;
-              sendBack({ type: 'origin.position', position: r.position });
-            }
-          } catch (err) {
-            if (stopped) return;
-            if (err instanceof SwitchyardError && err.code === ErrorCodes.unknownSession) {
-              stopped = true; // the machine re-opens, and a new keeper starts with the new session
-              sendBack({ type: 'origin.sessionLost', reason: 'session expired at the origin' });
-              return;
-            } else {
-              logger.warn('heartbeat failed', { err });
-              // no answer (NATS down, origin restarting): the machine times the outage; the beats go on, so the
-              // first answer after it (often unknown_session: the lease expired meanwhile) resumes the download
-              if (isTransientError(err)) sendBack({ type: 'origin.unreachable', reason: (err as Error).message });
-            }
-          }
-          if (!stopped) timer = setTimeout(() => void beat(), heartbeatMs);
-        };
-        timer = setTimeout(() => void beat(), heartbeatMs);
-        return () => {
-          stopped = true;
-          if (timer) clearTimeout(timer);
-          unsub();
-        };
-      }),
-      swarm: fromCallback<EventObject, SwarmInput>(({ sendBack, receive }) => {
-        if (!c.swarm) return () => {};
-        const swarm = c.swarm;
-        receive((cmd) => {
-          const command = cmd as SwarmCommand;
-          if (command.type === 'swarm.ban') swarm.ban(command.peerId, command.reason);
-        });
-        return swarm.subscribe((e) => sendBack(e));
-      }),
+      openSession: openSessionActor(origin, manifest, beat),
+      sessionKeeper: sessionKeeperActor(origin, logger, beat),
+      swarm: swarmActor(c.swarm),
       fetchChunk: fromPromise<FetchChunkOutput, FetchChunkInput>(async ({ input, signal }) => {
         // the download cap is spent before asking, so a throttled client never holds a transferred chunk back
         // (which would look "in flight" to the endgame and draw a duplicate)

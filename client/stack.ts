@@ -52,6 +52,8 @@ export interface StackOptions {
   peerCredentialTtlMs?: number;
   /** a slot with no chunk traffic this long is reclaimed (default 15 s; 0 never) */
   idleMs?: number;
+  /** the NATS WebSocket URL browsers are told (watch page); default the started server's `wsUrl` */
+  natsWsUrl?: string;
 }
 
 export interface Stack {
@@ -154,7 +156,7 @@ export async function startStack(opts: StackOptions, logger: Logger): Promise<St
     stops.push(() => activity.stop());
     const gateway = await createGateway(
       { host: opts.host ?? '127.0.0.1', port: opts.port ?? 0, grantSecret: opts.gatewayGrantSecret ?? grantSecret,
-        adminToken, stagingDir,
+        adminToken, stagingDir, ...(opts.natsWsUrl ? { natsWsUrl: opts.natsWsUrl } : {}),
         credentials: { minter, natsUrl, ...(nats ? { wsUrl: nats.wsUrl } : {}),
           ...(opts.apiKeys ? { apiKeys: opts.apiKeys } : {}) } },
       { origin: originClient, leases, store, ingest: createIngestSubmitter({ nc, logger }), clock: systemClock,

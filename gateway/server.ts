@@ -23,6 +23,7 @@ import { chunkRoutes } from './routes/chunks.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { opsRoutes } from './routes/ops.js';
 import { uploadRoutes } from './routes/upload.js';
+import { watchRoutes } from './routes/watch.js';
 import { createStatsCollector, type GatewayStats } from './stats.js';
 import type { TelemetryAggregator } from './telemetry.js';
 import type { ActivityPublisher } from './activity.js';
@@ -54,6 +55,8 @@ export interface GatewayInit {
   sessionBudgetFactor?: number;
   /** HTTP rate limit per grant session (chunk requests) or per address (everything else) */
   rateLimit?: RateLimitInit;
+  /** nats-server's WebSocket URL as browsers reach it (the watch page); default `credentials.wsUrl` */
+  natsWsUrl?: string;
 }
 
 export interface GatewayComponents {
@@ -142,6 +145,8 @@ export async function createGateway(init: GatewayInit, components: GatewayCompon
     leases: components.leases, origin: components.origin, stats, clock: components.clock,
     logger: logger.child('dashboard'), ...(components.telemetry ? { telemetry: components.telemetry } : {}),
   });
+  const natsWsUrl = init.natsWsUrl ?? init.credentials?.wsUrl;
+  await app.register(watchRoutes, natsWsUrl ? { natsWsUrl } : {});
   await app.ready();
 
   let started: Promise<string> | null = null;

@@ -1,0 +1,47 @@
+/**
+ * The browser peer over RTCPeerConnection (real Chromium, real node-datachannel, real NATS over WebSocket): with
+ * the origin full, a browser fetches a whole video from a headless seeder, verifying every chunk with WebCrypto.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { fileSource } from '../../client/p2p/sources.js';
+import {
+  ingest, MiB, openWatchPage, pageBytes, startHeadlessPeer, startWatchEnv, stopWatchEnv, waitForPage, type WatchEnv,
+} from './helpers.js';
+
+const test = suite<{ env: WatchEnv }>('watch: browser peer downloads from a headless seeder');
+test.before(async (ctx) => {
+  ctx.env = await startWatchEnv({ capacity: 0 });
+});
+test.after(async (ctx) => {
+  await stopWatchEnv(ctx.env);
+});
+
+test('origin full: every chunk comes from the headless seeder over WebRTC, verified, byte-identical', async (ctx) => {
+  const { env } = ctx;
+  const file = join(env.dir, 'video.bin');
+  writeFileSync(file, randomBytes(3 * MiB + 12345));
+  const manifest = await ingest(env, file);
+  const src = await fileSource(file, manifest);
+  env.stops.push(() => src.close());
+  await startHeadlessPeer(env, 'headseed', manifest, src);
+
+  const page = await openWatchPage(env, manifest.videoId, '?play=0&label=browser');
+  const s = await waitForPage(page, (x) => x.complete, 'the browser download to complete', 60_000);
+  console.log(`  browser ${s.peerId}: ${s.state}, ${s.bytesFromPeers} B from peers, ${s.bytesFromOrigin} B from the origin`);
+  assert.is(s.mode, 'seeding', 'a complete browser peer seeds');
+  assert.is(s.bytesFromOrigin, 0, 'the origin is full: nothing from it');
+  assert.is(s.bytesFromPeers, manifest.size, 'every byte from peers');
+  assert.is(s.bytesByPeer.headseed, manifest.size, 'from the headless seeder');
+  assert.is(s.verifiedChunks, manifest.chunks.length, 'every chunk verified by WebCrypto');
+  assert.is(s.corruptChunks, 0);
+  assert.ok(s.peerId.startsWith('browser'), `peer id from the minted credential: ${s.peerId}`);
+  const bytes = await pageBytes(page, 0, manifest.size);
+  assert.is(createHash('sha256').update(bytes).digest('hex'),
+    createHash('sha256').update(readFileSync(file)).digest('hex'), 'the page holds the file, byte-identical');
+});
+
+test.run();

@@ -1,0 +1,372 @@
+/**
+ * The Switchyard engine in a browser: the same download machine, swarm, links, picker and uploader as the Node
+ * client, wired to the browser's edges (web/rtc.ts, web/hash.ts, web/store.ts, web/nats.ts). The machine runs
+ * with the shared session actors (client/runner.ts); only `fetchChunk` (WebCrypto verification, memory storage)
+ * and `assemble` (nothing to assemble: the chunks are the product) are this edge's own.
+ *
+ * A player reads byte ranges (`readRange`). A range whose chunks are not held is fetched at once, outside the
+ * machine's order ("urgent": from an unchoked peer that has the chunk, else the origin while a grant is held,
+ * else it waits for one of them), so playback does not wait for the rarest-first picker. Every chunk, urgent or
+ * not, from the origin or a peer, is verified before it is stored, served or played, and a peer whose chunk fails
+ * is banned exactly as on the headless peer (the machine's `swarm.ban`, or the same call for an urgent fetch:
+ * link banned, never linked again, tracker told).
+ */
+import { createActor, fromPromise, type SnapshotFrom } from 'xstate';
+import { createOriginClient } from '../actors/origin/client.js';
+import { createSignalClient } from '../actors/signal/client.js';
+import { createTrackerClient } from '../actors/tracker/client.js';
+import { FetchFailure, fetchOriginChunk } from '../client/http.js';
+import { createSwarm, type Swarm } from '../client/p2p/swarm.js';
+import { openSessionActor, sessionKeeperActor, stateName, swarmActor, type HeartbeatClock } from '../client/runner.js';
+import { sleep } from '../lib/abort.js';
+import type { Logger } from '../lib/logger.js';
+import { downloadMachine, modeOfSnapshot, type DownloadOutput } from '../machines/download/machine.js';
+import { emptyPeer, withBitfield, withHave, type PeerView } from '../machines/download/peers.js';
+import type {
+  AssembleInput, AssembleOutput, ChunkSource, FetchChunkInput, FetchChunkOutput, ReleaseSessionInput,
+} from '../machines/download/types.js';
+import { chunksOfRange, type Manifest, type PeerMode } from '../protocol/mod.js';
+import { checkManifest, verifyChunk } from './hash.js';
+import { connectWebPeer, type WebPeerConnection } from './nats.js';
+import { createBrowserRtcHost } from './rtc.js';
+import { createMemoryStore, type MemoryStore } from './store.js';
+
+export interface WebEngineOptions {
+  /** the gateway's base URL (chunks by grant, peer credentials) */
+  gateway: string;
+  /** nats-server's WebSocket URL */
+  wsUrl: string;
+  videoId: string;
+  logger: Logger;
+  /** readable prefix of the peer id */
+  label?: string;
+  /** serve held chunks to others (default true) */
+  uploads?: boolean;
+  keepBehindChunks?: number;
+  maxBytes?: number;
+  iceServers?: string[];
+  /** urgent fetches at once (default 4) */
+  urgentParallel?: number;
+}
+
+export interface WebEngineStatus {
+  peerId: string;
+  videoId: string;
+  /** the machine's state path (`active.p2p`) */
+  state: string;
+  /** the machine's mode (its state tag), `seeding` once complete */
+  mode: PeerMode;
+  complete: boolean;
+  chunkCount: number;
+  /** chunks the machine counts as downloaded */
+  haveCount: number;
+  /** chunks verified by WebCrypto and stored (urgent and machine fetches; re-fetches of evicted chunks too) */
+  verifiedChunks: number;
+  /** chunks that failed verification (never stored) */
+  corruptChunks: number;
+  bytesFromOrigin: number;
+  bytesFromPeers: number;
+  bytesByPeer: Record<string, number>;
+  /** open links */
+  peers: number;
+  uploadedBytes: number;
+  heldBytes: number;
+  heldChunks: number;
+  evictedChunks: number;
+  banned: string[];
+  /** place in the origin's wait list (null when not waiting) */
+  position: number | null;
+  error: string | null;
+}
+
+export interface WebEngine {
+  readonly peerId: string;
+  readonly manifest: Manifest;
+  /** bytes `[offset, offset + length)` of the file, verified chunk by chunk; fetched at once when missing */
+  readRange(offset: number, length: number, signal?: AbortSignal): Promise<Uint8Array>;
+  /** where playback is, as a chunk index: chunks far behind it are evicted */
+  setPlayhead(chunkIndex: number): void;
+  status(): WebEngineStatus;
+  /** called after every change of status (machine snapshots, chunks) */
+  onChange(fn: () => void): () => void;
+  /** the machine's outcome; the swarm keeps seeding afterwards until `stop()` */
+  readonly done: Promise<DownloadOutput>;
+  stop(): Promise<void>;
+}
+
+/** Connects, checks the manifest and starts downloading and seeding `videoId`. */
+export async function startWebEngine(opts: WebEngineOptions): Promise<WebEngine> {
+  const log = opts.logger;
+  const conn: WebPeerConnection = await connectWebPeer({ gateway: opts.gateway, wsUrl: opts.wsUrl, logger: log,
+    ...(opts.label ? { label: opts.label } : {}) });
+  try {
+    return await runEngine(opts, conn);
+  } catch (err) {
+    await conn.close();
+    throw err;
+  }
+}
+
+async function runEngine(opts: WebEngineOptions, conn: WebPeerConnection): Promise<WebEngine> {
+  const log = opts.logger;
+  const { nc } = conn;
+  const peerId = conn.identity.peerId;
+  const origin = createOriginClient(nc);
+  // the catalog's manifest is the root of every chunk check: checked (schema, root hash, id) before anything else
+  const manifest = await checkManifest(await origin.manifest(opts.videoId), opts.videoId);
+  const initChunks = manifest.stream
+    ? chunksOfRange(manifest.chunkSize, manifest.stream.init.offset, manifest.stream.init.length) : null;
+  const store: MemoryStore = createMemoryStore(manifest, {
+    ...(opts.keepBehindChunks !== undefined ? { keepBehindChunks: opts.keepBehindChunks } : {}),
+    ...(opts.maxBytes !== undefined ? { maxBytes: opts.maxBytes } : {}),
+    ...(initChunks ? { pinned: range(initChunks.first, initChunks.last) } : {}),
+  });
+  const rtc = createBrowserRtcHost({ logger: log.child('rtc'), ...(opts.iceServers ? { iceServers: opts.iceServers } : {}) });
+  const swarm: Swarm = createSwarm({ videoId: manifest.videoId, peerId, manifest, uploads: opts.uploads ?? true,
+    rechokeMs: 1000 }, {
+    tracker: createTrackerClient(nc), signal: createSignalClient(nc, peerId, log.child('signal')), rtc, source: store,
+    logger: log.child('swarm'),
+  });
+
+  const listeners = new Set<() => void>();
+  const changed = () => {
+    for (const l of listeners) {
+      try {
+        l();
+      } catch (err) {
+        log.warn('status listener failed', { err });
+      }
+    }
+  };
+  const counters = { verified: 0, corrupt: 0, origin: 0, peers: 0, byPeer: {} as Record<string, number> };
+  /** what each linked peer holds and whether it lets us ask (for urgent fetches), from the swarm's events */
+  const peerViews = new Map<string, PeerView>();
+  const unsubscribePeers = swarm.subscribe((e) => {
+    const cur = peerViews.get(e.peerId) ?? emptyPeer(manifest.chunks.length);
+    if (e.type === 'peer.left') peerViews.delete(e.peerId);
+    else if (e.type === 'peer.bitfield') peerViews.set(e.peerId, withBitfield(cur, e.have, manifest.chunks.length));
+    else if (e.type === 'peer.have') peerViews.set(e.peerId, withHave(cur, e.index));
+    else if (e.type === 'peer.unchoked') peerViews.set(e.peerId, { ...cur, unchoked: true });
+    else if (e.type === 'peer.choked') peerViews.set(e.peerId, { ...cur, unchoked: false });
+    else peerViews.set(e.peerId, cur);
+  });
+  await swarm.start();
+
+  /** fetches chunk `index` from `source`, verifies it with WebCrypto and stores it; throws FetchFailure */
+  const fetchVerified = async (source: ChunkSource, index: number, grant: string, signal?: AbortSignal) => {
+    const data = source === 'origin'
+      ? await fetchOriginChunk({ gateway: opts.gateway, videoId: manifest.videoId, index, grant,
+        ...(signal ? { signal } : {}) })
+      : await swarm.request(source.slice('peer:'.length), index, signal);
+    if (!(await verifyChunk(manifest, index, data))) {
+      counters.corrupt++;
+      changed();
+      throw new FetchFailure('corrupt', `chunk ${index} from ${source} failed verification`);
+    }
+    if (!store.has(index)) {
+      store.put(index, data);
+      counters.verified++;
+      if (source === 'origin') counters.origin += data.byteLength;
+      else {
+        counters.peers += data.byteLength;
+        const p = source.slice('peer:'.length);
+        counters.byPeer[p] = (counters.byPeer[p] ?? 0) + data.byteLength;
+      }
+      swarm.noteHave(index);
+      wake(index);
+      changed();
+    }
+    return data.byteLength;
+  };
+
+  // ---- urgent fetches (what the player is waiting for) ----
+  const urgentParallel = Math.max(1, opts.urgentParallel ?? 4);
+  const waiters = new Map<number, Array<() => void>>();
+  const urgent = new Map<number, Promise<void>>();
+  let urgentRunning = 0;
+  const slotQueue: Array<() => void> = [];
+  let stopped = false;
+  const wake = (index: number) => {
+    const ws = waiters.get(index);
+    waiters.delete(index);
+    for (const w of ws ?? []) w();
+  };
+  const takeSlot = async () => {
+    if (urgentRunning < urgentParallel) {
+      urgentRunning++;
+      return;
+    }
+    await new Promise<void>((resolve) => slotQueue.push(resolve));
+  };
+  const giveSlot = () => {
+    const next = slotQueue.shift();
+    if (next) next();
+    else urgentRunning--;
+  };
+
+  let actorRef: { getSnapshot(): SnapshotFrom<typeof downloadMachine> } | null = null;
+  const pickUrgentSource = (index: number, tried: Set<string>): ChunkSource | null => {
+    const snap = actorRef?.getSnapshot();
+    const ctx = snap?.context;
+    // the machine already asked someone for it: that answer is as near as a new request would be
+    if (ctx && snap.status === 'active' && (ctx.inFlight.includes(index) || ctx.peerInFlight.some((f) => f.index === index))) {
+      return null;
+    }
+    if (ctx?.grant && snap?.status === 'active' && !tried.has('origin')) return 'origin';
+    const candidates = [...peerViews.entries()].filter(([p, v]) => v.unchoked && v.have[index] && !tried.has(`peer:${p}`));
+    if (candidates.length === 0) return null;
+    const pick = candidates[Math.floor(Math.random() * candidates.length)]!;
+    return `peer:${pick[0]}`;
+  };
+  const fetchUrgently = (index: number): Promise<void> => {
+    const running = urgent.get(index);
+    if (running) return running;
+    const p = (async () => {
+      await takeSlot();
+      try {
+        const tried = new Set<string>();
+        while (!stopped && !store.has(index)) {
+          const source = pickUrgentSource(index, tried);
+          if (!source) {
+            if (tried.size > 0) tried.clear();
+            await sleep(100);
+            continue;
+          }
+          try {
+            await fetchVerified(source, index, actorRef?.getSnapshot().context.grant ?? '');
+          } catch (err) {
+            tried.add(source);
+            const f = err instanceof FetchFailure ? err : null;
+            if (f?.reason === 'corrupt' && source !== 'origin') swarm.ban(source.slice('peer:'.length), f.message);
+            log.debug('urgent fetch failed', { index, source, err: (err as Error).message });
+          }
+        }
+      } finally {
+        giveSlot();
+        urgent.delete(index);
+      }
+    })();
+    urgent.set(index, p);
+    return p;
+  };
+  const ensure = (index: number, signal?: AbortSignal): Promise<void> => {
+    if (store.has(index)) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const list = waiters.get(index) ?? [];
+      const onAbort = () => reject(signal?.reason ?? new Error('aborted'));
+      list.push(() => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      });
+      waiters.set(index, list);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      void fetchUrgently(index);
+    });
+  };
+
+  // ---- the machine ----
+  const beat: HeartbeatClock = { ms: 3000 };
+  const machine = downloadMachine.provide({
+    actors: {
+      openSession: openSessionActor(origin, manifest, beat),
+      sessionKeeper: sessionKeeperActor(origin, log, beat),
+      swarm: swarmActor(swarm),
+      fetchChunk: fromPromise<FetchChunkOutput, FetchChunkInput>(async ({ input, signal }) => {
+        // fetched urgently meanwhile (or in progress): the machine just records it
+        const pending = urgent.get(input.index);
+        if (pending) await pending.catch(() => {});
+        if (store.has(input.index)) return { index: input.index, source: input.source, bytes: 0 };
+        const bytes = await fetchVerified(input.source, input.index, input.grant, signal);
+        return { index: input.index, source: input.source, bytes };
+      }),
+      // every chunk was verified on arrival; a page keeps no file to assemble
+      assemble: fromPromise<AssembleOutput, AssembleInput>(async () => ({ path: 'memory' })),
+      releaseSession: fromPromise<void, ReleaseSessionInput>(async ({ input }) => {
+        await origin.release(input.sessionId, input.peerId);
+      }),
+    },
+  });
+  const actor = createActor(machine, { input: { videoId: manifest.videoId, peerId } });
+  actorRef = actor;
+  let lastState = '';
+  actor.subscribe((snap) => {
+    const s = stateName(snap.value);
+    if (s !== lastState) {
+      lastState = s;
+      log.info('state', { state: s });
+    }
+    changed();
+  });
+  const done = new Promise<DownloadOutput>((resolve, reject) => {
+    actor.subscribe({ complete: () => resolve(actor.getSnapshot().output as DownloadOutput), error: reject });
+  });
+  actor.start();
+
+  const statsTimer = setInterval(changed, 1000);
+  return {
+    peerId,
+    manifest,
+    async readRange(offset, length, signal) {
+      if (offset < 0 || length < 0 || offset + length > manifest.size) throw new RangeError('range outside the file');
+      const out = new Uint8Array(length);
+      if (length === 0) return out;
+      const { first, last } = chunksOfRange(manifest.chunkSize, offset, length);
+      const release = store.hold(first, last);
+      try {
+        await Promise.all(range(first, last).map((i) => ensure(i, signal)));
+        for (let i = first; i <= last; i++) {
+          const data = store.get(i)!;
+          const start = i * manifest.chunkSize;
+          const from = Math.max(offset, start);
+          const to = Math.min(offset + length, start + data.byteLength);
+          out.set(data.subarray(from - start, to - start), from - offset);
+        }
+        return out;
+      } finally {
+        release();
+      }
+    },
+    setPlayhead(chunkIndex) {
+      store.setPlayhead(chunkIndex);
+    },
+    status() {
+      const snap = actor.getSnapshot();
+      const s = swarm.stats();
+      const complete = snap.status === 'done' && snap.output?.status === 'complete';
+      return {
+        peerId, videoId: manifest.videoId, state: stateName(snap.value),
+        mode: complete ? 'seeding' : modeOfSnapshot(snap), complete,
+        chunkCount: manifest.chunks.length, haveCount: snap.context.haveCount,
+        verifiedChunks: counters.verified, corruptChunks: counters.corrupt,
+        bytesFromOrigin: counters.origin, bytesFromPeers: counters.peers, bytesByPeer: { ...counters.byPeer },
+        peers: s.links.filter((l) => l.state.includes('open')).length, uploadedBytes: s.uploadedBytes,
+        heldBytes: store.heldBytes, heldChunks: store.heldChunks, evictedChunks: store.evictedChunks,
+        banned: s.banned, position: snap.context.position,
+        error: snap.context.error ? `${snap.context.error.code}: ${snap.context.error.message}` : null,
+      };
+    },
+    onChange(fn) {
+      listeners.add(fn);
+      return () => listeners.delete(fn);
+    },
+    done,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      clearInterval(statsTimer);
+      unsubscribePeers();
+      if (actor.getSnapshot().status === 'active') actor.send({ type: 'download.cancel' });
+      await Promise.race([done.catch(() => {}), sleep(3000)]);
+      actor.stop();
+      await swarm.stop();
+      rtc.shutdown();
+      await conn.close();
+    },
+  };
+}
+
+function range(first: number, last: number): number[] {
+  const out: number[] = [];
+  for (let i = first; i <= last; i++) out.push(i);
+  return out;
+}
