@@ -22,6 +22,7 @@ import { createRtcHost } from '../client/p2p/rtc.js';
 import { createLogger, type LogLevel } from '../lib/logger.js';
 import type { OriginPolicy } from '../protocol/mod.js';
 import { percentile, runCrowd, writeRandomFile, type CrowdOptions, type CrowdResult } from './lib/crowd.js';
+import { FETCH_MODES } from './lib/metrics.js';
 import { plotSvg } from './lib/plot.js';
 
 const { values } = parseArgs({
@@ -127,7 +128,7 @@ async function main() {
     ...(di ? { di } : {}), ...(chunkSize ? { chunkSize } : {}), ...(timeoutMs ? { timeoutMs } : {}),
     onPhase: (p, ms) => progress(`${p} (${(ms / 1000).toFixed(1)} s)`),
     onClientDone: (c) => progress(`  ${c.peerId} ${c.status} at ${((c.doneMs ?? NaN) / 1000).toFixed(2)} s ` +
-      `(${c.history.map((h) => h.state).filter((s) => s.startsWith('active.')).join(' → ')})`),
+      `(${c.history.map((h) => h.mode).filter((m) => FETCH_MODES.has(m)).join(' → ')})`),
   };
   try {
     if (!values.sweep) {

@@ -23,7 +23,7 @@ const USAGE = `switchyard — hybrid origin + peer-to-peer video delivery
 usage:
   switchyard serve   [--capacity N] [--port P] [--nats URL] [--store DIR|mongodb://…] [--lease-ttl MS] [--idle-timeout MS] [--workers N]
                      [--origin-rate BYTES_PER_S] [--policy server-first|swarm-aware]
-  switchyard ingest  <file> [--name NAME] [--chunk-size BYTES] [--json] [--auth-dir DIR (operator keys)]
+  switchyard ingest  <file> [--name NAME] [--chunk-size BYTES] [--segment SEC] [--no-stream] [--json] [--auth-dir DIR]
   switchyard list    [--json]
   switchyard get     <videoId> [-o FILE] [--parallel N] [--rate BYTES_PER_S] [--json] [--keep-partial]
                      [--seed [--seed-seconds S]] [--no-upload] [--up-rate BYTES_PER_S] [--bind ADDR|any] [--label L]
@@ -46,6 +46,8 @@ async function main(argv: string[]): Promise<number> {
       store: { type: 'string' },
       name: { type: 'string' },
       'chunk-size': { type: 'string' },
+      segment: { type: 'string' },
+      'no-stream': { type: 'boolean' },
       parallel: { type: 'string' },
       rate: { type: 'string' },
       label: { type: 'string' },

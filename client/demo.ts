@@ -31,6 +31,17 @@ async function sha256File(path: string): Promise<string> {
   return h.digest('hex');
 }
 
+/** SHA-256 of the video as published (ingest packages it for streaming, so it is not the uploaded file). */
+async function publishedSha256(stack: Stack, manifest: Manifest): Promise<string> {
+  const h = createHash('sha256');
+  for (const c of manifest.chunks) {
+    const data = await stack.store.get(c);
+    if (!data) throw new Error(`chunk ${c} of the published video is missing from the store`);
+    h.update(data);
+  }
+  return h.digest('hex');
+}
+
 interface ClientRow {
   id: number;
   label: string;
@@ -101,7 +112,8 @@ export async function demoCommand(flags: DemoFlags): Promise<number> {
     const { manifest } = (await upload.json()) as { manifest: Manifest };
     const F = manifest.size;
     say(`  ingested ${manifest.name} through POST /videos: ${(F / MiB).toFixed(1)} MiB, ${manifest.chunks.length} chunks, ` +
-      `${manifest.mime}${manifest.media?.durationSec ? `, ${manifest.media.durationSec.toFixed(0)} s` : ''}`);
+      `${manifest.mime}${manifest.media?.durationSec ? `, ${manifest.media.durationSec.toFixed(0)} s` : ''}` +
+      `${manifest.stream ? `, packaged for streaming (${manifest.stream.segments.length} HLS/CMAF segments)` : ''}`);
     say(`  fluid bound for these figures: D_p2p = ${(Math.max(F / us, F / d, (clients * F) / (us + clients * ui))).toFixed(1)} s ` +
       `(client-server alone: ${Math.max((clients * F) / us, F / d).toFixed(1)} s)\n`);
 
@@ -171,7 +183,7 @@ export async function demoCommand(flags: DemoFlags): Promise<number> {
       say('\ninterrupted: stopped every client and service');
       return 130;
     }
-    const allGood = await summary(rows, stack, manifest, readFileSync(video).byteLength, await sha256File(video), t0, say, {
+    const allGood = await summary(rows, stack, manifest, manifest.size, await publishedSha256(stack, manifest), t0, say, {
       clients, us, ui, d, capacity });
     if (flags.hold) {
       say(`\nthe dashboard stays up at ${stack.gatewayUrl}/dashboard — Ctrl-C stops`);
@@ -215,6 +227,6 @@ async function summary(
     `(client-server alone would send ${p.clients}.00 ×); peers carried ${((100 * fromPeersTotal) / (p.clients * size)).toFixed(0)} % of all bytes`);
   say(`distribution time ${(last / 1000).toFixed(1)} s = ${(last / 1000 / dp2p).toFixed(2)} × the fluid bound D_p2p ` +
     `(${dp2p.toFixed(1)} s); at most ${p.capacity} clients held an origin slot at once`);
-  say(allGood ? `all ${p.clients} downloads are byte-identical to the source (${manifest.videoId})` : 'some downloads failed');
+  say(allGood ? `all ${p.clients} downloads are byte-identical to the published video (${manifest.videoId})` : 'some downloads failed');
   return allGood;
 }

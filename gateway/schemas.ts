@@ -34,6 +34,7 @@ export const ChunkHeaders = Type.Object({
 export const UploadQuery = Type.Object({
   name: Type.String({ minLength: 1, maxLength: 255, description: 'display name of the video' }),
   chunkSize: Type.Optional(Type.Integer({ minimum: MIN_CHUNK_SIZE, maximum: MAX_CHUNK_SIZE, description: 'bytes per chunk' })),
+  stream: Type.Optional(Type.Boolean({ description: 'package a video as HLS/CMAF to play while it downloads (default true)' })),
 });
 
 export const UploadHeaders = Type.Object({

@@ -129,6 +129,8 @@ export const IngestJob = Type.Object({
   path: Type.String({ minLength: 1, maxLength: 4096 }),
   name: Type.String({ minLength: 1, maxLength: 255 }),
   chunkSize: Type.Optional(Type.Integer()),
+  /** package a video for streaming (default true) */
+  stream: Type.Optional(Type.Boolean()),
   /** remove the staged file when done */
   removeAfter: Type.Optional(Type.Boolean()),
 }, { additionalProperties: false });

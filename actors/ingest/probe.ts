@@ -17,6 +17,11 @@ interface FfprobeJson {
   streams?: Array<{ codec_type?: string; codec_name?: string; width?: number; height?: number }>;
 }
 
+/** Demuxers that make a "video" of anything (text, pictures, generators). */
+const NOT_VIDEO_FORMATS = ['tty', 'bin', 'image2', 'lavfi', 'idf', 'xbin', 'adf'];
+/** Codecs of such pseudo-videos. */
+const NOT_VIDEO_CODECS = ['ansi', 'bintext', 'xbin', 'idf', 'png', 'bmp'];
+
 function mimeFor(format: string, videoCodec: string | undefined): string {
   const f = format.split(',');
   if (f.includes('mp4') || f.includes('mov')) return 'video/mp4';
@@ -54,6 +59,12 @@ export function probe(path: string, opts: { timeoutMs?: number; binary?: string 
         const a = j.streams?.find((s) => s.codec_type === 'audio');
         const format = j.format?.format_name ?? '';
         if (!v && !a) return resolve(plain(`ffprobe found no audio or video streams (format ${format || 'unknown'})`));
+        // ffprobe reads nearly anything as something: text as a `tty`/`bin` "video" of characters, a picture as
+        // one frame; none of them is a video a player should be handed
+        if (NOT_VIDEO_FORMATS.some((f) => format.split(',').includes(f)) || format.endsWith('_pipe') ||
+          (v && !a && NOT_VIDEO_CODECS.includes(v.codec_name ?? ''))) {
+          return resolve(plain(`ffprobe reads it as ${format || 'unknown'} (${v?.codec_name ?? a?.codec_name}), not a video`));
+        }
         const media: MediaInfo = { format };
         const dur = Number(j.format?.duration);
         if (Number.isFinite(dur)) media.durationSec = dur;

@@ -7,6 +7,14 @@ export interface IngestRequest {
   name?: string;
   /** bytes per chunk; default 256 KiB */
   chunkSize?: number;
+  /** package a video as HLS/CMAF for playing while it downloads (default true; false stores the file as is) */
+  stream?: boolean;
+  /** target segment length in seconds when packaging (default 2) */
+  segmentSec?: number;
+  /** where packaging writes its temp file (default the system temp dir; a worker uses its staging dir) */
+  workDir?: string;
+  /** the ffmpeg program packaging runs (default `ffmpeg` on PATH) */
+  ffmpeg?: string;
   /** delete the file after ingesting (staged uploads) */
   removeAfter?: boolean;
 }

@@ -88,7 +88,9 @@ export function createIngestWorker(
           let staged: string | null = null;
           try {
             staged = await staging.resolve(job.path);
-            const r = await ingestFile({ path: staged, name: job.name, ...(job.chunkSize ? { chunkSize: job.chunkSize } : {}) },
+            // packaging writes next to the staged upload: the worker's own disk, not the system temp dir
+            const r = await ingestFile({ path: staged, name: job.name, workDir: init.stagingDir,
+              ...(job.chunkSize ? { chunkSize: job.chunkSize } : {}), ...(job.stream === false ? { stream: false } : {}) },
               { store: components.store, publish: (mf) => components.origin.publish(mf), logger });
             done = { jobId: job.jobId, ok: true, manifest: r.manifest, warnings: r.warnings };
           } catch (err) {
@@ -131,7 +133,8 @@ export function createIngestSubmitter(components: { nc: NatsConnection; logger: 
       const timer = setTimeout(() => sub.unsubscribe(), timeoutMs);
       try {
         const job: IngestJob = { jobId, path: req.path, name: req.name ?? req.path.split('/').pop() ?? 'video',
-          ...(req.chunkSize ? { chunkSize: req.chunkSize } : {}), ...(req.removeAfter ? { removeAfter: true } : {}) };
+          ...(req.chunkSize ? { chunkSize: req.chunkSize } : {}), ...(req.removeAfter ? { removeAfter: true } : {}),
+          ...(req.stream === false ? { stream: false } : {}) };
         await jetstream(nc).publish(Subjects.ingestJob, encode(job));
         for await (const m of sub) {
           const done = decode(IngestDone, m.data, { maxBytes: MAX_MANIFEST_MESSAGE_BYTES, what: 'ingest result' });

@@ -19,6 +19,7 @@ import { createOriginClient } from '../../actors/origin/client.js';
 import { ingestFile } from '../../actors/ingest/ingest.js';
 import { runDownload, stateName, type DownloadResult } from '../../client/download.js';
 import { createPeerNode, type PeerNode } from '../../client/p2p/peer.js';
+import { modeOfSnapshot, type DownloadMode } from '../../machines/download/machine.js';
 import { createRtcHost, type RtcHost } from '../../client/p2p/rtc.js';
 import { partialSource } from '../../client/p2p/sources.js';
 import { openPartial, partialDirFor, type PartialDownload } from '../../client/partial.js';
@@ -68,7 +69,9 @@ export interface CrowdOptions {
 }
 
 export interface StateEntry {
+  /** the machine's state path, for reading; figures use `mode` */
   state: string;
+  mode: DownloadMode;
   /** ms since the crowd start */
   atMs: number;
 }
@@ -269,10 +272,11 @@ export async function runCrowd(opts: CrowdOptions): Promise<CrowdResult> {
       let lastState = '';
       const inspect = (e: InspectionEvent) => {
         if (e.type !== '@xstate.snapshot' || e.actorRef.sessionId !== e.rootId) return;
-        const s = stateName((e.snapshot as { value?: unknown }).value);
-        if (s && s !== lastState) {
+        const snap = e.snapshot as { value?: unknown; hasTag?(t: string): boolean };
+        const s = stateName(snap.value);
+        if (s && s !== lastState && snap.hasTag) {
           lastState = s;
-          c.history.push({ state: s, atMs: performance.now() - t0 });
+          c.history.push({ state: s, mode: modeOfSnapshot(snap as { hasTag(t: string): boolean }), atMs: performance.now() - t0 });
         }
       };
       const limit = di?.[i];
@@ -325,7 +329,7 @@ export async function runCrowd(opts: CrowdOptions): Promise<CrowdResult> {
       const s = c.node.swarm.stats();
       c.result.uploadedBytes = s.uploadedBytes;
       c.result.setupMs = s.setupMs;
-      c.result.history = c.history.map((e) => ({ state: e.state, atMs: Math.round(e.atMs * 10) / 10 }));
+      c.result.history = c.history.map((e) => ({ ...e, atMs: Math.round(e.atMs * 10) / 10 }));
       for (const [k, v] of Object.entries(c.result.bytesBySource)) {
         if (k === 'origin') c.result.fromOrigin += v;
         else if (k.startsWith('peer:')) c.result.fromPeers += v;

@@ -1,7 +1,14 @@
-/** Pure figures of a crowd run: percentiles, mode switches, resume-server latency. */
+/**
+ * Pure figures of a crowd run: percentiles, mode switches, resume-server latency. Histories are read by mode (the
+ * download machine's state tags, `modeOfSnapshot`), never by state names, so a machine refactor cannot silently
+ * change a benchmark's figures.
+ */
+import type { DownloadMode } from '../../machines/download/machine.js';
 
-export const MODE_STATES = new Set(['active.server', 'active.p2p', 'active.resumeServer']);
-export const SLOT_STATES = new Set(['active.server', 'active.resumeServer']);
+/** Modes that fetch: the origin (server, resumeServer) or peers only (p2p). */
+export const FETCH_MODES: ReadonlySet<DownloadMode> = new Set<DownloadMode>(['server', 'p2p', 'resumeServer']);
+/** Modes in which the client holds an origin slot. */
+export const SLOT_MODES: ReadonlySet<DownloadMode> = new Set<DownloadMode>(['server', 'resumeServer']);
 
 export const median = (xs: number[]) => percentile(xs, 50);
 
@@ -13,39 +20,44 @@ export function percentile(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.max(0, rank - 1))]!;
 }
 
-/** Mode switches in one client's history: changes between server, p2p and resumeServer (other states skipped). */
-export function countSwitches(history: Array<{ state: string }>): number {
-  let prev: string | null = null;
+/** Mode switches in one client's history: changes between server, p2p and resumeServer (other modes skipped). */
+export function countSwitches(history: Array<{ mode: DownloadMode }>): number {
+  let prev: DownloadMode | null = null;
   let n = 0;
-  for (const { state } of history) {
-    if (!MODE_STATES.has(state)) continue;
-    if (prev !== null && prev !== state) n++;
-    prev = state;
+  for (const { mode } of history) {
+    if (!FETCH_MODES.has(mode)) continue;
+    if (prev !== null && prev !== mode) n++;
+    prev = mode;
   }
   return n;
 }
 
 /**
- * A slot frees when its holder (last mode state server or resumeServer) enters `releasing`, or drops back to
- * `active.p2p` (lease lost or revoked, e.g. a slot rotated to a waiter); each entry into `active.resumeServer`
- * is measured from the latest such moment before it.
+ * A slot frees when its holder (last fetch mode server or resumeServer) moves on to assembling (a release follows
+ * the assembly; on bench-sized files the re-hash takes well under 100 ms) or drops back to p2p (lease lost or
+ * revoked, e.g. a slot rotated to a waiter); each entry into resumeServer is measured from the latest such moment
+ * before it. A re-open (`opening`) between two fetch modes keeps the holder's mode.
  */
-export function resumeLatencies(histories: Array<Array<{ state: string; atMs: number }>>): number[] {
+export function resumeLatencies(histories: Array<Array<{ mode: DownloadMode; atMs: number }>>): number[] {
   const releases: number[] = [];
   for (const h of histories) {
-    let mode: string | null = null;
+    let mode: DownloadMode | null = null;
     for (const e of h) {
-      const holding = mode !== null && SLOT_STATES.has(mode);
-      if (holding && (e.state === 'releasing' || e.state === 'active.p2p')) releases.push(e.atMs);
-      if (MODE_STATES.has(e.state)) mode = e.state;
-      else if (e.state === 'releasing') mode = null;
+      const holding = mode !== null && SLOT_MODES.has(mode);
+      const done = e.mode === 'assembling' || e.mode === 'complete' || e.mode === 'failed' || e.mode === 'cancelled';
+      if (holding && (done || e.mode === 'p2p')) releases.push(e.atMs);
+      if (FETCH_MODES.has(e.mode)) mode = e.mode;
+      else if (done) mode = null;
     }
   }
   releases.sort((a, b) => a - b);
   const out: number[] = [];
   for (const h of histories) {
+    let prev: DownloadMode | null = null;
     for (const e of h) {
-      if (e.state !== 'active.resumeServer') continue;
+      const entered = e.mode === 'resumeServer' && prev !== 'resumeServer';
+      prev = e.mode;
+      if (!entered) continue;
       let latest: number | null = null;
       for (const r of releases) if (r <= e.atMs) latest = r;
       if (latest !== null) out.push(e.atMs - latest);
@@ -53,4 +65,3 @@ export function resumeLatencies(histories: Array<Array<{ state: string; atMs: nu
   }
   return out;
 }
-

@@ -10,8 +10,15 @@ import { resolveConfig } from '../config.js';
 
 export async function ingestCommand(file: string | undefined, flags: {
   name?: string; 'chunk-size'?: string; store?: string; nats?: string; json?: boolean; 'auth-dir'?: string;
+  'no-stream'?: boolean; segment?: string;
 }): Promise<number> {
-  if (!file) throw new BadRequestError('usage: switchyard ingest <file> [--name N] [--chunk-size BYTES]');
+  if (!file) {
+    throw new BadRequestError('usage: switchyard ingest <file> [--name N] [--chunk-size BYTES] [--segment SEC] [--no-stream]');
+  }
+  const segmentSec = flags.segment ? Number(flags.segment) : undefined;
+  if (segmentSec !== undefined && !(segmentSec >= 1 && segmentSec <= 30)) {
+    throw new BadRequestError('--segment must be between 1 and 30 seconds');
+  }
   const cfg = resolveConfig(flags);
   const chunkSize = flags['chunk-size'] ? Number(flags['chunk-size']) : undefined;
   const logger = createLogger('ingest');
@@ -26,16 +33,19 @@ export async function ingestCommand(file: string | undefined, flags: {
   try {
     const origin = createOriginClient(nc);
     const r = await ingestFile({ path: file, ...(flags.name ? { name: flags.name } : {}),
-      ...(chunkSize !== undefined ? { chunkSize } : {}) }, { store, publish: (m) => origin.publish(m), logger });
+      ...(chunkSize !== undefined ? { chunkSize } : {}),
+      ...(segmentSec !== undefined ? { segmentSec } : {}), ...(flags['no-stream'] ? { stream: false } : {}) }, { store, publish: (m) => origin.publish(m), logger });
     for (const w of r.warnings) process.stderr.write(`warning: ${w}\n`);
     const m = r.manifest;
     if (flags.json) {
       process.stdout.write(JSON.stringify({ videoId: m.videoId, name: m.name, mime: m.mime, size: m.size,
-        chunks: m.chunks.length, rootHash: m.rootHash, warnings: r.warnings }) + '\n');
+        chunks: m.chunks.length, rootHash: m.rootHash,
+        segments: m.stream?.segments.length ?? 0, warnings: r.warnings }) + '\n');
     } else {
       process.stdout.write(`${m.videoId}\n`);
       process.stderr.write(`ingested ${m.name}: ${m.size} bytes, ${m.chunks.length} chunks of ${m.chunkSize}, ${m.mime}` +
-        `${m.media?.durationSec ? `, ${m.media.durationSec.toFixed(1)} s` : ''}\n`);
+        `${m.media?.durationSec ? `, ${m.media.durationSec.toFixed(1)} s` : ''}` +
+        `${m.stream ? `, streamable (${m.stream.segments.length} segments)` : ''}\n`);
     }
     return 0;
   } finally {

@@ -86,7 +86,7 @@ export const uploadRoutes: FastifyPluginAsync<UploadRoutesOptions> = async (app,
     }
   });
 
-  app.post<{ Querystring: { name: string; chunkSize?: number }; Body: Readable | undefined }>('/videos', {
+  app.post<{ Querystring: { name: string; chunkSize?: number; stream?: boolean }; Body: Readable | undefined }>('/videos', {
     schema: {
       tags: [Tags.ingest],
       summary: 'Upload a file for ingest (admin)',
@@ -125,9 +125,10 @@ export const uploadRoutes: FastifyPluginAsync<UploadRoutesOptions> = async (app,
     const staged = join(opts.stagingDir, `upload-${id}`);
     await rename(part, staged);
 
-    const { name, chunkSize } = request.query;
+    const { name, chunkSize, stream } = request.query;
     try {
-      const result = await opts.ingest.submit({ path: staged, name, ...(chunkSize ? { chunkSize } : {}), removeAfter: true });
+      const result = await opts.ingest.submit({ path: staged, name, ...(chunkSize ? { chunkSize } : {}),
+        ...(stream === false ? { stream: false } : {}), removeAfter: true });
       return reply.code(201).send({ manifest: result.manifest, warnings: result.warnings });
     } catch (err) {
       const se = toSwitchyardError(err);

@@ -7,6 +7,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { countSwitches, percentile, resumeLatencies, runCrowd } from '../../bench/lib/crowd.js';
 import { createRtcHost } from '../../client/p2p/rtc.js';
+import type { DownloadMode } from '../../machines/download/machine.js';
 import { createLogger } from '../../lib/logger.js';
 
 const MiB = 1024 * 1024;
@@ -14,27 +15,30 @@ const MiB = 1024 * 1024;
 const pure = suite('crowd figures (pure)');
 
 pure('switches count changes between server, p2p and resumeServer only', () => {
-  const h = (...s: string[]) => s.map((state) => ({ state }));
-  assert.is(countSwitches(h('opening', 'active.server', 'assembling', 'releasing', 'complete')), 0);
-  assert.is(countSwitches(h('opening', 'active.p2p', 'active.resumeServer', 'assembling')), 1);
-  assert.is(countSwitches(h('opening', 'active.p2p', 'active.resumeServer', 'active.p2p', 'active.resumeServer')), 3);
+  const h = (...s: DownloadMode[]) => s.map((mode) => ({ mode }));
+  assert.is(countSwitches(h('opening', 'server', 'assembling', 'complete')), 0);
+  assert.is(countSwitches(h('opening', 'p2p', 'resumeServer', 'assembling')), 1);
+  assert.is(countSwitches(h('opening', 'p2p', 'resumeServer', 'p2p', 'resumeServer')), 3);
   // a re-open between two p2p phases is not a mode switch; server → (re-open) → p2p is
-  assert.is(countSwitches(h('active.p2p', 'opening', 'active.p2p')), 0);
-  assert.is(countSwitches(h('active.server', 'opening', 'active.p2p')), 1);
+  assert.is(countSwitches(h('p2p', 'opening', 'p2p')), 0);
+  assert.is(countSwitches(h('server', 'opening', 'p2p')), 1);
 });
 
 pure('resume latency: from the latest release by a slot holder before the switch', () => {
-  const granted = [{ state: 'active.server', atMs: 5 }, { state: 'releasing', atMs: 100 }, { state: 'complete', atMs: 103 }];
+  const e = (mode: DownloadMode, atMs: number) => ({ mode, atMs });
+  const granted = [e('server', 5), e('assembling', 100), e('complete', 103)];
   // a waiting client that finishes from peers leaves the wait list: that frees no slot
-  const peersOnly = [{ state: 'active.p2p', atMs: 6 }, { state: 'releasing', atMs: 110 }];
-  const resumed = [{ state: 'active.p2p', atMs: 7 }, { state: 'active.resumeServer', atMs: 112 }, { state: 'releasing', atMs: 300 }];
-  const later = [{ state: 'active.p2p', atMs: 8 }, { state: 'active.resumeServer', atMs: 305 }];
+  const peersOnly = [e('p2p', 6), e('assembling', 110)];
+  const resumed = [e('p2p', 7), e('resumeServer', 112), e('assembling', 300)];
+  const later = [e('p2p', 8), e('resumeServer', 305)];
   assert.equal(resumeLatencies([granted, peersOnly, resumed, later]), [12, 5]);
   assert.equal(resumeLatencies([peersOnly]), []);
   // a holder whose slot is revoked (rotated to a waiter) falls back to p2p: that frees the slot too
-  const rotated = [{ state: 'active.server', atMs: 1 }, { state: 'active.p2p', atMs: 50 }, { state: 'active.resumeServer', atMs: 90 }];
-  const waiter = [{ state: 'active.p2p', atMs: 2 }, { state: 'active.resumeServer', atMs: 53 }, { state: 'active.p2p', atMs: 85 }];
+  const rotated = [e('server', 1), e('p2p', 50), e('resumeServer', 90)];
+  const waiter = [e('p2p', 2), e('resumeServer', 53), e('p2p', 85)];
   assert.equal(resumeLatencies([rotated, waiter]), [5, 3]);
+  // two states with the same mode in a row (a re-open keeps resumeServer) are one entry, not two
+  assert.equal(resumeLatencies([granted, [e('p2p', 7), e('resumeServer', 112), e('resumeServer', 150)]]), [12]);
 });
 
 pure('percentiles (nearest rank)', () => {

@@ -26,7 +26,7 @@ t.before(async (ctx) => {
   ctx.video = join(ctx.dir, 'testsrc.mp4');
   await generateSampleVideo(ctx.video, { seconds: 12, kbps: 2000 });
   const origin = createOriginClient(ctx.stack.nc);
-  ctx.manifest = (await ingestFile({ path: ctx.video }, { store: ctx.stack.store, publish: (m) => origin.publish(m),
+  ctx.manifest = (await ingestFile({ path: ctx.video, stream: false }, { store: ctx.stack.store, publish: (m) => origin.publish(m),
     logger: createLogger('ingest') })).manifest;
 });
 t.after(async ({ stack, dir }) => {

@@ -20,7 +20,8 @@ test('switchyard demo: a small crowd completes byte-identical and prints the sum
   const r = await runCli(['demo', '--clients', '4', '--capacity', '1', '--seconds', '10'], { timeoutMs: 180_000 });
   assert.is(r.code, 0, r.stdout + r.stderr);
   assert.match(r.stdout, /dashboard http:\/\/127\.0\.0\.1:\d+\/dashboard/);
-  assert.match(r.stdout, /all 4 downloads are byte-identical to the source/);
+  assert.match(r.stdout, /all 4 downloads are byte-identical to the published video/);
+  assert.match(r.stdout, /packaged for streaming \(\d+ HLS\/CMAF segments\)/);
   assert.match(r.stdout, /origin egress [\d.]+ MiB = [\d.]+ × the file for 4 clients/);
   const rows = r.stdout.split('\n').filter((l) => /^client \d/.test(l));
   assert.is(rows.length, 4, 'one summary row per client');

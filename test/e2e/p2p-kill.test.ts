@@ -27,7 +27,7 @@ t.before(async (ctx) => {
   ctx.file = join(ctx.dir, 'video.bin');
   writeFileSync(ctx.file, randomBytes(6 * MiB));
   const origin = createOriginClient(ctx.stack.nc);
-  ctx.manifest = (await ingestFile({ path: ctx.file }, { store: ctx.stack.store, publish: (m) => origin.publish(m),
+  ctx.manifest = (await ingestFile({ path: ctx.file, stream: false }, { store: ctx.stack.store, publish: (m) => origin.publish(m),
     logger: createLogger('ingest') })).manifest;
 });
 t.after(async (ctx) => {

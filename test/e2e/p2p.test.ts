@@ -32,7 +32,7 @@ async function setup(ctx: Ctx, capacity: number, sizeMiB: number, originRate?: n
   ctx.file = join(ctx.dir, 'video.bin');
   writeFileSync(ctx.file, randomBytes(sizeMiB * MiB));
   const origin = createOriginClient(ctx.stack.nc);
-  ctx.manifest = (await ingestFile({ path: ctx.file }, { store: ctx.stack.store, publish: (m) => origin.publish(m), logger }))
+  ctx.manifest = (await ingestFile({ path: ctx.file, stream: false }, { store: ctx.stack.store, publish: (m) => origin.publish(m), logger }))
     .manifest;
   ctx.rtc = createRtcHost({ bindAddress: '127.0.0.1', logger });
 }

@@ -29,7 +29,7 @@ t.after(({ dir }) => rmSync(dir, { recursive: true, force: true }));
 async function stackWith(ctx: { dir: string; video: string }, name: string, opts: Partial<StackOptions>) {
   const stack = await startStack({ dataDir: join(ctx.dir, name), capacity: 1, ...opts }, createLogger('e2e'));
   const origin = createOriginClient(stack.nc);
-  const { manifest } = await ingestFile({ path: ctx.video }, { store: stack.store, publish: (m) => origin.publish(m),
+  const { manifest } = await ingestFile({ path: ctx.video, stream: false }, { store: stack.store, publish: (m) => origin.publish(m),
     logger: createLogger('ingest') });
   return { stack, manifest };
 }

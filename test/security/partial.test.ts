@@ -24,7 +24,7 @@ const RATE = '300000';
 const common = (s: Stack) => ['--nats', s.natsUrl, '--gateway', s.gatewayUrl];
 
 async function ingest(stack: Stack, path: string): Promise<string> {
-  const r = await runCli(['ingest', path, '--name', NAME, '--json', '--store', stack.storeLocation, ...common(stack),
+  const r = await runCli(['ingest', path, '--name', NAME, '--no-stream', '--json', '--store', stack.storeLocation, ...common(stack),
     '--auth-dir', stack.auth.dir]);
   assert.is(r.code, 0, r.stderr);
   return (JSON.parse(r.stdout.trim()) as { videoId: string }).videoId;
