@@ -47,6 +47,14 @@ export interface WebEngineOptions {
   iceServers?: string[];
   /** urgent fetches at once (default 4) */
   urgentParallel?: number;
+  /**
+   * a player is about to read (the watch page): background peer requests wait for its first read (at most
+   * `playerWaitMs`, default 5000), so its first segments are not queued behind a burst of rarest-first requests
+   */
+  player?: boolean;
+  playerWaitMs?: number;
+  /** the machine's requests in flight per unchoked peer (default 2 with a player, else the machine's 4) */
+  perPeer?: number;
 }
 
 export interface WebEngineStatus {
@@ -207,26 +215,62 @@ async function runEngine(opts: WebEngineOptions, conn: WebPeerConnection): Promi
   let actorRef: { getSnapshot(): SnapshotFrom<typeof downloadMachine> } | null = null;
   const pickUrgentSource = (index: number, tried: Set<string>): ChunkSource | null => {
     const snap = actorRef?.getSnapshot();
-    const ctx = snap?.context;
-    // the machine already asked someone for it: that answer is as near as a new request would be
-    if (ctx && snap.status === 'active' && (ctx.inFlight.includes(index) || ctx.peerInFlight.some((f) => f.index === index))) {
-      return null;
-    }
-    if (ctx?.grant && snap?.status === 'active' && !tried.has('origin')) return 'origin';
+    if (snap?.context.grant && snap.status === 'active' && !tried.has('origin')) return 'origin';
     const candidates = [...peerViews.entries()].filter(([p, v]) => v.unchoked && v.have[index] && !tried.has(`peer:${p}`));
     if (candidates.length === 0) return null;
     const pick = candidates[Math.floor(Math.random() * candidates.length)]!;
     return `peer:${pick[0]}`;
   };
+  /**
+   * Urgent requests to peers go first: while one is on the wire, the machine's own peer requests wait before
+   * they are sent (a peer's upload is shared round robin between everything asked of it, so a background request
+   * sent now would slow the chunk the player waits for). The origin's bandwidth is separate and never waits.
+   */
+  // a player counts as urgent until its first read (or until it took too long to make one)
+  const player = opts.player === true && manifest.stream !== undefined;
+  let urgentActive = player ? 1 : 0;
+  let playerPending = player;
+  const gateWaiters: Array<() => void> = [];
+  const urgentBegin = () => {
+    urgentActive++;
+  };
+  const urgentEnd = () => {
+    urgentActive--;
+    if (urgentActive === 0) for (const w of gateWaiters.splice(0)) w();
+  };
+  const playerArrived = () => {
+    if (!playerPending) return;
+    playerPending = false;
+    urgentEnd();
+  };
+  if (playerPending) setTimeout(playerArrived, opts.playerWaitMs ?? 5000);
+  const backgroundTurn = async (signal?: AbortSignal) => {
+    while (urgentActive > 0 && !stopped && !signal?.aborted) {
+      await new Promise<void>((resolve) => {
+        gateWaiters.push(resolve);
+        signal?.addEventListener('abort', () => resolve(), { once: true });
+      });
+    }
+  };
   const fetchUrgently = (index: number): Promise<void> => {
     const running = urgent.get(index);
     if (running) return running;
     const p = (async () => {
+      // counted as urgent from now (background peer requests wait) until it has no peer source to ask
+      let counted = false;
+      const count = (on: boolean) => {
+        if (on === counted) return;
+        counted = on;
+        if (on) urgentBegin();
+        else urgentEnd();
+      };
+      count(true);
       await takeSlot();
       try {
         const tried = new Set<string>();
         while (!stopped && !store.has(index)) {
           const source = pickUrgentSource(index, tried);
+          count(source !== null && source !== 'origin');
           if (!source) {
             if (tried.size > 0) tried.clear();
             await sleep(100);
@@ -242,6 +286,7 @@ async function runEngine(opts: WebEngineOptions, conn: WebPeerConnection): Promi
           }
         }
       } finally {
+        count(false);
         giveSlot();
         urgent.delete(index);
       }
@@ -276,6 +321,10 @@ async function runEngine(opts: WebEngineOptions, conn: WebPeerConnection): Promi
         const pending = urgent.get(input.index);
         if (pending) await pending.catch(() => {});
         if (store.has(input.index)) return { index: input.index, source: input.source, bytes: 0 };
+        if (input.source !== 'origin') {
+          await backgroundTurn(signal);
+          if (store.has(input.index)) return { index: input.index, source: input.source, bytes: 0 };
+        }
         const bytes = await fetchVerified(input.source, input.index, input.grant, signal);
         return { index: input.index, source: input.source, bytes };
       }),
@@ -286,7 +335,8 @@ async function runEngine(opts: WebEngineOptions, conn: WebPeerConnection): Promi
       }),
     },
   });
-  const actor = createActor(machine, { input: { videoId: manifest.videoId, peerId } });
+  const perPeer = opts.perPeer ?? (player ? 2 : undefined);
+  const actor = createActor(machine, { input: { videoId: manifest.videoId, peerId, ...(perPeer ? { perPeer } : {}) } });
   actorRef = actor;
   let lastState = '';
   actor.subscribe((snap) => {
@@ -313,7 +363,10 @@ async function runEngine(opts: WebEngineOptions, conn: WebPeerConnection): Promi
       const { first, last } = chunksOfRange(manifest.chunkSize, offset, length);
       const release = store.hold(first, last);
       try {
-        await Promise.all(range(first, last).map((i) => ensure(i, signal)));
+        const waits = range(first, last).map((i) => ensure(i, signal));
+        // after the urgent fetches are counted (synchronously, above), so background requests cannot slip in
+        playerArrived();
+        await Promise.all(waits);
         for (let i = first; i <= last; i++) {
           const data = store.get(i)!;
           const start = i * manifest.chunkSize;

@@ -82,7 +82,7 @@ async function main() {
   const maxMB = num('maxMB');
   const engine = await startWebEngine({
     gateway: location.origin, wsUrl: cfg.natsWsUrl, videoId, logger: createLogger('switchyard', level, (line) => console.log(line)),
-    label: params.get('label') ?? 'web',
+    label: params.get('label') ?? 'web', player: params.get('play') !== '0',
     ...(keepBehind !== undefined ? { keepBehindChunks: keepBehind } : {}),
     ...(maxMB !== undefined ? { maxBytes: maxMB * 1048576 } : {}),
   });

@@ -105,9 +105,14 @@ export async function openWatchPage(env: WatchEnv, videoId: string, query = ''):
   env.browser ??= await launchBrowser({ args: WATCH_ARGS });
   const page = await env.browser.newPage();
   page.on('console', (m) => {
+    // the browser's own note on a missing favicon is noise; everything the page logs is shown
+    if (m.text().startsWith('Failed to load resource')) return;
     if (m.type() === 'error' || m.type() === 'warning' || process.env.SWITCHYARD_LOG) console.log(`  [page] ${m.text()}`);
   });
   page.on('pageerror', (e) => console.log(`  [page error] ${e.message}`));
+  page.on('response', (r) => {
+    if (r.status() >= 400 && !r.url().endsWith('/favicon.ico')) console.log(`  [page] HTTP ${r.status()} ${r.url()}`);
+  });
   await page.goto(`${env.stack.gatewayUrl}/watch/${videoId}${query}`);
   return page;
 }
@@ -141,4 +146,13 @@ export async function pageBytes(page: Page, offset: number, length: number): Pro
 /** The page's milestones (ms since it started): engineReady, playing, passed5s, complete, currentTimeAtComplete. */
 export async function pageMarks(page: Page): Promise<Record<string, number | undefined>> {
   return page.evaluate(() => (globalThis as unknown as { switchyard: PageApi }).switchyard.marks);
+}
+
+/** Serves the published chunks straight from the stack's store (what a complete seeder holds). */
+export function storeSource(env: WatchEnv, manifest: Manifest): ChunkSource {
+  return {
+    has: (i) => i >= 0 && i < manifest.chunks.length,
+    read: (i) => env.stack.store.get(manifest.chunks[i]!),
+    have: () => new Array<boolean>(manifest.chunks.length).fill(true),
+  };
 }
