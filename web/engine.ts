@@ -77,6 +77,8 @@ export interface WebEngineStatus {
   bytesByPeer: Record<string, number>;
   /** open links */
   peers: number;
+  /** remote peers with a link (any state) */
+  linked: string[];
   uploadedBytes: number;
   heldBytes: number;
   heldChunks: number;
@@ -392,7 +394,8 @@ async function runEngine(opts: WebEngineOptions, conn: WebPeerConnection): Promi
         chunkCount: manifest.chunks.length, haveCount: snap.context.haveCount,
         verifiedChunks: counters.verified, corruptChunks: counters.corrupt,
         bytesFromOrigin: counters.origin, bytesFromPeers: counters.peers, bytesByPeer: { ...counters.byPeer },
-        peers: s.links.filter((l) => l.state.includes('open')).length, uploadedBytes: s.uploadedBytes,
+        peers: s.links.filter((l) => l.state.includes('open')).length, linked: s.links.map((l) => l.peerId),
+        uploadedBytes: s.uploadedBytes,
         heldBytes: store.heldBytes, heldChunks: store.heldChunks, evictedChunks: store.evictedChunks,
         banned: s.banned, position: snap.context.position,
         error: snap.context.error ? `${snap.context.error.code}: ${snap.context.error.message}` : null,

@@ -8,11 +8,18 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { fileSource } from '../../client/p2p/sources.js';
+import type { Page } from 'playwright-core';
+import type { PeerNode } from '../../client/p2p/peer.js';
+import type { Manifest } from '../../protocol/mod.js';
+import { sha256File } from '../helpers/cli.js';
+import { startClient } from '../helpers/peers.js';
 import {
-  ingest, MiB, openWatchPage, pageBytes, startHeadlessPeer, startWatchEnv, stopWatchEnv, waitForPage, type WatchEnv,
+  ingest, logger, MiB, openWatchPage, pageBytes, pageStatus, startHeadlessPeer, startWatchEnv, stopWatchEnv, waitForPage,
+  type WatchEnv,
 } from './helpers.js';
 
-const test = suite<{ env: WatchEnv }>('watch: browser peer downloads from a headless seeder');
+const test = suite<{ env: WatchEnv; manifest: Manifest; file: string; browserId: string; seeder: PeerNode; page: Page }>(
+  'watch: a browser peer and headless peers, both directions');
 test.before(async (ctx) => {
   ctx.env = await startWatchEnv({ capacity: 0 });
 });
@@ -27,7 +34,9 @@ test('origin full: every chunk comes from the headless seeder over WebRTC, verif
   const manifest = await ingest(env, file);
   const src = await fileSource(file, manifest);
   env.stops.push(() => src.close());
-  await startHeadlessPeer(env, 'headseed', manifest, src);
+  ctx.seeder = await startHeadlessPeer(env, 'headseed', manifest, src);
+  ctx.manifest = manifest;
+  ctx.file = file;
 
   const page = await openWatchPage(env, manifest.videoId, '?play=0&label=browser');
   const s = await waitForPage(page, (x) => x.complete, 'the browser download to complete', 60_000);
@@ -42,6 +51,24 @@ test('origin full: every chunk comes from the headless seeder over WebRTC, verif
   const bytes = await pageBytes(page, 0, manifest.size);
   assert.is(createHash('sha256').update(bytes).digest('hex'),
     createHash('sha256').update(readFileSync(file)).digest('hex'), 'the page holds the file, byte-identical');
+  ctx.browserId = s.peerId;
+  ctx.page = page;
+});
+
+test('the other direction: the browser peer seeds a headless peer (origin full, the headless seeder gone)', async (ctx) => {
+  const { env, manifest } = ctx;
+  await ctx.seeder.stop(); // from now on only the browser holds the video
+  const client = await startClient({ peers: env.stack, gateway: env.stack.gatewayUrl, manifest, dir: env.dir, rtc: env.rtc,
+    logger, peerId: 'headleech' });
+  env.stops.push(() => client.stop());
+  const r = await client.result;
+  assert.is(r.status, 'complete', r.error?.message);
+  console.log(`  headless ${client.peerId}: ${client.history.join(' → ')} ${JSON.stringify(r.bytesBySource)}`);
+  assert.is(r.bytesBySource[`peer:${ctx.browserId}`], manifest.size, 'every byte from the browser peer');
+  assert.is(r.bytesBySource.origin, undefined, 'nothing from the full origin');
+  assert.is(sha256File(client.outPath), sha256File(ctx.file), 'byte-identical');
+  const s = await pageStatus(ctx.page);
+  assert.ok((s?.uploadedBytes ?? 0) >= manifest.size, `the page reports its upload: ${s?.uploadedBytes} B`);
 });
 
 test.run();

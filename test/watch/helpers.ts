@@ -40,6 +40,7 @@ export interface PageStatus {
   bytesFromPeers: number;
   bytesByPeer: Record<string, number>;
   peers: number;
+  linked: string[];
   uploadedBytes: number;
   heldBytes: number;
   heldChunks: number;
