@@ -12,9 +12,12 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { fileSource } from '../../client/p2p/sources.js';
 import { chunkLength } from '../../protocol/mod.js';
+import { createOriginClient } from '../../actors/origin/client.js';
+import { ingestFile } from '../../actors/ingest/ingest.js';
 import { waitFor } from '../helpers/env.js';
+import { makeTestVideo } from '../helpers/video.js';
 import {
-  ingest, MiB, openWatchPage, pageBytes, pageStatus, startHeadlessPeer, startWatchEnv, stopWatchEnv, waitForPage, type WatchEnv,
+  ingest, logger, MiB, openWatchPage, pageBytes, pageStatus, startHeadlessPeer, storeSource, startWatchEnv, stopWatchEnv, waitForPage, type WatchEnv,
 } from './helpers.js';
 
 const test = suite<{ env: WatchEnv }>('watch: a peer sending a wrong chunk to a browser is banned');
@@ -60,6 +63,35 @@ test('the liar is banned by the browser and reported; no byte of it is kept; the
   const bytes = await pageBytes(page, 0, manifest.size);
   assert.is(createHash('sha256').update(bytes).digest('hex'), createHash('sha256').update(readFileSync(file)).digest('hex'),
     'the page holds the file, byte-identical');
+});
+
+test('while playing: a wrong segment chunk is refused, the liar banned, playback goes on from the honest peer', async (ctx) => {
+  const { env } = ctx;
+  const path = makeTestVideo(env.dir, { seconds: 20, bitrate: '300k', name: 'liar-test.mp4' });
+  const origin = createOriginClient(env.stack.nc);
+  const manifest = (await ingestFile({ path, chunkSize: 32 * 1024 },
+    { store: env.stack.store, publish: (m) => origin.publish(m), logger })).manifest;
+  assert.ok(manifest.stream, 'a streamable video');
+  const count = manifest.chunks.length;
+  await startHeadlessPeer(env, 'honest2', manifest, storeSource(env, manifest), { uploadRate: 256 * 1024 });
+  await startHeadlessPeer(env, 'evil2', manifest, {
+    has: () => true,
+    have: () => new Array<boolean>(count).fill(true),
+    read: async (i) => randomBytes(chunkLength(manifest, i)),
+  });
+  const page = await openWatchPage(env, manifest.videoId, '?label=player');
+  const s = await waitForPage(page, (x) => x.banned.includes('evil2') && x.currentTime > 2, 'a ban and playback', 60_000);
+  console.log(`  browser ${s.peerId}: banned ${JSON.stringify(s.banned)} at currentTime ${s.currentTime.toFixed(1)} s, ` +
+    `${s.corruptChunks} corrupt chunk(s) refused, bytes by peer ${JSON.stringify(s.bytesByPeer)}`);
+  assert.ok(s.corruptChunks >= 1, 'a wrong chunk was refused');
+  assert.is(s.bytesByPeer.evil2, undefined, 'no byte from the liar was kept');
+  const done = await waitForPage(page, (x) => x.complete, 'the download to complete', 90_000);
+  assert.is(done.bytesByPeer.evil2, undefined);
+  assert.not.ok(done.linked.includes('evil2'), 'never linked again');
+  const err = await page.evaluate(() => (globalThis as unknown as { switchyard: { error: string | null } }).switchyard.error);
+  assert.is(err, null, 'the player never saw a wrong byte (no decode error)');
+  await waitFor(() => (env.stack.tracker.snapshot(manifest.videoId).find((p) => p.peerId === 'evil2')?.reports ?? [])
+    .includes(s.peerId), 'the tracker recorded the report');
 });
 
 test.run();
