@@ -25,11 +25,14 @@ import { emptyPeer, withBitfield, withHave, type PeerView } from '../machines/do
 import type {
   AssembleInput, AssembleOutput, ChunkSource, FetchChunkInput, FetchChunkOutput, ReleaseSessionInput,
 } from '../machines/download/types.js';
-import { chunksOfRange, type Manifest, type PeerMode } from '../protocol/mod.js';
+import { chunksOfRange, streamDuration, type Manifest, type PeerMode } from '../protocol/mod.js';
 import { checkManifest, verifyChunk } from './hash.js';
 import { connectWebPeer, type WebPeerConnection } from './nats.js';
 import { createBrowserRtcHost } from './rtc.js';
 import { createMemoryStore, type MemoryStore } from './store.js';
+
+/** how long an urgent fetch with no peer to ask keeps background peer requests waiting */
+const URGENT_HOLD_MS = 2000;
 
 export interface WebEngineOptions {
   /** the gateway's base URL (chunks by grant, peer credentials) */
@@ -55,6 +58,11 @@ export interface WebEngineOptions {
   playerWaitMs?: number;
   /** the machine's requests in flight per unchoked peer (default 2 with a player, else the machine's 4) */
   perPeer?: number;
+  /**
+   * with a player: after each read, the next this-many seconds of the stream are fetched urgently too (default
+   * 8), so the player's next segments are already on their way; background requests wait until they are held
+   */
+  readAheadSec?: number;
 }
 
 export interface WebEngineStatus {
@@ -149,9 +157,12 @@ async function runEngine(opts: WebEngineOptions, conn: WebPeerConnection): Promi
     }
   };
   const counters = { verified: 0, corrupt: 0, origin: 0, peers: 0, byPeer: {} as Record<string, number> };
+  /** chunks verified at least once (maybe evicted since): the machine counts them as downloaded */
+  const fetchedOnce = new Array<boolean>(manifest.chunks.length).fill(false);
   /** what each linked peer holds and whether it lets us ask (for urgent fetches), from the swarm's events */
   const peerViews = new Map<string, PeerView>();
   const unsubscribePeers = swarm.subscribe((e) => {
+    if (e.type !== 'peer.have') log.debug(e.type, { peer: e.peerId });
     const cur = peerViews.get(e.peerId) ?? emptyPeer(manifest.chunks.length);
     if (e.type === 'peer.left') peerViews.delete(e.peerId);
     else if (e.type === 'peer.bitfield') peerViews.set(e.peerId, withBitfield(cur, e.have, manifest.chunks.length));
@@ -174,6 +185,7 @@ async function runEngine(opts: WebEngineOptions, conn: WebPeerConnection): Promi
       throw new FetchFailure('corrupt', `chunk ${index} from ${source} failed verification`);
     }
     if (!store.has(index)) {
+      fetchedOnce[index] = true;
       store.put(index, data);
       counters.verified++;
       if (source === 'origin') counters.origin += data.byteLength;
@@ -220,8 +232,11 @@ async function runEngine(opts: WebEngineOptions, conn: WebPeerConnection): Promi
     if (snap?.context.grant && snap.status === 'active' && !tried.has('origin')) return 'origin';
     const candidates = [...peerViews.entries()].filter(([p, v]) => v.unchoked && v.have[index] && !tried.has(`peer:${p}`));
     if (candidates.length === 0) return null;
-    const pick = candidates[Math.floor(Math.random() * candidates.length)]!;
-    return `peer:${pick[0]}`;
+    // the least busy with our urgent requests, ties at random: urgent chunks spread over the peers' uploads
+    const load = (p: string) => urgentLoad.get(p) ?? 0;
+    const least = Math.min(...candidates.map(([p]) => load(p)));
+    const pool = candidates.filter(([p]) => load(p) === least);
+    return `peer:${pool[Math.floor(Math.random() * pool.length)]![0]}`;
   };
   /**
    * Urgent requests to peers go first: while one is on the wire, the machine's own peer requests wait before
@@ -231,6 +246,7 @@ async function runEngine(opts: WebEngineOptions, conn: WebPeerConnection): Promi
   // a player counts as urgent until its first read (or until it took too long to make one)
   const player = opts.player === true && manifest.stream !== undefined;
   let urgentActive = player ? 1 : 0;
+  const urgentLoad = new Map<string, number>();
   let playerPending = player;
   const gateWaiters: Array<() => void> = [];
   const urgentBegin = () => {
@@ -270,14 +286,20 @@ async function runEngine(opts: WebEngineOptions, conn: WebPeerConnection): Promi
       await takeSlot();
       try {
         const tried = new Set<string>();
+        let sourceless: number | null = null;
         while (!stopped && !store.has(index)) {
           const source = pickUrgentSource(index, tried);
-          count(source !== null && source !== 'origin');
+          // no peer to ask yet (links still opening, or none has it): background requests keep waiting a while,
+          // since the first unchoked peer with the chunk should serve the player, not a burst queued before it
+          sourceless = source === null ? (sourceless ?? performance.now()) : null;
+          count(source === null ? performance.now() - sourceless! < URGENT_HOLD_MS : source !== 'origin');
           if (!source) {
             if (tried.size > 0) tried.clear();
             await sleep(100);
             continue;
           }
+          const peer = source === 'origin' ? null : source.slice('peer:'.length);
+          if (peer) urgentLoad.set(peer, (urgentLoad.get(peer) ?? 0) + 1);
           try {
             await fetchVerified(source, index, actorRef?.getSnapshot().context.grant ?? '');
           } catch (err) {
@@ -285,6 +307,12 @@ async function runEngine(opts: WebEngineOptions, conn: WebPeerConnection): Promi
             const f = err instanceof FetchFailure ? err : null;
             if (f?.reason === 'corrupt' && source !== 'origin') swarm.ban(source.slice('peer:'.length), f.message);
             log.debug('urgent fetch failed', { index, source, err: (err as Error).message });
+          } finally {
+            if (peer) {
+              const n = (urgentLoad.get(peer) ?? 1) - 1;
+              if (n > 0) urgentLoad.set(peer, n);
+              else urgentLoad.delete(peer);
+            }
           }
         }
       } finally {
@@ -311,6 +339,15 @@ async function runEngine(opts: WebEngineOptions, conn: WebPeerConnection): Promi
     });
   };
 
+  /** bytes of the stream per second of it, for the read-ahead window */
+  const bytesPerSec = manifest.stream ? manifest.size / Math.max(1, streamDuration(manifest.stream)) : 0;
+  const readAheadBytes = player ? Math.round(bytesPerSec * (opts.readAheadSec ?? 8)) : 0;
+  const readAhead = (from: number) => {
+    if (readAheadBytes <= 0 || from >= manifest.size || stopped) return;
+    const { first, last } = chunksOfRange(manifest.chunkSize, from, Math.min(readAheadBytes, manifest.size - from));
+    for (let i = first; i <= last; i++) if (!store.has(i)) void fetchUrgently(i);
+  };
+
   // ---- the machine ----
   const beat: HeartbeatClock = { ms: 3000 };
   const machine = downloadMachine.provide({
@@ -319,13 +356,13 @@ async function runEngine(opts: WebEngineOptions, conn: WebPeerConnection): Promi
       sessionKeeper: sessionKeeperActor(origin, log, beat),
       swarm: swarmActor(swarm),
       fetchChunk: fromPromise<FetchChunkOutput, FetchChunkInput>(async ({ input, signal }) => {
-        // fetched urgently meanwhile (or in progress): the machine just records it
+        // fetched urgently meanwhile (or in progress; perhaps played and evicted since): the machine just records it
         const pending = urgent.get(input.index);
         if (pending) await pending.catch(() => {});
-        if (store.has(input.index)) return { index: input.index, source: input.source, bytes: 0 };
+        if (fetchedOnce[input.index]) return { index: input.index, source: input.source, bytes: 0 };
         if (input.source !== 'origin') {
           await backgroundTurn(signal);
-          if (store.has(input.index)) return { index: input.index, source: input.source, bytes: 0 };
+          if (fetchedOnce[input.index]) return { index: input.index, source: input.source, bytes: 0 };
         }
         const bytes = await fetchVerified(input.source, input.index, input.grant, signal);
         return { index: input.index, source: input.source, bytes };
@@ -368,7 +405,10 @@ async function runEngine(opts: WebEngineOptions, conn: WebPeerConnection): Promi
         const waits = range(first, last).map((i) => ensure(i, signal));
         // after the urgent fetches are counted (synchronously, above), so background requests cannot slip in
         playerArrived();
+        const t = performance.now();
         await Promise.all(waits);
+        readAhead(offset + length);
+        log.debug('read', { offset, length, chunks: last - first + 1, ms: Math.round(performance.now() - t) });
         for (let i = first; i <= last; i++) {
           const data = store.get(i)!;
           const start = i * manifest.chunkSize;
