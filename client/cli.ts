@@ -12,6 +12,7 @@ import { peerLinkMachine } from '../machines/peerLink/machine.js';
 import { machineToDot, machineToMermaid } from '../machines/graph.js';
 import { BadRequestError, ErrorCodes, SwitchyardError } from '../protocol/mod.js';
 import { getCommand } from './commands/get.js';
+import { playCommand } from './commands/play.js';
 import { ingestCommand } from './commands/ingest.js';
 import { serveCommand } from './commands/serve.js';
 import { seedCommand } from './commands/seed.js';
@@ -27,6 +28,8 @@ usage:
   switchyard list    [--json]
   switchyard get     <videoId> [-o FILE] [--parallel N] [--rate BYTES_PER_S] [--json] [--keep-partial]
                      [--seed [--seed-seconds S]] [--no-upload] [--up-rate BYTES_PER_S] [--bind ADDR|any] [--label L]
+  switchyard play    <videoId> [--port N] [--host ADDR] [--out FILE] [get's --parallel, --rate, --json, --no-upload …]
+                     serves the HLS playlist and the file (Range) to a local player while it downloads
   switchyard seed    <videoId> --file FILE [--seconds S] [--up-rate BYTES_PER_S]
   switchyard machines [--machine download|peerLink] [--format dot|mermaid] [-o FILE]
   switchyard demo    [--clients N] [--capacity N] [--seconds S] [--policy swarm-aware|server-first]
@@ -41,6 +44,8 @@ async function main(argv: string[]): Promise<number> {
     allowPositionals: true,
     options: {
       output: { type: 'string', short: 'o' },
+      out: { type: 'string' },
+      host: { type: 'string' },
       nats: { type: 'string' },
       gateway: { type: 'string' },
       store: { type: 'string' },
@@ -88,6 +93,8 @@ async function main(argv: string[]): Promise<number> {
   switch (cmd) {
     case 'get':
       return getCommand(rest[0], values);
+    case 'play':
+      return playCommand(rest[0], values);
     case 'ingest':
       return ingestCommand(rest[0], values);
     case 'seed':

@@ -30,6 +30,11 @@ export interface PartialDownload {
    * deleted, and ChunkCorruptError is thrown, so unverified bytes are never uploaded or assembled.
    */
   readChunk(index: number): Promise<Uint8Array>;
+  /**
+   * Resolves once chunk `index` is verified on disk (at once when it already is); rejects with the signal's
+   * reason when aborted. For readers that follow a running download (client/play/); callers bound how many wait.
+   */
+  whenChunk(index: number, signal?: AbortSignal): Promise<void>;
   /** writes the complete file to `outPath` atomically, after checking its root hash */
   assemble(outPath: string): Promise<void>;
   remove(): Promise<void>;
@@ -110,6 +115,32 @@ export async function openPartial(dir: string, manifest: Manifest): Promise<Part
   if (!prev) await saveManifest(dir, manifest);
   const have = new Set(await scanVerified(dir, manifest));
   const chunkPath = (i: number) => join(dir, 'chunks', String(i));
+  const waiters = new Map<number, Set<() => void>>();
+  const wake = (index: number) => {
+    const set = waiters.get(index);
+    if (!set) return;
+    waiters.delete(index);
+    for (const w of set) w();
+  };
+  const whenChunk = (index: number, signal?: AbortSignal): Promise<void> => {
+    if (have.has(index)) return Promise.resolve();
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return new Promise<void>((resolve, reject) => {
+      const set = waiters.get(index) ?? new Set<() => void>();
+      waiters.set(index, set);
+      const onAbort = () => {
+        set.delete(waiter);
+        if (set.size === 0 && waiters.get(index) === set) waiters.delete(index);
+        reject(signal?.reason);
+      };
+      const waiter = () => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      set.add(waiter);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  };
   const readChunk = async (index: number): Promise<Uint8Array> => {
     if (!have.has(index)) throw new ChunkMissingError(manifest.chunks[index] ?? String(index));
     const data = new Uint8Array(await readFile(chunkPath(index)).catch(() => new Uint8Array(0)));
@@ -131,9 +162,11 @@ export async function openPartial(dir: string, manifest: Manifest): Promise<Part
       await writeFile(tmp, data);
       await rename(tmp, chunkPath(index));
       have.add(index);
+      wake(index);
       return true;
     },
     readChunk,
+    whenChunk,
     assemble: (outPath) => assembleFile(manifest, readChunk, outPath),
     async remove() {
       await rm(dir, { recursive: true, force: true });

@@ -1,0 +1,3 @@
+export * from './body.js';
+export * from './range.js';
+export * from './server.js';
