@@ -17,6 +17,7 @@ import { createSignalClient } from '../actors/signal/client.js';
 import { createTrackerClient } from '../actors/tracker/client.js';
 import { FetchFailure, fetchOriginChunk } from '../client/http.js';
 import { createSwarm, type Swarm } from '../client/p2p/swarm.js';
+import { startTelemetry, type Telemetry } from '../client/telemetry.js';
 import { openSessionActor, sessionKeeperActor, stateName, swarmActor, type HeartbeatClock } from '../client/runner.js';
 import { sleep } from '../lib/abort.js';
 import type { Logger } from '../lib/logger.js';
@@ -391,6 +392,30 @@ async function runEngine(opts: WebEngineOptions, conn: WebPeerConnection): Promi
   });
   actor.start();
 
+  // the same status the CLI publishes (protocol/telemetry.ts): the dashboard shows the browser like any peer
+  let doneAt: number | null = null;
+  const bySource = () => {
+    const out: Record<string, number> = counters.origin > 0 ? { origin: counters.origin } : {};
+    for (const [p, n] of Object.entries(counters.byPeer)) out[`peer:${p}`] = n;
+    return out;
+  };
+  const telemetry: Telemetry = startTelemetry(nc, { peerId, manifest }, {
+    mode: 'opening', state: 'opening', bytesBySource: {}, position: null, doneAt: null,
+    have: () => {
+      const h = actor.getSnapshot().context.have;
+      return h.length === manifest.chunks.length ? h : new Array<boolean>(manifest.chunks.length).fill(false);
+    },
+    uploadedBytes: () => swarm.stats().uploadedBytes,
+    links: () => peerViews.size,
+  });
+  listeners.add(() => {
+    const st = actor.getSnapshot();
+    const complete = st.status === 'done' && st.output?.status === 'complete';
+    if (complete) doneAt ??= Date.now();
+    telemetry.update({ mode: complete ? 'seeding' : modeOfSnapshot(st), state: stateName(st.value),
+      position: st.context.position, bytesBySource: bySource(), doneAt });
+  });
+
   const statsTimer = setInterval(changed, 1000);
   return {
     peerId,
@@ -450,6 +475,7 @@ async function runEngine(opts: WebEngineOptions, conn: WebPeerConnection): Promi
       if (stopped) return;
       stopped = true;
       clearInterval(statsTimer);
+      telemetry.stop();
       unsubscribePeers();
       if (actor.getSnapshot().status === 'active') actor.send({ type: 'download.cancel' });
       await Promise.race([done.catch(() => {}), sleep(3000)]);

@@ -12,6 +12,7 @@ import type { Page } from 'playwright-core';
 import type { PeerNode } from '../../client/p2p/peer.js';
 import type { Manifest } from '../../protocol/mod.js';
 import { sha256File } from '../helpers/cli.js';
+import { waitFor } from '../helpers/env.js';
 import { startClient } from '../helpers/peers.js';
 import {
   ingest, logger, MiB, openWatchPage, pageBytes, pageStatus, startHeadlessPeer, startWatchEnv, stopWatchEnv, waitForPage,
@@ -53,6 +54,13 @@ test('origin full: every chunk comes from the headless seeder over WebRTC, verif
     createHash('sha256').update(readFileSync(file)).digest('hex'), 'the page holds the file, byte-identical');
   ctx.browserId = s.peerId;
   ctx.page = page;
+  // the browser publishes the CLI's telemetry: the dashboard lists it, seeding, with its bytes from peers
+  await waitFor(async () => {
+    const state = (await (await fetch(`${env.stack.gatewayUrl}/dashboard/state`)).json()) as {
+      peers: Array<{ peerId: string; mode: string; bytesBySource: Record<string, number> }> };
+    const row = state.peers.find((p) => p.peerId === s.peerId);
+    return row?.mode === 'seeding' && row.bytesBySource['peer:headseed'] === manifest.size ? row : null;
+  }, 'the dashboard shows the browser peer seeding', 10_000, 250);
 });
 
 test('the other direction: the browser peer seeds a headless peer (origin full, the headless seeder gone)', async (ctx) => {
