@@ -22,18 +22,15 @@ import { openSessionActor, sessionKeeperActor, stateName, swarmActor, type Heart
 import { sleep } from '../lib/abort.js';
 import type { Logger } from '../lib/logger.js';
 import { downloadMachine, modeOfSnapshot, type DownloadOutput } from '../machines/download/machine.js';
-import { emptyPeer, withBitfield, withHave, type PeerView } from '../machines/download/peers.js';
 import type {
   AssembleInput, AssembleOutput, ChunkSource, FetchChunkInput, FetchChunkOutput, ReleaseSessionInput,
 } from '../machines/download/types.js';
-import { chunksOfRange, streamDuration, type Manifest, type PeerMode } from '../protocol/mod.js';
+import { chunksOfRange, type Manifest, type PeerMode } from '../protocol/mod.js';
 import { checkManifest, verifyChunk } from './hash.js';
 import { connectWebPeer, type WebPeerConnection } from './nats.js';
 import { createBrowserRtcHost } from './rtc.js';
 import { createMemoryStore, type MemoryStore } from './store.js';
-
-/** how long an urgent fetch with no peer to ask keeps background peer requests waiting */
-const URGENT_HOLD_MS = 2000;
+import { createUrgent, type Urgent } from './urgent.js';
 
 export interface WebEngineOptions {
   /** the gateway's base URL (chunks by grant, peer credentials) */
@@ -160,19 +157,7 @@ async function runEngine(opts: WebEngineOptions, conn: WebPeerConnection): Promi
   const counters = { verified: 0, corrupt: 0, origin: 0, peers: 0, byPeer: {} as Record<string, number> };
   /** chunks verified at least once (maybe evicted since): the machine counts them as downloaded */
   const fetchedOnce = new Array<boolean>(manifest.chunks.length).fill(false);
-  /** what each linked peer holds and whether it lets us ask (for urgent fetches), from the swarm's events */
-  const peerViews = new Map<string, PeerView>();
-  const unsubscribePeers = swarm.subscribe((e) => {
-    if (e.type !== 'peer.have') log.debug(e.type, { peer: e.peerId });
-    const cur = peerViews.get(e.peerId) ?? emptyPeer(manifest.chunks.length);
-    if (e.type === 'peer.left') peerViews.delete(e.peerId);
-    else if (e.type === 'peer.bitfield') peerViews.set(e.peerId, withBitfield(cur, e.have, manifest.chunks.length));
-    else if (e.type === 'peer.have') peerViews.set(e.peerId, withHave(cur, e.index));
-    else if (e.type === 'peer.unchoked') peerViews.set(e.peerId, { ...cur, unchoked: true });
-    else if (e.type === 'peer.choked') peerViews.set(e.peerId, { ...cur, unchoked: false });
-    else peerViews.set(e.peerId, cur);
-  });
-  await swarm.start();
+  let actorRef: { getSnapshot(): SnapshotFrom<typeof downloadMachine> } | null = null;
 
   /** fetches chunk `index` from `source`, verifies it with WebCrypto and stores it; throws FetchFailure */
   const fetchVerified = async (source: ChunkSource, index: number, grant: string, signal?: AbortSignal) => {
@@ -196,158 +181,25 @@ async function runEngine(opts: WebEngineOptions, conn: WebPeerConnection): Promi
         counters.byPeer[p] = (counters.byPeer[p] ?? 0) + data.byteLength;
       }
       swarm.noteHave(index);
-      wake(index);
+      urgent.arrived(index);
       changed();
     }
     return data.byteLength;
   };
-
-  // ---- urgent fetches (what the player is waiting for) ----
-  const urgentParallel = Math.max(1, opts.urgentParallel ?? 4);
-  const waiters = new Map<number, Array<() => void>>();
-  const urgent = new Map<number, Promise<void>>();
-  let urgentRunning = 0;
-  const slotQueue: Array<() => void> = [];
-  let stopped = false;
-  const wake = (index: number) => {
-    const ws = waiters.get(index);
-    waiters.delete(index);
-    for (const w of ws ?? []) w();
-  };
-  const takeSlot = async () => {
-    if (urgentRunning < urgentParallel) {
-      urgentRunning++;
-      return;
-    }
-    await new Promise<void>((resolve) => slotQueue.push(resolve));
-  };
-  const giveSlot = () => {
-    const next = slotQueue.shift();
-    if (next) next();
-    else urgentRunning--;
-  };
-
-  let actorRef: { getSnapshot(): SnapshotFrom<typeof downloadMachine> } | null = null;
-  const pickUrgentSource = (index: number, tried: Set<string>): ChunkSource | null => {
+  const grant = () => {
     const snap = actorRef?.getSnapshot();
-    if (snap?.context.grant && snap.status === 'active' && !tried.has('origin')) return 'origin';
-    const candidates = [...peerViews.entries()].filter(([p, v]) => v.unchoked && v.have[index] && !tried.has(`peer:${p}`));
-    if (candidates.length === 0) return null;
-    // the least busy with our urgent requests, ties at random: urgent chunks spread over the peers' uploads
-    const load = (p: string) => urgentLoad.get(p) ?? 0;
-    const least = Math.min(...candidates.map(([p]) => load(p)));
-    const pool = candidates.filter(([p]) => load(p) === least);
-    return `peer:${pool[Math.floor(Math.random() * pool.length)]![0]}`;
+    return snap?.status === 'active' ? snap.context.grant : null;
   };
-  /**
-   * Urgent requests to peers go first: while one is on the wire, the machine's own peer requests wait before
-   * they are sent (a peer's upload is shared round robin between everything asked of it, so a background request
-   * sent now would slow the chunk the player waits for). The origin's bandwidth is separate and never waits.
-   */
-  // a player counts as urgent until its first read (or until it took too long to make one)
   const player = opts.player === true && manifest.stream !== undefined;
-  let urgentActive = player ? 1 : 0;
-  const urgentLoad = new Map<string, number>();
-  let playerPending = player;
-  const gateWaiters: Array<() => void> = [];
-  const urgentBegin = () => {
-    urgentActive++;
-  };
-  const urgentEnd = () => {
-    urgentActive--;
-    if (urgentActive === 0) for (const w of gateWaiters.splice(0)) w();
-  };
-  const playerArrived = () => {
-    if (!playerPending) return;
-    playerPending = false;
-    urgentEnd();
-  };
-  if (playerPending) setTimeout(playerArrived, opts.playerWaitMs ?? 5000);
-  const backgroundTurn = async (signal?: AbortSignal) => {
-    while (urgentActive > 0 && !stopped && !signal?.aborted) {
-      await new Promise<void>((resolve) => {
-        gateWaiters.push(resolve);
-        signal?.addEventListener('abort', () => resolve(), { once: true });
-      });
-    }
-  };
-  const fetchUrgently = (index: number): Promise<void> => {
-    const running = urgent.get(index);
-    if (running) return running;
-    const p = (async () => {
-      // counted as urgent from now (background peer requests wait) until it has no peer source to ask
-      let counted = false;
-      const count = (on: boolean) => {
-        if (on === counted) return;
-        counted = on;
-        if (on) urgentBegin();
-        else urgentEnd();
-      };
-      count(true);
-      await takeSlot();
-      try {
-        const tried = new Set<string>();
-        let sourceless: number | null = null;
-        while (!stopped && !store.has(index)) {
-          const source = pickUrgentSource(index, tried);
-          // no peer to ask yet (links still opening, or none has it): background requests keep waiting a while,
-          // since the first unchoked peer with the chunk should serve the player, not a burst queued before it
-          sourceless = source === null ? (sourceless ?? performance.now()) : null;
-          count(source === null ? performance.now() - sourceless! < URGENT_HOLD_MS : source !== 'origin');
-          if (!source) {
-            if (tried.size > 0) tried.clear();
-            await sleep(100);
-            continue;
-          }
-          const peer = source === 'origin' ? null : source.slice('peer:'.length);
-          if (peer) urgentLoad.set(peer, (urgentLoad.get(peer) ?? 0) + 1);
-          try {
-            await fetchVerified(source, index, actorRef?.getSnapshot().context.grant ?? '');
-          } catch (err) {
-            tried.add(source);
-            const f = err instanceof FetchFailure ? err : null;
-            if (f?.reason === 'corrupt' && source !== 'origin') swarm.ban(source.slice('peer:'.length), f.message);
-            log.debug('urgent fetch failed', { index, source, err: (err as Error).message });
-          } finally {
-            if (peer) {
-              const n = (urgentLoad.get(peer) ?? 1) - 1;
-              if (n > 0) urgentLoad.set(peer, n);
-              else urgentLoad.delete(peer);
-            }
-          }
-        }
-      } finally {
-        count(false);
-        giveSlot();
-        urgent.delete(index);
-      }
-    })();
-    urgent.set(index, p);
-    return p;
-  };
-  const ensure = (index: number, signal?: AbortSignal): Promise<void> => {
-    if (store.has(index)) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      const list = waiters.get(index) ?? [];
-      const onAbort = () => reject(signal?.reason ?? new Error('aborted'));
-      list.push(() => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      });
-      waiters.set(index, list);
-      signal?.addEventListener('abort', onAbort, { once: true });
-      void fetchUrgently(index);
-    });
-  };
-
-  /** bytes of the stream per second of it, for the read-ahead window */
-  const bytesPerSec = manifest.stream ? manifest.size / Math.max(1, streamDuration(manifest.stream)) : 0;
-  const readAheadBytes = player ? Math.round(bytesPerSec * (opts.readAheadSec ?? 8)) : 0;
-  const readAhead = (from: number) => {
-    if (readAheadBytes <= 0 || from >= manifest.size || stopped) return;
-    const { first, last } = chunksOfRange(manifest.chunkSize, from, Math.min(readAheadBytes, manifest.size - from));
-    for (let i = first; i <= last; i++) if (!store.has(i)) void fetchUrgently(i);
-  };
+  const urgent: Urgent = createUrgent({ manifest, player,
+    ...(opts.urgentParallel !== undefined ? { parallel: opts.urgentParallel } : {}),
+    ...(opts.playerWaitMs !== undefined ? { playerWaitMs: opts.playerWaitMs } : {}),
+    ...(opts.readAheadSec !== undefined ? { readAheadSec: opts.readAheadSec } : {}),
+  }, {
+    swarm, logger: log, has: (i) => store.has(i), grant,
+    fetch: (source, index) => fetchVerified(source, index, grant() ?? ''),
+  });
+  await swarm.start();
 
   // ---- the machine ----
   const beat: HeartbeatClock = { ms: 3000 };
@@ -358,11 +210,11 @@ async function runEngine(opts: WebEngineOptions, conn: WebPeerConnection): Promi
       swarm: swarmActor(swarm),
       fetchChunk: fromPromise<FetchChunkOutput, FetchChunkInput>(async ({ input, signal }) => {
         // fetched urgently meanwhile (or in progress; perhaps played and evicted since): the machine just records it
-        const pending = urgent.get(input.index);
+        const pending = urgent.pending(input.index);
         if (pending) await pending.catch(() => {});
         if (fetchedOnce[input.index]) return { index: input.index, source: input.source, bytes: 0 };
         if (input.source !== 'origin') {
-          await backgroundTurn(signal);
+          await urgent.backgroundTurn(signal);
           if (fetchedOnce[input.index]) return { index: input.index, source: input.source, bytes: 0 };
         }
         const bytes = await fetchVerified(input.source, input.index, input.grant, signal);
@@ -378,6 +230,7 @@ async function runEngine(opts: WebEngineOptions, conn: WebPeerConnection): Promi
   const perPeer = opts.perPeer ?? (player ? 2 : undefined);
   const actor = createActor(machine, { input: { videoId: manifest.videoId, peerId, ...(perPeer ? { perPeer } : {}) } });
   actorRef = actor;
+  let stopped = false;
   let lastState = '';
   actor.subscribe((snap) => {
     const s = stateName(snap.value);
@@ -406,7 +259,7 @@ async function runEngine(opts: WebEngineOptions, conn: WebPeerConnection): Promi
       return h.length === manifest.chunks.length ? h : new Array<boolean>(manifest.chunks.length).fill(false);
     },
     uploadedBytes: () => swarm.stats().uploadedBytes,
-    links: () => peerViews.size,
+    links: () => urgent.peers,
   });
   listeners.add(() => {
     const st = actor.getSnapshot();
@@ -427,12 +280,12 @@ async function runEngine(opts: WebEngineOptions, conn: WebPeerConnection): Promi
       const { first, last } = chunksOfRange(manifest.chunkSize, offset, length);
       const release = store.hold(first, last);
       try {
-        const waits = range(first, last).map((i) => ensure(i, signal));
+        const waits = range(first, last).map((i) => urgent.ensure(i, signal));
         // after the urgent fetches are counted (synchronously, above), so background requests cannot slip in
-        playerArrived();
+        urgent.playerArrived();
         const t = performance.now();
         await Promise.all(waits);
-        readAhead(offset + length);
+        urgent.readAhead(offset + length);
         log.debug('read', { offset, length, chunks: last - first + 1, ms: Math.round(performance.now() - t) });
         for (let i = first; i <= last; i++) {
           const data = store.get(i)!;
@@ -476,7 +329,7 @@ async function runEngine(opts: WebEngineOptions, conn: WebPeerConnection): Promi
       stopped = true;
       clearInterval(statsTimer);
       telemetry.stop();
-      unsubscribePeers();
+      urgent.stop();
       if (actor.getSnapshot().status === 'active') actor.send({ type: 'download.cancel' });
       await Promise.race([done.catch(() => {}), sleep(3000)]);
       actor.stop();
