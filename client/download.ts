@@ -8,9 +8,11 @@ import type { OriginClient } from '../actors/origin/client.js';
 import type { Logger } from '../lib/logger.js';
 import type { TokenBucket } from '../lib/tokenbucket.js';
 import { downloadMachine, modeOfSnapshot, type DownloadMode, type DownloadOutput } from '../machines/download/machine.js';
+import { toFetchFailure } from '../machines/download/schedule.js';
 import type {
-  AssembleInput, AssembleOutput, FetchChunkInput, FetchChunkOutput, ReleaseSessionInput,
+  AssembleInput, AssembleOutput, FetchChunkInput, FetchChunkOutput, FetchResult, FetchUrgentInput, ReleaseSessionInput,
 } from '../machines/download/types.js';
+import { fetchUrgentChunk, streamingInput, type StreamingOptions } from './playback.js';
 import type { Manifest } from '../protocol/mod.js';
 import { FetchFailure, fetchOriginChunk } from './http.js';
 import type { PartialDownload } from './partial.js';
@@ -27,6 +29,11 @@ export interface DownloadOptions {
   perPeer?: number;
   /** keep `<output>.part/` after completion (a seeding peer serves from it) */
   keepPartial?: boolean;
+  /**
+   * a streaming download: chunks near the playhead (`setPlayhead`) come first, from the origin under urgent
+   * grants while no slot is held; without it the download is offline (rarest first)
+   */
+  streaming?: StreamingOptions;
 }
 
 export interface DownloadComponents {
@@ -65,35 +72,48 @@ export function runDownload(opts: DownloadOptions, c: DownloadComponents): {
   cancel(): void;
   /** the machine's current snapshot (dashboards, diagnostics) */
   snapshot(): SnapshotFrom<typeof downloadMachine>;
+  /** streaming: the chunk index the player reads now; a jump is a seek and re-plans at once */
+  setPlayhead(index: number): void;
 } {
   const { origin, partial, logger } = c;
   const manifest: Manifest = partial.manifest;
   const beat: HeartbeatClock = { ms: 3000 };
+
+  /** One chunk from the origin (slot grant) or a peer, verified and stored; rejects with a FetchFailure. */
+  const fetchChunk = async (input: FetchChunkInput, signal: AbortSignal): Promise<FetchChunkOutput> => {
+    // the download cap is spent before asking, so a throttled client never holds a transferred chunk back
+    // (which would look "in flight" to the endgame and draw a duplicate)
+    if (c.limiter) await c.limiter.take(input.length, signal);
+    let data: Uint8Array;
+    if (input.source === 'origin') {
+      data = await fetchOriginChunk({ gateway: opts.gateway, videoId: input.videoId, index: input.index,
+        grant: input.grant, signal });
+    } else {
+      if (!c.swarm) throw new FetchFailure('missing', `no swarm for ${input.source}`);
+      data = await c.swarm.request(input.source.slice('peer:'.length), input.index, signal);
+    }
+    // every chunk, from any source, is verified before it is stored or offered to others
+    if (!(await partial.writeChunk(input.index, data))) {
+      throw new FetchFailure('corrupt', `chunk ${input.index} from ${input.source} failed verification`);
+    }
+    c.swarm?.noteHave(input.index);
+    return { index: input.index, source: input.source, bytes: data.byteLength };
+  };
 
   const machine = downloadMachine.provide({
     actors: {
       openSession: openSessionActor(origin, manifest, beat),
       sessionKeeper: sessionKeeperActor(origin, logger, beat),
       swarm: swarmActor(c.swarm),
-      fetchChunk: fromPromise<FetchChunkOutput, FetchChunkInput>(async ({ input, signal }) => {
-        // the download cap is spent before asking, so a throttled client never holds a transferred chunk back
-        // (which would look "in flight" to the endgame and draw a duplicate)
-        if (c.limiter) await c.limiter.take(input.length, signal);
-        let data: Uint8Array;
-        if (input.source === 'origin') {
-          data = await fetchOriginChunk({ gateway: opts.gateway, videoId: input.videoId, index: input.index,
-            grant: input.grant, signal });
-        } else {
-          if (!c.swarm) throw new FetchFailure('missing', `no swarm for ${input.source}`);
-          data = await c.swarm.request(input.source.slice('peer:'.length), input.index, signal);
-        }
-        // every chunk, from any source, is verified before it is stored or offered to others
-        if (!(await partial.writeChunk(input.index, data))) {
-          throw new FetchFailure('corrupt', `chunk ${input.index} from ${input.source} failed verification`);
-        }
-        c.swarm?.noteHave(input.index);
-        return { index: input.index, source: input.source, bytes: data.byteLength };
-      }),
+      // resolves with a result naming chunk and source, so the machine never reads them out of child ids
+      fetchChunk: fromPromise<FetchResult, FetchChunkInput>(({ input, signal }) => fetchChunk(input, signal).then(
+        (out): FetchResult => ({ ok: true, ...out }),
+        (err): FetchResult => ({ ok: false, index: input.index, source: input.source, failure: toFetchFailure(err) }),
+      )),
+      fetchUrgent: fromPromise<FetchResult, FetchUrgentInput>(({ input, signal }) => fetchUrgentChunk(input, {
+        origin, partial, gateway: opts.gateway, peerId: opts.peerId, signal,
+        ...(c.limiter ? { limiter: c.limiter } : {}), ...(c.swarm ? { noteHave: (i: number) => c.swarm!.noteHave(i) } : {}),
+      })),
       assemble: fromPromise<AssembleOutput, AssembleInput>(async () => {
         // re-reads every chunk and checks the assembled file's root hash; a failure keeps `.part` for a resume
         await partial.assemble(opts.outPath);
@@ -110,7 +130,8 @@ export function runDownload(opts: DownloadOptions, c: DownloadComponents): {
   const resumedChunks = partial.have().length;
   const actor = createActor(machine, {
     input: { videoId: opts.videoId, peerId: opts.peerId, have: partial.have(), parallel: opts.parallel ?? 4,
-      ...(opts.perPeer ? { perPeer: opts.perPeer } : {}) },
+      ...(opts.perPeer ? { perPeer: opts.perPeer } : {}),
+      ...(opts.streaming ? { streaming: streamingInput(manifest, opts.streaming) } : {}) },
     ...(c.inspect ? { inspect: c.inspect } : {}),
   });
   let last = '';
@@ -131,5 +152,12 @@ export function runDownload(opts: DownloadOptions, c: DownloadComponents): {
     });
   });
   actor.start();
-  return { done, cancel: () => actor.send({ type: "download.cancel" }), snapshot: () => actor.getSnapshot() };
+  return {
+    done,
+    cancel: () => actor.send({ type: 'download.cancel' }),
+    snapshot: () => actor.getSnapshot(),
+    setPlayhead: (index: number) => {
+      if (Number.isInteger(index) && index >= 0) actor.send({ type: 'playback.playhead', index });
+    },
+  };
 }

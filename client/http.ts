@@ -17,8 +17,11 @@ export async function fetchOriginChunk(args: {
   index: number;
   grant: string;
   signal?: AbortSignal;
+  /** `urgent`: the urgent route, under an urgent grant (no slot); default the slot route */
+  route?: 'chunks' | 'urgent';
 }): Promise<Uint8Array> {
-  const url = `${args.gateway.replace(/\/$/, '')}/videos/${args.videoId}/chunks/${args.index}`;
+  const route = args.route ?? 'chunks';
+  const url = `${args.gateway.replace(/\/$/, '')}/videos/${args.videoId}/${route}/${args.index}`;
   let res: Response;
   try {
     res = await fetch(url, { headers: { authorization: `Bearer ${args.grant}` }, ...(args.signal ? { signal: args.signal } : {}) });
@@ -37,8 +40,9 @@ export async function fetchOriginChunk(args: {
     // 502/503/504: the gateway cannot reach NATS (lease check) or its upstream: an outage, not this chunk's
     // fault; but a 503 chunk_missing is the store's fault and counts against the chunk like any bad answer
     const outage = res.status === 502 || res.status === 504 || (res.status === 503 && code !== 'chunk_missing');
-    const reason: FetchFailureReason = res.status === 401 || res.status === 403 ? 'denied'
-      : res.status === 409 ? 'declined' : res.status === 404 ? 'missing' : outage ? 'unavailable' : 'network';
+    // on the urgent route a 429 is the reserved share (or the grant's budget) saying no for now: not worth a retry
+    const reason: FetchFailureReason = route === 'urgent' && res.status === 429 ? 'refused'
+      : res.status === 401 || res.status === 403 ? 'denied' : res.status === 409 ? 'declined' : res.status === 404 ? 'missing' : outage ? 'unavailable' : 'network';
     throw new FetchFailure(reason, `origin answered ${res.status}${code ? ` ${code}` : ''} for chunk ${args.index}`,
       res.status, code || undefined);
   }

@@ -36,16 +36,16 @@ export function openSessionActor(origin: Pick<OriginClient, 'open'>, manifest: M
   });
 }
 
-/** `sessionKeeper`: heartbeats the session and turns the origin's pushes and answers into machine events. */
+/**
+ * `sessionKeeper`: heartbeats the session and reports what it hears, raw (`origin.heartbeat` with the answer, the
+ * pushes as they come); the machine decides what a granted or waiting answer means in its own state.
+ */
 export function sessionKeeperActor(origin: Pick<OriginClient, 'heartbeat' | 'onPush'>, logger: Logger, beat: HeartbeatClock) {
   return fromCallback<EventObject, SessionKeeperInput>(({ input, sendBack }) => {
-    let waiting = true;
     let stopped = false;
     const unsub = origin.onPush(input.peerId, {
       slotOffered: (o) => {
-        if (o.sessionId !== input.sessionId) return;
-        waiting = false;
-        sendBack({ type: 'origin.slotOffered', grant: o.grant, lease: o.lease });
+        if (o.sessionId === input.sessionId) sendBack({ type: 'origin.slotOffered', grant: o.grant, lease: o.lease });
       },
       slotRevoked: (r) => {
         if (r.sessionId === input.sessionId) sendBack({ type: 'origin.leaseLost', reason: r.reason });
@@ -56,16 +56,7 @@ export function sessionKeeperActor(origin: Pick<OriginClient, 'heartbeat' | 'onP
       try {
         const r = await origin.heartbeat(input.sessionId, input.peerId);
         if (stopped) return;
-        if (r.status === 'granted') {
-          // a granted heartbeat while we thought we were waiting means the offer push was lost: same thing
-          sendBack(waiting ? { type: 'origin.slotOffered', grant: r.grant, lease: r.lease }
-            : { type: 'origin.grantRenewed', grant: r.grant, lease: r.lease });
-          waiting = false;
-        } else {
-          if (!waiting) sendBack({ type: 'origin.leaseLost', reason: 'origin reports the session waiting' });
-          waiting = true;
-          sendBack({ type: 'origin.position', position: r.position });
-        }
+        sendBack({ type: 'origin.heartbeat', ...r });
       } catch (err) {
         if (stopped) return;
         if (err instanceof SwitchyardError && err.code === ErrorCodes.unknownSession) {

@@ -52,6 +52,13 @@ export interface StackOptions {
   peerCredentialTtlMs?: number;
   /** a slot with no chunk traffic this long is reclaimed (default 15 s; 0 never) */
   idleMs?: number;
+  /**
+   * bytes/s of origin bandwidth reserved for urgent chunks (streaming playheads without a slot; default 1 MiB/s);
+   * 0 disables urgent grants at the origin and the urgent route at the gateway
+   */
+  urgentBps?: number;
+  /** chunks per urgent grant (default 4) */
+  urgentMaxChunks?: number;
   /** the NATS WebSocket URL browsers are told (watch page); default the started server's `wsUrl` */
   natsWsUrl?: string;
 }
@@ -122,7 +129,8 @@ export async function startStack(opts: StackOptions, logger: Logger): Promise<St
       const o = await createOrigin({ capacity: opts.capacity, grantSecret, workerId: `origin-${i}`,
         ...(opts.policy ? { policy: opts.policy } : {}),
         ...(opts.leaseTtlMs ? { leaseTtlMs: opts.leaseTtlMs } : {}),
-        ...(opts.idleMs !== undefined ? { idleMs: opts.idleMs } : {}) },
+        ...(opts.idleMs !== undefined ? { idleMs: opts.idleMs } : {}),
+        ...(opts.urgentBps === 0 ? { urgentMaxChunks: 0 } : opts.urgentMaxChunks !== undefined ? { urgentMaxChunks: opts.urgentMaxChunks } : {}) },
         { nc: await conn(`origin-${i}`, ServiceRoles.origin), clock: systemClock, logger: logger.child(`origin-${i}`) });
       await o.start();
       stops.push(() => o.stop());
@@ -156,7 +164,8 @@ export async function startStack(opts: StackOptions, logger: Logger): Promise<St
     stops.push(() => activity.stop());
     const gateway = await createGateway(
       { host: opts.host ?? '127.0.0.1', port: opts.port ?? 0, grantSecret: opts.gatewayGrantSecret ?? grantSecret,
-        adminToken, stagingDir, ...(opts.natsWsUrl ? { natsWsUrl: opts.natsWsUrl } : {}),
+        adminToken, stagingDir, ...(opts.urgentBps !== undefined ? { urgentBps: opts.urgentBps } : {}),
+        ...(opts.natsWsUrl ? { natsWsUrl: opts.natsWsUrl } : {}),
         credentials: { minter, natsUrl, ...(nats ? { wsUrl: nats.wsUrl } : {}),
           ...(opts.apiKeys ? { apiKeys: opts.apiKeys } : {}) } },
       { origin: originClient, leases, store, ingest: createIngestSubmitter({ nc, logger }), clock: systemClock,

@@ -34,6 +34,7 @@ const STATUS_BY_CODE: Record<ErrorCode, number> = {
   [ErrorCodes.grantExpired]: 403,
   [ErrorCodes.grantWrongVideo]: 403,
   [ErrorCodes.leaseLost]: 403,
+  [ErrorCodes.grantWrongKind]: 403,
   [ErrorCodes.ingestFailed]: 422,
   [ErrorCodes.chunkMissing]: 503,
   [ErrorCodes.unavailable]: 503,
@@ -42,6 +43,8 @@ const STATUS_BY_CODE: Record<ErrorCode, number> = {
   [ErrorCodes.chunkInSwarm]: 409,
   [ErrorCodes.rateLimited]: 429,
   [ErrorCodes.quotaExceeded]: 429,
+  [ErrorCodes.urgentShareSpent]: 429,
+  [ErrorCodes.urgentRefused]: 429,
   // client-side codes (a download directory, a manifest the client refused); never produced by a route
   [ErrorCodes.locked]: 409,
   [ErrorCodes.badManifest]: 500,

@@ -27,7 +27,7 @@ export interface RateLimitInit {
 
 export const RATE_LIMIT_DEFAULTS = { max: 1000, timeWindowMs: 10_000, maxKeys: 10_000 } as const;
 
-const CHUNK_ROUTE = '/videos/:id/chunks/:index';
+const GRANT_ROUTES = new Set(['/videos/:id/chunks/:index', '/videos/:id/urgent/:index']);
 
 export async function registerRateLimit(
   app: FastifyInstance,
@@ -39,11 +39,11 @@ export async function registerRateLimit(
   if (!Number.isInteger(timeWindow) || timeWindow < 1) throw new TypeError('rateLimit.timeWindowMs must be an integer ≥ 1');
 
   const keyOf = (request: FastifyRequest): string => {
-    if (request.routeOptions.url === CHUNK_ROUTE) {
+    if (GRANT_ROUTES.has(request.routeOptions.url ?? '')) {
       try {
         const token = grantToken(request.headers, request.query as { grant?: string });
         // expiry is the route's business (it answers 403); here only "is this really the origin's grant"
-        const claims = verifyGrant(token, opts.grantSecret, { now: 0 });
+        const claims = verifyGrant(token, opts.grantSecret, { now: 0, kind: 'any' });
         return `s:${claims.s}`;
       } catch {
         // no grant or a bad one: the route refuses it, and the address pays for the attempt

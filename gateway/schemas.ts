@@ -46,13 +46,13 @@ export const Health = Type.Object({ status: Type.Literal('ok') });
 const ERROR_TEXT: Record<number, string> = {
   400: 'malformed request (code bad_request or bad_index)',
   401: 'missing or invalid credential (grant_missing, grant_invalid, unauthorized)',
-  403: 'credential not good for this (grant_expired, grant_wrong_video, lease_lost, or uploads disabled)',
+  403: 'credential not good for this (grant_expired, grant_wrong_video, grant_wrong_kind, lease_lost, or uploads disabled)',
   404: 'no such video or chunk (unknown_video, bad_index)',
   413: 'upload larger than the gateway accepts (too_large)',
   415: 'upload is not application/octet-stream (bad_request)',
   416: 'malformed, multiple or unsatisfiable range (bad_range); Content-Range says the chunk length',
   422: 'upload could not be ingested (ingest_failed)',
-  429: 'too many requests (rate_limited) or the session\'s byte budget is used up (quota_exceeded)',
+  429: 'too many requests (rate_limited), the session\'s byte budget is used up (quota_exceeded), or the urgent share is spent (urgent_share_spent)',
   503: 'a backend is unavailable, or the chunk is missing from the store (unavailable, chunk_missing)',
   504: 'a backend timed out (timeout)',
 };

@@ -20,6 +20,8 @@ import { catalogRoutes } from './routes/catalog.js';
 import { credentialRoutes } from './routes/credentials.js';
 import type { PeerMinter } from '../infra/peercreds.js';
 import { chunkRoutes } from './routes/chunks.js';
+import { urgentRoutes } from './routes/urgent.js';
+import { createUrgentShare, URGENT_SHARE_DEFAULTS } from './urgent.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { opsRoutes } from './routes/ops.js';
 import { uploadRoutes } from './routes/upload.js';
@@ -53,6 +55,11 @@ export interface GatewayInit {
   };
   /** byte budget of one grant session = manifest size × this + 4 chunks (default 1.25) */
   sessionBudgetFactor?: number;
+  /**
+   * bytes per second reserved for chunks under urgent grants (streaming playheads, no slot); default 1 MiB/s,
+   * 0 disables the urgent route (every urgent chunk answers 429 urgent_share_spent)
+   */
+  urgentBps?: number;
   /** HTTP rate limit per grant session (chunk requests) or per address (everything else) */
   rateLimit?: RateLimitInit;
   /** nats-server's WebSocket URL as browsers reach it (the watch page); default `credentials.wsUrl` */
@@ -136,6 +143,11 @@ export async function createGateway(init: GatewayInit, components: GatewayCompon
     ...(components.swarm ? { swarm: components.swarm } : {}), policy: () => components.leases.config?.()?.policy,
     contended: (videoId: string) => (components.leases.waiting?.().length ?? 0) > 0 ||
       (components.swarm !== undefined && components.swarm.leechers(videoId) > (components.leases.config?.()?.capacity ?? Infinity)),
+  });
+  await app.register(urgentRoutes, {
+    grantSecret: init.grantSecret, manifests, store: components.store, clock: components.clock, stats,
+    share: createUrgentShare({ bps: init.urgentBps ?? URGENT_SHARE_DEFAULTS.bps }),
+    ...(components.egress ? { egress: components.egress } : {}),
   });
   await app.register(uploadRoutes, {
     ...(init.adminToken ? { adminToken: init.adminToken } : {}),

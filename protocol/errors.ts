@@ -17,6 +17,8 @@ export const ErrorCodes = {
   grantExpired: 'grant_expired',
   grantWrongVideo: 'grant_wrong_video',
   leaseLost: 'lease_lost',
+  /** a slot grant on the urgent route or an urgent grant on the slot route: the two never stand in for each other */
+  grantWrongKind: 'grant_wrong_kind',
   unknownSession: 'unknown_session',
   chunkMissing: 'chunk_missing',
   chunkCorrupt: 'chunk_corrupt',
@@ -29,6 +31,10 @@ export const ErrorCodes = {
   rateLimited: 'rate_limited',
   /** a quota (catalog size, session byte budget) is used up */
   quotaExceeded: 'quota_exceeded',
+  /** the origin gives no urgent grant now (the urgent share is disabled, or the request asks too much) */
+  urgentRefused: 'urgent_refused',
+  /** the gateway's reserved bandwidth share for urgent chunks is spent for the moment; retry shortly or use peers */
+  urgentShareSpent: 'urgent_share_spent',
   timeout: 'timeout',
   /** a download's `<output>.part/` is in use by another run, or holds another video's partial download */
   locked: 'locked',
@@ -85,7 +91,7 @@ export class BadRangeError extends SwitchyardError {
 export class GrantError extends SwitchyardError {
   constructor(
     code: typeof ErrorCodes.grantMissing | typeof ErrorCodes.grantInvalid | typeof ErrorCodes.grantExpired |
-      typeof ErrorCodes.grantWrongVideo | typeof ErrorCodes.leaseLost,
+      typeof ErrorCodes.grantWrongVideo | typeof ErrorCodes.leaseLost | typeof ErrorCodes.grantWrongKind,
     message: string,
   ) {
     super(code, message);
@@ -163,6 +169,20 @@ export class WireError extends SwitchyardError {
 export class ChunkInSwarmError extends SwitchyardError {
   constructor(index: number) {
     super(ErrorCodes.chunkInSwarm, `chunk ${index} is available from peers with spare upload; fetch it from the swarm`);
+  }
+}
+
+/** The origin will not issue an urgent grant (disabled, too many chunks asked at once). */
+export class UrgentRefusedError extends SwitchyardError {
+  constructor(message: string) {
+    super(ErrorCodes.urgentRefused, message);
+  }
+}
+
+/** The gateway's urgent bandwidth share is used up for now (HTTP 429). */
+export class UrgentShareSpentError extends SwitchyardError {
+  constructor(message: string) {
+    super(ErrorCodes.urgentShareSpent, message);
   }
 }
 

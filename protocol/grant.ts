@@ -22,7 +22,24 @@ export interface GrantClaims {
   n: number;
   /** expiry, ms since epoch */
   exp: number;
+  /**
+   * kind: absent for a slot grant, `u` for an urgent grant (chunks near a streaming client's playhead, served
+   * from the gateway's reserved share without a slot; `n` is -1). The kind is inside the signed claims, so
+   * neither kind can be passed off as the other.
+   */
+  k?: typeof URGENT_KIND;
+  /** urgent grants: the chunk indexes it covers */
+  c?: number[];
+  /** urgent grants: the byte budget (the chunks' total length) */
+  b?: number;
 }
+
+export const URGENT_KIND = 'u';
+/** Which grants a check accepts: slot grants only (the default), urgent grants only, or either (rate-limit keys). */
+export type GrantKind = 'slot' | 'urgent' | 'any';
+
+/** True for an urgent grant's claims. */
+export const isUrgentClaims = (c: GrantClaims): boolean => c.k === URGENT_KIND;
 
 const MAX_TOKEN_LENGTH = 1024;
 const encoder = new TextEncoder();
@@ -43,7 +60,7 @@ export function grantSigning(h: Pick<Hasher, 'hmacSha256'>) {
   function verifyGrant(
     token: string | undefined,
     secret: string | Uint8Array,
-    opts: { now: number; videoId?: string },
+    opts: { now: number; videoId?: string; kind?: GrantKind },
   ): GrantClaims {
     if (!token) throw new GrantError(ErrorCodes.grantMissing, 'a grant is required for chunk requests');
     if (token.length > MAX_TOKEN_LENGTH) throw new GrantError(ErrorCodes.grantInvalid, 'grant too long');
@@ -65,6 +82,16 @@ export function grantSigning(h: Pick<Hasher, 'hmacSha256'>) {
     if (typeof claims?.v !== 'string' || typeof claims.p !== 'string' || typeof claims.s !== 'string' ||
         typeof claims.n !== 'number' || typeof claims.exp !== 'number') {
       throw new GrantError(ErrorCodes.grantInvalid, 'grant claims incomplete');
+    }
+    if (claims.k !== undefined && (claims.k !== URGENT_KIND || !Array.isArray(claims.c) || typeof claims.b !== 'number' ||
+        !claims.c.every((i) => Number.isInteger(i) && i >= 0))) {
+      throw new GrantError(ErrorCodes.grantInvalid, 'urgent grant claims incomplete');
+    }
+    const kind = opts.kind ?? 'slot';
+    if (kind !== 'any' && (kind === 'urgent') !== isUrgentClaims(claims)) {
+      throw new GrantError(ErrorCodes.grantWrongKind, kind === 'urgent'
+        ? 'a slot grant cannot be used for urgent chunks: ask the origin for an urgent grant'
+        : 'an urgent grant cannot be used as a slot grant: it covers only its own chunks on the urgent route');
     }
     if (claims.exp <= opts.now) throw new GrantError(ErrorCodes.grantExpired, 'grant expired');
     if (opts.videoId !== undefined && claims.v !== opts.videoId) {

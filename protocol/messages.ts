@@ -84,6 +84,28 @@ export const HeartbeatWaiting = Type.Object({
 export const HeartbeatReply = Type.Union([HeartbeatGranted, HeartbeatWaiting]);
 export type HeartbeatReply = Static<typeof HeartbeatReply>;
 
+/** Most chunks one urgent grant may cover (the origin's own limit, `urgentMaxChunks`, is usually lower). */
+export const MAX_URGENT_CHUNKS = 16;
+/**
+ * `sy.origin.urgent.<peer>`: chunks near a streaming client's playhead, asked of the origin while it holds no
+ * slot (or waits for one). The session must be the sender's, waiting or admitted; the reply is an urgent grant
+ * (protocol/grant.ts, kind `u`) for exactly these chunks, served from the gateway's reserved urgent share.
+ */
+export const UrgentRequest = Type.Object({
+  sessionId: SessionId,
+  videoId: VideoId,
+  chunks: Type.Array(Type.Integer({ minimum: 0, maximum: 1_000_000_000 }), { minItems: 1, maxItems: MAX_URGENT_CHUNKS }),
+}, { additionalProperties: false });
+export type UrgentRequest = Static<typeof UrgentRequest>;
+export const UrgentReply = Type.Object({
+  grant: Type.String({ maxLength: 1024 }),
+  chunks: Type.Array(Type.Integer({ minimum: 0 }), { maxItems: MAX_URGENT_CHUNKS }),
+  /** the grant's byte budget: the chunks' total length */
+  bytes: Type.Integer({ minimum: 0 }),
+  expiresAt: Type.Number(),
+});
+export type UrgentReply = Static<typeof UrgentReply>;
+
 export const ReleaseReply = Type.Object({ released: Type.Boolean() });
 export type ReleaseReply = Static<typeof ReleaseReply>;
 

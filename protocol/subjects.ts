@@ -51,6 +51,8 @@ export const OriginVerbs = {
   open: 'open',
   heartbeat: 'heartbeat',
   release: 'release',
+  /** a short-lived urgent grant for chunks near a streaming client's playhead; holds no slot */
+  urgent: 'urgent',
 } as const;
 export type OriginVerb = (typeof OriginVerbs)[keyof typeof OriginVerbs];
 

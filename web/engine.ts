@@ -22,8 +22,9 @@ import { openSessionActor, sessionKeeperActor, stateName, swarmActor, type Heart
 import { sleep } from '../lib/abort.js';
 import type { Logger } from '../lib/logger.js';
 import { downloadMachine, modeOfSnapshot, type DownloadOutput } from '../machines/download/machine.js';
+import { toFetchFailure } from '../machines/download/schedule.js';
 import type {
-  AssembleInput, AssembleOutput, ChunkSource, FetchChunkInput, FetchChunkOutput, ReleaseSessionInput,
+  AssembleInput, AssembleOutput, ChunkSource, FetchChunkInput, FetchChunkOutput, FetchResult, ReleaseSessionInput,
 } from '../machines/download/types.js';
 import { chunksOfRange, type Manifest, type PeerMode } from '../protocol/mod.js';
 import { checkManifest, verifyChunk } from './hash.js';
@@ -202,24 +203,29 @@ async function runEngine(opts: WebEngineOptions, conn: WebPeerConnection): Promi
   await swarm.start();
 
   // ---- the machine ----
+  /** the machine's fetch: a chunk fetched urgently meanwhile (perhaps played and evicted since) is just recorded */
+  const fetchForMachine = async (input: FetchChunkInput, signal: AbortSignal): Promise<FetchChunkOutput> => {
+    const pending = urgent.pending(input.index);
+    if (pending) await pending.catch(() => {});
+    if (fetchedOnce[input.index]) return { index: input.index, source: input.source, bytes: 0 };
+    if (input.source !== 'origin') {
+      await urgent.backgroundTurn(signal);
+      if (fetchedOnce[input.index]) return { index: input.index, source: input.source, bytes: 0 };
+    }
+    const bytes = await fetchVerified(input.source, input.index, input.grant, signal);
+    return { index: input.index, source: input.source, bytes };
+  };
   const beat: HeartbeatClock = { ms: 3000 };
   const machine = downloadMachine.provide({
     actors: {
       openSession: openSessionActor(origin, manifest, beat),
       sessionKeeper: sessionKeeperActor(origin, log, beat),
       swarm: swarmActor(swarm),
-      fetchChunk: fromPromise<FetchChunkOutput, FetchChunkInput>(async ({ input, signal }) => {
-        // fetched urgently meanwhile (or in progress; perhaps played and evicted since): the machine just records it
-        const pending = urgent.pending(input.index);
-        if (pending) await pending.catch(() => {});
-        if (fetchedOnce[input.index]) return { index: input.index, source: input.source, bytes: 0 };
-        if (input.source !== 'origin') {
-          await urgent.backgroundTurn(signal);
-          if (fetchedOnce[input.index]) return { index: input.index, source: input.source, bytes: 0 };
-        }
-        const bytes = await fetchVerified(input.source, input.index, input.grant, signal);
-        return { index: input.index, source: input.source, bytes };
-      }),
+      // resolves with a result naming chunk and source (the machine's contract; failures are results too)
+      fetchChunk: fromPromise<FetchResult, FetchChunkInput>(({ input, signal }) => fetchForMachine(input, signal).then(
+        (out): FetchResult => ({ ok: true, ...out }),
+        (err): FetchResult => ({ ok: false, index: input.index, source: input.source, failure: toFetchFailure(err) }),
+      )),
       // every chunk was verified on arrival; a page keeps no file to assemble
       assemble: fromPromise<AssembleOutput, AssembleInput>(async () => ({ path: 'memory' })),
       releaseSession: fromPromise<void, ReleaseSessionInput>(async ({ input }) => {

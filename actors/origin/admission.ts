@@ -66,6 +66,8 @@ export interface Admission {
   open(req: { videoId: string; peerId: string }, manifest: Manifest): Promise<OpenReply>;
   heartbeat(req: { sessionId: string; peerId: string }): Promise<HeartbeatReply>;
   release(req: { sessionId: string; peerId: string }): Promise<ReleaseReply>;
+  /** a live session (slot holder first checked in the wait list), for urgent grants; null when unknown */
+  session(sessionId: string): Promise<{ peerId: string; videoId: string; waiting: boolean } | null>;
   /** one sweep pass (also runs on a timer) */
   sweep(): Promise<void>;
   /** starts over after the bucket was lost and recreated */
@@ -355,6 +357,16 @@ export function createAdmission(init: AdmissionInit, components: AdmissionCompon
       }
       if (released) kick();
       return { released };
+    },
+
+    async session(sessionId) {
+      const now = clock.now();
+      // the wait list first: urgent grants are mostly asked while waiting, and it is one key, not every slot
+      const w = await findWaiter(sessionId);
+      if (w && w.value.expiresAt > now) return { peerId: w.value.peerId, videoId: w.value.videoId, waiting: true };
+      const l = await findLease(sessionId);
+      if (l && l.value.expiresAt > now) return { peerId: l.value.peerId, videoId: l.value.videoId, waiting: false };
+      return null;
     },
 
     sweep,

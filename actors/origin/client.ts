@@ -4,7 +4,7 @@
  */
 import {
   CATALOG_PAGE_MAX, CatalogGetReply, CatalogListReply, CatalogPublishReply, CatalogVerbs, HeartbeatReply, MAX_MANIFEST_MESSAGE_BYTES,
-  OpenReply, OriginVerbs, PeerEvents, ReleaseReply, SlotOffer, SlotRevoked, Subjects, decode,
+  OpenReply, OriginVerbs, PeerEvents, ReleaseReply, UrgentReply, SlotOffer, SlotRevoked, Subjects, decode,
   type Manifest, type VideoSummary,
 } from '../../protocol/mod.js';
 import type { Logger } from '../../lib/logger.js';
@@ -17,6 +17,8 @@ export interface OriginClient {
   open(videoId: string, peerId: string): Promise<OpenReply>;
   heartbeat(sessionId: string, peerId: string): Promise<HeartbeatReply>;
   release(sessionId: string, peerId: string): Promise<ReleaseReply>;
+  /** an urgent grant for `chunks` of the session's video (no slot needed; refusals are typed errors) */
+  urgent(sessionId: string, peerId: string, videoId: string, chunks: number[]): Promise<UrgentReply>;
   /** every video, page by page (at most `maxPages` pages of 500) */
   list(opts?: { maxPages?: number }): Promise<VideoSummary[]>;
   /** one page of the catalog, oldest first */
@@ -41,6 +43,8 @@ export function createOriginClient(nc: NatsConnection, opts: { timeoutMs?: numbe
       request(nc, Subjects.origin(OriginVerbs.heartbeat, peerId), { sessionId }, HeartbeatReply, t),
     release: (sessionId, peerId) =>
       request(nc, Subjects.origin(OriginVerbs.release, peerId), { sessionId }, ReleaseReply, t),
+    urgent: (sessionId, peerId, videoId, chunks) =>
+      request(nc, Subjects.origin(OriginVerbs.urgent, peerId), { sessionId, videoId, chunks }, UrgentReply, t),
     listPage,
     async list(lopts = {}) {
       // bounded: a catalog that keeps answering `next` (bug or hostile worker) cannot keep us paging forever

@@ -4,3 +4,4 @@ export * from './service.js';
 export * from './client.js';
 export * from './leases.js';
 export * from './activity.js';
+export * from './urgent.js';

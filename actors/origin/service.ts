@@ -6,7 +6,7 @@ import { Kvm } from '@nats-io/kv';
 import {
   Buckets, CatalogGetRequest, CatalogListRequest, CatalogPublishRequest, CatalogVerbs, encode,
   MAX_MANIFEST_MESSAGE_BYTES, OpenRequest, OriginVerbs, parseOriginSubject, QueueGroups, RateLimitedError,
-  SessionRequest, Subjects,
+  SessionRequest, Subjects, UrgentRequest,
 } from '../../protocol/mod.js';
 import type { Clock } from '../../lib/clock.js';
 import type { Logger } from '../../lib/logger.js';
@@ -15,6 +15,7 @@ import { createKeyedRateLimiter, type KeyedRateLimiter } from '../../lib/ratelim
 import { guardBucket, type BucketGuard } from '../../lib/kvguard.js';
 import { createActivityLog } from './activity.js';
 import { createAdmission, type Admission, type AdmissionInit } from './admission.js';
+import { createUrgentIssuer, URGENT_DEFAULTS, type UrgentIssuer } from './urgent.js';
 import {
   CATALOG_BUCKET_OPTIONS, createKvCatalog, openCatalogBucket, type Catalog, type CatalogQuotas,
 } from './catalog.js';
@@ -26,6 +27,10 @@ export interface OriginInit extends Partial<Omit<AdmissionInit, 'grantSecret' | 
   workerId?: string;
   /** catalog size limits (videos, bytes per manifest, total bytes) */
   catalogQuotas?: CatalogQuotas;
+  /** chunks per urgent grant (default 4); 0 disables urgent grants (the gateway's urgent share is off) */
+  urgentMaxChunks?: number;
+  /** lifetime of an urgent grant (default 5 s) */
+  urgentGrantTtlMs?: number;
 }
 
 export interface OriginComponents {
@@ -38,6 +43,8 @@ export interface Origin {
   readonly workerId: string;
   readonly admission: Admission;
   readonly catalog: Catalog;
+  /** urgent grants for streaming clients' playheads (counted in `urgent.stats()`) */
+  readonly urgent: UrgentIssuer;
   /** requests this worker answered, by verb (shows the queue group spreading load) */
   readonly served: Record<string, number>;
   start(): Promise<void>;
@@ -77,9 +84,15 @@ export async function createOrigin(init: OriginInit, components: OriginComponent
     push: (peerId, event, payload) => nc.publish(Subjects.peer(peerId, event), encode(payload)),
     lastServed: (sessionId) => activity.lastServed(sessionId),
   });
+  const urgent = createUrgentIssuer({
+    maxChunks: init.urgentMaxChunks ?? URGENT_DEFAULTS.maxChunks,
+    grantTtlMs: init.urgentGrantTtlMs ?? URGENT_DEFAULTS.grantTtlMs,
+    grantSecret: init.grantSecret,
+  }, { admission, clock: components.clock });
   // per peer (the subject's token): a stranger looping opens or heartbeats costs a typed refusal, not KV writes
   const opens = createKeyedRateLimiter({ ratePerSecond: ORIGIN_DEFAULTS.opensPerSecond, burst: ORIGIN_DEFAULTS.opensBurst });
   const beats = createKeyedRateLimiter({ ratePerSecond: ORIGIN_DEFAULTS.heartbeatsPerSecond, burst: ORIGIN_DEFAULTS.heartbeatsBurst });
+  const urgents = createKeyedRateLimiter({ ratePerSecond: URGENT_DEFAULTS.requestsPerSecond, burst: URGENT_DEFAULTS.requestsBurst });
   const sender = (msg: Msg, limiter: KeyedRateLimiter, verb: string): string => {
     const { peerId } = parseOriginSubject(msg.subject);
     if (!limiter.allow(peerId)) {
@@ -97,6 +110,7 @@ export async function createOrigin(init: OriginInit, components: OriginComponent
     workerId,
     admission,
     catalog,
+    urgent,
     served,
     async start() {
       activity.start();
@@ -125,6 +139,18 @@ export async function createOrigin(init: OriginInit, components: OriginComponent
           handler: (req, msg) => {
             count('release');
             return admission.release({ sessionId: req.sessionId, peerId: sender(msg, beats, 'release') });
+          } }),
+        serve(nc, { subject: Subjects.originVerbAll(OriginVerbs.urgent), queue, schema: UrgentRequest, logger,
+          handler: async (req, msg) => {
+            count('urgent');
+            let peerId: string;
+            try {
+              peerId = sender(msg, urgents, 'urgent');
+            } catch (err) {
+              urgent.refused();
+              throw err;
+            }
+            return urgent.issue({ ...req, peerId }, await catalog.get(req.videoId));
           } }),
         serve(nc, { subject: Subjects.catalog(CatalogVerbs.list), queue, schema: CatalogListRequest, logger,
           handler: async (req) => {

@@ -7,7 +7,7 @@ import { startStack } from '../stack.js';
 
 export async function serveCommand(flags: {
   nats?: string; capacity?: string; store?: string; port?: string; 'lease-ttl'?: string; 'idle-timeout'?: string; 'data-dir'?: string;
-  workers?: string; 'origin-rate'?: string; policy?: string;
+  workers?: string; 'origin-rate'?: string; policy?: string; 'urgent-share'?: string;
   /** the NATS WebSocket URL browsers are told (watch page), when they reach it by another name than 127.0.0.1 */
   'nats-ws'?: string;
 }): Promise<number> {
@@ -17,6 +17,10 @@ export async function serveCommand(flags: {
   }
   const capacity = Number(flags.capacity ?? 2);
   if (!Number.isInteger(capacity) || capacity < 0) throw new BadRequestError('--capacity must be an integer ≥ 0');
+  const urgentBps = flags['urgent-share'] === undefined ? undefined : Number(flags['urgent-share']);
+  if (urgentBps !== undefined && !(Number.isFinite(urgentBps) && urgentBps >= 0)) {
+    throw new BadRequestError('--urgent-share is bytes per second ≥ 0 (0 disables urgent grants)');
+  }
   const dataDir = resolve(flags['data-dir'] ?? join(process.cwd(), '.switchyard'));
   const logger = createLogger('serve', (process.env.SWITCHYARD_LOG as 'info' | undefined) ?? 'info');
   const stack = await startStack({
@@ -30,6 +34,7 @@ export async function serveCommand(flags: {
     ...(flags['origin-rate'] ? { originRate: Number(flags['origin-rate']) } : {}),
     ...(flags['nats-ws'] ? { natsWsUrl: flags['nats-ws'] } : {}),
     policy,
+    ...(urgentBps !== undefined ? { urgentBps } : {}),
     ...(process.env.SWITCHYARD_GRANT_SECRET ? { grantSecret: process.env.SWITCHYARD_GRANT_SECRET } : {}),
     ...(process.env.SWITCHYARD_ADMIN_TOKEN ? { adminToken: process.env.SWITCHYARD_ADMIN_TOKEN } : {}),
     ...(process.env.SWITCHYARD_API_KEYS ? { apiKeys: process.env.SWITCHYARD_API_KEYS.split(',').map((k) => k.trim()) } : {}),

@@ -24,6 +24,11 @@ export const DashboardState = Type.Object({
     egress: Type.Array(Type.Object({ t: Type.Number(), bytesPerSec: Type.Number() }),
       { description: 'origin egress of this gateway, one sample a second, oldest first' }),
     egressTotal: Type.Number({ description: 'chunk bytes this gateway has served' }),
+    urgent: Type.Object({
+      bytes: Type.Number({ description: 'of egressTotal, bytes served under urgent grants (reserved share, no slot)' }),
+      chunks: Type.Number(),
+      refused: Type.Number({ description: 'urgent requests refused: share spent or grant budget used' }),
+    }),
   }),
   videos: Type.Array(Type.Object({ ...VideoSummary.properties, peers: Type.Integer({ description: 'clients reporting telemetry' }) })),
   peers: Type.Array(Type.Object({ ...PeerStatus.properties, stale: Type.Boolean() })),
@@ -82,6 +87,8 @@ export interface StateSources {
   telemetry?: Pick<TelemetryAggregator, 'peers'>;
   egress: EgressSampler;
   egressTotal: () => number;
+  /** urgent-share counters of this gateway */
+  urgent?: () => { bytes: number; chunks: number; refused: number };
   clock: Clock;
   logger: Logger;
 }
@@ -136,6 +143,7 @@ export function createStateBuilder(src: StateSources): () => Promise<DashboardSt
         waiting: (src.leases.waiting?.() ?? []).map((w) => ({ peerId: w.peerId, videoId: w.videoId, since: w.since })),
         egress: src.egress.samples(),
         egressTotal: src.egressTotal(),
+        urgent: src.urgent?.() ?? { bytes: 0, chunks: 0, refused: 0 },
       },
       videos: list.map((v) => ({ ...v, peers: perVideo.get(v.videoId) ?? 0 })),
       peers,

@@ -45,6 +45,10 @@ export const dashboardRoutes: FastifyPluginAsync<DashboardRoutesOptions> = async
   const egress = createEgressSampler(egressTotal, opts.clock);
   const build = createStateBuilder({
     leases: opts.leases, origin: opts.origin, egress, egressTotal, clock: opts.clock, logger: opts.logger,
+    urgent: () => {
+      const s = opts.stats.snapshot();
+      return { bytes: s.urgentBytesTotal, chunks: s.urgentChunksTotal, refused: s.urgentRefusedTotal };
+    },
     ...(opts.telemetry ? { telemetry: opts.telemetry } : {}),
   });
   // One snapshot per period, shared: every viewer and /dashboard/state get the same document (built once and

@@ -3,12 +3,10 @@
  * out what these decide (children to stop, a peer to ban, fields to assign), so the rules live in plain
  * functions that read like the protocol.
  */
-import { chunkLength, OriginPolicies, type LeaseInfo, type Manifest, type OriginPolicy } from '../../protocol/mod.js';
-import {
-  emptyPeer, originOrder, peerFetchId, pickPeerRequests, withBitfield, withHave, type PeerFetch, type PeerView,
-} from './peers.js';
-import { fetchChildId, pickMissing, type DownloadError } from './schedule.js';
-import type { DownloadEvent, DownloadInput, FetchChunkFailure, FetchChunkInput, FetchChunkOutput } from './types.js';
+import { OriginPolicies, type LeaseInfo, type Manifest, type OriginPolicy } from '../../protocol/mod.js';
+import { emptyPeer, peerFetchId, withBitfield, withHave, type PeerFetch, type PeerView } from './peers.js';
+import { fetchChildId, urgentChildId, type DownloadError } from './schedule.js';
+import type { DownloadEvent, DownloadInput, FetchChunkFailure, FetchChunkOutput } from './types.js';
 
 export type DownloadOutcome = 'complete' | 'failed' | 'cancelled';
 
@@ -64,6 +62,18 @@ export interface DownloadContext {
   unreachable: boolean;
   /** origin fetches that failed as `unavailable` since the last success (their backoff grows with it) */
   outageStrikes: number;
+  /** streaming: the chunk the player reads now; null offline (and before the player says) */
+  playhead: number | null;
+  /** streaming: chunks from the playhead fetched from the origin at once (playback.ts) */
+  urgentWindow: number;
+  /** streaming: chunks from the playhead fetched from peers nearest deadline first */
+  bufferWindow: number;
+  /** chunks with an urgent fetch child running (child id `urgent.<index>`): origin, urgent grant, no slot */
+  urgentInFlight: number[];
+  /** the origin or gateway refused urgent traffic lately (or cannot give it): peers cover until `urgent.resume` */
+  urgentPaused: boolean;
+  /** bytes that came under urgent grants (also counted in `bytesBySource.origin`) */
+  urgentBytes: number;
 }
 
 /** What a pure update decided. */
@@ -79,9 +89,12 @@ export interface Effects {
  * other request for the same chunk (endgame duplicates, an origin request) is cancelled. A finished child stays
  * in snapshot.children until stopped, so it is stopped too.
  */
-export function chunkVerified(ctx: DownloadContext, index: number, out: FetchChunkOutput, peerId: string | null): Effects {
+export function chunkVerified(
+  ctx: DownloadContext, index: number, out: FetchChunkOutput, peerId: string | null, urgent = false,
+): Effects {
   const stop: string[] = [];
   if (peerId === null || ctx.inFlight.includes(index)) stop.push(fetchChildId(index));
+  if (ctx.urgentInFlight.includes(index)) stop.push(urgentChildId(index));
   for (const f of ctx.peerInFlight) if (f.index === index) stop.push(peerFetchId(f.index, f.peerId));
   const have = ctx.have.slice();
   have[index] = true;
@@ -93,6 +106,8 @@ export function chunkVerified(ctx: DownloadContext, index: number, out: FetchChu
       haveCount: ctx.haveCount + 1,
       inFlight: ctx.inFlight.filter((i) => i !== index),
       peerInFlight: ctx.peerInFlight.filter((f) => f.index !== index),
+      urgentInFlight: ctx.urgentInFlight.filter((i) => i !== index),
+      ...(urgent ? { urgentBytes: ctx.urgentBytes + out.bytes } : {}),
       bytesBySource: { ...ctx.bytesBySource, [out.source]: (ctx.bytesBySource[out.source] ?? 0) + out.bytes },
       chunksFetched: ctx.chunksFetched + 1,
       ...(peer && peerId ? { peers: { ...ctx.peers, [peerId]: { ...peer, failures: 0 } } } : {}),
@@ -147,52 +162,10 @@ export function applyPeerEvent(ctx: DownloadContext, e: DownloadEvent): Partial<
   return { peers: { ...ctx.peers, [e.peerId]: next } };
 }
 
-/** Fetch children to spawn now, and the context that records them. */
-export interface FetchPlan {
-  assign: Partial<DownloadContext>;
-  spawn: Array<{ id: string; input: FetchChunkInput }>;
-}
-
-function fetchInput(ctx: DownloadContext, m: Manifest, index: number, source: FetchChunkInput['source']): FetchChunkInput {
-  return { index, hash: m.chunks[index]!, length: chunkLength(m, index), videoId: ctx.videoId, sessionId: ctx.sessionId!,
-    grant: ctx.grant ?? '', source };
-}
-
-/**
- * Origin requests up to `parallel`. Alongside peers, the origin first sends what no peer can; swarm-aware
- * clients also spread their origin requests over the file, so the origin sends each chunk to someone once
- * instead of the same chunks to everyone. Chunks the origin declined lately are left to the peers.
- */
-export function planOriginFetches(ctx: DownloadContext): FetchPlan | null {
-  const { manifest, sessionId, grant } = ctx;
-  if (manifest === null || sessionId === null || grant === null) return null;
-  const own = [...ctx.inFlight, ...ctx.backoff];
-  const free = ctx.parallel - own.length;
-  const busy = [...own, ...ctx.declined, ...ctx.peerInFlight.map((f) => f.index)];
-  const picked = ctx.usePeers
-    ? originOrder(ctx.have, ctx.peers, busy, free, ctx.policy === OriginPolicies.swarmAware ? ctx.peerId : undefined)
-    : pickMissing(ctx.have, busy, free);
-  if (picked.length === 0) return null;
-  return {
-    assign: { inFlight: [...ctx.inFlight, ...picked] },
-    spawn: picked.map((index) => ({ id: fetchChildId(index), input: fetchInput(ctx, manifest, index, 'origin') })),
-  };
-}
-
-/** Peer requests by the piece picker (peers.ts), when peers are in use. */
-export function planPeerFetches(ctx: DownloadContext): FetchPlan | null {
-  const { manifest, sessionId } = ctx;
-  if (!ctx.usePeers || manifest === null || sessionId === null) return null;
-  const picked = pickPeerRequests({ self: ctx.peerId, have: ctx.have, peers: ctx.peers, peerInFlight: ctx.peerInFlight,
-    originBusy: [...ctx.inFlight, ...ctx.backoff], perPeer: ctx.perPeer, maxSources: ctx.maxSources });
-  if (picked.length === 0) return null;
-  return {
-    assign: { peerInFlight: [...ctx.peerInFlight, ...picked] },
-    spawn: picked.map((f) => ({ id: peerFetchId(f.index, f.peerId), input: fetchInput(ctx, manifest, f.index, `peer:${f.peerId}`) })),
-  };
-}
-
 export const DEFAULT_PARALLEL = 4;
+/** streaming defaults (playback.ts), in chunks */
+export const DEFAULT_URGENT_CHUNKS = 2;
+export const DEFAULT_BUFFER_CHUNKS = 8;
 export const DEFAULT_MAX_ATTEMPTS = 5;
 export const DEFAULT_PER_PEER = 4;
 export const DEFAULT_MAX_SOURCES = 2;
@@ -234,5 +207,20 @@ export function initialContext(input: DownloadInput): DownloadContext {
     rejectedCode: null,
     unreachable: false,
     outageStrikes: 0,
+    ...streamingContext(input),
+  };
+}
+
+function streamingContext(input: DownloadInput): Pick<DownloadContext,
+  'playhead' | 'urgentWindow' | 'bufferWindow' | 'urgentInFlight' | 'urgentPaused' | 'urgentBytes'> {
+  const s = input.streaming;
+  const urgentWindow = Math.max(1, Math.floor(s?.urgentChunks ?? DEFAULT_URGENT_CHUNKS));
+  return {
+    playhead: s?.playhead !== undefined && Number.isInteger(s.playhead) && s.playhead >= 0 ? s.playhead : null,
+    urgentWindow,
+    bufferWindow: Math.max(urgentWindow, Math.floor(s?.bufferChunks ?? DEFAULT_BUFFER_CHUNKS)),
+    urgentInFlight: [],
+    urgentPaused: false,
+    urgentBytes: 0,
   };
 }

@@ -4,9 +4,9 @@
  */
 import type { EventObject } from 'xstate';
 import type { DownloadContext } from './context.js';
-import { peerFetchOf } from './peers.js';
-import { fetchIndexOf, initialHave, toFetchFailure, type DownloadError } from './schedule.js';
-import type { DownloadEvent, FetchChunkOutput } from './types.js';
+import type { PeerFetch } from './peers.js';
+import { initialHave, type DownloadError } from './schedule.js';
+import type { DownloadEvent, FetchChunkFailure, FetchResult } from './types.js';
 
 /** Raised (delayed) by the machine itself to end a chunk's backoff. */
 export type FetchRetryEvent = { type: 'fetch.retry'; index: number };
@@ -14,34 +14,82 @@ export type FetchRetryEvent = { type: 'fetch.retry'; index: number };
 export type UndeclineEvent = { type: 'origin.undecline'; index: number };
 /** Raised (delayed) by the machine itself: the origin stayed unreachable, and peers brought nothing, too long. */
 export type OutageExpiredEvent = { type: 'origin.outageExpired' };
-/** What XState sends when the fetch child `fetch.<index>` resolves / rejects; listed so the wildcards type-check. */
-export type FetchDoneEvent = { type: `xstate.done.actor.fetch.${number}`; output: FetchChunkOutput };
+/**
+ * What XState sends when the fetch child `fetch.<index>` (or `pfetch.<index>.<peer>`) resolves: a FetchResult
+ * naming its chunk and source, success or failure. Fetch actors do not reject; the error events are listed so
+ * the wildcards type-check (and ignored: a rejecting runner is broken).
+ */
+export type FetchDoneEvent = { type: `xstate.done.actor.fetch.${number}`; output: FetchResult };
 export type FetchErrorEvent = { type: `xstate.error.actor.fetch.${number}`; error: unknown };
-export type PeerFetchDoneEvent = { type: `xstate.done.actor.pfetch.${number}.${string}`; output: FetchChunkOutput };
+export type PeerFetchDoneEvent = { type: `xstate.done.actor.pfetch.${number}.${string}`; output: FetchResult };
 export type PeerFetchErrorEvent = { type: `xstate.error.actor.pfetch.${number}.${string}`; error: unknown };
+/** An urgent fetch child resolved; it never rejects, the result says success or failure and names its chunk. */
+export type UrgentDoneEvent = { type: `xstate.done.actor.urgent.${number}`; output: FetchResult };
+export type UrgentErrorEvent = { type: `xstate.error.actor.urgent.${number}`; error: unknown };
+/** Raised (delayed) by the machine itself: urgent requests may be made again after a refusal. */
+export type UrgentResumeEvent = { type: 'urgent.resume' };
 /** Every event the machine handles: the runner sends only DownloadEvent; the others come from its own children. */
 export type DownloadMachineEvent =
-  DownloadEvent | FetchRetryEvent | UndeclineEvent | OutageExpiredEvent | FetchDoneEvent | FetchErrorEvent | PeerFetchDoneEvent | PeerFetchErrorEvent;
+  DownloadEvent | FetchRetryEvent | UndeclineEvent | OutageExpiredEvent | FetchDoneEvent | FetchErrorEvent | PeerFetchDoneEvent |
+  PeerFetchErrorEvent | UrgentDoneEvent | UrgentErrorEvent | UrgentResumeEvent;
 
-export const isFetchDone = (e: EventObject): e is FetchDoneEvent => e.type.startsWith('xstate.done.actor.fetch.');
-export const isFetchError = (e: EventObject): e is FetchErrorEvent => e.type.startsWith('xstate.error.actor.fetch.');
-export const failureOf = (e: EventObject) =>
-  toFetchFailure(isFetchError(e) || e.type.startsWith('xstate.error.actor.pfetch.') ? (e as FetchErrorEvent).error : undefined);
+type Beat = Extract<DownloadEvent, { type: 'origin.heartbeat' }>;
+/**
+ * What a heartbeat answer means, decided from the machine's own state (guards `isGrantedBeat`, `holdsSlot`):
+ * granted while holding → renewed; granted while waiting → the offer (its push was lost); waiting while
+ * holding → the lease was lost (its revocation push was lost), then the position; waiting → the position.
+ */
+export function beatMeaning(event: DownloadMachineEvent, as: 'renewed' | 'offered' | 'lost' | 'position'): DownloadEvent {
+  const beat = event as Beat;
+  if (beat.status === 'granted') {
+    return { type: as === 'renewed' ? 'origin.grantRenewed' : 'origin.slotOffered', grant: beat.grant, lease: beat.lease };
+  }
+  return as === 'lost' ? { type: 'origin.leaseLost', reason: 'origin reports the session waiting' }
+    : { type: 'origin.position', position: beat.position };
+}
 
-export const isPeerFetchDone = (e: EventObject): e is PeerFetchDoneEvent => e.type.startsWith('xstate.done.actor.pfetch.');
+/** The result of an urgent fetch the machine still waits for, or null (another event, or a stale child). */
+export function urgentResultOf(context: DownloadContext, event: EventObject): FetchResult | null {
+  if (!event.type.startsWith('xstate.done.actor.urgent.')) return null;
+  const out = (event as UrgentDoneEvent).output;
+  return out && context.urgentInFlight.includes(out.index) ? out : null;
+}
+
+/** The result an origin fetch child (`fetch.*`) resolved with, or null for any other event. */
+export function originResultOf(e: EventObject): FetchResult | null {
+  return e.type.startsWith('xstate.done.actor.fetch.') ? ((e as FetchDoneEvent).output ?? null) : null;
+}
+
+/** The result of a peer fetch child (`pfetch.*`) with the peer it asked (from the result's source), or null. */
+export function peerResultOf(e: EventObject): (FetchResult & PeerFetch) | null {
+  if (!e.type.startsWith('xstate.done.actor.pfetch.')) return null;
+  const out = (e as PeerFetchDoneEvent).output;
+  return out?.source.startsWith('peer:') ? { ...out, peerId: out.source.slice('peer:'.length) } : null;
+}
+
+const NO_FAILURE: FetchChunkFailure = { reason: 'network', message: 'no failure reported' };
+/** The failure a fetch result reports (origin or peer). */
+export const failureOf = (e: EventObject): FetchChunkFailure => {
+  const r = originResultOf(e) ?? peerResultOf(e);
+  return r && !r.ok ? r.failure : NO_FAILURE;
+};
 
 export function isCurrentPeerFetch(context: DownloadContext, event: EventObject): boolean {
-  const f = peerFetchOf(event.type);
+  const f = peerResultOf(event);
   return f !== null && context.peerInFlight.some((x) => x.index === f.index && x.peerId === f.peerId);
 }
 
-/** True when the event is the completion of a fetch child the machine still waits for. */
+/** True when the event is the result of an origin fetch child the machine still waits for. */
 export function isCurrentFetch(context: DownloadContext, event: EventObject): boolean {
-  return context.inFlight.includes(fetchIndexOf(event.type));
+  const r = originResultOf(event);
+  return r !== null && context.inFlight.includes(r.index);
 }
 
+/** The chunk index an origin fetch result is for (-1 for other events). */
+export const fetchedIndex = (event: EventObject): number => originResultOf(event)?.index ?? -1;
+
 export function attemptsAfter(context: DownloadContext, event: EventObject): number {
-  return (context.attempts[fetchIndexOf(event.type)] ?? 0) + 1;
+  return (context.attempts[fetchedIndex(event)] ?? 0) + 1;
 }
 
 /** Chunks verified so far: the input's `have` before the first open, the context's own after a re-open. */
@@ -51,7 +99,7 @@ export function knownHave(context: DownloadContext, count: number) {
 }
 
 export function chunkError(context: DownloadContext, event: EventObject): DownloadError {
-  const index = fetchIndexOf(event.type);
+  const index = fetchedIndex(event);
   const { reason, message } = failureOf(event);
   return {
     code: 'chunk_failed',
@@ -60,4 +108,3 @@ export function chunkError(context: DownloadContext, event: EventObject): Downlo
     reason,
   };
 }
-

@@ -1,34 +1,31 @@
 /**
- * The download machine: opens a session with the origin, fetches chunks from it while it holds a slot, waits
- * (later: fetches from peers) while it does not, then assembles the file. Pure: every effect is an actor the
+ * The download machine: opens a session with the origin, fetches chunks from it while it holds a slot, from
+ * peers while it does not (and alongside the origin when the policy allows), then assembles the file. A
+ * streaming download also has a playhead: chunks near it come first (playback.ts). Pure: every effect is an actor the
  * runner provides (see types.ts), so the same machine runs in the CLI, in tests and in the diagram exporter.
  */
-import { and, assertEvent, assign, enqueueActions, fromCallback, fromPromise, setup } from 'xstate';
-import type { DoneActorEvent, EventObject } from 'xstate';
+import { and, assertEvent, assign, enqueueActions, raise, setup } from 'xstate';
 import { OriginPolicies } from '../../protocol/mod.js';
+import { fetchChildId, retryDelayMs, retryId, toDownloadError, type DownloadError } from './schedule.js';
 import {
-  fetchChildId, fetchIndexOf, isTransientError, retryDelayMs, retryId, toDownloadError, type DownloadError,
-} from './schedule.js';
-import {
-  grantRefused, grantRejectedError, grantsKeepFailing, originAnswered, originSilent,
-  outageDelay, outageError, OUTAGE_TIMEOUT_MS, peersCanHelp, peersProgressed,
+  grantRefused, grantRejectedError, originAnswered, originSilent, outageDelay, outageError, OUTAGE_TIMEOUT_MS,
+  peersProgressed,
 } from './failures.js';
-import { peerFetchId, peerFetchOf } from './peers.js';
-import {
-  applyPeerEvent, chunkVerified, initialContext, peerFetchFailure, planOriginFetches, planPeerFetches,
-  type DownloadContext, type DownloadOutcome,
-} from './context.js';
+import { peerFetchId } from './peers.js';
+import { applyPeerEvent, chunkVerified, initialContext, peerFetchFailure, type DownloadContext, type DownloadOutcome } from './context.js';
+import { planOriginFetches, planPeerFetches, planUrgentFetches } from './plan.js';
+import { makeRoomForUrgent, movePlayhead } from './playback.js';
 import {
   apply, grantFrom, type DownloadMode, openBackoffState, originFetching, p2pState, peersOnlyState, settle, spawnPlan,
 } from './states.js';
+import { pauseUrgent, spawnUrgent, stopUrgent } from './urgent.js';
 import {
-  attemptsAfter, chunkError, failureOf, isCurrentFetch, isCurrentPeerFetch, isFetchDone, isPeerFetchDone, knownHave,
+  attemptsAfter, beatMeaning, chunkError, failureOf, fetchedIndex, knownHave, originResultOf, peerResultOf, urgentResultOf,
   type DownloadMachineEvent,
 } from './events.js';
-import type {
-  AssembleInput, AssembleOutput, DownloadEvent, DownloadInput, FetchChunkInput, FetchChunkOutput, OpenSessionInput,
-  OpenSessionOutput, ReleaseSessionInput, SessionKeeperInput, SwarmInput,
-} from './types.js';
+import { downloadActors } from './actors.js';
+import { downloadGuards } from './guards.js';
+import type { DownloadEvent, DownloadInput, OpenSessionOutput } from './types.js';
 
 export type { DownloadError } from './schedule.js';
 export type { DownloadContext, DownloadOutcome } from './context.js';
@@ -36,14 +33,12 @@ export { toFetchFailure, retryDelayMs } from './schedule.js';
 export type { DownloadMachineEvent, FetchRetryEvent } from './events.js';
 
 export {
-  DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_GRANT_REJECTIONS, DEFAULT_MAX_SOURCES, DEFAULT_PARALLEL, DEFAULT_PER_PEER,
+  DEFAULT_BUFFER_CHUNKS, DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_GRANT_REJECTIONS, DEFAULT_MAX_SOURCES, DEFAULT_PARALLEL,
+  DEFAULT_PER_PEER, DEFAULT_URGENT_CHUNKS,
 } from './context.js';
 export { modeOfSnapshot, type DownloadMode } from './states.js';
 /** How long a terminal state waits for the release reply before giving up (the lease expires on its own). */
 export const RELEASE_TIMEOUT_MS = 3000;
-
-/** Only on `openSession`'s done event, which the machine's event union does not name. */
-const openReplyOf = (event: DownloadMachineEvent) => (event as unknown as DoneActorEvent<OpenSessionOutput>).output;
 
 export interface DownloadOutput {
   status: DownloadOutcome;
@@ -51,6 +46,8 @@ export interface DownloadOutput {
   error?: DownloadError;
   bytesBySource: Record<string, number>;
   chunksFetched: number;
+  /** streaming: bytes that came under urgent grants (part of bytesBySource.origin); absent when none did */
+  urgentBytes?: number;
 }
 
 export const downloadMachine = setup({
@@ -61,27 +58,9 @@ export const downloadMachine = setup({
     output: {} as DownloadOutput,
     tags: {} as DownloadMode,
   },
-  actors: {
-    openSession: fromPromise<OpenSessionOutput, OpenSessionInput>(async () => {
-      throw new Error('openSession not provided');
-    }),
-    sessionKeeper: fromCallback<EventObject, SessionKeeperInput>(() => {
-      throw new Error('sessionKeeper not provided');
-    }),
-    fetchChunk: fromPromise<FetchChunkOutput, FetchChunkInput>(async () => {
-      throw new Error('fetchChunk not provided');
-    }),
-    assemble: fromPromise<AssembleOutput, AssembleInput>(async () => {
-      throw new Error('assemble not provided');
-    }),
-    releaseSession: fromPromise<void, ReleaseSessionInput>(async () => {
-      throw new Error('releaseSession not provided');
-    }),
-    // unlike the others, "no swarm" is a valid runner (origin only), so the default does nothing
-    swarm: fromCallback<EventObject, SwarmInput>(() => () => {}),
-  },
+  actors: downloadActors,
   delays: {
-    retryDelay: ({ context, event }) => retryDelayMs(context.attempts[fetchIndexOf(event.type)] ?? 1),
+    retryDelay: ({ context, event }) => retryDelayMs(context.attempts[fetchedIndex(event)] ?? 1),
     releaseTimeout: RELEASE_TIMEOUT_MS,
     /** how long a chunk the origin declined is left to the peers before the origin is asked again */
     declineDelay: 3000,
@@ -90,27 +69,10 @@ export const downloadMachine = setup({
     outageRetryDelay: ({ context }) => outageDelay(context),
     /** between open attempts while NATS or the origin does not answer */
     openRetryDelay: 1000,
+    /** how long urgent requests pause after a refusal (rate limit, spent share) while peers cover the window */
+    urgentRetryDelay: 1000,
   },
-  guards: {
-    coversEveryChunk: ({ context }, p: { reply: OpenSessionOutput }) =>
-      knownHave(context, p.reply.manifest.chunks.length).haveCount === p.reply.manifest.chunks.length,
-    isGranted: ({ event }) => openReplyOf(event).status === 'granted',
-    // read from the reply: the guard runs before storeOpenReply puts the policy in context
-    isSwarmAware: ({ event }) => (openReplyOf(event).policy ?? OriginPolicies.serverFirst) === OriginPolicies.swarmAware,
-    hasEveryChunk: ({ context }) => context.manifest !== null && context.haveCount === context.manifest.chunks.length,
-    isCurrentFetch: ({ context, event }) => isCurrentFetch(context, event),
-    isCurrentPeerFetch: ({ context, event }) => isCurrentPeerFetch(context, event),
-    isDeniedFetch: ({ context, event }) => isCurrentFetch(context, event) && failureOf(event).reason === 'denied',
-    isDeclinedFetch: ({ context, event }) => isCurrentFetch(context, event) && failureOf(event).reason === 'declined',
-    isUnavailableFetch: ({ context, event }) => isCurrentFetch(context, event) && failureOf(event).reason === 'unavailable',
-    isTransientError: ({ event }) => isTransientError((event as { error?: unknown }).error),
-    grantsKeepFailing: ({ context }) => grantsKeepFailing(context),
-    peersCanHelp: ({ context }) => peersCanHelp(context),
-    wasRefused: ({ context }) => context.grantRejections > 0,
-    isLastAttempt: ({ context, event }) =>
-      isCurrentFetch(context, event) && attemptsAfter(context, event) >= context.maxAttempts,
-    outcomeIs: ({ context }, p: { outcome: DownloadOutcome }) => context.outcome === p.outcome,
-  },
+  guards: downloadGuards,
   actions: {
     storeOpenReply: assign(({ context }, p: { reply: OpenSessionOutput }) => {
       const { reply } = p;
@@ -130,6 +92,10 @@ export const downloadMachine = setup({
       };
     }),
     storeGrant: assign(({ event }) => grantFrom(event)),
+    renewedByBeat: raise(({ event }) => beatMeaning(event, 'renewed')),
+    offeredByBeat: raise(({ event }) => beatMeaning(event, 'offered')),
+    lostByBeat: raise(({ event }) => beatMeaning(event, 'lost')),
+    positionByBeat: raise(({ event }) => beatMeaning(event, 'position')),
     storePosition: assign(({ event }) => {
       assertEvent(event, 'origin.position');
       return { position: event.position };
@@ -152,7 +118,7 @@ export const downloadMachine = setup({
     // the origin agrees the slot is gone (revoked, waiting): the refusals were consistent, not a mismatch
     forgetRefusals: assign({ grantRejections: 0 }),
     waitOutOutage: enqueueActions(({ context, event, enqueue }) => {
-      const index = fetchIndexOf(event.type);
+      const index = fetchedIndex(event);
       enqueue.stopChild(fetchChildId(index));
       enqueue.assign({ inFlight: context.inFlight.filter((i) => i !== index), backoff: [...context.backoff, index],
         outageStrikes: context.outageStrikes + 1 });
@@ -175,34 +141,49 @@ export const downloadMachine = setup({
     }),
     // an origin request that fails after the slot went is not retried: peers or a later slot will bring it
     dropFetch: enqueueActions(({ context, event, enqueue }) => {
-      const index = fetchIndexOf(event.type);
+      const index = fetchedIndex(event);
       enqueue.stopChild(fetchChildId(index));
       enqueue.assign({ inFlight: context.inFlight.filter((i) => i !== index) });
     }),
     recordChunk: enqueueActions(({ context, event, enqueue }) => {
-      if (!isFetchDone(event)) return;
-      apply(enqueue, chunkVerified(context, fetchIndexOf(event.type), event.output, null));
+      const r = originResultOf(event);
+      if (r?.ok) apply(enqueue, chunkVerified(context, r.index, r, null));
     }),
     recordPeerChunk: enqueueActions(({ context, event, enqueue }) => {
-      if (!isPeerFetchDone(event)) return;
-      const { index, peerId } = peerFetchOf(event.type)!;
-      apply(enqueue, chunkVerified(context, index, event.output, peerId));
+      const r = peerResultOf(event);
+      if (r?.ok) apply(enqueue, chunkVerified(context, r.index, r, r.peerId));
     }),
     peerFetchFailed: enqueueActions(({ context, event, enqueue }) => {
-      const f = peerFetchOf(event.type);
-      if (f) apply(enqueue, peerFetchFailure(context, f, failureOf(event)));
+      const r = peerResultOf(event);
+      if (r && !r.ok) apply(enqueue, peerFetchFailure(context, { index: r.index, peerId: r.peerId }, r.failure));
     }),
     schedulePeers: enqueueActions(({ context, enqueue }) => spawnPlan(enqueue, planPeerFetches(context))),
     stopPeerFetches: enqueueActions(({ context, enqueue }) => {
       for (const f of context.peerInFlight) enqueue.stopChild(peerFetchId(f.index, f.peerId));
       enqueue.assign({ peerInFlight: [] });
     }),
+    movePlayhead: enqueueActions(({ context, event, enqueue }) => {
+      assertEvent(event, 'playback.playhead');
+      apply(enqueue, movePlayhead(context, event.index));
+    }),
+    makeRoomForUrgent: enqueueActions(({ context, enqueue }) => apply(enqueue, makeRoomForUrgent(context))),
+    scheduleUrgent: enqueueActions(({ context, enqueue }) => spawnUrgent(enqueue, planUrgentFetches(context))),
+    recordUrgentChunk: enqueueActions(({ context, event, enqueue }) => {
+      const r = urgentResultOf(context, event);
+      if (r?.ok) apply(enqueue, chunkVerified(context, r.index, r, null, true));
+    }),
+    // a refusal (rate limit, spent share) or a failed urgent fetch: peers cover the window for a moment
+    pauseUrgent: enqueueActions(({ context, event, enqueue }) => pauseUrgent(context, urgentResultOf(context, event), enqueue)),
+    resumeUrgent: assign({ urgentPaused: false }),
+    stopUrgent: enqueueActions(({ context, enqueue }) => stopUrgent(context, enqueue, false)),
+    // the gateway does not take this origin's grants: urgent ones would be refused the same way
+    noUrgent: enqueueActions(({ context, enqueue }) => stopUrgent(context, enqueue, true)),
     peerEvent: assign(({ context, event }) => applyPeerEvent(context, event as DownloadEvent)),
     usePeers: assign({ usePeers: true }),
     // a re-opened session may come back granted after p2p turned peers on
     originOnly: assign({ usePeers: false }),
     declineChunk: enqueueActions(({ context, event, enqueue }) => {
-      const index = fetchIndexOf(event.type);
+      const index = fetchedIndex(event);
       enqueue.stopChild(fetchChildId(index));
       enqueue.assign({ inFlight: context.inFlight.filter((i) => i !== index), declined: [...context.declined, index] });
       enqueue.raise({ type: 'origin.undecline', index }, { id: `undecline.${index}`, delay: 'declineDelay' });
@@ -212,7 +193,7 @@ export const downloadMachine = setup({
       return { declined: context.declined.filter((i) => i !== event.index) };
     }),
     retryChunk: enqueueActions(({ context, event, enqueue }) => {
-      const index = fetchIndexOf(event.type);
+      const index = fetchedIndex(event);
       const { reason } = failureOf(event);
       enqueue.stopChild(fetchChildId(index));
       // corrupt bytes are not a sign of an overloaded link: retry at once; the others wait a little
@@ -233,8 +214,14 @@ export const downloadMachine = setup({
   id: 'download',
   context: ({ input }) => initialContext(input),
   initial: 'opening',
-  // a fetch child stopped too late to be silenced must not crash the machine (unhandled actor errors do)
-  on: { 'xstate.error.actor.fetch.*': {}, 'xstate.error.actor.pfetch.*': {}, 'xstate.done.actor.pfetch.*': {} },
+  // fetch actors resolve with their failures; a rejection (a broken runner, or a child stopped too late to be
+  // silenced) must not crash the machine (unhandled actor errors do)
+  on: {
+    'xstate.error.actor.fetch.*': {}, 'xstate.error.actor.pfetch.*': {}, 'xstate.done.actor.pfetch.*': {},
+    'xstate.done.actor.urgent.*': {},
+    // fetchUrgent resolves with its failures: a rejection is a broken runner, and its chunks go back to planning
+    'xstate.error.actor.urgent.*': { actions: 'stopUrgent' },
+  },
   states: {
     opening: {
       tags: 'opening',
@@ -277,6 +264,8 @@ export const downloadMachine = setup({
       on: {
         'download.cancel': { target: 'cancelled', actions: { type: 'settleAs', params: { outcome: 'cancelled' } } },
         'origin.outageExpired': { target: 'failed', actions: 'failOutage' },
+        // no manifest yet: the playhead is kept for the first plan
+        'playback.playhead': { actions: 'movePlayhead' },
       },
     },
     openBackoff: openBackoffState,
@@ -294,11 +283,18 @@ export const downloadMachine = setup({
         src: 'swarm',
         input: ({ context }) => ({ videoId: context.videoId, peerId: context.peerId, manifest: context.manifest! }),
       }],
-      exit: ['stopFetches', 'stopPeerFetches'],
+      exit: ['stopFetches', 'stopPeerFetches', 'stopUrgent'],
       // on `active`, not on the origin states: chunks from peers will complete the download the same way
       always: { guard: 'hasEveryChunk', target: 'assembling' },
       on: {
         'origin.grantRenewed': { actions: ['storeGrant', 'heardFromOrigin'] },
+        // the keeper reports raw answers: their meaning depends on whether we hold the slot
+        'origin.heartbeat': [
+          { guard: and(['isGrantedBeat', 'holdsSlot']), actions: 'renewedByBeat' },
+          { guard: 'isGrantedBeat', actions: 'offeredByBeat' },
+          { guard: 'holdsSlot', actions: ['lostByBeat', 'positionByBeat'] },
+          { actions: 'positionByBeat' },
+        ],
         'origin.unreachable': { actions: 'originSilent' },
         'origin.outageExpired': { target: 'releasing', actions: 'failOutage' },
         // a new session is opened; verified chunks are kept (knownHave), so nothing is fetched twice
@@ -311,15 +307,25 @@ export const downloadMachine = setup({
         'peer.choked': { actions: 'peerEvent' },
         'peer.left': { actions: 'peerEvent' },
         // origin requests still running after the slot went (p2p): keep what they bring
-        'xstate.done.actor.fetch.*': { guard: 'isCurrentFetch', actions: ['recordChunk', 'scheduleFetches', 'schedulePeers'] },
-        'xstate.error.actor.fetch.*': { guard: 'isCurrentFetch', actions: ['dropFetch', 'schedulePeers'] },
-        'xstate.done.actor.pfetch.*': {
-          guard: 'isCurrentPeerFetch', actions: ['recordPeerChunk', 'peersProgressed', 'scheduleFetches', 'schedulePeers'],
-        },
-        'xstate.error.actor.pfetch.*': {
-          guard: 'isCurrentPeerFetch', actions: ['peerFetchFailed', 'scheduleFetches', 'schedulePeers'],
-        },
+        'xstate.done.actor.fetch.*': [
+          { guard: 'isFetchedChunk', actions: ['recordChunk', 'scheduleFetches', 'schedulePeers'] },
+          { guard: 'isFailedFetch', actions: ['dropFetch', 'schedulePeers'] },
+        ],
+        'xstate.done.actor.pfetch.*': [
+          { guard: 'isPeerChunk', actions: ['recordPeerChunk', 'peersProgressed', 'scheduleFetches', 'schedulePeers'] },
+          { guard: 'isCurrentPeerFetch', actions: ['peerFetchFailed', 'scheduleFetches', 'schedulePeers'] },
+        ],
         'download.cancel': { target: 'releasing', actions: { type: 'settleAs', params: { outcome: 'cancelled' } } },
+        // streaming: the urgent window first (origin), the buffer from peers by deadline (playback.ts)
+        'playback.playhead': [
+          { guard: 'isSeek', actions: ['movePlayhead', 'makeRoomForUrgent', 'scheduleUrgent', 'scheduleFetches', 'schedulePeers'] },
+          { actions: ['movePlayhead', 'scheduleUrgent', 'scheduleFetches', 'schedulePeers'] },
+        ],
+        'xstate.done.actor.urgent.*': [
+          { guard: 'isUrgentChunk', actions: ['recordUrgentChunk', 'scheduleUrgent', 'schedulePeers'] },
+          { guard: 'isUrgentFailure', actions: ['pauseUrgent', 'schedulePeers'] },
+        ],
+        'urgent.resume': { actions: ['resumeUrgent', 'scheduleUrgent'] },
       },
       initial: 'server',
       states: {
@@ -373,6 +379,7 @@ export const downloadMachine = setup({
     };
     if (context.outputPath !== null) out.outputPath = context.outputPath;
     if (context.error !== null) out.error = context.error;
+    if (context.urgentBytes > 0) out.urgentBytes = context.urgentBytes;
     return out;
   },
 });

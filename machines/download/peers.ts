@@ -28,19 +28,8 @@ export interface PeerFetch {
 }
 
 export const PEER_FETCH_PREFIX = 'pfetch.';
-/** Child ids `pfetch.<index>.<peerId>`: peer ids have no dots (protocol id pattern), so the split is unambiguous. */
+/** Child ids `pfetch.<index>.<peerId>`, unique per request; results name chunk and peer, the id is never parsed. */
 export const peerFetchId = (index: number, peerId: string) => `${PEER_FETCH_PREFIX}${index}.${peerId}`;
-
-/** `{index, peerId}` from `xstate.(done|error).actor.pfetch.<index>.<peerId>`, or null. */
-export function peerFetchOf(eventType: string): PeerFetch | null {
-  const at = eventType.indexOf(`.${PEER_FETCH_PREFIX}`);
-  if (at < 0) return null;
-  const rest = eventType.slice(at + PEER_FETCH_PREFIX.length + 1);
-  const dot = rest.indexOf('.');
-  const index = Number(rest.slice(0, dot));
-  const peerId = rest.slice(dot + 1);
-  return dot > 0 && Number.isInteger(index) && index >= 0 && peerId.length > 0 ? { index, peerId } : null;
-}
 
 export const MAX_PEER_FAILURES = 3;
 
@@ -82,6 +71,11 @@ export interface PickInput {
   originBusy: readonly number[];
   perPeer: number;
   maxSources: number;
+  /**
+   * streaming: a chunk's deadline rank (lower first; playback.ts ranks the buffer window by distance from the
+   * playhead and everything else equal and last), applied before rarity; absent offline
+   */
+  deadline?: (index: number) => number;
 }
 
 /** New peer requests to make now. */
@@ -98,7 +92,10 @@ export function pickPeerRequests(x: PickInput): PeerFetch[] {
   const missing: number[] = [];
   for (let i = x.have.indexOf(false); i !== -1; i = x.have.indexOf(false, i + 1)) missing.push(i);
   const tie = (i: number) => mix(x.self, i);
-  missing.sort((a, b) => avail[a]! - avail[b]! || tie(a) - tie(b));
+  const deadline = x.deadline;
+  missing.sort(deadline === undefined
+    ? (a, b) => avail[a]! - avail[b]! || tie(a) - tie(b)
+    : (a, b) => deadline(a) - deadline(b) || avail[a]! - avail[b]! || tie(a) - tie(b));
   const loads = new Map<string, number>();
   for (const f of x.peerInFlight) loads.set(f.peerId, (loads.get(f.peerId) ?? 0) + 1);
   const out: PeerFetch[] = [];

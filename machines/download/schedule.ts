@@ -18,16 +18,10 @@ export interface DownloadError {
 export const FETCH_ID_PREFIX = 'fetch.';
 export const fetchChildId = (index: number): string => `${FETCH_ID_PREFIX}${index}`;
 export const retryId = (index: number): string => `retry.${index}`;
+/** Urgent fetch children (`fetchUrgent`), one per chunk near the playhead. */
+export const urgentChildId = (index: number): string => `urgent.${index}`;
 
-/** Chunk index from `xstate.done.actor.fetch.<i>` / `xstate.error.actor.fetch.<i>`; -1 when it is not one. */
-export function fetchIndexOf(eventType: string): number {
-  const at = eventType.lastIndexOf(`.${FETCH_ID_PREFIX}`);
-  if (at < 0) return -1;
-  const n = Number(eventType.slice(at + FETCH_ID_PREFIX.length + 1));
-  return Number.isInteger(n) && n >= 0 ? n : -1;
-}
-
-const REASONS = new Set<string>(['corrupt', 'denied', 'missing', 'network', 'declined', 'unavailable']);
+const REASONS = new Set<string>(['corrupt', 'denied', 'missing', 'network', 'declined', 'unavailable', 'refused']);
 
 /**
  * The rejection of a provided fetch actor, as a FetchChunkFailure. Anything without a known `reason` (a thrown

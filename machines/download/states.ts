@@ -4,7 +4,8 @@
  * peers-only state after giving the slot up, and the helpers its actions use to carry out pure decisions.
  */
 import { and, assertEvent } from 'xstate';
-import type { DownloadContext, Effects, FetchPlan } from './context.js';
+import type { DownloadContext, Effects } from './context.js';
+import type { FetchPlan } from './plan.js';
 import type { DownloadMachineEvent } from './events.js';
 import type { PeerMode } from '../../protocol/mod.js';
 
@@ -58,17 +59,15 @@ export const originFetching = {
     'origin.leaseLost': { target: 'p2p', actions: ['dropGrant', 'forgetRefusals'] },
     'origin.slotOffered': { actions: ['storeGrant', 'heardFromOrigin'] },
     'fetch.retry': { actions: ['endBackoff', 'scheduleFetches'] },
-    'xstate.done.actor.fetch.*': {
-      guard: 'isCurrentFetch', actions: ['recordChunk', 'originChunkArrived', 'scheduleFetches', 'schedulePeers'],
-    },
-    'xstate.error.actor.fetch.*': [
+    'xstate.done.actor.fetch.*': [
+      { guard: 'isFetchedChunk', actions: ['recordChunk', 'originChunkArrived', 'scheduleFetches', 'schedulePeers'] },
       { guard: 'isDeclinedFetch', actions: ['declineChunk', 'scheduleFetches', 'schedulePeers'] },
       // refused: the other requests under this grant will be refused too
       { guard: 'isDeniedFetch', target: 'p2p', actions: ['noteGrantRefused', 'dropGrant', 'stopFetches'] },
       // an outage is not the chunk's fault: waited out, not counted (the outage timer bounds the wait)
       { guard: 'isUnavailableFetch', actions: 'waitOutOutage' },
       { guard: 'isLastAttempt', target: '#download.releasing', actions: 'failChunk' },
-      { guard: 'isCurrentFetch', actions: ['retryChunk', 'scheduleFetches'] },
+      { guard: 'isFailedFetch', actions: ['retryChunk', 'scheduleFetches'] },
     ],
   },
 } as const;
@@ -89,7 +88,8 @@ export const settle = [
 /** Without a slot: peers only, waiting for the origin's offer. */
 export const p2pState = {
   tags: 'p2p',
-  entry: ['usePeers', 'schedulePeers'],
+  // streaming: the urgent window under urgent grants (no slot), the rest from peers
+  entry: ['usePeers', 'scheduleUrgent', 'schedulePeers'],
   on: {
     // a grant after refusals: the origin still says we hold the slot, so the gateway refused a grant the
     // origin stands by; a few times may be a lagging lease mirror, more is a mismatch (secrets, clocks)
@@ -110,7 +110,7 @@ export const p2pState = {
 export const peersOnlyState = {
   // still a peers download to whoever watches; only the slot is gone
   tags: 'p2p',
-  entry: ['dropGrant', 'originSilent', 'schedulePeers'],
+  entry: ['dropGrant', 'originSilent', 'noUrgent', 'schedulePeers'],
   invoke: {
     id: 'giveUpSlot',
     src: 'releaseSession',
@@ -120,7 +120,7 @@ export const peersOnlyState = {
   },
   on: {
     'origin.slotOffered': {}, 'origin.grantRenewed': {}, 'origin.position': {}, 'origin.leaseLost': {},
-    'origin.sessionLost': {}, 'origin.unreachable': {}, 'origin.undecline': {},
+    'origin.sessionLost': {}, 'origin.unreachable': {}, 'origin.undecline': {}, 'urgent.resume': {},
   },
 } as const;
 

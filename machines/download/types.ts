@@ -27,6 +27,23 @@ export interface DownloadInput {
    * a gateway that does not accept this origin's grants would otherwise keep a slot busy for nothing
    */
   maxGrantRejections?: number;
+  /** a streaming download (a player reads it while it arrives); without it the download is offline (rarest first) */
+  streaming?: StreamingInput;
+}
+
+/**
+ * Deadline-aware picking (issue 8 item 2), in chunks (the runner converts seconds with the manifest's `stream`
+ * segments). Chunks in [playhead, playhead + urgentChunks) come from the origin at once: under the slot's grant
+ * when admitted, else under urgent grants (`fetchUrgent`); the rest of [playhead, playhead + bufferChunks) comes
+ * from peers first, nearest deadline first; beyond, rarest first as offline.
+ */
+export interface StreamingInput {
+  /** default 2 */
+  urgentChunks?: number;
+  /** default 8; never less than urgentChunks */
+  bufferChunks?: number;
+  /** where the player starts reading; otherwise the first `playback.playhead` sets it */
+  playhead?: number;
 }
 
 /**
@@ -50,7 +67,9 @@ export type OpenSessionOutput = OpenReply & { manifest: Manifest };
 
 /**
  * Input of the `sessionKeeper` actor (fromCallback). It heartbeats the session for as long as it runs and
- * sends the parent `origin.slotOffered`, `origin.position` and `origin.leaseLost` events.
+ * reports what it hears, raw: `origin.heartbeat` (each answer), `origin.slotOffered` / `origin.leaseLost` (the
+ * origin's pushes), `origin.sessionLost` (unknown_session), `origin.unreachable` (no answer). It keeps no state
+ * of its own: whether a granted answer is a renewal or a lost offer is the machine's decision.
  */
 export interface SessionKeeperInput {
   sessionId: string;
@@ -73,14 +92,32 @@ export interface FetchChunkOutput {
   source: ChunkSource;
   bytes: number;
 }
+/** Input of the `fetchUrgent` actor: one chunk near the playhead, asked of the origin without a slot. */
+export interface FetchUrgentInput {
+  index: number;
+  hash: string;
+  length: number;
+  videoId: string;
+  sessionId: string;
+}
+
+/**
+ * What a fetch actor resolves with: success or failure, each naming its chunk and source, so the machine reads
+ * them from the result instead of from the child's id. `fetchUrgent` resolves with this and never rejects.
+ */
+export type FetchResult =
+  | { ok: true; index: number; source: ChunkSource; bytes: number }
+  | { ok: false; index: number; source: ChunkSource; failure: FetchChunkFailure };
+
 /**
  * Why a fetch failed. `corrupt`: bytes did not match the hash; `denied`: the origin refused the grant
  * (401/403: the lease is gone, or the gateway does not accept the grant); `missing`: the source does not have
  * it; `network`: anything transient; `declined`: the swarm-aware origin will not send it again now because
  * peers can (409); `unavailable`: the origin side is down or cannot check leases (no answer, 502/503/504): an
- * outage, which is waited out rather than counted against the chunk.
+ * outage, which is waited out rather than counted against the chunk; `refused`: no urgent grant or share now
+ * (rate-limited, spent, disabled): the chunk is left to peers for a moment.
  */
-export type FetchFailureReason = 'corrupt' | 'denied' | 'missing' | 'network' | 'declined' | 'unavailable';
+export type FetchFailureReason = 'corrupt' | 'denied' | 'missing' | 'network' | 'declined' | 'unavailable' | 'refused';
 export interface FetchChunkFailure {
   reason: FetchFailureReason;
   message: string;
@@ -109,9 +146,17 @@ export type DownloadEvent =
   /** the origin no longer knows the session at all (it expired while we were unreachable): open a new one */
   | { type: 'origin.sessionLost'; reason: string }
   | { type: 'origin.grantRenewed'; grant: string; lease: LeaseInfo }
+  /**
+   * a heartbeat's answer as the origin gave it; the machine decides what it means from its own state (renewed,
+   * a lost offer push, a lost lease, or a wait-list position)
+   */
+  | { type: 'origin.heartbeat'; status: 'granted'; grant: string; lease: LeaseInfo }
+  | { type: 'origin.heartbeat'; status: 'waiting'; position: number }
   /** a heartbeat got no answer (NATS or the origin is down): the machine starts counting the outage */
   | { type: 'origin.unreachable'; reason: string }
   | { type: 'download.cancel' }
+  /** where the player reads now (a chunk index); a jump is a seek, and re-plans at once */
+  | { type: 'playback.playhead'; index: number }
   | { type: 'peer.joined'; peerId: string }
   | { type: 'peer.bitfield'; peerId: string; have: boolean[] }
   | { type: 'peer.have'; peerId: string; index: number }

@@ -15,6 +15,7 @@ test('status table: every protocol code has a deliberate status', () => {
     grant_missing: 401, grant_invalid: 401, unauthorized: 401, grant_expired: 403, grant_wrong_video: 403,
     lease_lost: 403, ingest_failed: 422, chunk_missing: 503, unavailable: 503, timeout: 504, chunk_corrupt: 500, chunk_in_swarm: 409,
     rate_limited: 429, quota_exceeded: 429, internal: 500, locked: 409, bad_manifest: 500,
+    grant_wrong_kind: 403, urgent_refused: 429, urgent_share_spent: 429,
   };
   for (const code of Object.values(ErrorCodes)) {
     assert.is(statusFor(new SwitchyardError(code, 'x')), expected[code], code);

@@ -4,7 +4,9 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { availability, originOrder, peerFetchOf, pickPeerRequests, type PeerView } from '../../machines/download/peers.js';
+import { availability, originOrder, pickPeerRequests, type PeerView } from '../../machines/download/peers.js';
+import { peerResultOf } from '../../machines/download/events.js';
+import type { EventObject } from 'xstate';
 import { denied, failure, granted, LEASE, makeManifest, manualFetch, run, until } from './harness.js';
 
 const all = (n: number, holes: number[] = []) => Array.from({ length: n }, (_, i) => !holes.includes(i));
@@ -45,8 +47,11 @@ test('picker: choked or failing peers are not asked; endgame duplicates only nea
 test('origin order alongside peers: chunks no peer holds first, then playback order', () => {
   const peers = { a: peer(only(6, [0, 1, 2])) };
   assert.equal(originOrder(new Array<boolean>(6).fill(false), peers, [3], 3), [4, 5, 0]);
-  assert.equal(peerFetchOf('xstate.done.actor.pfetch.12.peer_A-1'), { index: 12, peerId: 'peer_A-1' });
-  assert.is(peerFetchOf('xstate.done.actor.fetch.12'), null);
+  // the chunk and the peer come from the fetch child's result (its source), not from its id
+  const done = (type: string, source: string) => ({ type, output: { ok: true, index: 12, source, bytes: 1 } }) as EventObject;
+  assert.equal(peerResultOf(done('xstate.done.actor.pfetch.1.x', 'peer:peer_A-1')),
+    { ok: true, index: 12, source: 'peer:peer_A-1', bytes: 1, peerId: 'peer_A-1' });
+  assert.is(peerResultOf(done('xstate.done.actor.fetch.12', 'origin')), null);
 });
 
 test('denied → p2p: chunks come from peers (rarest first, pipelined), then complete and release', async () => {

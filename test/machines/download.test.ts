@@ -7,7 +7,8 @@ import * as assert from 'uvu/assert';
 import { waitFor } from 'xstate';
 import { getStateNodes } from '@xstate/graph';
 import { downloadMachine, modeOfSnapshot, toFetchFailure } from '../../machines/download/mod.js';
-import { fetchIndexOf, pickMissing } from '../../machines/download/schedule.js';
+import { pickMissing } from '../../machines/download/schedule.js';
+import { fetchedIndex } from '../../machines/download/events.js';
 import {
   denied, failure, granted, LEASE, makeManifest, manualFetch, okFetch, run, totalBytes, until,
 } from './harness.js';
@@ -332,8 +333,10 @@ test('helpers: lowest missing first, unknown rejections are network failures', (
   assert.equal(toFetchFailure({ reason: 'corrupt', message: 'bad' }), { reason: 'corrupt', message: 'bad' });
   assert.equal(toFetchFailure(new Error('boom')), { reason: 'network', message: 'boom' });
   assert.equal(toFetchFailure({ reason: 'weird', message: 'x' }), { reason: 'network', message: 'x' });
-  assert.is(fetchIndexOf('xstate.error.actor.fetch.12'), 12);
-  assert.is(fetchIndexOf('xstate.error.actor.sessionKeeper'), -1);
+  // the chunk comes from the fetch child's result, not from its id
+  const done = { type: 'xstate.done.actor.fetch.3', output: { ok: true, index: 12, source: 'origin', bytes: 1 } };
+  assert.is(fetchedIndex(done), 12);
+  assert.is(fetchedIndex({ type: 'xstate.error.actor.sessionKeeper' }), -1);
 });
 
 test('every state carries the one mode a watcher is shown, as a tag', () => {

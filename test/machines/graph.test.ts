@@ -46,9 +46,15 @@ test('DOT has the key transitions, labelled with their event type', () => {
     ['opening', 'failed', 'xstate.error.actor.openSession'],
     ['opening', 'cancelled', 'download.cancel'],
     ['active.server', 'active.p2p', 'origin.leaseLost'],
-    ['active.server', 'active.p2p', 'xstate.error.actor.fetch.* [isDeniedFetch]'],
-    ['active.server', 'releasing', 'xstate.error.actor.fetch.* [isLastAttempt]'],
-    ['active.server', 'active.server', 'xstate.done.actor.fetch.* [isCurrentFetch]'],
+    // fetch children resolve with a result: success and every failure arrive as their done event
+    ['active.server', 'active.p2p', 'xstate.done.actor.fetch.* [isDeniedFetch]'],
+    ['active.server', 'releasing', 'xstate.done.actor.fetch.* [isLastAttempt]'],
+    ['active.server', 'active.server', 'xstate.done.actor.fetch.* [isFetchedChunk]'],
+    // streaming: a seek re-plans, urgent fetches run without a slot
+    ['active', 'active', 'playback.playhead [isSeek]'],
+    ['active', 'active', 'xstate.done.actor.urgent.* [isUrgentChunk]'],
+    // raw heartbeat answers, read against the machine's own state
+    ['active', 'active', 'origin.heartbeat [and(isGrantedBeat, holdsSlot)]'],
     ['active.p2p', 'active.resumeServer', 'origin.slotOffered'],
     ['active.resumeServer', 'active.p2p', 'origin.leaseLost'],
     ['active', 'assembling', 'always [hasEveryChunk]'],

@@ -3,9 +3,10 @@ import { createActor, fromCallback, fromPromise, toPromise } from 'xstate';
 import type { EventObject, StateValue } from 'xstate';
 import { chunkLength } from '../../protocol/mod.js';
 import type { LeaseInfo, Manifest } from '../../protocol/mod.js';
-import { downloadMachine } from '../../machines/download/mod.js';
+import { downloadMachine, toFetchFailure } from '../../machines/download/mod.js';
 import type {
-  AssembleInput, AssembleOutput, DownloadEvent, DownloadInput, DownloadOutput, FetchChunkInput, FetchChunkOutput,
+  AssembleInput, AssembleOutput, DownloadEvent, DownloadInput, DownloadOutput, FetchChunkInput, FetchChunkOutput, FetchResult,
+  FetchUrgentInput,
   OpenSessionInput, OpenSessionOutput, ReleaseSessionInput, SessionKeeperInput, SwarmCommand, SwarmInput,
 } from '../../machines/download/mod.js';
 
@@ -92,16 +93,19 @@ export interface Options {
   assemble?: (input: AssembleInput) => Promise<AssembleOutput>;
   release?: (input: ReleaseSessionInput) => Promise<void>;
   keeper?: () => void;
+  /** the urgent fetch (streaming without a slot); default: succeeds on the next tick */
+  urgent?: (input: FetchUrgentInput, signal: AbortSignal) => Promise<FetchResult>;
   /** commands the machine sends to the swarm actor */
   onSwarmCommand?: (c: SwarmCommand) => void;
   delays?: {
     retryDelay?: number; releaseTimeout?: number; declineDelay?: number; outageTimeout?: number; outageRetryDelay?: number;
-    openRetryDelay?: number;
+    openRetryDelay?: number; urgentRetryDelay?: number;
   };
 }
 
 export function run(opts: Options) {
   const calls: FetchCall[] = [];
+  const urgentCalls: Array<{ input: FetchUrgentInput; signal: AbortSignal }> = [];
   const releases: ReleaseSessionInput[] = [];
   const keeperInputs: SessionKeeperInput[] = [];
   const history: string[] = [];
@@ -127,15 +131,24 @@ export function run(opts: Options) {
         });
         return () => { swarmSend = null; };
       }),
-      fetchChunk: fromPromise<FetchChunkOutput, FetchChunkInput>(async ({ input, signal }) => {
+      // the fakes resolve or reject like the real I/O; the provided actor reports either as a FetchResult
+      fetchChunk: fromPromise<FetchResult, FetchChunkInput>(async ({ input, signal }) => {
         const call = { input, signal };
         calls.push(call);
         conc.max = Math.max(conc.max, ++conc.now);
         try {
-          return await (opts.fetch ?? okFetch)(call, calls.filter((c) => c.input.index === input.index).length);
+          return { ok: true, ...(await (opts.fetch ?? okFetch)(call, calls.filter((c) => c.input.index === input.index).length)) };
+        } catch (err) {
+          return { ok: false, index: input.index, source: input.source, failure: toFetchFailure(err) };
         } finally {
           conc.now--;
         }
+      }),
+      fetchUrgent: fromPromise<FetchResult, FetchUrgentInput>(async ({ input, signal }) => {
+        urgentCalls.push({ input, signal });
+        if (opts.urgent) return opts.urgent(input, signal);
+        await new Promise((r) => setTimeout(r, 0));
+        return { ok: true, index: input.index, source: 'origin', bytes: input.length };
       }),
       assemble: fromPromise<AssembleOutput, AssembleInput>(async ({ input }) =>
         opts.assemble ? opts.assemble(input) : { path: `/out/${input.manifest.videoId}.mp4` }),
@@ -152,6 +165,9 @@ export function run(opts: Options) {
   return {
     actor,
     calls,
+    urgentCalls,
+    /** sends an event as the player would (`playback.playhead`) */
+    send: (e: DownloadEvent) => actor.send(e),
     releases,
     keeperInputs,
     history,

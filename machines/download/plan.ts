@@ -1,0 +1,61 @@
+/**
+ * What to fetch next, and from where: origin requests under the slot's grant, peer requests by the piece
+ * picker, urgent requests without a slot. Pure planners over the context; the machine spawns what they return.
+ * A streaming download (a playhead in context) puts deadlines first (playback.ts); offline ones are unchanged.
+ */
+import { chunkLength, OriginPolicies, type Manifest } from '../../protocol/mod.js';
+import type { DownloadContext } from './context.js';
+import { originOrder, peerFetchId, pickPeerRequests } from './peers.js';
+import { deadlineRank, streamingOriginOrder } from './playback.js';
+import { fetchChildId, pickMissing } from './schedule.js';
+import type { FetchChunkInput } from './types.js';
+
+export { planUrgentFetches, type UrgentPlan } from './playback.js';
+
+/** Fetch children to spawn now, and the context that records them. */
+export interface FetchPlan {
+  assign: Partial<DownloadContext>;
+  spawn: Array<{ id: string; input: FetchChunkInput }>;
+}
+
+function fetchInput(ctx: DownloadContext, m: Manifest, index: number, source: FetchChunkInput['source']): FetchChunkInput {
+  return { index, hash: m.chunks[index]!, length: chunkLength(m, index), videoId: ctx.videoId, sessionId: ctx.sessionId!,
+    grant: ctx.grant ?? '', source };
+}
+
+/**
+ * Origin requests up to `parallel`. Alongside peers, the origin first sends what no peer can; swarm-aware
+ * clients also spread their origin requests over the file, so the origin sends each chunk to someone once
+ * instead of the same chunks to everyone. Chunks the origin declined lately are left to the peers.
+ */
+export function planOriginFetches(ctx: DownloadContext): FetchPlan | null {
+  const { manifest, sessionId, grant } = ctx;
+  if (manifest === null || sessionId === null || grant === null) return null;
+  const own = [...ctx.inFlight, ...ctx.backoff];
+  const free = ctx.parallel - own.length;
+  const busy = [...own, ...ctx.declined, ...ctx.peerInFlight.map((f) => f.index), ...ctx.urgentInFlight];
+  const offline = (skip: readonly number[], n: number) => ctx.usePeers
+    ? originOrder(ctx.have, ctx.peers, skip, n, ctx.policy === OriginPolicies.swarmAware ? ctx.peerId : undefined)
+    : pickMissing(ctx.have, skip, n);
+  const picked = ctx.playhead === null ? offline(busy, free) : streamingOriginOrder(ctx, busy, free, offline);
+  if (picked.length === 0) return null;
+  return {
+    assign: { inFlight: [...ctx.inFlight, ...picked] },
+    spawn: picked.map((index) => ({ id: fetchChildId(index), input: fetchInput(ctx, manifest, index, 'origin') })),
+  };
+}
+
+/** Peer requests by the piece picker (peers.ts), when peers are in use. */
+export function planPeerFetches(ctx: DownloadContext): FetchPlan | null {
+  const { manifest, sessionId } = ctx;
+  if (!ctx.usePeers || manifest === null || sessionId === null) return null;
+  const picked = pickPeerRequests({ self: ctx.peerId, have: ctx.have, peers: ctx.peers, peerInFlight: ctx.peerInFlight,
+    originBusy: [...ctx.inFlight, ...ctx.backoff, ...ctx.urgentInFlight], perPeer: ctx.perPeer, maxSources: ctx.maxSources,
+    deadline: deadlineRank(ctx) });
+  if (picked.length === 0) return null;
+  return {
+    assign: { peerInFlight: [...ctx.peerInFlight, ...picked] },
+    spawn: picked.map((f) => ({ id: peerFetchId(f.index, f.peerId), input: fetchInput(ctx, manifest, f.index, `peer:${f.peerId}`) })),
+  };
+}
+
