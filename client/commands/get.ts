@@ -1,10 +1,12 @@
 /**
- * `switchyard get <videoId>`: download and verify a video, resuming from `<output>.part/` when present. The
- * directory is locked for the whole run (client/partlock.ts), so two runs can never share it.
+ * `switchyard get <videoId>`: download and verify a video, resuming from `<output>.part/` when present (the
+ * library's `download`; the directory is locked for the whole run, client/partlock.ts). `--seed` stays in the
+ * swarm after completion until Ctrl-C or `--seed-seconds`.
  */
+import { download } from '../../api/download.js';
 import { BadRequestError, isValidId } from '../../protocol/mod.js';
 import { waitForStop } from './common.js';
-import { openSession, type SessionFlags } from './session.js';
+import { downloadOptions, emitterFor, presentDownload, reportDownload, type SessionFlags } from './session.js';
 
 export interface GetFlags extends SessionFlags {
   /** stay in the swarm after completion, serving chunks, until Ctrl-C (or --seed-seconds) */
@@ -14,21 +16,22 @@ export interface GetFlags extends SessionFlags {
 
 export async function getCommand(videoId: string | undefined, flags: GetFlags): Promise<number> {
   if (!videoId || !isValidId(videoId)) throw new BadRequestError('usage: switchyard get <videoId> [-o file]');
-  const session = await openSession('get', videoId, flags);
-  const { emit, json, node, partial, outPath } = session;
+  const json = flags.json === true;
+  const emit = emitterFor(json);
+  const seed = flags.seed === true;
+  const d = await download(videoId, { ...downloadOptions('get', flags), seed });
   try {
-    const seed = flags.seed === true;
-    const result = await session.download({ staying: seed }).done;
+    const result = await presentDownload(d, json, emit);
     if (result.status === 'complete' && seed) {
-      if (!json) process.stderr.write(`seeding ${outPath} to the swarm (Ctrl-C stops)\n`);
+      if (!json) process.stderr.write(`seeding ${d.outPath} to the swarm (Ctrl-C stops)\n`);
       emit({ event: 'seeding', at: Date.now() });
       await waitForStop(flags['seed-seconds'] ? Number(flags['seed-seconds']) * 1000 : undefined);
-      emit({ event: 'seeded', uploadedBytes: node.swarm.stats().uploadedBytes, uploadedByPeer: node.swarm.stats().uploadedByPeer });
-      if (flags['keep-partial'] !== true) await partial.remove();
+      const stats = d.node.swarm.stats();
+      emit({ event: 'seeded', uploadedBytes: stats.uploadedBytes, uploadedByPeer: stats.uploadedByPeer });
     }
-    await session.close();
-    return session.report(result);
+    await d.close();
+    return reportDownload('get', d, result, json);
   } finally {
-    await session.close();
+    await d.close();
   }
 }

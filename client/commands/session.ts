@@ -1,25 +1,13 @@
 /**
- * The client stack shared by `switchyard get` and `switchyard play`: peer credentials, the catalog manifest,
- * the locked `<output>.part/` directory, the swarm, telemetry, and one download run with its progress, JSON
- * events and Ctrl-C handling. Each command adds only what it does around the download (seeding, the player's
- * HTTP server).
+ * What `switchyard get` and `switchyard play` add to the library's download (api/download.ts): flags parsed into
+ * typed options, a progress bar or JSON event lines, Ctrl-C to cancel, and the closing line and exit code. The
+ * download itself (credentials, `.part` lock, swarm, telemetry, the machine) is exactly the library's.
  */
-import { basename } from 'node:path';
-import { createOriginClient } from '../../actors/origin/client.js';
-import { checkManifest } from '../../lib/hash.js';
-import { createLogger, type Logger } from '../../lib/logger.js';
-import { createTokenBucket } from '../../lib/tokenbucket.js';
-import { BadRequestError, type Manifest } from '../../protocol/mod.js';
-import { resolveConfig } from '../config.js';
-import { connectAsPeer } from '../credentials.js';
-import { runDownload, type DownloadOptions, type DownloadResult } from '../download.js';
-import { openPartial, partialDirFor, type PartialDownload } from '../partial.js';
-import { acquirePartLock, type PartLock } from '../partlock.js';
+import type { Download, DownloadOptions } from '../../api/download.js';
+import { createLogger } from '../../lib/logger.js';
+import { BadRequestError } from '../../protocol/mod.js';
+import type { DownloadResult } from '../download.js';
 import { createProgressBar } from '../progress.js';
-import { createPeerNode, type PeerNode } from '../p2p/peer.js';
-import { partialSource } from '../p2p/sources.js';
-import { startTelemetry, type Telemetry } from '../telemetry.js';
-import { bindAddressFor } from './common.js';
 
 /** The flags every downloading command takes. */
 export interface SessionFlags {
@@ -41,151 +29,91 @@ export interface SessionFlags {
   bind?: string;
 }
 
-/** What `runDownload` hands back, as the commands use it. */
-export type DownloadHandle = ReturnType<typeof runDownload>;
-
-export interface ClientSession {
-  readonly videoId: string;
-  readonly peerId: string;
-  readonly manifest: Manifest;
-  readonly partial: PartialDownload;
-  readonly outPath: string;
-  /** chunks already verified on disk when the session opened */
-  readonly resumed: number;
-  readonly node: PeerNode;
-  readonly telemetry: Telemetry;
-  readonly logger: Logger;
-  readonly json: boolean;
-  /** one JSON line on stdout, with --json only */
-  emit(o: Record<string, unknown>): void;
-  /**
-   * Starts the download (once). Ctrl-C cancels it while it runs; `done` settles after the `done` event.
-   * `staying` = the client stays in the swarm after completion (telemetry reports `seeding`), which keeps `.part`;
-   * `options` adds download options of the command's own (a player's streaming mode).
-   */
-  download(o: { staying: boolean; options?: Partial<DownloadOptions> }): { handle: DownloadHandle; done: Promise<DownloadResult> };
-  /** the final line on stderr and the exit code for a finished download */
-  report(result: DownloadResult): number;
-  /** stops telemetry and the swarm, releases the lock and the NATS connection; idempotent */
-  close(): Promise<void>;
-}
-
-/** A file name from a manifest is untrusted: keep only its base name and safe characters. */
-export function safeName(name: string, fallback: string): string {
-  const b = basename(name).replace(/[^A-Za-z0-9._ -]/g, '_').replace(/^\.+/, '');
-  return b.length > 0 ? b : fallback;
-}
-
-function parseRate(value: string | undefined, flag: string): number {
-  const n = value ? Number(value) : 0;
-  if (!Number.isFinite(n) || n < 0) throw new BadRequestError(`${flag} must be bytes per second`);
+function parseNumber(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) throw new BadRequestError(`${flag} must be a non-negative number`);
   return n;
 }
 
-export async function openSession(command: string, videoId: string, flags: SessionFlags): Promise<ClientSession> {
-  const parallel = flags.parallel ? Number(flags.parallel) : 4;
-  if (!Number.isInteger(parallel) || parallel < 1 || parallel > 64) throw new BadRequestError('--parallel must be 1..64');
-  const rate = parseRate(flags.rate, '--rate');
-  const upRate = parseRate(flags['up-rate'], '--up-rate');
-  const cfg = resolveConfig(flags);
-  const logger = createLogger(command);
-  const json = flags.json === true;
-  const emit = (o: Record<string, unknown>) => {
+/** The library options a command's flags stand for. */
+export function downloadOptions(command: string, flags: SessionFlags): DownloadOptions {
+  const parallel = parseNumber(flags.parallel, '--parallel');
+  const rate = parseNumber(flags.rate, '--rate');
+  const upRate = parseNumber(flags['up-rate'], '--up-rate');
+  return {
+    logger: createLogger(command),
+    ...(flags.output ? { output: flags.output } : {}),
+    ...(flags.gateway ? { gateway: flags.gateway } : {}),
+    ...(flags.nats ? { nats: flags.nats } : {}),
+    ...(flags.label ? { label: flags.label } : {}),
+    ...(flags.bind ? { bind: flags.bind } : {}),
+    ...(parallel !== undefined ? { parallel } : {}),
+    ...(rate ? { downloadRate: rate } : {}),
+    ...(upRate ? { uploadRate: upRate } : {}),
+    ...(flags['keep-partial'] ? { keepPartial: true } : {}),
+    ...(flags['no-upload'] ? { uploads: false } : {}),
+  };
+}
+
+/** One JSON line on stdout, with --json only. */
+export type Emit = (o: Record<string, unknown>) => void;
+
+export function emitterFor(json: boolean): Emit {
+  return (o) => {
     if (json) process.stdout.write(JSON.stringify(o) + '\n');
   };
-  const peer = await connectAsPeer({ gateway: cfg.gateway, logger, ...(cfg.natsExplicit ? { nats: cfg.nats } : {}),
-    ...(flags.label ? { label: flags.label } : {}), ...(cfg.apiKey ? { apiKey: cfg.apiKey } : {}) });
-  const { nc } = peer;
-  const peerId = peer.identity.peerId;
-  let lock: PartLock | undefined;
-  try {
-    const origin = createOriginClient(nc);
-    const manifest = checkManifest(await origin.manifest(videoId), videoId, 'catalog manifest');
-    const outPath = flags.output ?? safeName(manifest.name, videoId);
-    lock = await acquirePartLock(partialDirFor(outPath));
-    const partial = await openPartial(partialDirFor(outPath), manifest);
-    const resumed = partial.have().length;
-    emit({ event: 'start', videoId, peerId, outPath, chunkCount: manifest.chunks.length, resumedChunks: resumed });
-    if (resumed > 0 && !json) {
-      process.stderr.write(`resuming: ${resumed} of ${manifest.chunks.length} chunks already verified\n`);
-    }
-    const bindAddress = bindAddressFor(flags.bind, nc.getServer());
-    const node = createPeerNode({ peerId, manifest, uploads: flags['no-upload'] !== true,
-      ...(bindAddress ? { bindAddress } : {}), ...(upRate > 0 ? { uploadRate: upRate } : {}) },
-    { nc, source: partialSource(partial), logger });
-    await node.swarm.start();
-    const openLinks = () => node.swarm.stats().links.filter((l) => l.state.includes('open')).length;
-    const telemetry = startTelemetry(nc, { peerId, manifest }, {
-      mode: 'opening', state: 'opening', have: () => partialSource(partial).have(), bytesBySource: {},
-      uploadedBytes: () => node.swarm.stats().uploadedBytes, position: null, links: openLinks, doneAt: null,
-    });
-    let closed = false;
-    const heldLock = lock;
-    const session: ClientSession = {
-      videoId, peerId, manifest, partial, outPath, resumed, node, telemetry, logger, json, emit,
-      download({ staying, options }) {
-        const bar = json ? null : createProgressBar(manifest.size);
-        let lastPosition: number | null = null;
-        const handle = runDownload({ ...options, videoId, peerId, gateway: cfg.gateway, outPath, parallel,
-          keepPartial: flags['keep-partial'] === true || staying }, {
-          origin, partial, logger, swarm: node.swarm, ...(rate > 0 ? { limiter: createTokenBucket(rate) } : {}),
-          onState: (state, at, mode) => {
-            emit({ event: 'state', state, mode, at });
-            const complete = mode === 'complete';
-            telemetry.update({ state, mode: complete && staying ? 'seeding' : mode, ...(complete ? { doneAt: at } : {}) });
-          },
-          onProgress: (p) => {
-            bar?.update(p);
-            telemetry.update({ bytesBySource: p.bytesBySource, position: p.position });
-            if (p.position !== lastPosition) {
-              lastPosition = p.position;
-              if (p.position !== null) emit({ event: 'position', position: p.position, at: Date.now() });
-            }
-          },
-        });
-        const onSignal = () => handle.cancel();
-        process.once('SIGINT', onSignal);
-        process.once('SIGTERM', onSignal);
-        const done = handle.done.then((result) => {
-          bar?.done();
-          emit({ event: 'done', ...result, uploadedBytes: node.swarm.stats().uploadedBytes,
-            setupMs: node.swarm.stats().setupMs });
-          return result;
-        }).finally(() => {
-          process.removeListener('SIGINT', onSignal);
-          process.removeListener('SIGTERM', onSignal);
-        });
-        return { handle, done };
-      },
-      report(result) {
-        if (result.status === 'complete') {
-          if (!json) {
-            const src = Object.entries(result.bytesBySource).map(([k, v]) => `${k}: ${v} bytes`).join(', ') || 'nothing new';
-            process.stderr.write(`${outPath}: ${manifest.size} bytes, every chunk verified (${src}; ` +
-              `${result.chunksFetched} fetched, ${resumed} resumed)\n`);
-          }
-          return 0;
-        }
-        if (result.status === 'cancelled') {
-          process.stderr.write(`cancelled: ${partial.have().length} verified chunks kept in ${partial.dir} for resuming\n`);
-          return 130;
-        }
-        process.stderr.write(`switchyard ${command}: download failed: ${result.error?.message ?? 'unknown error'}\n`);
-        return 1;
-      },
-      async close() {
-        if (closed) return;
-        closed = true;
-        telemetry.stop();
-        await node.stop().catch((err) => logger.warn('stopping the swarm failed', { err }));
-        await heldLock.release();
-        await peer.close();
-      },
-    };
-    return session;
-  } catch (err) {
-    await lock?.release();
-    await peer.close();
-    throw err;
+}
+
+/**
+ * Shows a running download (bar or JSON lines) and cancels it on Ctrl-C; resolves with its result after the
+ * `done` line.
+ */
+export async function presentDownload(d: Download, json: boolean, emit: Emit): Promise<DownloadResult> {
+  emit({ event: 'start', videoId: d.videoId, peerId: d.peerId, outPath: d.outPath,
+    chunkCount: d.manifest.chunks.length, resumedChunks: d.resumed });
+  if (d.resumed > 0 && !json) {
+    process.stderr.write(`resuming: ${d.resumed} of ${d.manifest.chunks.length} chunks already verified\n`);
   }
+  const bar = json ? null : createProgressBar(d.manifest.size);
+  let lastPosition: number | null = null;
+  d.on('state', (s) => emit({ event: 'state', ...s }));
+  d.on('progress', (p) => {
+    bar?.update(p);
+    if (p.position !== lastPosition) {
+      lastPosition = p.position;
+      if (p.position !== null) emit({ event: 'position', position: p.position, at: Date.now() });
+    }
+  });
+  const onSignal = () => d.cancel();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const result = await d.done;
+    bar?.done();
+    const stats = d.node.swarm.stats();
+    emit({ event: 'done', ...result, uploadedBytes: stats.uploadedBytes, setupMs: stats.setupMs });
+    return result;
+  } finally {
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+  }
+}
+
+/** The closing line on stderr and the exit code for a finished download. */
+export function reportDownload(command: string, d: Download, result: DownloadResult, json: boolean): number {
+  if (result.status === 'complete') {
+    if (!json) {
+      const src = Object.entries(result.bytesBySource).map(([k, v]) => `${k}: ${v} bytes`).join(', ') || 'nothing new';
+      process.stderr.write(`${d.outPath}: ${d.manifest.size} bytes, every chunk verified (${src}; ` +
+        `${result.chunksFetched} fetched, ${d.resumed} resumed)\n`);
+    }
+    return 0;
+  }
+  if (result.status === 'cancelled') {
+    process.stderr.write(`cancelled: ${d.partial.have().length} verified chunks kept in ${d.partial.dir} for resuming\n`);
+    return 130;
+  }
+  process.stderr.write(`switchyard ${command}: download failed: ${result.error?.message ?? 'unknown error'}\n`);
+  return 1;
 }

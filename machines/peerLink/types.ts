@@ -73,7 +73,7 @@ export interface LinkTransportInput {
 }
 
 /** Optional time of an event on the runner's clock (ms, e.g. Date.now()); stored, never compared to a clock. */
-interface At {
+export interface At {
   at?: number;
 }
 
