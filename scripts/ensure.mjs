@@ -38,7 +38,7 @@ export async function ensure({ quiet = false, browser = false } = {}) {
   run('bash', [join(root, 'infra', 'setup.sh')], 'system setup');
   const stamp = join(root, 'dist', '.build-stamp');
   const srcNewest = Math.max(
-    ...['protocol', 'lib', 'store', 'infra', 'actors', 'machines', 'gateway', 'client', 'test', 'bench', 'web']
+    ...['api', 'protocol', 'lib', 'store', 'infra', 'actors', 'machines', 'gateway', 'client', 'test', 'bench', 'web']
       .map((d) => join(root, d)).filter(existsSync).map(newestMtime),
     statSync(join(root, 'tsconfig.json')).mtimeMs,
   );
