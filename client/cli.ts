@@ -24,6 +24,7 @@ const USAGE = `switchyard — hybrid origin + peer-to-peer video delivery
 usage:
   switchyard serve   [--capacity N] [--port P] [--nats URL] [--store DIR|mongodb://…] [--lease-ttl MS] [--idle-timeout MS] [--workers N]
                      [--origin-rate BYTES_PER_S] [--policy server-first|swarm-aware] [--urgent-share BYTES_PER_S]
+                     [--nats-ws URL]
   switchyard ingest  <file> [--name NAME] [--chunk-size BYTES] [--segment SEC] [--no-stream] [--json] [--auth-dir DIR]
   switchyard list    [--json]
   switchyard get     <videoId> [-o FILE] [--parallel N] [--rate BYTES_PER_S] [--json] [--keep-partial]
@@ -69,6 +70,7 @@ async function main(argv: string[]): Promise<number> {
       port: { type: 'string' },
       'lease-ttl': { type: 'string' },
       'idle-timeout': { type: 'string' },
+      'nats-ws': { type: 'string' },
       'data-dir': { type: 'string' },
       workers: { type: 'string' },
       'origin-rate': { type: 'string' },

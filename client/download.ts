@@ -3,21 +3,21 @@
  * kept on disk (`<output>.part/`). This is the only place where the machine meets I/O; the machine itself stays
  * pure and is given these implementations with `.provide()`.
  */
-import { createActor, fromCallback, fromPromise, type EventObject, type InspectionEvent, type SnapshotFrom } from 'xstate';
+import { createActor, fromPromise, type InspectionEvent, type SnapshotFrom } from 'xstate';
 import type { OriginClient } from '../actors/origin/client.js';
 import type { Logger } from '../lib/logger.js';
 import type { TokenBucket } from '../lib/tokenbucket.js';
 import { downloadMachine, modeOfSnapshot, type DownloadMode, type DownloadOutput } from '../machines/download/machine.js';
-import { isTransientError, toFetchFailure } from '../machines/download/schedule.js';
+import { toFetchFailure } from '../machines/download/schedule.js';
 import type {
-  AssembleInput, AssembleOutput, FetchChunkInput, FetchChunkOutput, FetchResult, FetchUrgentInput, OpenSessionInput,
-  OpenSessionOutput, ReleaseSessionInput, SessionKeeperInput, SwarmCommand, SwarmInput,
+  AssembleInput, AssembleOutput, FetchChunkInput, FetchChunkOutput, FetchResult, FetchUrgentInput, ReleaseSessionInput,
 } from '../machines/download/types.js';
 import { fetchUrgentChunk, streamingInput, type StreamingOptions } from './playback.js';
-import { BadManifestError, ErrorCodes, SwitchyardError, type Manifest } from '../protocol/mod.js';
+import type { Manifest } from '../protocol/mod.js';
 import { FetchFailure, fetchOriginChunk } from './http.js';
 import type { PartialDownload } from './partial.js';
 import type { Swarm } from './p2p/swarm.js';
+import { openSessionActor, sessionKeeperActor, stateName, swarmActor, type HeartbeatClock } from './runner.js';
 
 export interface DownloadOptions {
   videoId: string;
@@ -65,14 +65,7 @@ export interface DownloadResult extends DownloadOutput {
   resumedChunks: number;
 }
 
-export function stateName(value: unknown): string {
-  if (typeof value === 'string') return value;
-  if (value && typeof value === 'object') {
-    const [k, v] = Object.entries(value)[0] ?? [];
-    return k === undefined ? '' : `${k}.${stateName(v)}`.replace(/\.$/, '');
-  }
-  return String(value);
-}
+export { stateName };
 
 export function runDownload(opts: DownloadOptions, c: DownloadComponents): {
   done: Promise<DownloadResult>;
@@ -84,7 +77,7 @@ export function runDownload(opts: DownloadOptions, c: DownloadComponents): {
 } {
   const { origin, partial, logger } = c;
   const manifest: Manifest = partial.manifest;
-  let heartbeatMs = 3000;
+  const beat: HeartbeatClock = { ms: 3000 };
 
   /** One chunk from the origin (slot grant) or a peer, verified and stored; rejects with a FetchFailure. */
   const fetchChunk = async (input: FetchChunkInput, signal: AbortSignal): Promise<FetchChunkOutput> => {
@@ -109,64 +102,9 @@ export function runDownload(opts: DownloadOptions, c: DownloadComponents): {
 
   const machine = downloadMachine.provide({
     actors: {
-      openSession: fromPromise<OpenSessionOutput, OpenSessionInput>(async ({ input }) => {
-        const r = await origin.open(input.videoId, input.peerId);
-        // the reply names the root only: the manifest is the one fetched from the catalog (and checked) once
-        if (r.videoId !== manifest.videoId || r.rootHash !== manifest.rootHash) {
-          throw new BadManifestError(`the origin serves ${r.videoId} with root ${r.rootHash.slice(0, 12)}…, ` +
-            `not the manifest this download holds (${manifest.rootHash.slice(0, 12)}…)`);
-        }
-        heartbeatMs = Math.max(100, Math.floor((r.status === 'granted' ? r.lease.ttlMs : r.ttlMs) / 3));
-        return { ...r, manifest };
-      }),
-      // reports what it hears, raw; the machine decides what a granted or waiting answer means
-      sessionKeeper: fromCallback<EventObject, SessionKeeperInput>(({ input, sendBack }) => {
-        let stopped = false;
-        const unsub = origin.onPush(input.peerId, {
-          slotOffered: (o) => {
-            if (o.sessionId === input.sessionId) sendBack({ type: 'origin.slotOffered', grant: o.grant, lease: o.lease });
-          },
-          slotRevoked: (r) => {
-            if (r.sessionId === input.sessionId) sendBack({ type: 'origin.leaseLost', reason: r.reason });
-          },
-        }, logger);
-        let timer: NodeJS.Timeout | null = null;
-        const beat = async () => {
-          try {
-            const r = await origin.heartbeat(input.sessionId, input.peerId);
-            if (stopped) return;
-            sendBack({ type: 'origin.heartbeat', ...r });
-          } catch (err) {
-            if (stopped) return;
-            if (err instanceof SwitchyardError && err.code === ErrorCodes.unknownSession) {
-              stopped = true; // the machine re-opens, and a new keeper starts with the new session
-              sendBack({ type: 'origin.sessionLost', reason: 'session expired at the origin' });
-              return;
-            } else {
-              logger.warn('heartbeat failed', { err });
-              // no answer (NATS down, origin restarting): the machine times the outage; the beats go on, so the
-              // first answer after it (often unknown_session: the lease expired meanwhile) resumes the download
-              if (isTransientError(err)) sendBack({ type: 'origin.unreachable', reason: (err as Error).message });
-            }
-          }
-          if (!stopped) timer = setTimeout(() => void beat(), heartbeatMs);
-        };
-        timer = setTimeout(() => void beat(), heartbeatMs);
-        return () => {
-          stopped = true;
-          if (timer) clearTimeout(timer);
-          unsub();
-        };
-      }),
-      swarm: fromCallback<EventObject, SwarmInput>(({ sendBack, receive }) => {
-        if (!c.swarm) return () => {};
-        const swarm = c.swarm;
-        receive((cmd) => {
-          const command = cmd as SwarmCommand;
-          if (command.type === 'swarm.ban') swarm.ban(command.peerId, command.reason);
-        });
-        return swarm.subscribe((e) => sendBack(e));
-      }),
+      openSession: openSessionActor(origin, manifest, beat),
+      sessionKeeper: sessionKeeperActor(origin, logger, beat),
+      swarm: swarmActor(c.swarm),
       // resolves with a result naming chunk and source, so the machine never reads them out of child ids
       fetchChunk: fromPromise<FetchResult, FetchChunkInput>(({ input, signal }) => fetchChunk(input, signal).then(
         (out): FetchResult => ({ ok: true, ...out }),

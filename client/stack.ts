@@ -59,6 +59,8 @@ export interface StackOptions {
   urgentBps?: number;
   /** chunks per urgent grant (default 4) */
   urgentMaxChunks?: number;
+  /** the NATS WebSocket URL browsers are told (watch page); default the started server's `wsUrl` */
+  natsWsUrl?: string;
 }
 
 export interface Stack {
@@ -163,6 +165,7 @@ export async function startStack(opts: StackOptions, logger: Logger): Promise<St
     const gateway = await createGateway(
       { host: opts.host ?? '127.0.0.1', port: opts.port ?? 0, grantSecret: opts.gatewayGrantSecret ?? grantSecret,
         adminToken, stagingDir, ...(opts.urgentBps !== undefined ? { urgentBps: opts.urgentBps } : {}),
+        ...(opts.natsWsUrl ? { natsWsUrl: opts.natsWsUrl } : {}),
         credentials: { minter, natsUrl, ...(nats ? { wsUrl: nats.wsUrl } : {}),
           ...(opts.apiKeys ? { apiKeys: opts.apiKeys } : {}) } },
       { origin: originClient, leases, store, ingest: createIngestSubmitter({ nc, logger }), clock: systemClock,

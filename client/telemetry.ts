@@ -1,10 +1,11 @@
 /**
  * Publishes this client's status (protocol/telemetry.ts) a few times a second, and at once when its mode
  * changes, so dashboards see switches as they happen. Publishing is fire-and-forget: telemetry must never slow
- * or break a download.
+ * or break a download. Portable: the browser peer (web/engine.ts) publishes the same status.
  */
 import { encode, encodeBitfield, Subjects, type Manifest, type PeerMode, type PeerStatus } from '../protocol/mod.js';
-import type { NatsConnection } from '../lib/nats.js';
+import type { NatsConnection } from '../lib/natsrequest.js';
+import { unrefTimer } from '../lib/timers.js';
 
 export interface TelemetrySource {
   mode: PeerMode;
@@ -44,7 +45,7 @@ export function startTelemetry(
     }
   };
   const timer = setInterval(publish, init.intervalMs ?? 500);
-  timer.unref();
+  unrefTimer(timer);
   publish();
   return {
     update(p) {

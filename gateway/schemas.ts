@@ -11,6 +11,7 @@ export const Tags = {
   ingest: 'ingest',
   ops: 'ops',
   auth: 'auth',
+  watch: 'watch',
 } as const;
 
 export const VideoParams = Type.Object({ id: VideoId });

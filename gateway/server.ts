@@ -25,6 +25,7 @@ import { createUrgentShare, URGENT_SHARE_DEFAULTS } from './urgent.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { opsRoutes } from './routes/ops.js';
 import { uploadRoutes } from './routes/upload.js';
+import { watchRoutes } from './routes/watch.js';
 import { createStatsCollector, type GatewayStats } from './stats.js';
 import type { TelemetryAggregator } from './telemetry.js';
 import type { ActivityPublisher } from './activity.js';
@@ -61,6 +62,8 @@ export interface GatewayInit {
   urgentBps?: number;
   /** HTTP rate limit per grant session (chunk requests) or per address (everything else) */
   rateLimit?: RateLimitInit;
+  /** nats-server's WebSocket URL as browsers reach it (the watch page); default `credentials.wsUrl` */
+  natsWsUrl?: string;
 }
 
 export interface GatewayComponents {
@@ -154,6 +157,8 @@ export async function createGateway(init: GatewayInit, components: GatewayCompon
     leases: components.leases, origin: components.origin, stats, clock: components.clock,
     logger: logger.child('dashboard'), ...(components.telemetry ? { telemetry: components.telemetry } : {}),
   });
+  const natsWsUrl = init.natsWsUrl ?? init.credentials?.wsUrl;
+  await app.register(watchRoutes, natsWsUrl ? { natsWsUrl } : {});
   await app.ready();
 
   let started: Promise<string> | null = null;

@@ -14,10 +14,15 @@ export interface Logger {
   child(name: string): Logger;
 }
 
+/** Node's process when there is one: the logger also runs in the browser peer (which passes its own writer). */
+const nodeProcess = (globalThis as {
+  process?: { env: Record<string, string | undefined>; stderr: { write(s: string): unknown } };
+}).process;
+
 export function createLogger(
   name = 'switchyard',
-  level: LogLevel = (process.env.SWITCHYARD_LOG as LogLevel | undefined) ?? 'warn',
-  write: (line: string) => void = (line) => process.stderr.write(line + '\n'),
+  level: LogLevel = (nodeProcess?.env.SWITCHYARD_LOG as LogLevel | undefined) ?? 'warn',
+  write: (line: string) => void = (line) => (nodeProcess ? nodeProcess.stderr.write(line + '\n') : console.warn(line)),
 ): Logger {
   const min = ORDER[level] ?? ORDER.warn;
   const emit = (lvl: Exclude<LogLevel, 'silent'>, msg: string, fields?: Record<string, unknown>) => {

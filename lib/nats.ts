@@ -6,11 +6,13 @@
 import { connect, jwtAuthenticator, type NatsConnection, type Msg, type Subscription } from '@nats-io/transport-node';
 import type { Static, TSchema } from '@sinclair/typebox';
 import {
-  decode, decodeReply, encode, MAX_CONTROL_BYTES, TimeoutError, toSwitchyardError, UnauthorizedError, UnavailableError,
+  decode, encode, MAX_CONTROL_BYTES, toSwitchyardError, UnauthorizedError, UnavailableError,
 } from '../protocol/mod.js';
 import type { Logger } from './logger.js';
 
 export type { NatsConnection, Msg, Subscription };
+// request/reply lives in its own module so that browser code can use it without the Node transport
+export { request } from './natsrequest.js';
 
 /** What a NATS connection needs to authenticate (lib/nats.ts `connectNats`). */
 export interface NatsCredentials {
@@ -86,25 +88,4 @@ export function serve<T extends TSchema>(nc: NatsConnection, opts: ServeOptions<
       })();
     },
   });
-}
-
-/** Request/reply with typed failures: no responders → UnavailableError, timeout → TimeoutError. */
-export async function request<T extends TSchema>(
-  nc: NatsConnection,
-  subject: string,
-  body: unknown,
-  schema: T,
-  opts: { timeoutMs?: number; maxBytes?: number } = {},
-): Promise<Static<T>> {
-  let msg: Msg;
-  try {
-    msg = await nc.request(subject, encode(body), { timeout: opts.timeoutMs ?? 5000 });
-  } catch (cause) {
-    const text = String((cause as Error)?.message ?? cause);
-    if (/no responders|503/i.test(text)) throw new UnavailableError(`no service answers ${subject}`, { cause });
-    if (/permissions violation/i.test(text)) throw new UnauthorizedError(`not permitted to publish ${subject}`);
-    if (/timeout/i.test(text)) throw new TimeoutError(`${subject} timed out`);
-    throw new UnavailableError(`${subject} failed: ${text}`, { cause });
-  }
-  return decodeReply(schema, msg.data, { maxBytes: opts.maxBytes ?? MAX_CONTROL_BYTES, what: `${subject} reply` });
 }

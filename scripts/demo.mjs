@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { ensure, root } from './ensure.mjs';
 
-ensure();
+await ensure();
 const r = spawnSync(process.execPath, [join(root, 'dist', 'client', 'cli.js'), 'demo', ...process.argv.slice(2)],
   { stdio: 'inherit' });
 process.exit(r.status ?? 1);

@@ -4,6 +4,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildWeb } from './build-web.mjs';
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -25,7 +26,7 @@ function newestMtime(dir) {
   return newest;
 }
 
-export function ensure({ quiet = false, browser = false } = {}) {
+export async function ensure({ quiet = false, browser = false } = {}) {
   const log = (m) => quiet || console.error(`switchyard: ${m}`);
   if (!existsSync(join(root, 'node_modules', '.package-lock.json'))) {
     log('installing npm dependencies (npm ci)');
@@ -37,15 +38,24 @@ export function ensure({ quiet = false, browser = false } = {}) {
   run('bash', [join(root, 'infra', 'setup.sh')], 'system setup');
   const stamp = join(root, 'dist', '.build-stamp');
   const srcNewest = Math.max(
-    ...['protocol', 'lib', 'store', 'infra', 'actors', 'machines', 'gateway', 'client', 'test', 'bench']
+    ...['api', 'protocol', 'lib', 'store', 'infra', 'actors', 'machines', 'gateway', 'client', 'test', 'bench', 'web']
       .map((d) => join(root, d)).filter(existsSync).map(newestMtime),
     statSync(join(root, 'tsconfig.json')).mtimeMs,
   );
-  if (!existsSync(stamp) || statSync(stamp).mtimeMs < srcNewest) {
+  const bundled = existsSync(join(root, 'dist', 'web', 'watch.js'));
+  if (!existsSync(stamp) || statSync(stamp).mtimeMs < srcNewest || !bundled) {
     log('compiling TypeScript');
     run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], 'tsc');
+    // the browser peer bundles shared code too, so it is rebuilt whenever anything was
+    log('bundling the browser peer (dist/web)');
+    try {
+      await buildWeb();
+    } catch (err) {
+      console.error(`switchyard: ${err.message}`);
+      process.exit(1);
+    }
     execFileSync('touch', [stamp]);
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) ensure();
+if (import.meta.url === `file://${process.argv[1]}`) await ensure();

@@ -7,7 +7,7 @@ import { readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { ensure, root } from './ensure.mjs';
 
-ensure({ browser: true });
+await ensure({ browser: true });
 
 const filters = process.argv.slice(2);
 const FILE_TIMEOUT_MS = Number(process.env.SWITCHYARD_TEST_TIMEOUT_MS ?? 300000);

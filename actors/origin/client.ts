@@ -8,7 +8,7 @@ import {
   type Manifest, type VideoSummary,
 } from '../../protocol/mod.js';
 import type { Logger } from '../../lib/logger.js';
-import { request, type NatsConnection } from '../../lib/nats.js';
+import { request, type NatsConnection } from '../../lib/natsrequest.js';
 
 /** 40 pages of 500: four times the default catalog quota */
 const LIST_MAX_PAGES = 40;

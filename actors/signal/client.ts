@@ -10,7 +10,7 @@ import {
   Subjects, validate,
 } from '../../protocol/mod.js';
 import type { Logger } from '../../lib/logger.js';
-import { request, type NatsConnection } from '../../lib/nats.js';
+import { request, type NatsConnection } from '../../lib/natsrequest.js';
 import { validateSignal } from '../../protocol/sdp.js';
 
 /** the relay adds `"from":"<64 chars>",` to a body of at most MAX_SIGNAL_MESSAGE_BYTES */

@@ -6,7 +6,7 @@ import {
   AnnounceReply, BadRequestError, HaveUpdate, isValidId, MAX_TRACKER_MESSAGE_BYTES, OkReply, Subjects, TrackerVerbs,
   type Announce, type TrackerVerb,
 } from '../../protocol/mod.js';
-import { request, type NatsConnection } from '../../lib/nats.js';
+import { request, type NatsConnection } from '../../lib/natsrequest.js';
 
 /** An announce as a peer's code holds it: the id goes into the subject, the rest into the body. */
 export type PeerAnnounce = Announce & { peerId: string };

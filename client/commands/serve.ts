@@ -8,6 +8,8 @@ import { startStack } from '../stack.js';
 export async function serveCommand(flags: {
   nats?: string; capacity?: string; store?: string; port?: string; 'lease-ttl'?: string; 'idle-timeout'?: string; 'data-dir'?: string;
   workers?: string; 'origin-rate'?: string; policy?: string; 'urgent-share'?: string;
+  /** the NATS WebSocket URL browsers are told (watch page), when they reach it by another name than 127.0.0.1 */
+  'nats-ws'?: string;
 }): Promise<number> {
   const policy = flags.policy ?? OriginPolicies.serverFirst;
   if (policy !== OriginPolicies.serverFirst && policy !== OriginPolicies.swarmAware) {
@@ -30,6 +32,7 @@ export async function serveCommand(flags: {
     ...(flags['idle-timeout'] !== undefined ? { idleMs: Number(flags['idle-timeout']) } : {}),
     ...(flags.workers ? { originWorkers: Number(flags.workers) } : {}),
     ...(flags['origin-rate'] ? { originRate: Number(flags['origin-rate']) } : {}),
+    ...(flags['nats-ws'] ? { natsWsUrl: flags['nats-ws'] } : {}),
     policy,
     ...(urgentBps !== undefined ? { urgentBps } : {}),
     ...(process.env.SWITCHYARD_GRANT_SECRET ? { grantSecret: process.env.SWITCHYARD_GRANT_SECRET } : {}),
@@ -40,6 +43,7 @@ export async function serveCommand(flags: {
     grantSecret: stack.grantSecret, adminToken: stack.adminToken, authDir: stack.auth.dir });
   process.stdout.write(`switchyard is serving (origin capacity ${capacity}, ${policy})\n` +
     `  NATS     ${stack.natsUrl}\n  gateway  ${stack.gatewayUrl}  (dashboard ${stack.gatewayUrl}/dashboard, API docs /docs)\n` +
+    `  watch    ${stack.gatewayUrl}/watch/<videoId>  (the browser peer; NATS WebSocket ${flags['nats-ws'] ?? stack.wsUrl ?? 'none'})\n` +
     `  store    ${stack.storeLocation}\n  config   ${cfgPath} (other switchyard commands here use it)\n` +
     `Ctrl-C stops.\n`);
   await new Promise<void>((r) => {

@@ -11,8 +11,7 @@ import {
   createDispatcher, encodeFrame, encodePiece, WIRE_VERSION, type RelayedSignal, type SignalMessage,
 } from '../../protocol/mod.js';
 import type { Logger } from '../../lib/logger.js';
-import type { RtcHost, RtcLink } from './rtc.js';
-import type { ChunkSource, LinkIO } from './types.js';
+import type { ChunkSource, LinkIO, RtcHost, RtcLink } from './types.js';
 
 export interface LinkSelf {
   peerId: string;

@@ -11,6 +11,7 @@
  */
 import { RejectReasons } from '../../protocol/mod.js';
 import type { FetchFailureReason } from '../../machines/download/types.js';
+import type { Timer } from '../../lib/timers.js';
 import { FetchFailure } from '../http.js';
 import type { LinkIO } from './types.js';
 
@@ -23,7 +24,7 @@ interface Pending {
   offsets: Set<number>;
   resolve(data: Uint8Array): void;
   reject(err: Error): void;
-  timer: NodeJS.Timeout;
+  timer: Timer;
   cleanup(): void;
 }
 

@@ -17,43 +17,10 @@ import { cleanup, PeerConnection, type DataChannel } from 'node-datachannel';
 import { preferActiveSetup, validateCandidate, validateSdp } from '../../protocol/sdp.js';
 import type { Logger } from '../../lib/logger.js';
 import { createNativeLedger } from './native.js';
-import type { RelayedSignal, SignalMessage } from '../../protocol/mod.js';
+import type { SignalMessage } from '../../protocol/mod.js';
+import { DATA_CHANNEL_LABEL, type RtcHost, type RtcLink, type RtcLinkOptions } from './types.js';
 
-export interface RtcLinkEvents {
-  /** ICE + DTLS done */
-  onConnected(): void;
-  onOpen(): void;
-  onMessage(data: Buffer): void;
-  /** the link is gone (closed by either side or failed); called once */
-  onClosed(reason: string, failed: boolean): void;
-  /** the send buffer drained below the low-water mark */
-  onDrain(): void;
-  /** the native connection was freed (some time after onClosed); never called after shutdown() */
-  onReleased?(): void;
-}
-
-export interface RtcLinkOptions {
-  role: 'offerer' | 'answerer';
-  remotePeerId: string;
-  connId: string;
-  videoId: string;
-  sendSignal(msg: SignalMessage): Promise<void>;
-  events: RtcLinkEvents;
-  /** overrides the host's `activeSetup` for this link */
-  activeSetup?: boolean;
-}
-
-export interface RtcLink {
-  readonly connId: string;
-  readonly remotePeerId: string;
-  handleSignal(m: RelayedSignal): void;
-  /** false when the channel is not open */
-  send(frame: Uint8Array): boolean;
-  bufferedAmount(): number;
-  rttMs(): number | null;
-  close(reason: string): void;
-  readonly closed: boolean;
-}
+export { DATA_CHANNEL_LABEL, type RtcHost, type RtcLink, type RtcLinkEvents, type RtcLinkOptions } from './types.js';
 
 export interface RtcHostOptions {
   /** ICE servers (STUN/TURN URLs); none on loopback */
@@ -71,22 +38,6 @@ export interface RtcHostOptions {
   logger: Logger;
 }
 
-export interface RtcHost {
-  create(opts: RtcLinkOptions): RtcLink;
-  /** links not yet finished */
-  readonly live: number;
-  /** native connections still referenced: live, closing (waiting for close callbacks + grace) and stuck */
-  readonly allocated: number;
-  /** of `allocated`, the finished ones not yet released */
-  readonly closing: number;
-  readonly maxAllocated: number;
-  /** native connections still referenced for one remote peer */
-  allocatedFor(remotePeerId: string): number;
-  /** closes every link and releases the native library; the host is unusable afterwards */
-  shutdown(): void;
-}
-
-export const DATA_CHANNEL_LABEL = 'switchyard';
 
 export function createRtcHost(hostOpts: RtcHostOptions): RtcHost {
   const log = hostOpts.logger;

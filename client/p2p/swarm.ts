@@ -12,20 +12,19 @@
  * at capacity, and a link that is not open after `openTimeoutMs` is closed. Every per-peer structure is dropped
  * when the link ends; the few that outlive links (bans, set-up times, bytes by peer) are capped.
  */
-import { randomBytes } from 'node:crypto';
 import type { TrackerClient } from '../../actors/tracker/client.js';
 import type { SignalClient } from '../../actors/signal/client.js';
 import type { Logger } from '../../lib/logger.js';
+import { unrefTimer, type Timer } from '../../lib/timers.js';
 import type { TokenBucket } from '../../lib/tokenbucket.js';
 import type { DownloadEvent } from '../../machines/download/types.js';
 import type { PeerLinkSnapshot } from '../../machines/peerLink/machine.js';
 import { canRequest } from '../../machines/peerLink/machine.js';
-import { chunkLength, encodeBitfield, type Manifest, type RelayedSignal } from '../../protocol/mod.js';
+import { chunkLength, encodeBitfield, toBase64, type Manifest, type RelayedSignal } from '../../protocol/mod.js';
 import { FetchFailure } from '../http.js';
 import { startPeerLink, type PeerLinkHandle } from './link.js';
 import { createRequestTable } from './requests.js';
-import type { RtcHost } from './rtc.js';
-import type { ChunkSource } from './types.js';
+import type { ChunkSource, RtcHost } from './types.js';
 import { createUploader } from './uploader.js';
 
 export type SwarmEvent = Extract<DownloadEvent, { type: `peer.${string}` }>;
@@ -84,7 +83,7 @@ interface LinkView {
   open: boolean;
   unchoked: boolean;
   haveSent: boolean[] | null;
-  openTimer: NodeJS.Timeout | null;
+  openTimer: Timer | null;
 }
 
 /** caps on what outlives links; ids are chosen by remote peers */
@@ -99,6 +98,11 @@ function capped<K>(m: Map<K, unknown> | Set<K>, max: number) {
     if (oldest.done) break;
     m.delete(oldest.value);
   }
+}
+
+/** A fresh connection id: 72 random bits (Web Crypto's getRandomValues exists in Node 20 and in browsers). */
+function connectionId(): string {
+  return `c${toBase64(globalThis.crypto.getRandomValues(new Uint8Array(9)), true)}`;
 }
 
 export function createSwarm(init: SwarmInit, c: SwarmComponents): Swarm {
@@ -117,8 +121,8 @@ export function createSwarm(init: SwarmInit, c: SwarmComponents): Swarm {
   const setupTimes: number[] = [];
   const downloaded = new Map<string, number>();
   const pendingHaves: number[] = [];
-  let announceTimer: NodeJS.Timeout | null = null;
-  let haveTimer: NodeJS.Timeout | null = null;
+  let announceTimer: Timer | null = null;
+  let haveTimer: Timer | null = null;
   let unsubscribeSignal: (() => void) | null = null;
   let intervalMs = 5000;
   let stopped = false;
@@ -251,7 +255,7 @@ export function createSwarm(init: SwarmInit, c: SwarmComponents): Swarm {
     const openTimer = setTimeout(() => {
       if (!views.get(remote)?.open && links.get(remote) === link) link.close('timeout:open');
     }, openTimeoutMs);
-    openTimer.unref();
+    unrefTimer(openTimer);
     views.set(remote, { open: false, unchoked: false, haveSent: null, openTimer });
     return link;
   };
@@ -308,7 +312,7 @@ export function createSwarm(init: SwarmInit, c: SwarmComponents): Swarm {
         if (links.size >= maxPeers) break;
         if (links.has(p.peerId) || banned.has(p.peerId) || p.peerId === self) continue;
         if ((nativeFor.get(p.peerId) ?? 0) >= maxPerSender || c.rtc.allocated >= c.rtc.maxAllocated) continue;
-        addLink(p.peerId, 'offerer', `c${randomBytes(9).toString('base64url')}`);
+        addLink(p.peerId, 'offerer', connectionId());
       }
     } catch (err) {
       log.warn('tracker announce failed', { err: (err as Error).message });

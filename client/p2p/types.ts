@@ -1,4 +1,12 @@
-/** Shared shapes of the client's P2P parts. */
+/**
+ * Shared shapes of the client's P2P parts. Everything here is portable: the same swarm, link, request table and
+ * uploader run over node-datachannel (client/p2p/rtc.ts) and over the browser's RTCPeerConnection (web/rtc.ts),
+ * which both implement RtcHost.
+ */
+import type { RelayedSignal, SignalMessage } from '../../protocol/mod.js';
+
+/** The label of the one data channel a link uses. */
+export const DATA_CHANNEL_LABEL = 'switchyard';
 
 /** The verified chunks this peer can serve. */
 export interface ChunkSource {
@@ -21,3 +29,56 @@ export interface LinkIO {
   sendHave(index: number): boolean;
   bufferedAmount(): number;
 }
+
+export interface RtcLinkEvents {
+  /** ICE + DTLS done */
+  onConnected(): void;
+  onOpen(): void;
+  onMessage(data: Uint8Array): void;
+  /** the link is gone (closed by either side or failed); called once */
+  onClosed(reason: string, failed: boolean): void;
+  /** the send buffer drained below the low-water mark */
+  onDrain(): void;
+  /** the native connection was freed (some time after onClosed); never called after shutdown() */
+  onReleased?(): void;
+}
+
+export interface RtcLinkOptions {
+  role: 'offerer' | 'answerer';
+  remotePeerId: string;
+  connId: string;
+  videoId: string;
+  sendSignal(msg: SignalMessage): Promise<void>;
+  events: RtcLinkEvents;
+  /** overrides the host's `activeSetup` for this link */
+  activeSetup?: boolean;
+}
+
+export interface RtcLink {
+  readonly connId: string;
+  readonly remotePeerId: string;
+  handleSignal(m: RelayedSignal): void;
+  /** false when the channel is not open */
+  send(frame: Uint8Array): boolean;
+  bufferedAmount(): number;
+  rttMs(): number | null;
+  close(reason: string): void;
+  readonly closed: boolean;
+}
+
+/** A factory of RTC links with bounded allocation (one per runtime: node-datachannel, browser). */
+export interface RtcHost {
+  create(opts: RtcLinkOptions): RtcLink;
+  /** links not yet finished */
+  readonly live: number;
+  /** native connections still referenced: live, closing (waiting for close callbacks + grace) and stuck */
+  readonly allocated: number;
+  /** of `allocated`, the finished ones not yet released */
+  readonly closing: number;
+  readonly maxAllocated: number;
+  /** native connections still referenced for one remote peer */
+  allocatedFor(remotePeerId: string): number;
+  /** closes every link and releases the native library; the host is unusable afterwards */
+  shutdown(): void;
+}
+

@@ -11,6 +11,7 @@
  *   link is full the loop waits for a drain instead of queueing more bytes in native memory.
  */
 import type { Logger } from '../../lib/logger.js';
+import { unrefTimer } from '../../lib/timers.js';
 import type { TokenBucket } from '../../lib/tokenbucket.js';
 import { BLOCK_SIZE, RejectReasons } from '../../protocol/wire.js';
 import type { ChunkSource, LinkIO } from './types.js';
@@ -118,7 +119,7 @@ export function createUploader(init: UploaderInit, c: UploaderComponents): Uploa
     }
   };
   const timer = setInterval(rechoke, init.rechokeMs);
-  timer.unref();
+  unrefTimer(timer);
 
   const unchokedCount = () => [...peers.values()].filter((p) => !p.choked).length;
 

@@ -40,7 +40,11 @@ export function assertChromium(): void {
   }
 }
 
-export async function launchBrowser(opts: { viewport?: { width: number; height: number } } = {}): Promise<BrowserHandle> {
+export async function launchBrowser(opts: {
+  viewport?: { width: number; height: number };
+  /** flags beyond CHROMIUM_ARGS (e.g. `--autoplay-policy=no-user-gesture-required` for the watch page) */
+  args?: readonly string[];
+} = {}): Promise<BrowserHandle> {
   assertChromium();
   const profile = mkdtempSync(join(tmpdir(), 'sy-chromium-'));
   let context: BrowserContext;
@@ -48,7 +52,7 @@ export async function launchBrowser(opts: { viewport?: { width: number; height: 
     context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM_PATH,
       headless: true,
-      args: [...CHROMIUM_ARGS],
+      args: [...CHROMIUM_ARGS, ...(opts.args ?? [])],
       viewport: opts.viewport ?? { width: 1440, height: 900 },
       timeout: 30_000,
     });

@@ -62,4 +62,37 @@ test('protocol/ and machines/ import no Node built-in, use no Buffer, and stay i
   assert.equal(problems, []);
 });
 
+/**
+ * The browser peer (web/) runs the shared engine: every module it reaches through relative imports, transitively
+ * (the swarm, links, request table, uploader, runner glue, identity, NATS request helper, ...), must be free of
+ * Node built-ins and Buffer too. Type-only imports count: a type file today is a value file tomorrow.
+ */
+test('web/ and every module it imports (transitively) use no Node built-in and no Buffer', () => {
+  const start = sources(join(root, 'web'));
+  assert.ok(start.some((f) => f.endsWith(join('web', 'engine.ts'))), `no web sources under ${root}`);
+  const seen = new Set<string>();
+  const queue = [...start];
+  const problems: string[] = [];
+  while (queue.length > 0) {
+    const file = queue.pop()!;
+    if (seen.has(file)) continue;
+    seen.add(file);
+    const code = stripComments(readFileSync(file, 'utf8'));
+    const rel = relative(root, file);
+    for (const spec of specifiers(code)) {
+      if (spec.startsWith('node:') || BUILTINS.has(spec) || BUILTINS.has(spec.split('/')[0]!)) {
+        problems.push(`${rel} imports the Node built-in ${spec}`);
+      } else if (spec.startsWith('.')) {
+        queue.push(resolve(dirname(file), spec).replace(/\.js$/, '.ts'));
+      }
+    }
+    if (/\bBuffer\b/.test(code)) problems.push(`${rel} uses Buffer`);
+  }
+  const reached = [...seen].map((f) => relative(root, f));
+  for (const shared of ['client/p2p/swarm.ts', 'client/p2p/link.ts', 'client/runner.ts', 'machines/download/machine.ts']) {
+    assert.ok(reached.includes(shared), `web/ runs the shared ${shared}`);
+  }
+  assert.equal(problems, []);
+});
+
 test.run();

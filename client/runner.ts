@@ -1,0 +1,104 @@
+/**
+ * The runner glue every edge shares: the download machine's session actors (open, keep alive, swarm events) over
+ * an OriginClient and a Swarm. The Node CLI (client/download.ts) and the browser engine (web/engine.ts) provide
+ * these same actors, so a slot offer, a lost lease or a ban behaves identically in both; only chunk fetching,
+ * storage and hashing differ per edge. Portable: no Node built-in, no Buffer.
+ */
+import { fromCallback, fromPromise, type EventObject } from 'xstate';
+import type { OriginClient } from '../actors/origin/client.js';
+import type { Logger } from '../lib/logger.js';
+import type { Timer } from '../lib/timers.js';
+import { isTransientError } from '../machines/download/schedule.js';
+import type {
+  OpenSessionInput, OpenSessionOutput, SessionKeeperInput, SwarmCommand, SwarmInput,
+} from '../machines/download/types.js';
+import { BadManifestError, ErrorCodes, SwitchyardError, type Manifest } from '../protocol/mod.js';
+import type { Swarm } from './p2p/swarm.js';
+
+/** Heartbeat period shared by the open actor (which learns the lease TTL) and the keeper (which uses it). */
+export interface HeartbeatClock {
+  ms: number;
+}
+
+/**
+ * `openSession`: opens (or joins the wait list) at the origin. The reply names the root only: the manifest is
+ * the one fetched from the catalog (and checked) once, and a reply for another root fails the run.
+ */
+export function openSessionActor(origin: Pick<OriginClient, 'open'>, manifest: Manifest, beat: HeartbeatClock) {
+  return fromPromise<OpenSessionOutput, OpenSessionInput>(async ({ input }) => {
+    const r = await origin.open(input.videoId, input.peerId);
+    if (r.videoId !== manifest.videoId || r.rootHash !== manifest.rootHash) {
+      throw new BadManifestError(`the origin serves ${r.videoId} with root ${r.rootHash.slice(0, 12)}…, ` +
+        `not the manifest this download holds (${manifest.rootHash.slice(0, 12)}…)`);
+    }
+    beat.ms = Math.max(100, Math.floor((r.status === 'granted' ? r.lease.ttlMs : r.ttlMs) / 3));
+    return { ...r, manifest };
+  });
+}
+
+/**
+ * `sessionKeeper`: heartbeats the session and reports what it hears, raw (`origin.heartbeat` with the answer, the
+ * pushes as they come); the machine decides what a granted or waiting answer means in its own state.
+ */
+export function sessionKeeperActor(origin: Pick<OriginClient, 'heartbeat' | 'onPush'>, logger: Logger, beat: HeartbeatClock) {
+  return fromCallback<EventObject, SessionKeeperInput>(({ input, sendBack }) => {
+    let stopped = false;
+    const unsub = origin.onPush(input.peerId, {
+      slotOffered: (o) => {
+        if (o.sessionId === input.sessionId) sendBack({ type: 'origin.slotOffered', grant: o.grant, lease: o.lease });
+      },
+      slotRevoked: (r) => {
+        if (r.sessionId === input.sessionId) sendBack({ type: 'origin.leaseLost', reason: r.reason });
+      },
+    }, logger);
+    let timer: Timer | null = null;
+    const tick = async () => {
+      try {
+        const r = await origin.heartbeat(input.sessionId, input.peerId);
+        if (stopped) return;
+        sendBack({ type: 'origin.heartbeat', ...r });
+      } catch (err) {
+        if (stopped) return;
+        if (err instanceof SwitchyardError && err.code === ErrorCodes.unknownSession) {
+          stopped = true; // the machine re-opens, and a new keeper starts with the new session
+          sendBack({ type: 'origin.sessionLost', reason: 'session expired at the origin' });
+          return;
+        } else {
+          logger.warn('heartbeat failed', { err });
+          // no answer (NATS down, origin restarting): the machine times the outage; the beats go on, so the
+          // first answer after it (often unknown_session: the lease expired meanwhile) resumes the download
+          if (isTransientError(err)) sendBack({ type: 'origin.unreachable', reason: (err as Error).message });
+        }
+      }
+      if (!stopped) timer = setTimeout(() => void tick(), beat.ms);
+    };
+    timer = setTimeout(() => void tick(), beat.ms);
+    return () => {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      unsub();
+    };
+  });
+}
+
+/** `swarm`: the swarm's `peer.*` events into the machine, its `swarm.ban` commands out to the swarm. */
+export function swarmActor(swarm: Swarm | undefined) {
+  return fromCallback<EventObject, SwarmInput>(({ sendBack, receive }) => {
+    if (!swarm) return () => {};
+    receive((cmd) => {
+      const command = cmd as SwarmCommand;
+      if (command.type === 'swarm.ban') swarm.ban(command.peerId, command.reason);
+    });
+    return swarm.subscribe((e) => sendBack(e));
+  });
+}
+
+/** A dotted state path (`active.server`) from a snapshot's value. */
+export function stateName(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (value && typeof value === 'object') {
+    const [k, v] = Object.entries(value)[0] ?? [];
+    return k === undefined ? '' : `${k}.${stateName(v)}`.replace(/\.$/, '');
+  }
+  return String(value);
+}

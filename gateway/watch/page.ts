@@ -1,0 +1,78 @@
+/**
+ * The watch page's HTML: a video element, the peer's status, and one script from this gateway (the bundled
+ * browser peer, dist/web/watch.js). No inline script and no external asset; the Content-Security-Policy allows
+ * exactly this gateway, the NATS WebSocket listener, and what hls.js needs (MediaSource blob: URLs).
+ */
+
+const STYLE = `
+body { font: 14px/1.4 system-ui, sans-serif; margin: 0; background: #111; color: #eee; }
+main { max-width: 960px; margin: 0 auto; padding: 16px; }
+video { width: 100%; background: #000; aspect-ratio: 16 / 9; }
+dl { display: grid; grid-template-columns: max-content 1fr; gap: 4px 16px; }
+dt { color: #999; } dd { margin: 0; font-variant-numeric: tabular-nums; }
+#error { color: #f77; min-height: 1.4em; }
+`;
+
+function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** The page for one video (the id was validated by the route's schema; it is escaped anyway). */
+export function watchPage(videoId: string, scriptPath: string): string {
+  const id = escapeHtml(videoId);
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Switchyard · ${id}</title>
+<link rel="stylesheet" href="/watch/assets/watch.css">
+</head>
+<body>
+<main>
+<h1>${id}</h1>
+<video id="video" controls playsinline></video>
+<p id="error" role="alert"></p>
+<dl id="status" data-video="${id}">
+<dt>peer</dt><dd id="peer">starting…</dd>
+<dt>mode</dt><dd id="mode">opening</dd>
+<dt>downloaded</dt><dd id="progress">0</dd>
+<dt>from origin</dt><dd id="origin">0</dd>
+<dt>from peers</dt><dd id="peers-bytes">0</dd>
+<dt>peers</dt><dd id="links">0</dd>
+<dt>uploaded</dt><dd id="uploaded">0</dd>
+<dt>in memory</dt><dd id="held">0</dd>
+<dt>time</dt><dd id="time">0</dd>
+</dl>
+</main>
+<script type="module" src="${escapeHtml(scriptPath)}"></script>
+</body>
+</html>
+`;
+}
+
+export const WATCH_CSS = STYLE;
+
+/** Allows this gateway's script and style, the NATS WebSocket, and MediaSource blobs; nothing else. */
+export function watchCsp(natsWsUrl: string | undefined): string {
+  let ws = '';
+  if (natsWsUrl) {
+    try {
+      ws = ` ${new URL(natsWsUrl).origin.replace(/^http/, 'ws')}`;
+    } catch {
+      ws = '';
+    }
+  }
+  return [
+    "default-src 'none'",
+    // the protocol's schema checks compile validators at run time (TypeBox's TypeCompiler)
+    "script-src 'self' 'unsafe-eval'",
+    "style-src 'self'",
+    `connect-src 'self'${ws}`,
+    "media-src 'self' blob:",
+    "img-src 'self' data:",
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+  ].join('; ');
+}

@@ -1,0 +1,41 @@
+/**
+ * The browser peer with a free origin slot: the same engine fetches from the gateway under the grant (HTTP with
+ * the grant as bearer token, same origin as the page), plays, and releases the slot when done.
+ */
+import { createHash } from 'node:crypto';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { createOriginClient } from '../../actors/origin/client.js';
+import { ingestFile } from '../../actors/ingest/ingest.js';
+import { makeTestVideo, publishedSha256 } from '../helpers/video.js';
+import { waitFor } from '../helpers/env.js';
+import { logger, openWatchPage, pageBytes, startWatchEnv, stopWatchEnv, waitForPage, type WatchEnv } from './helpers.js';
+
+const test = suite<{ env: WatchEnv }>('watch: the browser peer under an origin grant');
+test.before(async (ctx) => {
+  ctx.env = await startWatchEnv({ capacity: 1 });
+});
+test.after(async (ctx) => {
+  await stopWatchEnv(ctx.env);
+});
+
+test('a free slot: the page plays from the origin, every byte verified, and gives the slot back', async (ctx) => {
+  const { env } = ctx;
+  const path = makeTestVideo(env.dir, { seconds: 8, bitrate: '300k' });
+  const origin = createOriginClient(env.stack.nc);
+  const manifest = (await ingestFile({ path, chunkSize: 64 * 1024 },
+    { store: env.stack.store, publish: (m) => origin.publish(m), logger })).manifest;
+  assert.ok(manifest.stream);
+  const page = await openWatchPage(env, manifest.videoId, '?label=granted');
+  const s = await waitForPage(page, (x) => x.complete && x.playing, 'playback and completion', 60_000);
+  console.log(`  ${s.peerId}: ${s.bytesFromOrigin} B from the origin, ${s.bytesFromPeers} B from peers`);
+  assert.is(s.bytesFromOrigin, manifest.size, 'every byte from the origin');
+  assert.is(s.bytesFromPeers, 0);
+  assert.is(s.corruptChunks, 0);
+  const bytes = await pageBytes(page, 0, manifest.size);
+  assert.is(createHash('sha256').update(bytes).digest('hex'), await publishedSha256(env.stack.store, manifest));
+  // the slot was released, not left to expire
+  await waitFor(() => env.stack.origins[0]!.admission.snapshot().slots.every((x) => x === null), 'the slot is free again');
+});
+
+test.run();
