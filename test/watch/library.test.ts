@@ -29,7 +29,7 @@ t.before(async (ctx) => {
   ctx.stack = await startStack({ dataDir: join(ctx.dir, 'stack'), capacity: 1, leaseTtlMs: 3000 }, logger);
   const src = makeTestVideo(ctx.dir, { seconds: 10, bitrate: '600k' });
   const origin = createOriginClient(ctx.stack.nc);
-  ctx.manifest = (await ingestFile({ path: src }, { store: ctx.stack.store, publish: (m) => origin.publish(m), logger }))
+  ctx.manifest = (await ingestFile({ path: src, chunkSize: 64 * 1024 }, { store: ctx.stack.store, publish: (m) => origin.publish(m), logger }))
     .manifest;
   ctx.sha = await publishedSha256(ctx.stack.store, ctx.manifest);
 });
@@ -54,7 +54,7 @@ t('examples/download.mjs runs as documented and gets the published bytes', async
 
 t('play: the playlist is served while the download runs; a read moves the playhead; stop() cleans up', async (ctx) => {
   const out = join(ctx.dir, 'played.mp4');
-  const p = await play(ctx.manifest.videoId, { gateway: ctx.stack.gatewayUrl, output: out, downloadRate: 300_000, logger });
+  const p = await play(ctx.manifest.videoId, { gateway: ctx.stack.gatewayUrl, output: out, downloadRate: 150_000, logger });
   try {
     const modes: string[] = [];
     p.download.on('state', ({ mode }) => modes.push(mode));
