@@ -23,6 +23,31 @@ export interface WatchApi {
   marks: { engineReady?: number; playing?: number; passed5s?: number; complete?: number; currentTimeAtComplete?: number };
   /** base64 of a byte range (verified bytes, as the player gets them) */
   readBase64(offset: number, length: number): Promise<string>;
+  /** ms from navigation start to the first video frame rendered (bench:startup) */
+  firstFrameMs: number | null;
+  /** times the video ran out of data after it started playing (a seek's own wait is not one) */
+  stalls: number;
+  /** seeks to `timeSec` and resolves with the ms until a frame of the new position is rendered */
+  seek(timeSec: number): Promise<number>;
+}
+
+type FrameVideo = HTMLVideoElement & {
+  requestVideoFrameCallback?(cb: (now: number, meta: { mediaTime: number }) => void): number;
+};
+
+/** Calls `cb` on every rendered frame's media time until it returns true (rVFC; `timeupdate` where it is missing). */
+function onFrames(video: FrameVideo, cb: (mediaTime: number) => boolean): void {
+  if (video.requestVideoFrameCallback) {
+    const step = (_now: number, meta: { mediaTime: number }) => {
+      if (!cb(meta.mediaTime)) video.requestVideoFrameCallback!(step);
+    };
+    video.requestVideoFrameCallback(step);
+    return;
+  }
+  const listener = () => {
+    if (cb(video.currentTime)) video.removeEventListener('timeupdate', listener);
+  };
+  video.addEventListener('timeupdate', listener);
 }
 
 declare global {
@@ -38,6 +63,11 @@ const api: WatchApi = {
   status: () => null,
   readBase64: async () => {
     throw new Error('engine not started');
+  },
+  firstFrameMs: null,
+  stalls: 0,
+  seek: async () => {
+    throw new Error('nothing is playing');
   },
 };
 window.switchyard = api;
@@ -124,6 +154,22 @@ async function main() {
     });
     hls.loadSource(urls.playlist);
     hls.attachMedia(video);
+    onFrames(video, () => {
+      api.firstFrameMs ??= Math.round(performance.now());
+      return true;
+    });
+    video.addEventListener('waiting', () => {
+      if (api.marks.playing !== undefined && !video.seeking) api.stalls++;
+    });
+    api.seek = (timeSec) => new Promise<number>((resolve) => {
+      const started = performance.now();
+      video.currentTime = timeSec;
+      onFrames(video, (mediaTime) => {
+        if (video.seeking || Math.abs(mediaTime - timeSec) > 2.5) return false;
+        resolve(Math.round(performance.now() - started));
+        return true;
+      });
+    });
     video.addEventListener('playing', () => {
       api.marks.playing ??= since();
     });
