@@ -35,7 +35,10 @@ const kbps = Number(values.kbps ?? 800);
 const playMs = Number(values['play-ms'] ?? 2000);
 const logger = createLogger('bench', 'error');
 
-interface RunFigures { firstFrameMs: number; seekMs: number; stalls: number; fromPeers: number; fromOrigin: number }
+interface RunFigures {
+  firstFrameMs: number; seekMs: number; stalls: number; fromPeers: number; fromOrigin: number;
+  marks: Record<string, number>;
+}
 
 interface PageApi {
   error: string | null;
@@ -43,17 +46,20 @@ interface PageApi {
   stalls: number;
   seek(t: number): Promise<number>;
   status(): { bytesFromPeers: number; bytesFromOrigin: number } | null;
+  marks: Record<string, number>;
 }
-const apiOf = () => (globalThis as unknown as { switchyard?: PageApi }).switchyard;
 
-async function waitFor<T>(page: Page, fn: () => T | null | undefined, what: string, timeoutMs: number): Promise<T> {
+// page.evaluate serialises its function: everything it uses must be inside it
+async function firstFrame(page: Page, timeoutMs: number): Promise<number> {
   const until = Date.now() + timeoutMs;
   for (;;) {
-    const v = await page.evaluate(fn);
-    if (v !== null && v !== undefined) return v as T;
-    const err = await page.evaluate(() => apiOf()?.error ?? null);
-    if (err) throw new Error(`the page failed while waiting for ${what}: ${err}`);
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    const s = await page.evaluate(() => {
+      const api = (globalThis as unknown as { switchyard?: PageApi }).switchyard;
+      return { frame: api?.firstFrameMs ?? null, error: api?.error ?? null };
+    });
+    if (s.frame !== null) return s.frame;
+    if (s.error) throw new Error(`the page failed before its first frame: ${s.error}`);
+    if (Date.now() > until) throw new Error('timed out waiting for the first frame');
     await new Promise((r) => setTimeout(r, 20));
   }
 }
@@ -62,14 +68,17 @@ async function oneRun(browser: BrowserHandle, stack: Stack, m: Manifest, label: 
   const page = await browser.newPage();
   try {
     await page.goto(`${stack.gatewayUrl}/watch/${m.videoId}?label=${label}`);
-    const firstFrameMs = await waitFor(page, () => apiOf()?.firstFrameMs, 'the first frame', 30_000);
+    const firstFrameMs = await firstFrame(page, 30_000);
     await new Promise((r) => setTimeout(r, playMs));
     const target = 0.8 * streamDuration(m.stream!);
-    const seekMs = await page.evaluate((t) => apiOf()!.seek(t), target);
+    const seekMs = await page.evaluate((t) => (globalThis as unknown as { switchyard: PageApi }).switchyard.seek(t), target);
     await new Promise((r) => setTimeout(r, playMs / 2));
-    const s = await page.evaluate(() => ({ stalls: apiOf()!.stalls, status: apiOf()!.status() }));
+    const s = await page.evaluate(() => {
+      const api = (globalThis as unknown as { switchyard: PageApi }).switchyard;
+      return { stalls: api.stalls, status: api.status(), marks: api.marks };
+    });
     return { firstFrameMs, seekMs, stalls: s.stalls, fromPeers: s.status?.bytesFromPeers ?? 0,
-      fromOrigin: s.status?.bytesFromOrigin ?? 0 };
+      fromOrigin: s.status?.bytesFromOrigin ?? 0, marks: s.marks };
   } finally {
     await page.close();
   }
@@ -136,6 +145,16 @@ try {
     stalls: [...free.figures, ...p2p.figures].reduce((a, x) => a + x.stalls, 0),
     p2p_only_bytes_from_origin: p2p.figures.reduce((a, x) => a + x.fromOrigin, 0),
     p2p_only_all_from_peers: p2p.figures.every((x) => x.fromPeers > 0 && x.fromOrigin === 0),
+    // where the time goes (p50, ms from navigation start): the script runs, has its config, the engine is ready
+    // (credential minted, NATS over WebSocket, manifest checked, session opened, swarm joined), hls.js parsed the
+    // playlist, the first frame
+    phases_ms_p50: Object.fromEntries((['slot_free', 'p2p_only'] as const).map((k) => {
+      const f = k === 'slot_free' ? free.figures : p2p.figures;
+      const at = (mark: string) => percentile(f.map((x) => (mark === 'scriptStart' ? 0 : x.marks.scriptStart!) +
+        (x.marks[mark] ?? Number.NaN)), 50);
+      return [k, { script: at('scriptStart'), config: at('config'), engine: at('engineReady'),
+        playlist: at('manifestParsed'), first_frame: percentile(f.map((x) => x.firstFrameMs), 50) }];
+    })),
   };
   process.stdout.write(`${JSON.stringify(out)}\n`);
 } finally {

@@ -20,7 +20,11 @@ export interface WatchApi {
   engine: WebEngine | null;
   status(): (WebEngineStatus & { currentTime: number; playing: boolean }) | null;
   /** ms since page start when milestones happened */
-  marks: { engineReady?: number; playing?: number; passed5s?: number; complete?: number; currentTimeAtComplete?: number };
+  marks: {
+    /** ms from navigation start to this script running (the rest are ms since then) */
+    scriptStart?: number; config?: number; engineReady?: number; manifestParsed?: number; playing?: number;
+    passed5s?: number; complete?: number; currentTimeAtComplete?: number;
+  };
   /** base64 of a byte range (verified bytes, as the player gets them) */
   readBase64(offset: number, length: number): Promise<string>;
   /** ms from navigation start to the first video frame rendered (bench:startup) */
@@ -59,7 +63,7 @@ declare global {
 const t0 = performance.now();
 const since = () => Math.round(performance.now() - t0);
 const api: WatchApi = {
-  ready: false, error: null, engine: null, marks: {},
+  ready: false, error: null, engine: null, marks: { scriptStart: Math.round(t0) },
   status: () => null,
   readBase64: async () => {
     throw new Error('engine not started');
@@ -106,6 +110,7 @@ async function main() {
   if (!res.ok) throw new Error(`gateway answered ${res.status} for /watch/config`);
   const cfg = (await res.json()) as { natsWsUrl?: string };
   if (!cfg.natsWsUrl) throw new Error('this gateway offers no NATS WebSocket URL (start it with one)');
+  api.marks.config = since();
   const level = (params.get('log') ?? 'warn') as LogLevel;
   const num = (k: string) => (params.has(k) && Number.isFinite(Number(params.get(k))) ? Number(params.get(k)) : undefined);
   const keepBehind = num('keepBehind');
@@ -179,6 +184,7 @@ async function main() {
       if (seg) engine.setPlayhead(chunksOfRange(engine.manifest.chunkSize, seg.offset, seg.length).first);
     });
     hls.on(Hls.Events.MANIFEST_PARSED, () => {
+      api.marks.manifestParsed = since();
       video.play().catch((err: unknown) => {
         // autoplay with sound needs a gesture in some browsers: muted playback is allowed everywhere
         video.muted = true;
