@@ -4,6 +4,7 @@
  * needs to join: the NATS WebSocket URL as the browser can reach it). Everything the page runs comes from this
  * gateway. The page itself takes no credential from here: it mints its own at `POST /auth/peer`.
  */
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,9 +31,11 @@ export const watchRoutes: FastifyPluginAsync<WatchRoutesOptions> = async (app, o
   // dist/gateway/routes/watch.js → dist/web/
   const bundleDir = opts.bundleDir ?? join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'web');
   const csp = watchCsp(opts.natsWsUrl);
-  let bundle: Promise<Buffer> | null = null;
+  // the bundle (~1 MB) is revalidated, not re-sent: a returning viewer's browser keeps it (and its compiled code)
+  let bundle: Promise<{ body: Buffer; etag: string }> | null = null;
   const loadBundle = () => {
-    bundle ??= readFile(join(bundleDir, 'watch.js')).catch((cause: unknown) => {
+    bundle ??= readFile(join(bundleDir, 'watch.js')).then((body) => ({ body,
+      etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"` })).catch((cause: unknown) => {
       bundle = null; // built later (npm run build): try again next time
       throw new UnavailableError('the browser peer is not built (run npm run build)', { cause });
     });
@@ -48,9 +51,10 @@ export const watchRoutes: FastifyPluginAsync<WatchRoutesOptions> = async (app, o
 
   app.get('/watch/assets/watch.js', {
     schema: { tags: [Tags.watch], summary: 'The browser peer (bundled)', ...{ response: errorResponses(503) } },
-  }, async (_request, reply) => {
-    const body = await loadBundle();
-    reply.header('content-type', 'text/javascript; charset=utf-8').header('cache-control', 'no-cache');
+  }, async (request, reply) => {
+    const { body, etag } = await loadBundle();
+    reply.header('content-type', 'text/javascript; charset=utf-8').header('cache-control', 'no-cache').header('etag', etag);
+    if (request.headers['if-none-match'] === etag) return reply.code(304).send();
     return reply.send(body);
   });
 

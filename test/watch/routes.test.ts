@@ -40,6 +40,14 @@ test('the page, its script and its config come from the gateway; the CSP admits 
     assert.is(js.statusCode, 200);
     assert.match(String(js.headers['content-type']), /javascript/);
     assert.is(js.body, 'console.log("bundle")');
+    // revalidated, not re-sent: the same ETag answers 304 without a body
+    const etag = String(js.headers.etag);
+    assert.match(etag, /^"[A-Za-z0-9_-]{27}"$/);
+    const again = await a.inject({ method: 'GET', url: '/watch/assets/watch.js', headers: { 'if-none-match': etag } });
+    assert.is(again.statusCode, 304);
+    assert.is(again.body, '');
+    const other = await a.inject({ method: 'GET', url: '/watch/assets/watch.js', headers: { 'if-none-match': '"x"' } });
+    assert.is(other.statusCode, 200);
     const cfg = await a.inject({ method: 'GET', url: '/watch/config' });
     assert.equal(cfg.json(), { natsWsUrl: 'ws://127.0.0.1:4223' });
     const css = await a.inject({ method: 'GET', url: '/watch/assets/watch.css' });
