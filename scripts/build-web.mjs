@@ -28,6 +28,21 @@ export async function buildWeb({ check = true } = {}) {
     legalComments: 'linked',
     logLevel: 'warning',
   });
+  // the library (`switchyard/browser`): the same engine and loader, for an application's own page
+  await build({
+    entryPoints: [join(root, 'web', 'mod.ts')],
+    outfile: join(root, 'dist', 'web', 'switchyard.js'),
+    // the library leaves hls.js to the application that uses it (it only needs its types)
+    external: ['hls.js'],
+    bundle: true,
+    platform: 'browser',
+    format: 'esm',
+    target: ['chrome100', 'firefox100', 'safari15'],
+    minify: true,
+    sourcemap: true,
+    legalComments: 'linked',
+    logLevel: 'warning',
+  });
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

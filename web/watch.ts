@@ -8,10 +8,9 @@
  * kept behind the playhead), `maxMB` (memory bound), `log` (debug|info|warn|error).
  */
 import Hls from 'hls.js';
-import { createLogger, type LogLevel } from '../lib/logger.js';
 import { chunksOfRange, segmentAtTime, toBase64 } from '../protocol/mod.js';
-import { startWebEngine, type WebEngine, type WebEngineStatus } from './engine.js';
-import { switchyardLoader } from './loader.js';
+// the page is an application of the browser library, and uses nothing else of the engine
+import { createLogger, startWebEngine, switchyardLoader, type LogLevel, type WebEngine, type WebEngineStatus } from './mod.js';
 
 /** What the page exposes to scripts and tests. */
 export interface WatchApi {
