@@ -47,16 +47,34 @@ t('three unrequested pieces ban the sender; none of its bytes are credited', asy
   await ctx.target.swarm.start();
 
   const signal = createSignalClient((await ctx.env.connectPeer('pusher')).nc, 'pusher', ctx.env.logger.child('pusher'));
-  const ended: string[] = [];
-  const link: PeerLinkHandle = startPeerLink({ remotePeerId: 'victim', connId: 'push1', role: 'offerer',
-    self: { peerId: 'pusher', videoId: manifest.videoId, rootHash: manifest.rootHash, chunkCount: COUNT, uploads: true } }, {
-    rtc: ctx.rtc, logger: ctx.env.logger.child('pusher'), sendSignal: (to, m) => signal.send(to, m),
-    source: { has: () => true, have: () => new Array<boolean>(COUNT).fill(true), read: async () => data },
-    handlers: { onRequest() {}, onCancel() {}, onPiece() {}, onReject() {}, onSnapshot() {}, onDrain() {}, onReleased() {},
-      onEnd: (_l, status, reason) => ended.push(`${status}: ${reason}`) },
-  });
-  ctx.unsub.push(signal.onSignal((m) => link.handleSignal(m)));
-  await waitFor(() => link.snapshot().matches('open'), 'the pusher link to open', 15000);
+  let ended: string[] = [];
+  // A loopback node-datachannel connection occasionally fails its ICE/DTLS start (seen about once in ten runs on a
+  // loaded 2-core machine, before and after this suite existed); that is not what this test is about, so a failed
+  // set-up is retried with a new connection (the victim frees the failed one about a second after it closed).
+  const connect = async (connId: string): Promise<PeerLinkHandle | null> => {
+    const mine: string[] = [];
+    const l = startPeerLink({ remotePeerId: 'victim', connId, role: 'offerer',
+      self: { peerId: 'pusher', videoId: manifest.videoId, rootHash: manifest.rootHash, chunkCount: COUNT, uploads: true } }, {
+      rtc: ctx.rtc, logger: ctx.env.logger.child('pusher'), sendSignal: (to, m) => signal.send(to, m),
+      source: { has: () => true, have: () => new Array<boolean>(COUNT).fill(true), read: async () => data },
+      handlers: { onRequest() {}, onCancel() {}, onPiece() {}, onReject() {}, onSnapshot() {}, onDrain() {}, onReleased() {},
+        onEnd: (_l, status, reason) => mine.push(`${status}: ${reason}`) },
+    });
+    const unsub = signal.onSignal((m) => l.handleSignal(m));
+    await waitFor(() => l.snapshot().matches('open') || mine.length > 0, 'the pusher link to open or fail', 15000);
+    if (l.snapshot().matches('open')) {
+      ctx.unsub.push(unsub);
+      ended = mine;
+      return l;
+    }
+    unsub();
+    l.close('set-up failed: retrying');
+    await new Promise((r) => setTimeout(r, 1500));
+    return null;
+  };
+  let link: PeerLinkHandle | null = null;
+  for (let attempt = 1; attempt <= 3 && link === null; attempt++) link = await connect(`push${attempt}`);
+  assert.ok(link, 'the pusher link opened within three attempts');
   await waitFor(() => ctx.target!.swarm.stats().links.some((l) => l.peerId === 'pusher' && l.state.includes('open')),
     'the victim to see the link open', 5000);
 
