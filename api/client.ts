@@ -3,7 +3,6 @@
  * connection under it, and the catalog's manifest, checked. Options a CLI passes as flags arrive here typed.
  */
 import { createOriginClient, type OriginClient } from '../actors/origin/client.js';
-import { bindAddressFor } from '../client/commands/common.js';
 import { resolveConfig } from '../client/config.js';
 import { basename } from 'node:path';
 import { connectAsPeer, type PeerConnection } from '../client/credentials.js';
@@ -37,6 +36,16 @@ export interface PeerContext {
   gateway: string;
   bindAddress: string | undefined;
   logger: Logger;
+}
+
+/**
+ * ICE bind address: `--bind any` gathers on every interface; `--bind ADDR` on one; by default a system reached
+ * over loopback keeps WebRTC on loopback too (local demos and tests never touch other interfaces).
+ */
+export function bindAddressFor(flag: string | undefined, natsUrl: string): string | undefined {
+  if (flag === 'any') return undefined;
+  if (flag) return flag;
+  return /^(nats:\/\/)?(127\.0\.0\.1|localhost)(:|$)/.test(natsUrl) ? '127.0.0.1' : undefined;
 }
 
 /** A file name from a manifest is untrusted: keep only its base name and safe characters. */

@@ -21,7 +21,7 @@ import { createPeerNode } from '../client/p2p/peer.js';
 import { createRtcHost } from '../client/p2p/rtc.js';
 import type { ChunkSource } from '../client/p2p/types.js';
 import { startStack, type Stack } from '../client/stack.js';
-import { launchBrowser, type BrowserHandle } from '../infra/browser.js';
+import { launchBrowser, type BrowserHandle } from '../infra/chromium.js';
 import { createLogger } from '../lib/logger.js';
 import { streamDuration, type Manifest } from '../protocol/mod.js';
 import { percentile } from './lib/metrics.js';

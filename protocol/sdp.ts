@@ -199,6 +199,18 @@ export function validateSignal(msg: SignalMessage): void {
 }
 
 /**
+ * The order rule of one connection's signalling, for both RTC edges (node-datachannel and the browser): an
+ * answerer takes exactly one offer and an offerer exactly one answer, and the description must pass
+ * `validateSdp`. Returns the SDP to apply; throws a BadRequestError otherwise.
+ */
+export function acceptDescription(kind: 'offer' | 'answer', sdp: string | undefined, role: 'offerer' | 'answerer',
+  remoteSet: boolean): string {
+  if (kind !== (role === 'answerer' ? 'offer' : 'answer') || remoteSet) throw new BadRequestError(`unexpected ${kind}`);
+  validateSdp(sdp ?? '', kind);
+  return sdp ?? '';
+}
+
+/**
  * Rewrites the offer's `a=setup:actpass` to `a=setup:active`, so the offerer is the DTLS client and the
  * answerer the DTLS server. This removes libdatachannel's DTLS start race (notes/node-datachannel.md: set-up
  * p99 ~1005 ms → ~55 ms). Only whole `a=setup:actpass` lines change; line ends are kept.

@@ -16,9 +16,7 @@ export async function buildWeb({ check = true } = {}) {
       { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
     if (r.status !== 0) throw new Error('web/ does not type-check (tsc -p web/tsconfig.json)');
   }
-  await build({
-    entryPoints: [join(root, 'web', 'watch.ts')],
-    outfile: join(root, 'dist', 'web', 'watch.js'),
+  const common = {
     bundle: true,
     platform: 'browser',
     format: 'esm',
@@ -27,22 +25,13 @@ export async function buildWeb({ check = true } = {}) {
     sourcemap: true,
     legalComments: 'linked',
     logLevel: 'warning',
-  });
-  // the library (`switchyard/browser`): the same engine and loader, for an application's own page
-  await build({
-    entryPoints: [join(root, 'web', 'mod.ts')],
-    outfile: join(root, 'dist', 'web', 'switchyard.js'),
-    // the library leaves hls.js to the application that uses it (it only needs its types)
-    external: ['hls.js'],
-    bundle: true,
-    platform: 'browser',
-    format: 'esm',
-    target: ['chrome100', 'firefox100', 'safari15'],
-    minify: true,
-    sourcemap: true,
-    legalComments: 'linked',
-    logLevel: 'warning',
-  });
+  };
+  // the watch page, hls.js included
+  await build({ ...common, entryPoints: [join(root, 'web', 'watch.ts')], outfile: join(root, 'dist', 'web', 'watch.js') });
+  // the library (`switchyard/browser`): the same engine and loader for an application's own page, which brings its
+  // own hls.js (the loader needs only its types)
+  await build({ ...common, entryPoints: [join(root, 'web', 'mod.ts')], outfile: join(root, 'dist', 'web', 'switchyard.js'),
+    external: ['hls.js'] });
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -7,7 +7,7 @@
  * half-open. A browser frees its connections itself, so a closed link is released at once.
  */
 import type { Logger } from '../lib/logger.js';
-import { preferActiveSetup, validateCandidate, validateSdp } from '../protocol/sdp.js';
+import { acceptDescription, preferActiveSetup, validateCandidate } from '../protocol/sdp.js';
 import type { SignalMessage } from '../protocol/mod.js';
 import { DATA_CHANNEL_LABEL, type RtcHost, type RtcLink, type RtcLinkOptions } from '../client/p2p/types.js';
 
@@ -135,26 +135,20 @@ export function createBrowserRtcHost(hostOpts: BrowserRtcHostOptions): RtcHost {
         try {
           switch (m.kind) {
             case 'offer':
-              if (opts.role !== 'answerer' || remoteSet) throw new Error('unexpected offer');
-              validateSdp(m.sdp ?? '', 'offer');
+            case 'answer': {
+              const type = m.kind;
+              const sdp = acceptDescription(type, m.sdp, opts.role, remoteSet);
               remoteSet = true;
               run('answer', async () => {
-                await pc.setRemoteDescription({ type: 'offer', sdp: m.sdp! });
+                await pc.setRemoteDescription({ type, sdp });
                 await flushCandidates();
+                if (type !== 'offer') return;
                 const answer = await pc.createAnswer();
                 await pc.setLocalDescription(answer);
                 send({ kind: 'answer', sdp: pc.localDescription?.sdp ?? answer.sdp ?? '' });
               });
               break;
-            case 'answer':
-              if (opts.role !== 'offerer' || remoteSet) throw new Error('unexpected answer');
-              validateSdp(m.sdp ?? '', 'answer');
-              remoteSet = true;
-              run('answer', async () => {
-                await pc.setRemoteDescription({ type: 'answer', sdp: m.sdp! });
-                await flushCandidates();
-              });
-              break;
+            }
             case 'candidate': {
               validateCandidate(m.candidate ?? '', m.mid);
               // node-datachannel writes candidates as SDP lines (`a=candidate:…`); the browser wants the attribute

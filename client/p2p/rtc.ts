@@ -14,7 +14,7 @@
  * - a link that fails is closed, never left half-open.
  */
 import { cleanup, PeerConnection, type DataChannel } from 'node-datachannel';
-import { preferActiveSetup, validateCandidate, validateSdp } from '../../protocol/sdp.js';
+import { acceptDescription, preferActiveSetup, validateCandidate } from '../../protocol/sdp.js';
 import type { Logger } from '../../lib/logger.js';
 import { createNativeLedger } from './native.js';
 import type { SignalMessage } from '../../protocol/mod.js';
@@ -147,14 +147,8 @@ export function createRtcHost(hostOpts: RtcHostOptions): RtcHost {
         try {
           switch (m.kind) {
             case 'offer':
-              if (opts.role !== 'answerer' || remoteSet) throw new Error('unexpected offer');
-              validateSdp(m.sdp ?? '', 'offer');
-              applyRemote(m.sdp!, 'offer');
-              break;
             case 'answer':
-              if (opts.role !== 'offerer' || remoteSet) throw new Error('unexpected answer');
-              validateSdp(m.sdp ?? '', 'answer');
-              applyRemote(m.sdp!, 'answer');
+              applyRemote(acceptDescription(m.kind, m.sdp, opts.role, remoteSet), m.kind);
               break;
             case 'candidate':
               validateCandidate(m.candidate ?? '', m.mid);

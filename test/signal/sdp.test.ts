@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  MAX_SDP_LINES, preferActiveSetup, validateCandidate, validateSdp, validateSignal,
+  acceptDescription, MAX_SDP_LINES, preferActiveSetup, validateCandidate, validateSdp, validateSignal,
 } from '../../protocol/sdp.js';
 import { BadRequestError, MAX_CANDIDATE_BYTES, MAX_SDP_BYTES, type SignalMessage } from '../../protocol/mod.js';
 import { BROWSER_CANDIDATES, CHROME_OFFER, loud, realSdp, type RealSdp } from './samples.js';
@@ -40,6 +40,16 @@ t('real offer and answer from node-datachannel validate, as do a Chrome offer an
   // a non-trickle SDP with candidates embedded
   const embedded = real.offer + real.candidates.map((c) => `${c.candidate}\r\n`).join('');
   validateSdp(embedded, 'offer');
+});
+
+t('signalling order: an answerer takes one offer, an offerer one answer, each a valid SDP', ({ real }) => {
+  assert.is(acceptDescription('offer', real.offer, 'answerer', false), real.offer);
+  assert.is(acceptDescription('answer', real.answer, 'offerer', false), real.answer);
+  const refused = (f: () => unknown, why: RegExp) => assert.throws(f, (e: Error) => e instanceof BadRequestError && why.test(e.message));
+  refused(() => acceptDescription('offer', real.offer, 'offerer', false), /unexpected offer/);
+  refused(() => acceptDescription('answer', real.answer, 'answerer', false), /unexpected answer/);
+  refused(() => acceptDescription('offer', real.offer, 'answerer', true), /unexpected offer/);
+  refused(() => acceptDescription('answer', undefined, 'offerer', false), /invalid/);
 });
 
 t('real candidates (with a= prefix and mid) and browser-shaped candidates validate', ({ real }) => {
