@@ -4,7 +4,6 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildWeb } from './build-web.mjs';
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -49,6 +48,8 @@ export async function ensure({ quiet = false, browser = false } = {}) {
     // the browser peer bundles shared code too, so it is rebuilt whenever anything was
     log('bundling the browser peer (dist/web)');
     try {
+      // imported here, not at the top: build-web needs esbuild, which a fresh clone has only after `npm ci` above
+      const { buildWeb } = await import('./build-web.mjs');
       await buildWeb();
     } catch (err) {
       console.error(`switchyard: ${err.message}`);
