@@ -3,6 +3,7 @@
  * machine can tell "my slot is gone" (401/403 → denied) from "try again" (network, 5xx).
  */
 import type { FetchFailureReason } from '../machines/download/types.js';
+import { startChunkPath } from '../protocol/mod.js';
 
 export class FetchFailure extends Error {
   constructor(readonly reason: FetchFailureReason, message: string, readonly status?: number, readonly code?: string) {
@@ -19,12 +20,17 @@ export async function fetchOriginChunk(args: {
   signal?: AbortSignal;
   /** `urgent`: the urgent route, under an urgent grant (no slot); default the slot route */
   route?: 'chunks' | 'urgent';
+  /** the grant as `?grant=` instead of a header (a URL the page preloaded: protocol/watch.ts startChunkPath) */
+  grantInQuery?: boolean;
 }): Promise<Uint8Array> {
   const route = args.route ?? 'chunks';
-  const url = `${args.gateway.replace(/\/$/, '')}/videos/${args.videoId}/${route}/${args.index}`;
+  const base = args.gateway.replace(/\/$/, '');
+  const url = args.grantInQuery && route === 'urgent' ? `${base}${startChunkPath(args.videoId, args.index, args.grant)}`
+    : `${base}/videos/${args.videoId}/${route}/${args.index}`;
   let res: Response;
   try {
-    res = await fetch(url, { headers: { authorization: `Bearer ${args.grant}` }, ...(args.signal ? { signal: args.signal } : {}) });
+    res = await fetch(url, { ...(args.grantInQuery ? {} : { headers: { authorization: `Bearer ${args.grant}` } }),
+      ...(args.signal ? { signal: args.signal } : {}) });
   } catch (err) {
     if (args.signal?.aborted) throw err;
     // no answer at all: the gateway is down or restarting, an outage to wait out rather than a bad chunk

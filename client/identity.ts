@@ -5,10 +5,10 @@
  * (re)connect, so a renewed one takes effect when the server closes the connection of an expired one. Portable:
  * the Node CLI (client/credentials.ts) and the browser peer (web/nats.ts) both use it.
  */
-import { createUser, type KeyPair } from '@nats-io/nkeys';
 import type { Logger } from '../lib/logger.js';
 import type { NatsCredentials } from '../lib/nats.js';
 import { unrefTimer, type Timer } from '../lib/timers.js';
+import { createUserSigner, type NkeySigner } from '../lib/signer.js';
 import {
   decode, ErrorCodes, PeerCredentialReply, SwitchyardError, toBase64, UnavailableError, errorFromBody,
 } from '../protocol/mod.js';
@@ -37,17 +37,34 @@ export interface PeerIdentityOptions {
   renewAt?: number;
   /** readable prefix of the peer id (the gateway adds a random suffix) */
   label?: string;
+  /** a key pair and credential request already made (web/early.ts): used instead of making them here */
+  early?: EarlyIdentity;
+}
+
+/**
+ * A key pair made, and its credential asked for, before this module was loaded (the watch page's first script,
+ * web/early.ts): the same request `obtainPeerIdentity` would make, already on its way.
+ */
+export interface EarlyIdentity {
+  signer: NkeySigner;
+  /** the answer to `POST /auth/peer` for `signer.publicKey` */
+  reply: Promise<Response>;
+  url: string;
 }
 
 async function post(url: string, body: unknown, apiKey?: string): Promise<PeerCredentialReply> {
+  return readReply(url, fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}) },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(10_000),
+  }));
+}
+
+async function readReply(url: string, response: Promise<Response>): Promise<PeerCredentialReply> {
   let res: Response;
   try {
-    res = await fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}) },
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(10_000),
-    });
+    res = await response;
   } catch (cause) {
     throw new UnavailableError(`cannot reach the gateway at ${url}: ${(cause as Error).message}`, { cause });
   }
@@ -67,9 +84,9 @@ async function post(url: string, body: unknown, apiKey?: string): Promise<PeerCr
 /** Obtains a peer identity from the gateway and keeps it renewed until `stop()`. */
 export async function obtainPeerIdentity(opts: PeerIdentityOptions): Promise<PeerIdentity> {
   const base = opts.gateway.replace(/\/$/, '');
-  const kp: KeyPair = createUser();
-  let cur = await post(`${base}/auth/peer`,
-    { publicKey: kp.getPublicKey(), ...(opts.label ? { label: opts.label } : {}) }, opts.apiKey);
+  const kp: NkeySigner = opts.early?.signer ?? createUserSigner();
+  let cur = opts.early ? await readReply(opts.early.url, opts.early.reply)
+    : await post(`${base}/auth/peer`, { publicKey: kp.publicKey, ...(opts.label ? { label: opts.label } : {}) }, opts.apiKey);
   const issuedAt = () => Date.now();
   let timer: Timer | null = null;
   let stopped = false;
@@ -102,7 +119,7 @@ export async function obtainPeerIdentity(opts: PeerIdentityOptions): Promise<Pee
   return {
     peerId: cur.peerId,
     nats: cur.nats,
-    creds: { jwt: () => cur.jwt, seed: kp.getSeed(), inboxPrefix: cur.inboxPrefix, name: cur.peerId },
+    creds: { jwt: () => cur.jwt, seed: kp.seed, signer: kp, inboxPrefix: cur.inboxPrefix, name: cur.peerId },
     expiresAt: () => cur.expiresAt,
     renew,
     stop() {

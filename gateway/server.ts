@@ -144,9 +144,10 @@ export async function createGateway(init: GatewayInit, components: GatewayCompon
     contended: (videoId: string) => (components.leases.waiting?.().length ?? 0) > 0 ||
       (components.swarm !== undefined && components.swarm.leechers(videoId) > (components.leases.config?.()?.capacity ?? Infinity)),
   });
+  const urgentShare = createUrgentShare({ bps: init.urgentBps ?? URGENT_SHARE_DEFAULTS.bps });
   await app.register(urgentRoutes, {
     grantSecret: init.grantSecret, manifests, store: components.store, clock: components.clock, stats,
-    share: createUrgentShare({ bps: init.urgentBps ?? URGENT_SHARE_DEFAULTS.bps }),
+    share: urgentShare,
     ...(components.egress ? { egress: components.egress } : {}),
   });
   await app.register(uploadRoutes, {
@@ -158,7 +159,9 @@ export async function createGateway(init: GatewayInit, components: GatewayCompon
     logger: logger.child('dashboard'), ...(components.telemetry ? { telemetry: components.telemetry } : {}),
   });
   const natsWsUrl = init.natsWsUrl ?? init.credentials?.wsUrl;
-  await app.register(watchRoutes, natsWsUrl ? { natsWsUrl } : {});
+  // the watch page's start grant is paid from the urgent share: none without one
+  await app.register(watchRoutes, { ...(natsWsUrl ? { natsWsUrl } : {}), manifests, logger: logger.child('watch'),
+    ...(urgentShare.bps > 0 ? { start: { grantSecret: init.grantSecret, clock: components.clock } } : {}) });
   await app.ready();
 
   let started: Promise<string> | null = null;

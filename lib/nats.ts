@@ -9,6 +9,7 @@ import {
   decode, encode, MAX_CONTROL_BYTES, toSwitchyardError, UnauthorizedError, UnavailableError,
 } from '../protocol/mod.js';
 import type { Logger } from './logger.js';
+import { signerAuthenticator } from './signer.js';
 
 export type { NatsConnection, Msg, Subscription };
 // request/reply lives in its own module so that browser code can use it without the Node transport
@@ -20,6 +21,8 @@ export interface NatsCredentials {
   jwt: string | (() => string);
   /** the user's nkey seed (never leaves the process that generated it, for peers) */
   seed: Uint8Array;
+  /** signs the connect nonce without re-deriving the key each time (client/signer.ts); else the seed does */
+  signer?: { publicKey: string; sign(data: Uint8Array): Uint8Array };
   /** peers must use their own inbox prefix: it is all their permissions let them subscribe to */
   inboxPrefix?: string;
   /** the name the connection shows in server logs */
@@ -32,11 +35,16 @@ export interface NatsCredentials {
  * restart must degrade a download, not end it. The JWT may be a function so that a renewed credential is used
  * on the next reconnect (a server closes a connection whose JWT expired).
  */
+/** The connect authenticator for `creds`: its cached signer when it has one (one signature per connect). */
+export function natsAuthenticator(creds: NatsCredentials) {
+  return creds.signer ? signerAuthenticator(creds.jwt, creds.signer) : jwtAuthenticator(creds.jwt, creds.seed);
+}
+
 export async function connectNats(url: string, name: string, creds?: NatsCredentials): Promise<NatsConnection> {
   try {
     return await connect({
       servers: url, name: creds?.name ?? name, maxReconnectAttempts: -1, reconnectTimeWait: 250,
-      ...(creds ? { authenticator: jwtAuthenticator(creds.jwt, creds.seed), ignoreAuthErrorAbort: true } : {}),
+      ...(creds ? { authenticator: natsAuthenticator(creds), ignoreAuthErrorAbort: true } : {}),
       ...(creds?.inboxPrefix ? { inboxPrefix: creds.inboxPrefix } : {}),
     });
   } catch (cause) {

@@ -14,3 +14,4 @@ export * from './telemetry.js';
 export * from './credentials.js';
 export * from './permissions.js';
 export * from './stream.js';
+export * from './watch.js';

@@ -4,7 +4,8 @@
 // module that reaches for a Node built-in fails here (esbuild refuses Node modules for the browser platform).
 // Usage: node scripts/build-web.mjs [--no-check]
 import { spawnSync } from 'node:child_process';
-import { dirname, join } from 'node:path';
+import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
@@ -26,8 +27,20 @@ export async function buildWeb({ check = true } = {}) {
     legalComments: 'linked',
     logLevel: 'warning',
   };
-  // the watch page, hls.js included
-  await build({ ...common, entryPoints: [join(root, 'web', 'watch.ts')], outfile: join(root, 'dist', 'web', 'watch.js') });
+  // the watch page, hls.js included; the engine is a chunk of its own that the page imports once its first frame
+  // is up (watch.js's start needs only the player), so chunks get content-hashed names next to it
+  const out = join(root, 'dist', 'web');
+  // chunk names change with their content: the last build's are gone with it
+  for (const f of existsSync(out) ? readdirSync(out) : []) if (/^chunk-.*\.js(\.map)?$/.test(f)) rmSync(join(out, f));
+  const watch = await build({ ...common, entryPoints: [join(root, 'web', 'watch.ts')], outdir: out,
+    splitting: true, entryNames: '[name]', chunkNames: 'chunk-[hash]', metafile: true });
+  // the page's first script: opens the player's MediaSource while the bundle loads (web/early.ts)
+  await build({ ...common, entryPoints: [join(root, 'web', 'early.ts')], outfile: join(out, 'early.js'), format: 'iife' });
+  // the chunks watch.js imports statically: the page preloads them with it (one round trip, not two). Not the
+  // engine's (imported later): preloading those too was measured to delay watch.js itself as much as it saved
+  const entry = Object.entries(watch.metafile.outputs).find(([file]) => file.endsWith('/watch.js'))?.[1];
+  const preload = (entry?.imports ?? []).filter((i) => i.kind === 'import-statement').map((i) => basename(i.path));
+  writeFileSync(join(out, 'watch.preload.json'), `${JSON.stringify(preload)}\n`);
   // the library (`switchyard/browser`): the same engine and loader for an application's own page, which brings its
   // own hls.js (the loader needs only its types)
   await build({ ...common, entryPoints: [join(root, 'web', 'mod.ts')], outfile: join(root, 'dist', 'web', 'switchyard.js'),

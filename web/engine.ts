@@ -1,6 +1,7 @@
 /**
  * The Switchyard engine in a browser: the same download machine, swarm, links, picker and uploader as the Node
- * client, wired to the browser's edges (web/rtc.ts, web/hash.ts, web/store.ts, web/nats.ts). The machine runs
+ * client, wired to the browser's edges (web/rtc.ts, web/hash.ts, web/store.ts, web/nats.ts; every chunk enters through
+ * web/intake.ts). The machine runs
  * with the shared session actors (client/runner.ts); only `fetchChunk` (WebCrypto verification, memory storage)
  * and `assemble` (nothing to assemble: the chunks are the product) are this edge's own.
  *
@@ -13,9 +14,9 @@
  */
 import { createActor, fromPromise, type SnapshotFrom } from 'xstate';
 import { createOriginClient } from '../actors/origin/client.js';
+import type { PeerIdentity } from '../client/identity.js';
 import { createSignalClient } from '../actors/signal/client.js';
 import { createTrackerClient } from '../actors/tracker/client.js';
-import { FetchFailure, fetchOriginChunk } from '../client/http.js';
 import { createSwarm, type Swarm } from '../client/p2p/swarm.js';
 import { startTelemetry, type Telemetry } from '../client/telemetry.js';
 import { openSessionActor, sessionKeeperActor, stateName, swarmActor, type HeartbeatClock } from '../client/runner.js';
@@ -27,9 +28,11 @@ import type {
   AssembleInput, AssembleOutput, ChunkSource, FetchChunkInput, FetchChunkOutput, FetchResult, ReleaseSessionInput,
 } from '../machines/download/types.js';
 import { chunksOfRange, type Manifest, type PeerMode } from '../protocol/mod.js';
-import { checkManifest, verifyChunk } from './hash.js';
+import { checkManifest } from './hash.js';
+import { createChunkIntake, type ChunkIntake } from './intake.js';
 import { connectWebPeer, type WebPeerConnection } from './nats.js';
 import { createBrowserRtcHost } from './rtc.js';
+import { markOnce } from './marks.js';
 import { createMemoryStore, type MemoryStore } from './store.js';
 import { createUrgent, type Urgent } from './urgent.js';
 
@@ -39,6 +42,18 @@ export interface WebEngineOptions {
   /** nats-server's WebSocket URL */
   wsUrl: string;
   videoId: string;
+  /**
+   * the manifest as the page already has it (the watch page's boot data), unchecked: checked here exactly like
+   * the catalog's, and the catalog is not asked
+   */
+  manifest?: unknown;
+  /** this peer's identity, already being obtained (client/identity.ts); else obtained from `gateway` */
+  identity?: Promise<PeerIdentity>;
+  /**
+   * with a player: background and read-ahead requests wait for `playing()` (the first frame), not just the first
+   * read, so the chunks the first frame needs have the page's one thread to themselves (default false)
+   */
+  holdUntilPlaying?: boolean;
   logger: Logger;
   /** readable prefix of the peer id */
   label?: string;
@@ -101,6 +116,13 @@ export interface WebEngine {
   readonly manifest: Manifest;
   /** bytes `[offset, offset + length)` of the file, verified chunk by chunk; fetched at once when missing */
   readRange(offset: number, length: number, signal?: AbortSignal): Promise<Uint8Array>;
+  /**
+   * a chunk obtained outside the engine (the watch page's start grant): verified here, then kept, counted (as
+   * from `source`, default the origin) and seeded like any other. False when it is not chunk `index`.
+   */
+  offer(index: number, data: Uint8Array, source?: ChunkSource): Promise<boolean>;
+  /** the player shows its first frame: held background and read-ahead requests may go (`holdUntilPlaying`) */
+  playing(): void;
   /** where playback is, as a chunk index: chunks far behind it are evicted */
   setPlayhead(chunkIndex: number): void;
   status(): WebEngineStatus;
@@ -115,7 +137,7 @@ export interface WebEngine {
 export async function startWebEngine(opts: WebEngineOptions): Promise<WebEngine> {
   const log = opts.logger;
   const conn: WebPeerConnection = await connectWebPeer({ gateway: opts.gateway, wsUrl: opts.wsUrl, logger: log,
-    ...(opts.label ? { label: opts.label } : {}) });
+    ...(opts.label ? { label: opts.label } : {}), ...(opts.identity ? { identity: opts.identity } : {}) });
   try {
     return await runEngine(opts, conn);
   } catch (err) {
@@ -130,7 +152,8 @@ async function runEngine(opts: WebEngineOptions, conn: WebPeerConnection): Promi
   const peerId = conn.identity.peerId;
   const origin = createOriginClient(nc);
   // the catalog's manifest is the root of every chunk check: checked (schema, root hash, id) before anything else
-  const manifest = await checkManifest(await origin.manifest(opts.videoId), opts.videoId);
+  const manifest = await checkManifest(opts.manifest ?? await origin.manifest(opts.videoId), opts.videoId);
+  markOnce('manifest');
   const initChunks = manifest.stream
     ? chunksOfRange(manifest.chunkSize, manifest.stream.init.offset, manifest.stream.init.length) : null;
   const store: MemoryStore = createMemoryStore(manifest, {
@@ -155,38 +178,11 @@ async function runEngine(opts: WebEngineOptions, conn: WebPeerConnection): Promi
       }
     }
   };
-  const counters = { verified: 0, corrupt: 0, origin: 0, peers: 0, byPeer: {} as Record<string, number> };
-  /** chunks verified at least once (maybe evicted since): the machine counts them as downloaded */
-  const fetchedOnce = new Array<boolean>(manifest.chunks.length).fill(false);
   let actorRef: { getSnapshot(): SnapshotFrom<typeof downloadMachine> } | null = null;
-
-  /** fetches chunk `index` from `source`, verifies it with WebCrypto and stores it; throws FetchFailure */
-  const fetchVerified = async (source: ChunkSource, index: number, grant: string, signal?: AbortSignal) => {
-    const data = source === 'origin'
-      ? await fetchOriginChunk({ gateway: opts.gateway, videoId: manifest.videoId, index, grant,
-        ...(signal ? { signal } : {}) })
-      : await swarm.request(source.slice('peer:'.length), index, signal);
-    if (!(await verifyChunk(manifest, index, data))) {
-      counters.corrupt++;
-      changed();
-      throw new FetchFailure('corrupt', `chunk ${index} from ${source} failed verification`);
-    }
-    if (!store.has(index)) {
-      fetchedOnce[index] = true;
-      store.put(index, data);
-      counters.verified++;
-      if (source === 'origin') counters.origin += data.byteLength;
-      else {
-        counters.peers += data.byteLength;
-        const p = source.slice('peer:'.length);
-        counters.byPeer[p] = (counters.byPeer[p] ?? 0) + data.byteLength;
-      }
-      swarm.noteHave(index);
-      urgent.arrived(index);
-      changed();
-    }
-    return data.byteLength;
-  };
+  const intake: ChunkIntake = createChunkIntake({ gateway: opts.gateway, manifest }, {
+    store, swarm, changed, arrived: (i) => urgent.arrived(i),
+  });
+  const counters = intake.counters;
   const grant = () => {
     const snap = actorRef?.getSnapshot();
     return snap?.status === 'active' ? snap.context.grant : null;
@@ -198,21 +194,23 @@ async function runEngine(opts: WebEngineOptions, conn: WebPeerConnection): Promi
     ...(opts.readAheadSec !== undefined ? { readAheadSec: opts.readAheadSec } : {}),
   }, {
     swarm, logger: log, has: (i) => store.has(i), grant,
-    fetch: (source, index) => fetchVerified(source, index, grant() ?? ''),
+    fetch: (source, index) => intake.fetch(source, index, grant() ?? ''),
   });
-  await swarm.start();
+  swarm.subscribe((e) => markOnce(e.type));
+  // joining the swarm (tracker, signalling) and opening the origin session go on side by side
+  const swarmStarted = swarm.start().then(() => markOnce('swarm'));
 
   // ---- the machine ----
   /** the machine's fetch: a chunk fetched urgently meanwhile (perhaps played and evicted since) is just recorded */
   const fetchForMachine = async (input: FetchChunkInput, signal: AbortSignal): Promise<FetchChunkOutput> => {
     const pending = urgent.pending(input.index);
     if (pending) await pending.catch(() => {});
-    if (fetchedOnce[input.index]) return { index: input.index, source: input.source, bytes: 0 };
+    if (intake.fetchedOnce(input.index)) return { index: input.index, source: input.source, bytes: 0 };
     if (input.source !== 'origin') {
       await urgent.backgroundTurn(signal);
-      if (fetchedOnce[input.index]) return { index: input.index, source: input.source, bytes: 0 };
+      if (intake.fetchedOnce(input.index)) return { index: input.index, source: input.source, bytes: 0 };
     }
-    const bytes = await fetchVerified(input.source, input.index, input.grant, signal);
+    const bytes = await intake.fetch(input.source, input.index, input.grant, signal);
     return { index: input.index, source: input.source, bytes };
   };
   const beat: HeartbeatClock = { ms: 3000 };
@@ -239,6 +237,7 @@ async function runEngine(opts: WebEngineOptions, conn: WebPeerConnection): Promi
   let stopped = false;
   let lastState = '';
   actor.subscribe((snap) => {
+    if (snap.context.grant) markOnce('grant');
     const s = stateName(snap.value);
     if (s !== lastState) {
       lastState = s;
@@ -250,6 +249,13 @@ async function runEngine(opts: WebEngineOptions, conn: WebPeerConnection): Promi
     actor.subscribe({ complete: () => resolve(actor.getSnapshot().output as DownloadOutput), error: reject });
   });
   actor.start();
+  try {
+    await swarmStarted;
+  } catch (err) {
+    actor.stop();
+    await swarm.stop().catch(() => {});
+    throw err;
+  }
 
   // the same status the CLI publishes (protocol/telemetry.ts): the dashboard shows the browser like any peer
   let doneAt: number | null = null;
@@ -276,6 +282,11 @@ async function runEngine(opts: WebEngineOptions, conn: WebPeerConnection): Promi
   });
 
   const statsTimer = setInterval(changed, 1000);
+  let reads = 0;
+  /** false until `playing()` when holding background requests for the first frame */
+  let playing = !(opts.holdUntilPlaying && player);
+  /** where the player's reads ended before it played (read-ahead starts there) */
+  let readEnd = 0;
   return {
     peerId,
     manifest,
@@ -285,13 +296,17 @@ async function runEngine(opts: WebEngineOptions, conn: WebPeerConnection): Promi
       if (length === 0) return out;
       const { first, last } = chunksOfRange(manifest.chunkSize, offset, length);
       const release = store.hold(first, last);
+      const nth = reads++;
+      if (nth < 3) markOnce(`read${nth}`);
       try {
         const waits = range(first, last).map((i) => urgent.ensure(i, signal));
         // after the urgent fetches are counted (synchronously, above), so background requests cannot slip in
-        urgent.playerArrived();
+        if (playing) urgent.playerArrived();
         const t = performance.now();
         await Promise.all(waits);
-        urgent.readAhead(offset + length);
+        if (nth < 3) markOnce(`read${nth}.done`);
+        if (playing) urgent.readAhead(offset + length);
+        else readEnd = Math.max(readEnd, offset + length);
         log.debug('read', { offset, length, chunks: last - first + 1, ms: Math.round(performance.now() - t) });
         for (let i = first; i <= last; i++) {
           const data = store.get(i)!;
@@ -305,8 +320,15 @@ async function runEngine(opts: WebEngineOptions, conn: WebPeerConnection): Promi
         release();
       }
     },
+    offer: (index, data, source = 'origin') => intake.offer(index, data, source),
     setPlayhead(chunkIndex) {
       store.setPlayhead(chunkIndex);
+    },
+    playing() {
+      if (playing) return;
+      playing = true;
+      urgent.playerArrived();
+      if (readEnd > 0) urgent.readAhead(readEnd);
     },
     status() {
       const snap = actor.getSnapshot();

@@ -6,7 +6,7 @@
  */
 import type { HlsConfig, Loader, LoaderCallbacks, LoaderConfiguration, LoaderContext, LoaderStats } from 'hls.js';
 import { chunksOfRange, hlsPlaylist } from '../protocol/mod.js';
-import type { WebEngine } from './engine.js';
+import type { PlayerSource } from './start.js';
 
 /** The URLs the player is given; nothing is ever fetched from them. */
 export interface StreamUrls {
@@ -21,11 +21,19 @@ function freshStats(): LoaderStats {
   };
 }
 
-/** A loader class bound to one engine and stream (hls.js instantiates it per request). */
-export function switchyardLoader(engine: WebEngine, urls: StreamUrls): new (config: HlsConfig) => Loader<LoaderContext> {
-  const stream = engine.manifest.stream;
-  if (!stream) throw new TypeError(`${engine.manifest.videoId} has no stream: it cannot be played while it downloads`);
-  const playlist = hlsPlaylist(stream, urls.file);
+/**
+ * A loader class bound to one engine (or anything that reads like one: web/start.ts) and stream (hls.js
+ * instantiates it per request).
+ */
+export function switchyardLoader(source: PlayerSource | Promise<PlayerSource>, urls: StreamUrls):
+  new (config: HlsConfig) => Loader<LoaderContext> {
+  // a promise lets a page attach the player (MediaSource set-up takes ~100 ms) before its manifest is checked
+  const ready = Promise.resolve(source).then((engine) => {
+    const stream = engine.manifest.stream;
+    if (!stream) throw new TypeError(`${engine.manifest.videoId} has no stream: it cannot be played while it downloads`);
+    return { engine, stream, playlist: hlsPlaylist(stream, urls.file) };
+  });
+  ready.catch(() => {}); // each load reports it
 
   return class SwitchyardLoader implements Loader<LoaderContext> {
     context: LoaderContext | null = null;
@@ -55,32 +63,22 @@ export function switchyardLoader(engine: WebEngine, urls: StreamUrls): new (conf
         callbacks.onError({ code, text }, context, null, stats);
       };
       const url = context.url.split('#')[0];
-      if (url === urls.playlist) {
-        queueMicrotask(() => succeed(playlist));
-        return;
-      }
-      if (url !== urls.file) {
-        queueMicrotask(() => fail(404, `not part of this stream: ${context.url}`));
-        return;
-      }
-      const start = context.rangeStart ?? 0;
-      // hls.js's rangeEnd is exclusive
-      const end = context.rangeEnd !== undefined && context.rangeEnd > 0 ? context.rangeEnd : engine.manifest.size;
-      if (start < 0 || end > engine.manifest.size || end <= start) {
-        queueMicrotask(() => fail(416, `bad range ${start}-${end}`));
-        return;
-      }
-      // a media segment being fetched is where playback is heading: chunks behind it may go
-      if (start > stream.init.offset + stream.init.length - 1) {
-        engine.setPlayhead(chunksOfRange(engine.manifest.chunkSize, start, end - start).first);
-      }
-      engine.readRange(start, end - start, ac.signal).then(
-        (bytes) => {
+      ready.then(({ engine, stream, playlist }) => {
+        if (url === urls.playlist) return succeed(playlist);
+        if (url !== urls.file) return fail(404, `not part of this stream: ${context.url}`);
+        const start = context.rangeStart ?? 0;
+        // hls.js's rangeEnd is exclusive
+        const end = context.rangeEnd !== undefined && context.rangeEnd > 0 ? context.rangeEnd : engine.manifest.size;
+        if (start < 0 || end > engine.manifest.size || end <= start) return fail(416, `bad range ${start}-${end}`);
+        // a media segment being fetched is where playback is heading: chunks behind it may go
+        if (start > stream.init.offset + stream.init.length - 1) {
+          engine.setPlayhead(chunksOfRange(engine.manifest.chunkSize, start, end - start).first);
+        }
+        return engine.readRange(start, end - start, ac.signal).then((bytes) => {
           stats.loading.first = performance.now();
           succeed(bytes.buffer as ArrayBuffer);
-        },
-        (err: unknown) => fail(500, (err as Error)?.message ?? String(err)),
-      );
+        });
+      }).catch((err: unknown) => fail(500, (err as Error)?.message ?? String(err)));
     }
 
     abort(): void {

@@ -12,4 +12,6 @@
  */
 export { startWebEngine, type WebEngine, type WebEngineOptions, type WebEngineStatus } from './engine.js';
 export { switchyardLoader, type StreamUrls } from './loader.js';
+export { createEarlyStart, type EarlyStart, type EarlyStartInit, type PlayerSource } from './start.js';
+export { checkManifest } from './hash.js';
 export { createLogger, type Logger, type LogLevel } from '../lib/logger.js';

@@ -5,9 +5,11 @@
  * the resulting connection unchanged.
  */
 import { jwtAuthenticator, wsconnect, type NatsConnection } from '@nats-io/nats-core';
+import { signerAuthenticator } from '../lib/signer.js';
 import type { Logger } from '../lib/logger.js';
 import { obtainPeerIdentity, type PeerIdentity } from '../client/identity.js';
 import { UnauthorizedError, UnavailableError } from '../protocol/mod.js';
+import { markOnce } from './marks.js';
 
 export interface WebPeerConnection {
   identity: PeerIdentity;
@@ -16,17 +18,22 @@ export interface WebPeerConnection {
 }
 
 /** Obtains a peer identity from `gateway` and connects to `wsUrl` with it; reconnects forever. */
-export async function connectWebPeer(opts: { gateway: string; wsUrl: string; label?: string; logger: Logger }):
-  Promise<WebPeerConnection> {
-  const identity = await obtainPeerIdentity({ gateway: opts.gateway, logger: opts.logger,
-    ...(opts.label ? { label: opts.label } : {}) });
+export async function connectWebPeer(opts: { gateway: string; wsUrl: string; label?: string; logger: Logger;
+  /** an identity already being obtained (the watch page asks for it first thing); else one is obtained here */
+  identity?: Promise<PeerIdentity>;
+}): Promise<WebPeerConnection> {
+  const identity = await (opts.identity ?? obtainPeerIdentity({ gateway: opts.gateway, logger: opts.logger,
+    ...(opts.label ? { label: opts.label } : {}) }));
+  markOnce('identity');
   const { creds } = identity;
   try {
     const nc = await wsconnect({
       servers: opts.wsUrl, name: creds.name ?? identity.peerId, maxReconnectAttempts: -1, reconnectTimeWait: 250,
-      authenticator: jwtAuthenticator(creds.jwt, creds.seed), ignoreAuthErrorAbort: true,
+      authenticator: creds.signer ? signerAuthenticator(creds.jwt, creds.signer) : jwtAuthenticator(creds.jwt, creds.seed),
+      ignoreAuthErrorAbort: true,
       ...(creds.inboxPrefix ? { inboxPrefix: creds.inboxPrefix } : {}),
     });
+    markOnce('nats');
     return {
       identity, nc,
       async close() {

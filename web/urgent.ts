@@ -16,7 +16,6 @@
  */
 import { FetchFailure } from '../client/http.js';
 import type { Swarm } from '../client/p2p/swarm.js';
-import { sleep } from '../lib/abort.js';
 import type { Logger } from '../lib/logger.js';
 import { emptyPeer, withBitfield, withHave, type PeerView } from '../machines/download/peers.js';
 import type { ChunkSource } from '../machines/download/types.js';
@@ -33,6 +32,12 @@ export interface UrgentInit {
   readAheadSec?: number;
   /** how long an urgent chunk with no peer to ask holds background requests back (default 2000 ms) */
   holdMs?: number;
+  /**
+   * our urgent requests in flight to one peer (default 2). A peer answers a burst of requests with one burst of
+   * data, and a burst larger than the receiving UDP socket's buffer loses its tail (measured here: 256 KiB asked
+   * of one seeder at once lost part of its last chunk, which then waited ~400 ms for an SCTP retransmission)
+   */
+  perPeer?: number;
 }
 
 export interface UrgentComponents {
@@ -69,6 +74,7 @@ export function createUrgent(init: UrgentInit, c: UrgentComponents): Urgent {
   const count = manifest.chunks.length;
   const parallel = Math.max(1, init.parallel ?? 4);
   const holdMs = init.holdMs ?? 2000;
+  const perPeer = Math.max(1, init.perPeer ?? 2);
   const log = c.logger;
   const waiters = new Map<number, Set<() => void>>();
   const running = new Map<number, Promise<void>>();
@@ -80,7 +86,20 @@ export function createUrgent(init: UrgentInit, c: UrgentComponents): Urgent {
 
   /** what each linked peer holds and whether it lets us ask, from the swarm's events */
   const peers = new Map<string, PeerView>();
+  /**
+   * Fetches waiting for a source, woken by news from the swarm (a link, a have, an unchoke), and fetches waiting
+   * for a busy peer, woken also when one of our requests ends. Never the first kind on a request's end: a request
+   * that fails at once would wake the others into requests that fail at once, a loop of microtasks that never
+   * lets the page's thread go (seen: a renderer at 100 % CPU).
+   */
+  const sourceWaiters = new Set<() => void>();
+  const slotWaiters = new Set<() => void>();
+  const wakeAll = (set: Set<() => void>) => {
+    for (const w of [...set]) w();
+  };
   const unsubscribe = c.swarm.subscribe((e) => {
+    wakeAll(sourceWaiters);
+    wakeAll(slotWaiters);
     const cur = peers.get(e.peerId) ?? emptyPeer(count);
     if (e.type === 'peer.left') peers.delete(e.peerId);
     else if (e.type === 'peer.bitfield') peers.set(e.peerId, withBitfield(cur, e.have, count));
@@ -122,12 +141,26 @@ export function createUrgent(init: UrgentInit, c: UrgentComponents): Urgent {
     else inFlight--;
   };
 
-  const pickSource = (index: number, tried: Set<string>): ChunkSource | null => {
+  /** resolves when woken through `set` (see above), or after `ms` */
+  const wait = (set: Set<() => void>, ms: number) => new Promise<void>((resolve) => {
+    const wake = () => {
+      clearTimeout(timer);
+      set.delete(wake);
+      resolve();
+    };
+    const timer = setTimeout(wake, ms);
+    set.add(wake);
+  });
+
+  /** a source for chunk `index`; `busy` when peers have it but each already has `perPeer` of our requests */
+  const pickSource = (index: number, tried: Set<string>): ChunkSource | 'busy' | null => {
     if (c.grant() && !tried.has('origin')) return 'origin';
-    const candidates = [...peers.entries()].filter(([p, v]) => v.unchoked && v.have[index] && !tried.has(`peer:${p}`));
-    if (candidates.length === 0) return null;
-    // the least busy with our urgent requests, ties at random: urgent chunks spread over the peers' uploads
+    const holders = [...peers.entries()].filter(([p, v]) => v.unchoked && v.have[index] && !tried.has(`peer:${p}`));
+    if (holders.length === 0) return null;
     const busy = (p: string) => load.get(p) ?? 0;
+    const candidates = holders.filter(([p]) => busy(p) < perPeer);
+    if (candidates.length === 0) return 'busy';
+    // the least busy with our urgent requests, ties at random: urgent chunks spread over the peers' uploads
     const least = Math.min(...candidates.map(([p]) => busy(p)));
     const pool = candidates.filter(([p]) => busy(p) === least);
     return `peer:${pool[Math.floor(Math.random() * pool.length)]![0]}`;
@@ -151,6 +184,8 @@ export function createUrgent(init: UrgentInit, c: UrgentComponents): Urgent {
         const n = (load.get(peer) ?? 1) - 1;
         if (n > 0) load.set(peer, n);
         else load.delete(peer);
+        // a macrotask later: a request that failed at once must not start the next one in the same turn
+        if (slotWaiters.size > 0) setTimeout(() => wakeAll(slotWaiters), 0);
       }
     }
   };
@@ -173,13 +208,20 @@ export function createUrgent(init: UrgentInit, c: UrgentComponents): Urgent {
         let sourceless: number | null = null;
         while (!stopped && !c.has(index)) {
           const source = pickSource(index, tried);
+          if (source === 'busy') {
+            sourceless = null;
+            countAs(true);
+            await wait(slotWaiters, 100);
+            continue;
+          }
           if (source === null) {
             sourceless ??= performance.now();
             // nobody waits for it any more (a seek away, a read-ahead): the machine will bring it in its turn
             if ((waiters.get(index)?.size ?? 0) === 0 && tried.size === 0) break;
             countAs(performance.now() - sourceless < holdMs);
             tried.clear();
-            await sleep(100);
+            // the next swarm event may bring a source (at once, not on a poll); the origin's grant has no event
+            await wait(sourceWaiters, 100);
             continue;
           }
           sourceless = null;
@@ -245,6 +287,8 @@ export function createUrgent(init: UrgentInit, c: UrgentComponents): Urgent {
       if (playerTimer) clearTimeout(playerTimer);
       unsubscribe();
       for (const w of gate.splice(0)) w();
+      wakeAll(sourceWaiters);
+      wakeAll(slotWaiters);
     },
   };
 }

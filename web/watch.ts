@@ -7,10 +7,18 @@
  * Query options: `label` (peer id prefix), `play=0` (download and seed without playing), `keepBehind` (chunks
  * kept behind the playhead), `maxMB` (memory bound), `log` (debug|info|warn|error).
  */
-import Hls from 'hls.js';
-import { chunksOfRange, segmentAtTime, toBase64 } from '../protocol/mod.js';
-// the page is an application of the browser library, and uses nothing else of the engine
-import { createLogger, startWebEngine, switchyardLoader, type LogLevel, type WebEngine, type WebEngineStatus } from './mod.js';
+// the light build: no subtitles, alternate audio, DRM or CMCD, none of which a Switchyard stream has
+import Hls from 'hls.js/light';
+import { chunksOfRange, segmentAtTime, toBase64, validate, WatchBoot } from '../protocol/mod.js';
+// the page is an application of the browser library (web/mod.ts), and uses nothing else of the engine; the
+// engine itself is imported on demand (its own bundle chunk): the first frame needs only the player and the start
+import { createLogger, type LogLevel } from '../lib/logger.js';
+import { checkManifest } from './hash.js';
+import type {} from './early.js';
+import { markOnce } from './marks.js';
+import type { WebEngine, WebEngineStatus } from './engine.js';
+import { switchyardLoader } from './loader.js';
+import { createEarlyStart, type EarlyStart, type PlayerSource } from './start.js';
 
 /** What the page exposes to scripts and tests. */
 export interface WatchApi {
@@ -60,6 +68,7 @@ declare global {
 }
 
 const t0 = performance.now();
+markOnce('script');
 const since = () => Math.round(performance.now() - t0);
 const api: WatchApi = {
   ready: false, error: null, engine: null, marks: { scriptStart: Math.round(t0) },
@@ -102,29 +111,105 @@ function render(engine: WebEngine, video: HTMLVideoElement) {
   if (s.error) set('error', s.error);
 }
 
-async function main() {
-  const params = new URLSearchParams(location.search);
-  const videoId = decodeURIComponent(location.pathname.split('/').filter(Boolean).pop() ?? '');
+let onFirstFrame: () => void = () => {};
+
+/** The page's boot data (protocol/watch.ts), inert JSON in its HTML; absent or unreadable means "ask". */
+function readBoot(): WatchBoot {
+  const text = $('sy-boot')?.textContent;
+  if (!text) return {};
+  try {
+    return validate(WatchBoot, JSON.parse(text), 'watch page boot data');
+  } catch (err) {
+    console.warn(`switchyard: ignoring the page's boot data: ${(err as Error).message}`);
+    return {};
+  }
+}
+
+/** The WebSocket URL from the boot data, else from `/watch/config` (a page served by an older gateway). */
+async function natsWsUrl(boot: WatchBoot): Promise<string> {
+  if (boot.natsWsUrl) return boot.natsWsUrl;
   const res = await fetch('/watch/config', { headers: { accept: 'application/json' } });
   if (!res.ok) throw new Error(`gateway answered ${res.status} for /watch/config`);
   const cfg = (await res.json()) as { natsWsUrl?: string };
   if (!cfg.natsWsUrl) throw new Error('this gateway offers no NATS WebSocket URL (start it with one)');
-  api.marks.config = since();
+  return cfg.natsWsUrl;
+}
+
+async function main() {
+  const params = new URLSearchParams(location.search);
+  const play = params.get('play') !== '0';
+  const video = $('video') as HTMLVideoElement;
+  // the player is attached first of all (its MediaSource takes ~100 ms to open): it reads from `source`, the
+  // start window or the engine, once there is one and it is a stream
+  let setSource: (s: PlayerSource | null) => void = () => {};
+  const source = new Promise<PlayerSource | null>((resolve) => {
+    setSource = resolve;
+  });
+  if (play) startPlayer(source, video);
+  const videoId = decodeURIComponent(location.pathname.split('/').filter(Boolean).pop() ?? '');
+  const boot = readBoot();
   const level = (params.get('log') ?? 'warn') as LogLevel;
+  const logger = createLogger('switchyard', level, (line) => console.log(line));
   const num = (k: string) => (params.has(k) && Number.isFinite(Number(params.get(k))) ? Number(params.get(k)) : undefined);
   const keepBehind = num('keepBehind');
   const maxMB = num('maxMB');
-  const engine = await startWebEngine({
-    gateway: location.origin, wsUrl: cfg.natsWsUrl, videoId, logger: createLogger('switchyard', level, (line) => console.log(line)),
-    label: params.get('label') ?? 'web', player: params.get('play') !== '0',
-    ...(keepBehind !== undefined ? { keepBehindChunks: keepBehind } : {}),
-    ...(maxMB !== undefined ? { maxBytes: maxMB * 1048576 } : {}),
+  const checked = boot.manifest !== undefined ? checkManifest(boot.manifest, videoId) : null;
+  // With a start grant the first frame needs nothing of the engine, and this page's one thread is the
+  // bottleneck: the engine starts once the first frame is up (or the start window failed, or after a second),
+  // a few seconds before the player needs more than the start window holds. Without one it starts at once: its
+  // code (a bundle chunk of its own) and this peer's credential are asked for first thing, side by side.
+  const deferEngine = Boolean(boot.start && play);
+  const frame = new Promise<void>((resolve) => {
+    onFirstFrame = resolve;
   });
-  const video = $('video') as HTMLVideoElement;
+  let goNow: () => void = () => {};
+  const go = deferEngine
+    ? Promise.race([frame, new Promise<void>((resolve) => {
+      goNow = resolve;
+      setTimeout(resolve, 1000);
+    })])
+    : Promise.resolve();
+  const label = params.get('label') ?? 'web';
+  if (!deferEngine) void import('./rtc.js').then(({ warmUpRtc }) => warmUpRtc());
+  // (dynamic imports: the first frame needs none of this code, and the key pair's tweetnacl is not small)
+  const identity = go.then(() => Promise.all([import('../client/identity.js'), import('../lib/signer.js'),
+    window.switchyardEarly?.keys ?? null]))
+    .then(([{ obtainPeerIdentity }, { signerFromKeys }, keys]) => obtainPeerIdentity({ gateway: location.origin, logger,
+      label, ...(keys ? { early: { signer: signerFromKeys(keys.rawSeed, keys.rawPublic), reply: keys.reply, url: keys.url } } : {}) }));
+  identity.catch(() => {}); // its failure is the engine's, reported there
+  const engineModule = go.then(() => import('./engine.js'));
+  const enginePromise = go.then(() => natsWsUrl(boot)).then(async (wsUrl) => {
+    api.marks.config = since();
+    markOnce('config');
+    const { startWebEngine } = await engineModule;
+    return startWebEngine({
+      gateway: location.origin, wsUrl, videoId, logger, label, player: play, identity, holdUntilPlaying: true,
+      ...(boot.manifest !== undefined ? { manifest: boot.manifest } : {}),
+      ...(keepBehind !== undefined ? { keepBehindChunks: keepBehind } : {}),
+      ...(maxMB !== undefined ? { maxBytes: maxMB * 1048576 } : {}),
+    });
+  });
+  // background fetching waits for the first frame (holdUntilPlaying)
+  void Promise.all([enginePromise, frame]).then(([e]) => e.playing(), () => {});
+  let early: EarlyStart | null = null;
+  if (checked) {
+    const manifest = await checked.catch((err: unknown) => {
+      setSource(null);
+      throw err;
+    });
+    early = createEarlyStart({ gateway: location.origin, manifest, engine: enginePromise, logger,
+      ...(deferEngine && manifest.stream ? { start: boot.start! } : {}), onStartFailed: () => goNow() });
+    setSource(manifest.stream ? early : null);
+  }
+  enginePromise.catch(() => setSource(null));
+  const engine = await enginePromise;
+  // a closed tab says goodbye: its links close at once (the seeders' upload slots free up now, not at a timeout)
+  addEventListener('pagehide', () => void engine.stop());
   api.engine = engine;
   api.marks.engineReady = since();
+  markOnce('engine');
   api.status = () => ({ ...engine.status(), currentTime: video.currentTime, playing: !video.paused });
-  api.readBase64 = async (offset, length) => toBase64(await engine.readRange(offset, length));
+  api.readBase64 = async (offset, length) => toBase64(await (early ?? engine).readRange(offset, length));
   const peerEl = $('peer');
   if (peerEl) peerEl.textContent = engine.peerId;
   let queued = false;
@@ -143,60 +228,84 @@ async function main() {
     }
     render(engine, video);
   });
-
-  const stream = engine.manifest.stream;
-  if (stream && params.get('play') !== '0') {
-    if (!Hls.isSupported()) throw new Error('this browser has no Media Source Extensions: hls.js cannot play here');
-    const base = `${location.origin}/watch/${encodeURIComponent(videoId)}`;
-    const urls = { playlist: `${base}/stream.m3u8`, file: `${base}/stream.mp4` };
-    const Loader = switchyardLoader(engine, urls);
-    // the page's memory is bounded: a short back buffer in MSE, chunks evicted behind the playhead (store.ts)
-    const hls = new Hls({ loader: Loader, pLoader: Loader, fLoader: Loader, enableWorker: false,
-      maxBufferLength: 30, backBufferLength: 30 } as unknown as Partial<typeof Hls.DefaultConfig>);
-    hls.on(Hls.Events.ERROR, (_e, data) => {
-      if (data.fatal) api.error = `hls.js: ${data.type} ${data.details}`;
-    });
-    hls.loadSource(urls.playlist);
-    hls.attachMedia(video);
-    onFrames(video, () => {
-      api.firstFrameMs ??= Math.round(performance.now());
-      return true;
-    });
-    video.addEventListener('waiting', () => {
-      if (api.marks.playing !== undefined && !video.seeking) api.stalls++;
-    });
-    api.seek = (timeSec) => new Promise<number>((resolve) => {
-      const started = performance.now();
-      video.currentTime = timeSec;
-      onFrames(video, (mediaTime) => {
-        if (video.seeking || Math.abs(mediaTime - timeSec) > 2.5) return false;
-        resolve(Math.round(performance.now() - started));
-        return true;
-      });
-    });
-    video.addEventListener('playing', () => {
-      api.marks.playing ??= since();
-    });
-    video.addEventListener('timeupdate', () => {
-      if (video.currentTime >= 5) api.marks.passed5s ??= since();
-      const seg = stream.segments[segmentAtTime(stream, video.currentTime)];
-      if (seg) engine.setPlayhead(chunksOfRange(engine.manifest.chunkSize, seg.offset, seg.length).first);
-    });
-    hls.on(Hls.Events.MANIFEST_PARSED, () => {
-      api.marks.manifestParsed = since();
-      video.play().catch((err: unknown) => {
-        // autoplay with sound needs a gesture in some browsers: muted playback is allowed everywhere
-        video.muted = true;
-        video.play().catch(() => {
-          api.error = `cannot start playback: ${(err as Error).message}`;
-        });
-      });
-    });
-  } else if (!stream) {
+  if (!early) setSource(engine.manifest.stream ? engine : null);
+  if (!engine.manifest.stream) {
     const e = $('error');
     if (e) e.textContent = 'this video is not packaged for streaming: it is downloaded and seeded, not played';
   }
   api.ready = true;
+}
+
+/**
+ * hls.js with the Switchyard loader on `sourceP` (null: nothing to play, the player goes away); wires the page's
+ * playback figures (first frame, stalls, seek).
+ */
+function startPlayer(sourceP: Promise<PlayerSource | null>, video: HTMLVideoElement) {
+  if (!Hls.isSupported()) throw new Error('this browser has no Media Source Extensions: hls.js cannot play here');
+  // the URLs only name the playlist and the file to the loader: nothing is fetched from them
+  const base = `${location.origin}${location.pathname}`;
+  const urls = { playlist: `${base}/stream.m3u8`, file: `${base}/stream.mp4` };
+  const playable = sourceP.then((s) => {
+    if (!s?.manifest.stream) throw new Error('nothing to play');
+    return s;
+  });
+  const Loader = switchyardLoader(playable, urls);
+  // the page's memory is bounded: a short back buffer in MSE, chunks evicted behind the playhead (store.ts)
+  const hls = new Hls({ loader: Loader, pLoader: Loader, fLoader: Loader, enableWorker: false,
+    maxBufferLength: 30, backBufferLength: 30 } as unknown as Partial<typeof Hls.DefaultConfig>);
+  let gone = false;
+  hls.on(Hls.Events.ERROR, (_e, data) => {
+    if (data.fatal && !gone) api.error = `hls.js: ${data.type} ${data.details}`;
+  });
+  // the MediaSource web/early.ts opened while this bundle loaded, when there is one
+  const mediaSource = window.switchyardEarly?.mediaSource;
+  hls.attachMedia(mediaSource ? { media: video, mediaSource } : video);
+  hls.loadSource(urls.playlist);
+  void sourceP.then((s) => {
+    if (s?.manifest.stream) return;
+    gone = true;
+    hls.destroy();
+  });
+  onFrames(video, () => {
+    api.firstFrameMs ??= Math.round(performance.now());
+    markOnce('frame');
+    onFirstFrame();
+    return true;
+  });
+  video.addEventListener('waiting', () => {
+    if (api.marks.playing !== undefined && !video.seeking) api.stalls++;
+  });
+  api.seek = (timeSec) => new Promise<number>((resolve) => {
+    const started = performance.now();
+    video.currentTime = timeSec;
+    onFrames(video, (mediaTime) => {
+      if (video.seeking || Math.abs(mediaTime - timeSec) > 2.5) return false;
+      resolve(Math.round(performance.now() - started));
+      return true;
+    });
+  });
+  video.addEventListener('playing', () => {
+    api.marks.playing ??= since();
+  });
+  void playable.then((source) => {
+    const stream = source.manifest.stream!;
+    video.addEventListener('timeupdate', () => {
+      if (video.currentTime >= 5) api.marks.passed5s ??= since();
+      const seg = stream.segments[segmentAtTime(stream, video.currentTime)];
+      if (seg) source.setPlayhead(chunksOfRange(source.manifest.chunkSize, seg.offset, seg.length).first);
+    });
+  }, () => {});
+  hls.on(Hls.Events.MANIFEST_PARSED, () => {
+    api.marks.manifestParsed = since();
+    markOnce('hls.playlist');
+    video.play().catch((err: unknown) => {
+      // autoplay with sound needs a gesture in some browsers: muted playback is allowed everywhere
+      video.muted = true;
+      video.play().catch(() => {
+        api.error = `cannot start playback: ${(err as Error).message}`;
+      });
+    });
+  });
 }
 
 main().catch((err: unknown) => {

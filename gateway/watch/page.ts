@@ -3,6 +3,7 @@
  * browser peer, dist/web/watch.js). No inline script and no external asset; the Content-Security-Policy allows
  * exactly this gateway, the NATS WebSocket listener, and what hls.js needs (MediaSource blob: URLs).
  */
+import { firstFrameChunks, startChunkPath, type Manifest, type WatchBoot } from '../../protocol/mod.js';
 
 const STYLE = `
 body { font: 14px/1.4 system-ui, sans-serif; margin: 0; background: #111; color: #eee; }
@@ -17,9 +18,27 @@ function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-/** The page for one video (the id was validated by the route's schema; it is escaped anyway). */
-export function watchPage(videoId: string, scriptPath: string): string {
+/** JSON inside a `<script>` element: nothing in it may close the element or open a comment */
+function scriptJson(value: unknown): string {
+  return JSON.stringify(value).replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026')
+    .replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+}
+
+/**
+ * The page for one video (the id was validated by the route's schema; it is escaped anyway), with its boot data
+ * (protocol/watch.ts) as inert JSON: a `type="application/json"` script is never run, so the CSP stays
+ * `script-src 'self'`.
+ */
+export function watchPage(videoId: string, scriptPath: string, boot: WatchBoot = {}, preload: string[] = [],
+  earlyPath = scriptPath.replace(/watch\.js$/, 'early.js')): string {
   const id = escapeHtml(videoId);
+  const src = escapeHtml(scriptPath);
+  const scripts = [src, ...preload.map(escapeHtml)].map((p) => `<link rel="modulepreload" href="${p}">`);
+  // the chunks the first frame needs, fetched while the script loads (the page asks for the same URLs)
+  const m = boot.manifest as Manifest | undefined;
+  const chunks = boot.start && m?.stream ? firstFrameChunks(m.stream, m.chunkSize, boot.start.chunks)
+    .map((i) => `<link rel="preload" as="fetch" crossorigin href="${escapeHtml(startChunkPath(m.videoId, i, boot.start!.grant))}">`) : [];
+  const preloads = [...chunks, ...scripts].join('\n');
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -27,11 +46,14 @@ export function watchPage(videoId: string, scriptPath: string): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Switchyard · ${id}</title>
 <link rel="stylesheet" href="/watch/assets/watch.css">
+${preloads}
+<script type="application/json" id="sy-boot">${scriptJson(boot)}</script>
 </head>
 <body>
 <main>
 <h1>${id}</h1>
 <video id="video" controls playsinline></video>
+<script src="${escapeHtml(earlyPath)}" async></script>
 <p id="error" role="alert"></p>
 <dl id="status" data-video="${id}">
 <dt>peer</dt><dd id="peer">starting…</dd>
@@ -45,7 +67,7 @@ export function watchPage(videoId: string, scriptPath: string): string {
 <dt>time</dt><dd id="time">0</dd>
 </dl>
 </main>
-<script type="module" src="${escapeHtml(scriptPath)}"></script>
+<script type="module" src="${src}"></script>
 </body>
 </html>
 `;

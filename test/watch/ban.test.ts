@@ -22,7 +22,7 @@ import {
 
 const test = suite<{ env: WatchEnv }>('watch: a peer sending a wrong chunk to a browser is banned');
 test.before(async (ctx) => {
-  ctx.env = await startWatchEnv({ capacity: 0 });
+  ctx.env = await startWatchEnv({ capacity: 0, urgentBps: 0 });
 });
 test.after(async (ctx) => {
   await stopWatchEnv(ctx.env);

@@ -22,7 +22,7 @@ import {
 const test = suite<{ env: WatchEnv; manifest: Manifest; file: string; browserId: string; seeder: PeerNode; page: Page }>(
   'watch: a browser peer and headless peers, both directions');
 test.before(async (ctx) => {
-  ctx.env = await startWatchEnv({ capacity: 0 });
+  ctx.env = await startWatchEnv({ capacity: 0, urgentBps: 0 });
 });
 test.after(async (ctx) => {
   await stopWatchEnv(ctx.env);

@@ -1,7 +1,7 @@
 /**
  * The watch page plays while it downloads (real Chromium with Debian's H.264/AAC decoders, hls.js through the
- * Switchyard loader, real WebRTC to headless seeders, NATS over WebSocket). The origin is full, so every byte
- * comes from peers; the seeders' uploads are capped at twice the video's bit rate each, so the download takes
+ * Switchyard loader, real WebRTC to headless seeders, NATS over WebSocket). The origin is full and keeps no
+ * urgent share (so the page gets no start grant: test/watch/start.test.ts), so every byte comes from peers; the seeders' uploads are capped at twice the video's bit rate each, so the download takes
  * longer than the first seconds of playback.
  */
 import { createHash } from 'node:crypto';
@@ -18,7 +18,7 @@ import { ingestFile } from '../../actors/ingest/ingest.js';
 
 const test = suite<{ env: WatchEnv }>('watch: the page plays while it downloads from peers');
 test.before(async (ctx) => {
-  ctx.env = await startWatchEnv({ capacity: 0 });
+  ctx.env = await startWatchEnv({ capacity: 0, urgentBps: 0 });
 });
 test.after(async (ctx) => {
   await stopWatchEnv(ctx.env);
@@ -64,8 +64,13 @@ test('origin full, two headless seeders: playback passes 5 s before the download
   const bytes = await pageBytes(page, 0, manifest.size);
   assert.is(createHash('sha256').update(bytes).digest('hex'), await publishedSha256(env.stack.store, manifest),
     'the bytes the page plays are the published bytes');
-  const err = await page.evaluate(() => (globalThis as unknown as { switchyard: { error: string | null } }).switchyard.error);
-  assert.is(err, null, 'no player error');
+  const { error, stalls } = await page.evaluate(() => {
+    const api = (globalThis as unknown as { switchyard: { error: string | null; stalls: number } }).switchyard;
+    return { error: api.error, stalls: api.stalls };
+  });
+  assert.is(error, null, 'no player error');
+  // the seeders' uploads together are 4× the bit rate: playback never ran dry after it started
+  assert.is(stalls, 0, 'no stall while the emulated bandwidth exceeds the bit rate');
 });
 
 test.run();

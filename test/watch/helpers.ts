@@ -82,9 +82,9 @@ export async function stopWatchEnv(env: WatchEnv): Promise<void> {
   rmSync(env.dir, { recursive: true, force: true });
 }
 
-export async function ingest(env: WatchEnv, path: string): Promise<Manifest> {
+export async function ingest(env: WatchEnv, path: string, opts: { chunkSize?: number } = {}): Promise<Manifest> {
   const origin = createOriginClient(env.stack.nc);
-  return (await ingestFile({ path }, { store: env.stack.store, publish: (m) => origin.publish(m), logger })).manifest;
+  return (await ingestFile({ path, ...opts }, { store: env.stack.store, publish: (m) => origin.publish(m), logger })).manifest;
 }
 
 /** A headless peer serving `source` (a seeder, or a liar), on the env's RTC host. */
