@@ -12,7 +12,8 @@ import Hls from 'hls.js/light';
 import { chunksOfRange, segmentAtTime, toBase64, validate, WatchBoot } from '../protocol/mod.js';
 // the page is an application of the browser library (web/mod.ts), and uses nothing else of the engine; the
 // engine itself is imported on demand (its own bundle chunk): the first frame needs only the player and the start
-import { createLogger, type LogLevel } from '../lib/logger.js';
+import type { PeerIdentity } from '../client/identity.js';
+import { createLogger, type Logger, type LogLevel } from '../lib/logger.js';
 import { checkManifest } from './hash.js';
 import type {} from './early.js';
 import { markOnce } from './marks.js';
@@ -125,6 +126,34 @@ function readBoot(): WatchBoot {
   }
 }
 
+/**
+ * Starts the engine when it is due. With a start grant (`deferred`) the first frame needs nothing of the engine,
+ * and the page's one thread is the bottleneck: the engine starts once the first frame is up (or after a second,
+ * or `now()`: the start window failed), a few seconds before the player needs more than the window holds.
+ * Otherwise at once: its code (a bundle chunk of its own, imported here) and this peer's credential (the one
+ * web/early.ts asked for, if any) side by side.
+ */
+function engineWhenDue(deferred: boolean, frame: Promise<void>, start: (identity: Promise<PeerIdentity>) => Promise<WebEngine>,
+  o: { logger: Logger; label: string }): { engine: Promise<WebEngine>; now(): void } {
+  let now: () => void = () => {};
+  const go = deferred
+    ? Promise.race([frame, new Promise<void>((resolve) => {
+      now = resolve;
+      setTimeout(resolve, 1000);
+    })])
+    : Promise.resolve();
+  if (!deferred) void import('./rtc.js').then(({ warmUpRtc }) => warmUpRtc());
+  // (dynamic imports: the first frame needs none of this code, and the key pair's tweetnacl is not small)
+  const identity = go.then(() => Promise.all([import('../client/identity.js'), import('../lib/signer.js'),
+    window.switchyardEarly?.keys ?? null]))
+    .then(([{ obtainPeerIdentity }, { signerFromKeys }, keys]) => obtainPeerIdentity({ gateway: location.origin,
+      logger: o.logger, label: o.label,
+      ...(keys ? { early: { signer: signerFromKeys(keys.rawSeed, keys.rawPublic), reply: keys.reply, url: keys.url } } : {}) }));
+  identity.catch(() => {}); // its failure is the engine's, reported there
+  const engine = go.then(() => start(identity));
+  return { engine, now: () => now() };
+}
+
 /** The WebSocket URL from the boot data, else from `/watch/config` (a page served by an older gateway). */
 async function natsWsUrl(boot: WatchBoot): Promise<string> {
   if (boot.natsWsUrl) return boot.natsWsUrl;
@@ -150,45 +179,27 @@ async function main() {
   const boot = readBoot();
   const level = (params.get('log') ?? 'warn') as LogLevel;
   const logger = createLogger('switchyard', level, (line) => console.log(line));
+  const label = params.get('label') ?? 'web';
   const num = (k: string) => (params.has(k) && Number.isFinite(Number(params.get(k))) ? Number(params.get(k)) : undefined);
   const keepBehind = num('keepBehind');
   const maxMB = num('maxMB');
   const checked = boot.manifest !== undefined ? checkManifest(boot.manifest, videoId) : null;
-  // With a start grant the first frame needs nothing of the engine, and this page's one thread is the
-  // bottleneck: the engine starts once the first frame is up (or the start window failed, or after a second),
-  // a few seconds before the player needs more than the start window holds. Without one it starts at once: its
-  // code (a bundle chunk of its own) and this peer's credential are asked for first thing, side by side.
   const deferEngine = Boolean(boot.start && play);
   const frame = new Promise<void>((resolve) => {
     onFirstFrame = resolve;
   });
-  let goNow: () => void = () => {};
-  const go = deferEngine
-    ? Promise.race([frame, new Promise<void>((resolve) => {
-      goNow = resolve;
-      setTimeout(resolve, 1000);
-    })])
-    : Promise.resolve();
-  const label = params.get('label') ?? 'web';
-  if (!deferEngine) void import('./rtc.js').then(({ warmUpRtc }) => warmUpRtc());
-  // (dynamic imports: the first frame needs none of this code, and the key pair's tweetnacl is not small)
-  const identity = go.then(() => Promise.all([import('../client/identity.js'), import('../lib/signer.js'),
-    window.switchyardEarly?.keys ?? null]))
-    .then(([{ obtainPeerIdentity }, { signerFromKeys }, keys]) => obtainPeerIdentity({ gateway: location.origin, logger,
-      label, ...(keys ? { early: { signer: signerFromKeys(keys.rawSeed, keys.rawPublic), reply: keys.reply, url: keys.url } } : {}) }));
-  identity.catch(() => {}); // its failure is the engine's, reported there
-  const engineModule = go.then(() => import('./engine.js'));
-  const enginePromise = go.then(() => natsWsUrl(boot)).then(async (wsUrl) => {
+  const due = engineWhenDue(deferEngine, frame, (identity) => natsWsUrl(boot).then(async (wsUrl) => {
     api.marks.config = since();
     markOnce('config');
-    const { startWebEngine } = await engineModule;
+    const { startWebEngine } = await import('./engine.js');
     return startWebEngine({
       gateway: location.origin, wsUrl, videoId, logger, label, player: play, identity, holdUntilPlaying: true,
       ...(boot.manifest !== undefined ? { manifest: boot.manifest } : {}),
       ...(keepBehind !== undefined ? { keepBehindChunks: keepBehind } : {}),
       ...(maxMB !== undefined ? { maxBytes: maxMB * 1048576 } : {}),
     });
-  });
+  }), { logger, label });
+  const enginePromise = due.engine;
   // background fetching waits for the first frame (holdUntilPlaying)
   void Promise.all([enginePromise, frame]).then(([e]) => e.playing(), () => {});
   let early: EarlyStart | null = null;
@@ -198,7 +209,7 @@ async function main() {
       throw err;
     });
     early = createEarlyStart({ gateway: location.origin, manifest, engine: enginePromise, logger,
-      ...(deferEngine && manifest.stream ? { start: boot.start! } : {}), onStartFailed: () => goNow() });
+      ...(deferEngine && manifest.stream ? { start: boot.start! } : {}), onStartFailed: () => due.now() });
     setSource(manifest.stream ? early : null);
   }
   enginePromise.catch(() => setSource(null));
