@@ -15,3 +15,4 @@ export * from './credentials.js';
 export * from './permissions.js';
 export * from './stream.js';
 export * from './watch.js';
+export * from './live.js';

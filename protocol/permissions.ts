@@ -8,7 +8,7 @@
  * Replies to its requests arrive on its own inbox prefix (`_INBOX_<peerId>`), so no peer can read another's
  * replies (grants, session ids) by subscribing to `_INBOX.>`.
  */
-import { isValidId, OriginVerbs, SUBJECT_PREFIX, TrackerVerbs } from './subjects.js';
+import { isValidId, LiveEvents, OriginVerbs, SUBJECT_PREFIX, Subjects, TrackerVerbs } from './subjects.js';
 
 /** NATS publish/subscribe allow (and deny) lists, as they appear in a user JWT. */
 export interface NatsPermissions {
@@ -24,7 +24,7 @@ export function inboxPrefixFor(peerId: string): string {
 
 /**
  * A peer's permissions: requests to the origin and tracker as itself, catalog reads, signalling from itself,
- * telemetry as itself; it hears only its own pushes and its own inbox. Nothing else: no JetStream API, no KV
+ * telemetry as itself, live window requests; it hears only its own pushes, its own inbox and live announcements. Nothing else: no JetStream API, no KV
  * bucket, no ingest subject, no catalog publish, no other peer's subjects.
  */
 export function peerPermissions(peerId: string): NatsPermissions {
@@ -39,12 +39,16 @@ export function peerPermissions(peerId: string): NatsPermissions {
         ...Object.values(TrackerVerbs).map((v) => `${p}.tracker.*.${v}.${peerId}`),
         `${p}.signal.${peerId}.*`,
         `${p}.telemetry.*.${peerId}`,
+        Subjects.liveAll(LiveEvents.window),
       ],
     },
     sub: {
       allow: [
         `${p}.peer.${peerId}.>`,
         `${inbox}.>`,
+        // live announcements are public; only the live packager may publish them (servicePermissions)
+        Subjects.liveAll(LiveEvents.segment),
+        Subjects.liveAll(LiveEvents.end),
       ],
     },
   };
@@ -76,11 +80,13 @@ export function servicePermissions(role: ServiceRole): NatsPermissions {
   const catalogPublish = `${p}.catalog.publish`;
   const catalogKv = `$KV.sy_catalog.>`;
   const ingestJob = `${p}.ingest.job`;
+  // a live segment's hash is what every viewer checks relayed bytes against: only the packager announces one
+  const live = [Subjects.liveAll(LiveEvents.segment), Subjects.liveAll(LiveEvents.end)];
   const deny: Record<ServiceRole, string[]> = {
-    origin: [catalogPublish, ingestJob],
-    tracker: [catalogPublish, catalogKv, ingestJob],
-    signal: [catalogPublish, catalogKv, ingestJob],
-    gateway: [catalogPublish, catalogKv],
+    origin: [catalogPublish, ingestJob, ...live],
+    tracker: [catalogPublish, catalogKv, ingestJob, ...live],
+    signal: [catalogPublish, catalogKv, ingestJob, ...live],
+    gateway: [catalogPublish, catalogKv, ...live],
     ingest: [],
     admin: [],
   };

@@ -17,6 +17,9 @@
  *                               video token lets operators shard trackers by video with subject mappings
  * - `sy.gateway.activity`       services only: sessions the gateways served chunks for (idle-slot reclaim)
  * - `sy.telemetry.<videoId>.<peerId>` periodic status of a client (dashboard, demo view, benchmarks)
+ * - `sy.live.<streamId>.<event>` a live stream: `segment` and `end` announcements (published only by the live
+ *                               packager, an ingest service; any peer may listen), `window` requests (the current
+ *                               sliding window, for a viewer joining)
  *
  * Every subject a peer publishes on carries the sender's id as a token, and each peer's NATS credential allows
  * only subjects with its own id (protocol/permissions.ts). Services therefore read the sender from the subject
@@ -105,7 +108,20 @@ export const Subjects = {
   telemetry: (videoId: string, peerId: string) =>
     `${SUBJECT_PREFIX}.telemetry.${token('video id', videoId)}.${token('peer id', peerId)}`,
   telemetryAll: `${SUBJECT_PREFIX}.telemetry.*.*`,
+  live: (streamId: string, event: LiveEvent) => `${SUBJECT_PREFIX}.live.${token('stream id', streamId)}.${event}`,
+  /** one event of every live stream (what a permission or a dashboard names) */
+  liveAll: (event: LiveEvent) => `${SUBJECT_PREFIX}.live.*.${event}`,
 } as const;
+
+export const LiveEvents = {
+  /** a segment is complete, hashed and stored (services only) */
+  segment: 'segment',
+  /** the stream ended; the recording is an ordinary video now (services only) */
+  end: 'end',
+  /** a request for the current window (any peer) */
+  window: 'window',
+} as const;
+export type LiveEvent = (typeof LiveEvents)[keyof typeof LiveEvents];
 
 /** JetStream resources. Names are fixed so that every worker finds the same ones. */
 export const Buckets = {

@@ -6,7 +6,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { connectNats, type NatsConnection } from '../../lib/nats.js';
 import {
-  Buckets, ErrorCodes, OriginVerbs, Subjects, TrackerVerbs, inboxPrefixFor, type SwitchyardError,
+  Buckets, ErrorCodes, LiveEvents, OriginVerbs, Subjects, TrackerVerbs, inboxPrefixFor, type SwitchyardError,
 } from '../../protocol/mod.js';
 import { createOriginClient } from '../../actors/origin/client.js';
 import { startEnv, type TestEnv } from '../helpers/env.js';
@@ -128,6 +128,42 @@ t('a request through another peer\'s origin subject fails as unauthorized, never
   const r = await createOriginClient(mallory).open('vanything', 'alice').catch((e: SwitchyardError) => e.code);
   assert.ok(r === ErrorCodes.unauthorized || r === ErrorCodes.timeout, String(r));
   assert.is(env.origins[0]!.served.open ?? 0, before);
+});
+
+t('live: a peer hears announcements and may ask for a window; only the packager (ingest) announces', async ({ env, mallory, w }) => {
+  const segment = Subjects.live('live1', LiveEvents.segment);
+  const end = Subjects.live('live1', LiveEvents.end);
+  const body = new TextEncoder().encode('{}');
+  await expectViolation(mallory, w, 'publish', segment, () => mallory.publish(segment, body));
+  await expectViolation(mallory, w, 'publish', end, () => mallory.publish(end, body));
+  for (const role of ['tracker', 'signal', 'gateway', 'origin'] as const) {
+    const nc = await connectNats(env.nats.url, role, env.nats.creds(role));
+    const vw = watchViolations(nc);
+    await expectViolation(nc, vw, 'publish', segment, () => nc.publish(segment, body));
+    vw.stop();
+    await nc.close();
+  }
+  // the packager's announcement reaches the peer
+  const sub = mallory.subscribe(Subjects.liveAll(LiveEvents.segment), { max: 1 });
+  const heard = (async () => {
+    for await (const m of sub) return m.subject;
+    return null;
+  })();
+  await mallory.flush();
+  const ingest = await connectNats(env.nats.url, 'ingest', env.nats.creds('ingest'));
+  ingest.publish(segment, new TextEncoder().encode('{"seq":0}'));
+  await ingest.flush();
+  const timer = setTimeout(() => sub.unsubscribe(), 3000);
+  assert.is(await heard, segment, 'the peer heard the announcement');
+  clearTimeout(timer);
+  await ingest.close();
+  // and may ask for a window
+  mallory.publish(Subjects.live('live1', LiveEvents.window), body);
+  await mallory.flush();
+  await new Promise((r) => setTimeout(r, 200));
+  const live = w.seen.filter((v) => v.subject.startsWith('sy.live.') && v.operation !== 'publish');
+  assert.equal(live, [], 'no subscription violation');
+  assert.not.ok(w.seen.some((v) => v.subject === Subjects.live('live1', LiveEvents.window)), 'a window request is allowed');
 });
 
 t.run();
