@@ -3,13 +3,13 @@
  * making requests whose failures become typed errors. Handlers never see raw bytes they have not validated,
  * and a handler that throws answers with an error body instead of leaving the requester to time out.
  */
-import { connect, jwtAuthenticator, type NatsConnection, type Msg, type Subscription } from '@nats-io/transport-node';
+import { connect, type NatsConnection, type Msg, type Subscription } from '@nats-io/transport-node';
 import type { Static, TSchema } from '@sinclair/typebox';
 import {
   decode, encode, MAX_CONTROL_BYTES, toSwitchyardError, UnauthorizedError, UnavailableError,
 } from '../protocol/mod.js';
 import type { Logger } from './logger.js';
-import { signerAuthenticator } from './signer.js';
+import { natsAuthenticator } from './signer.js';
 
 export type { NatsConnection, Msg, Subscription };
 // request/reply lives in its own module so that browser code can use it without the Node transport
@@ -35,11 +35,6 @@ export interface NatsCredentials {
  * restart must degrade a download, not end it. The JWT may be a function so that a renewed credential is used
  * on the next reconnect (a server closes a connection whose JWT expired).
  */
-/** The connect authenticator for `creds`: its cached signer when it has one (one signature per connect). */
-export function natsAuthenticator(creds: NatsCredentials) {
-  return creds.signer ? signerAuthenticator(creds.jwt, creds.signer) : jwtAuthenticator(creds.jwt, creds.seed);
-}
-
 export async function connectNats(url: string, name: string, creds?: NatsCredentials): Promise<NatsConnection> {
   try {
     return await connect({

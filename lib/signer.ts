@@ -5,6 +5,7 @@
  * on a watch page's way to its first frame. Here the pair is derived once, the public key encoded from it, and
  * each signature is one `nacl.sign.detached`. Keys are written in nkeys' format (lib/nkey.ts).
  */
+import { jwtAuthenticator, type Authenticator } from '@nats-io/nats-core';
 import nacl from 'tweetnacl';
 import { toBase64 } from '../protocol/mod.js';
 import { encodeUserPublicKey, encodeUserSeed } from './nkey.js';
@@ -46,4 +47,14 @@ export function signerAuthenticator(jwt: string | (() => string), signer: Pick<N
     nkey: signer.publicKey,
     sig: nonce ? toBase64(signer.sign(new TextEncoder().encode(nonce)), true) : '',
   });
+}
+
+/**
+ * The connect authenticator for a credential, on TCP and WebSocket alike: its cached signer when it has one (one
+ * signature per connect), else nats-core's own from the seed.
+ */
+export function natsAuthenticator(creds: {
+  jwt: string | (() => string); seed: Uint8Array; signer?: Pick<NkeySigner, 'publicKey' | 'sign'>;
+}): Authenticator {
+  return creds.signer ? signerAuthenticator(creds.jwt, creds.signer) : jwtAuthenticator(creds.jwt, creds.seed);
 }

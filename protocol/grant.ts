@@ -10,6 +10,7 @@
 import { fromBase64, toBase64 } from './base64.js';
 import { ErrorCodes, GrantError } from './errors.js';
 import { constantTimeEqual, type Hasher } from './hash.js';
+import { chunkLength, type Manifest } from './manifest.js';
 
 export interface GrantClaims {
   /** video id */
@@ -40,6 +41,16 @@ export type GrantKind = 'slot' | 'urgent' | 'any';
 
 /** True for an urgent grant's claims. */
 export const isUrgentClaims = (c: GrantClaims): boolean => c.k === URGENT_KIND;
+
+/**
+ * An urgent grant's claims for `chunks` of `m` (no slot: `n` is -1), their total length as the byte budget: what
+ * the origin's urgent issuer and the watch page's start grant both sign.
+ */
+export function urgentClaims(m: Pick<Manifest, 'videoId' | 'size' | 'chunkSize'>, chunks: number[],
+  who: { peerId: string; sessionId: string }, expiresAt: number): GrantClaims {
+  const b = chunks.reduce((n, i) => n + chunkLength(m, i), 0);
+  return { v: m.videoId, p: who.peerId, s: who.sessionId, n: -1, exp: expiresAt, k: URGENT_KIND, c: chunks, b };
+}
 
 const MAX_TOKEN_LENGTH = 1024;
 const encoder = new TextEncoder();

@@ -4,8 +4,8 @@
  * listener (`wsconnect` from the transport-independent NATS core). The origin, tracker and signalling clients take
  * the resulting connection unchanged.
  */
-import { jwtAuthenticator, wsconnect, type NatsConnection } from '@nats-io/nats-core';
-import { signerAuthenticator } from '../lib/signer.js';
+import { wsconnect, type NatsConnection } from '@nats-io/nats-core';
+import { natsAuthenticator } from '../lib/signer.js';
 import type { Logger } from '../lib/logger.js';
 import { obtainPeerIdentity, type PeerIdentity } from '../client/identity.js';
 import { UnauthorizedError, UnavailableError } from '../protocol/mod.js';
@@ -29,8 +29,7 @@ export async function connectWebPeer(opts: { gateway: string; wsUrl: string; lab
   try {
     const nc = await wsconnect({
       servers: opts.wsUrl, name: creds.name ?? identity.peerId, maxReconnectAttempts: -1, reconnectTimeWait: 250,
-      authenticator: creds.signer ? signerAuthenticator(creds.jwt, creds.signer) : jwtAuthenticator(creds.jwt, creds.seed),
-      ignoreAuthErrorAbort: true,
+      authenticator: natsAuthenticator(creds), ignoreAuthErrorAbort: true,
       ...(creds.inboxPrefix ? { inboxPrefix: creds.inboxPrefix } : {}),
     });
     markOnce('nats');

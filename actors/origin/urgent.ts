@@ -6,7 +6,7 @@
  * never crowd out the slot holders. Any live session of the sender, waiting or admitted, may ask.
  */
 import {
-  BadIndexError, BadRequestError, chunkLength, UnknownSessionError, URGENT_KIND, UrgentRefusedError,
+  BadIndexError, BadRequestError, UnknownSessionError, UrgentRefusedError, urgentClaims,
   type Manifest, type UrgentReply,
 } from '../../protocol/mod.js';
 import { signGrant } from '../../lib/hash.js';
@@ -56,10 +56,10 @@ export function createUrgentIssuer(init: UrgentInit, c: { admission: Pick<Admiss
     for (const i of chunks) {
       if (i >= manifest.chunks.length) throw new BadIndexError(`chunk ${i} is past the end (${manifest.chunks.length} chunks)`);
     }
-    const bytes = chunks.reduce((n, i) => n + chunkLength(manifest, i), 0);
     const expiresAt = c.clock.now() + init.grantTtlMs;
-    const grant = signGrant({ v: req.videoId, p: req.peerId, s: req.sessionId, n: -1, exp: expiresAt, k: URGENT_KIND,
-      c: chunks, b: bytes }, init.grantSecret);
+    const claims = urgentClaims(manifest, chunks, req, expiresAt);
+    const grant = signGrant(claims, init.grantSecret);
+    const bytes = claims.b!;
     stats.grants++;
     stats.bytes += bytes;
     return { grant, chunks, bytes, expiresAt };

@@ -15,7 +15,9 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { Clock } from '../../lib/clock.js';
 import { signGrant } from '../../lib/hash.js';
 import type { Logger } from '../../lib/logger.js';
-import { chunkLength, startWindow, URGENT_KIND, ErrorCodes, SwitchyardError, UnavailableError, VideoId, type WatchBoot } from '../../protocol/mod.js';
+import {
+  ErrorCodes, startWindow, SwitchyardError, UnavailableError, urgentClaims, VideoId, type WatchBoot,
+} from '../../protocol/mod.js';
 import type { ManifestCache } from '../manifests.js';
 import { WATCH_CSS, watchCsp, watchPage } from '../watch/page.js';
 import { errorResponses, Tags } from '../schemas.js';
@@ -97,11 +99,10 @@ export const watchRoutes: FastifyPluginAsync<WatchRoutesOptions> = async (app, o
           st.maxChunks ?? START_GRANT_DEFAULTS.maxChunks);
         if (chunks.length > 0) {
           const expiresAt = st.clock.now() + (st.ttlMs ?? START_GRANT_DEFAULTS.ttlMs);
-          const b = chunks.reduce((n, i) => n + chunkLength(m, i), 0);
           // a page view has no peer yet: the session is a random one-off, so each page's budget is its own
-          const s = `watch-${randomBytes(9).toString('base64url')}`;
+          const sessionId = `watch-${randomBytes(9).toString('base64url')}`;
           boot.start = { chunks, expiresAt,
-            grant: signGrant({ v: m.videoId, p: 'watch', s, n: -1, exp: expiresAt, k: URGENT_KIND, c: chunks, b }, st.grantSecret) };
+            grant: signGrant(urgentClaims(m, chunks, { peerId: 'watch', sessionId }, expiresAt), st.grantSecret) };
         }
       }
     } catch (err) {

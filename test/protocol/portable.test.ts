@@ -14,6 +14,7 @@ import * as assert from 'uvu/assert';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const PORTABLE = ['protocol', 'machines'];
 const BUILTINS = new Set(builtinModules.flatMap((m) => [m, m.replace(/^node:/, '')]));
+const isBuiltin = (spec: string) => spec.startsWith('node:') || BUILTINS.has(spec) || BUILTINS.has(spec.split('/')[0]!);
 
 function sources(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
@@ -48,7 +49,7 @@ test('protocol/ and machines/ import no Node built-in, use no Buffer, and stay i
     const code = stripComments(readFileSync(file, 'utf8'));
     const rel = relative(root, file);
     for (const spec of specifiers(code)) {
-      if (spec.startsWith('node:') || BUILTINS.has(spec) || BUILTINS.has(spec.split('/')[0]!)) {
+      if (isBuiltin(spec)) {
         problems.push(`${rel} imports the Node built-in ${spec}`);
       } else if (spec.startsWith('.')) {
         const target = relative(root, resolve(dirname(file), spec));
@@ -80,7 +81,7 @@ test('web/ and every module it imports (transitively) use no Node built-in and n
     const code = stripComments(readFileSync(file, 'utf8'));
     const rel = relative(root, file);
     for (const spec of specifiers(code)) {
-      if (spec.startsWith('node:') || BUILTINS.has(spec) || BUILTINS.has(spec.split('/')[0]!)) {
+      if (isBuiltin(spec)) {
         problems.push(`${rel} imports the Node built-in ${spec}`);
       } else if (spec.startsWith('.')) {
         queue.push(resolve(dirname(file), spec).replace(/\.js$/, '.ts'));
