@@ -12,6 +12,7 @@ import { createSignalRelay } from '../actors/signal/mod.js';
 import { createTracker, type Tracker } from '../actors/tracker/mod.js';
 import { createActivityPublisher, createGateway, createTelemetryAggregator, type Gateway } from '../gateway/mod.js';
 import { createSwarmView, type SwarmView } from '../gateway/swarmview.js';
+import { createLiveDirectory, type LiveDirectory } from '../actors/live/registry.js';
 import { loadAuth, serviceCredentials, type AuthMaterial } from '../infra/auth.js';
 import { startNats, type NatsServerHandle } from '../infra/nats.js';
 import { connectMintedPeer, createPeerMinter, type PeerMinter } from '../infra/peercreds.js';
@@ -85,6 +86,8 @@ export interface Stack {
   tracker: Tracker;
   /** the gateway's view of the swarm (swarm-aware policy decisions) */
   swarmView: SwarmView;
+  /** live streams' windows, as the gateway sees them */
+  live: LiveDirectory;
   nc: NatsConnection;
   stop(): Promise<void>;
 }
@@ -155,6 +158,8 @@ export async function startStack(opts: StackOptions, logger: Logger): Promise<St
       { nc, clock: systemClock, logger: logger.child('swarmview') });
     stops.push(() => swarm.stop());
     const gatewayNc = await conn('gateway', ServiceRoles.gateway);
+    const live = await createLiveDirectory({ nc: gatewayNc, logger: logger.child('live') });
+    stops.push(() => live.stop());
     const telemetry = createTelemetryAggregator({ nc: gatewayNc, clock: systemClock,
       logger: logger.child('telemetry') });
     telemetry.start();
@@ -169,7 +174,7 @@ export async function startStack(opts: StackOptions, logger: Logger): Promise<St
         credentials: { minter, natsUrl, ...(nats ? { wsUrl: nats.wsUrl } : {}),
           ...(opts.apiKeys ? { apiKeys: opts.apiKeys } : {}) } },
       { origin: originClient, leases, store, ingest: createIngestSubmitter({ nc, logger }), clock: systemClock,
-        logger: logger.child('gateway'), telemetry, activity, swarm, ...(opts.originRate ? { egress: createTokenBucket(opts.originRate) } : {}) },
+        logger: logger.child('gateway'), telemetry, activity, swarm, live, ...(opts.originRate ? { egress: createTokenBucket(opts.originRate) } : {}) },
     );
     const gatewayUrl = await gateway.start();
     stops.push(() => gateway.stop());
@@ -179,7 +184,7 @@ export async function startStack(opts: StackOptions, logger: Logger): Promise<St
       return peer;
     };
     return { natsUrl, ...(nats ? { wsUrl: nats.wsUrl } : {}), natsServer: nats, auth, minter, connectPeer,
-      connectService: (role, name) => conn(name ?? role, role), gatewayUrl, store, storeLocation, grantSecret, adminToken, origins, gateway, tracker, swarmView: swarm, nc,
+      connectService: (role, name) => conn(name ?? role, role), gatewayUrl, store, storeLocation, grantSecret, adminToken, origins, gateway, tracker, swarmView: swarm, live, nc,
       stop: stopAll };
   } catch (err) {
     await stopAll();

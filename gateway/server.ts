@@ -21,6 +21,8 @@ import { credentialRoutes } from './routes/credentials.js';
 import type { PeerMinter } from '../infra/peercreds.js';
 import { chunkRoutes } from './routes/chunks.js';
 import { urgentRoutes } from './routes/urgent.js';
+import { liveRoutes } from './routes/live.js';
+import type { LiveDirectory } from '../actors/live/registry.js';
 import { createUrgentShare, URGENT_SHARE_DEFAULTS } from './urgent.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { opsRoutes } from './routes/ops.js';
@@ -80,6 +82,8 @@ export interface GatewayComponents {
   telemetry?: Pick<TelemetryAggregator, 'peers'>;
   /** publishes which sessions this gateway served (owned by the caller, which starts and stops it) */
   activity?: Pick<ActivityPublisher, 'served'>;
+  /** live streams' windows (owned by the caller); without it there is no live segment route */
+  live?: Pick<LiveDirectory, 'get' | 'peek' | 'all'>;
   logger: Logger;
 }
 
@@ -135,10 +139,11 @@ export async function createGateway(init: GatewayInit, components: GatewayCompon
   await app.register(opsRoutes, { leases: components.leases, stats, openapi: () => app.swagger() });
   await app.register(catalogRoutes, { origin: components.origin, manifests });
   if (init.credentials) await app.register(credentialRoutes, init.credentials);
+  const budget = createSessionBudget(init.sessionBudgetFactor !== undefined ? { factor: init.sessionBudgetFactor } : {});
   await app.register(chunkRoutes, {
     grantSecret: init.grantSecret, leases: components.leases, manifests, store: components.store,
     clock: components.clock, stats, ...(components.egress ? { egress: components.egress } : {}),
-    budget: createSessionBudget(init.sessionBudgetFactor !== undefined ? { factor: init.sessionBudgetFactor } : {}),
+    budget,
     ...(components.activity ? { activity: components.activity } : {}),
     ...(components.swarm ? { swarm: components.swarm } : {}), policy: () => components.leases.config?.()?.policy,
     contended: (videoId: string) => (components.leases.waiting?.().length ?? 0) > 0 ||
@@ -150,6 +155,14 @@ export async function createGateway(init: GatewayInit, components: GatewayCompon
     share: urgentShare,
     ...(components.egress ? { egress: components.egress } : {}),
   });
+  if (components.live) {
+    await app.register(liveRoutes, {
+      grantSecret: init.grantSecret, live: components.live, leases: components.leases, store: components.store,
+      clock: components.clock, stats, share: urgentShare, budget,
+      ...(components.egress ? { egress: components.egress } : {}),
+      ...(components.activity ? { activity: components.activity } : {}),
+    });
+  }
   await app.register(uploadRoutes, {
     ...(init.adminToken ? { adminToken: init.adminToken } : {}),
     stagingDir: init.stagingDir, maxUploadBytes, ingest: components.ingest, logger,

@@ -46,10 +46,20 @@ export const isUrgentClaims = (c: GrantClaims): boolean => c.k === URGENT_KIND;
  * An urgent grant's claims for `chunks` of `m` (no slot: `n` is -1), their total length as the byte budget: what
  * the origin's urgent issuer and the watch page's start grant both sign.
  */
-export function urgentClaims(m: Pick<Manifest, 'videoId' | 'size' | 'chunkSize'>, chunks: number[],
+export function urgentClaims(m: Pick<Manifest, 'videoId' | 'size' | 'chunkSize'> | UrgentTarget, chunks: number[],
   who: { peerId: string; sessionId: string }, expiresAt: number): GrantClaims {
-  const b = chunks.reduce((n, i) => n + chunkLength(m, i), 0);
+  const lengthOf = 'lengthOf' in m ? (i: number) => m.lengthOf(i) ?? 0 : (i: number) => chunkLength(m, i);
+  const b = chunks.reduce((n, i) => n + lengthOf(i), 0);
   return { v: m.videoId, p: who.peerId, s: who.sessionId, n: -1, exp: expiresAt, k: URGENT_KIND, c: chunks, b };
+}
+
+/**
+ * What an urgent grant can cover: a video's chunks, or a live stream's segments in its window (indexes are `seq`).
+ * `lengthOf` is undefined for an index that does not exist (past the end, slid out of the window).
+ */
+export interface UrgentTarget {
+  videoId: string;
+  lengthOf(index: number): number | undefined;
 }
 
 const MAX_TOKEN_LENGTH = 1024;

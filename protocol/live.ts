@@ -11,10 +11,18 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { BadRequestError } from './errors.js';
-import { Sha256Hex, VideoId } from './manifest.js';
+import { MAX_CHUNK_SIZE, Sha256Hex, VideoId } from './manifest.js';
 
-/** Largest live segment: a few seconds of a high bit rate. */
-export const MAX_LIVE_SEGMENT_BYTES = 16 * 1024 * 1024;
+/** Largest live segment (a peer relays a segment as one chunk of the wire): 1 s of 32 Mbit/s. */
+export const MAX_LIVE_SEGMENT_BYTES = MAX_CHUNK_SIZE;
+/** Largest init segment: it travels inside the window record (base64), so it stays small. */
+export const MAX_LIVE_INIT_BYTES = 64 * 1024;
+/**
+ * The swarm's index space for a live stream: a segment's wire index is its `seq`, so peers agree on indexes
+ * without agreeing on a window. 16,384 one-second segments is 4.5 hours; the packager ends a stream there (the
+ * recording becomes a video and a new stream can start). Bitfields of this size are 2 KiB.
+ */
+export const LIVE_INDEX_SPACE = 16384;
 /** Longest window a viewer can be handed at once (2 h of 1 s segments). */
 export const MAX_LIVE_WINDOW_SEGMENTS = 7200;
 
@@ -32,8 +40,23 @@ export type LiveSegment = Static<typeof LiveSegment>;
 
 export const LiveWindow = Type.Object({
   streamId: VideoId,
-  /** the init segment (codecs, timescale): every viewer needs it first */
-  init: Type.Object({ sha256: Sha256Hex, length: Type.Integer({ minimum: 1, maximum: MAX_LIVE_SEGMENT_BYTES }) }),
+  /**
+   * what two peers of this run of the stream agree on in their handshake (a stream restarted under the same id
+   * gets a new one, so old segments never mix with new ones)
+   */
+  rootHash: Sha256Hex,
+  /** the init segment (codecs, timescale): every viewer needs it first; its bytes ride in the window (`initData`) */
+  init: Type.Object({ sha256: Sha256Hex, length: Type.Integer({ minimum: 1, maximum: MAX_LIVE_INIT_BYTES }) }),
+  /** the init segment, base64 (checked against `init.sha256` by the viewer) */
+  initData: Type.String({ maxLength: Math.ceil(MAX_LIVE_INIT_BYTES / 3) * 4 }),
+  /** RFC 6381 codecs of the stream, for players (`avc1.64001f,mp4a.40.2`) */
+  codecs: Type.Optional(Type.String({ maxLength: 200 })),
+  /** the packager's target segment duration, seconds */
+  segmentSec: Type.Number({ exclusiveMinimum: 0, maximum: 30 }),
+  /** ms since the epoch when the stream started */
+  startedAt: Type.Integer({ minimum: 0 }),
+  /** bytes of every segment produced so far (budgets; the origin's egress per stream byte) */
+  producedBytes: Type.Integer({ minimum: 0 }),
   /** seconds of segments kept behind the edge (the DVR length) */
   dvrSec: Type.Number({ exclusiveMinimum: 0, maximum: 7200 }),
   segments: Type.Array(LiveSegment, { maxItems: MAX_LIVE_WINDOW_SEGMENTS }),
@@ -55,6 +78,7 @@ export function appendSegment(w: LiveWindow, seg: LiveSegment): LiveWindow {
   if (last && seg.seq !== last.seq + 1) {
     throw new BadRequestError(`segment ${seg.seq} does not follow ${last.seq} in ${w.streamId}`);
   }
+  if (seg.seq >= LIVE_INDEX_SPACE) throw new BadRequestError(`segment ${seg.seq} is past the live index space`);
   const segments = [...w.segments, seg];
   let covered = segments.reduce((t, s) => t + s.durationSec, 0);
   let drop = 0;
@@ -62,7 +86,7 @@ export function appendSegment(w: LiveWindow, seg: LiveSegment): LiveWindow {
     covered -= segments[drop]!.durationSec;
     drop++;
   }
-  return { ...w, segments: drop > 0 ? segments.slice(drop) : segments };
+  return { ...w, producedBytes: w.producedBytes + seg.length, segments: drop > 0 ? segments.slice(drop) : segments };
 }
 
 /** The segment `seq` while it is in the window. */
@@ -76,4 +100,65 @@ export function segmentInWindow(w: LiveWindow, seq: number): LiveSegment | undef
 export function liveEdge(w: LiveWindow): number | null {
   const last = w.segments[w.segments.length - 1];
   return last ? last.seq : null;
+}
+
+/** A viewer's request for a stream's window (the stream is the subject's token; the body is empty). */
+export const LiveWindowRequest = Type.Object({}, { additionalProperties: false });
+export const LiveWindowReply = Type.Object({ window: LiveWindow });
+export type LiveWindowReply = Static<typeof LiveWindowReply>;
+/** The end announcement: the last segment, and the video the recording became when it is ready. */
+export const LiveEnd = Type.Object({
+  streamId: VideoId,
+  lastSeq: Type.Integer({ minimum: -1 }),
+  videoId: Type.Optional(VideoId),
+});
+export type LiveEnd = Static<typeof LiveEnd>;
+
+/**
+ * Latency modes an operator picks per stream or a viewer per session: how far behind the edge playback aims, how
+ * long a viewer without an origin slot waits for a peer before it asks the origin's urgent share, and when it
+ * gives up on catching up and skips to the edge.
+ */
+export const LiveModes = {
+  /** closest to the edge: peers get less time, the origin's urgent share covers more */
+  low: { targetLatencySec: 2, peerWaitMs: 250, maxLatencySec: 5 },
+  default: { targetLatencySec: 3, peerWaitMs: 700, maxLatencySec: 8 },
+  /** a few seconds more behind the edge, nearly everything from peers */
+  p2p: { targetLatencySec: 6, peerWaitMs: 3000, maxLatencySec: 14 },
+} as const;
+export type LiveModeName = keyof typeof LiveModes;
+export interface LiveMode {
+  /** seconds behind the newest segment's end that playback aims for */
+  targetLatencySec: number;
+  /** ms after a segment is announced before a viewer without a slot asks the origin (urgent share) for it */
+  peerWaitMs: number;
+  /** behind the edge by more than this, playback skips ahead to the target */
+  maxLatencySec: number;
+}
+export const isLiveModeName = (s: string): s is LiveModeName => Object.hasOwn(LiveModes, s);
+
+/** Total duration of the window's segments, seconds. */
+export function windowDurationSec(w: Pick<LiveWindow, 'segments'>): number {
+  return w.segments.reduce((t, s) => t + s.durationSec, 0);
+}
+
+/**
+ * A live HLS media playlist over consecutive segments (no `PLAYLIST-TYPE`, so players treat it as live and
+ * reload it; `ENDLIST` once the stream ended). `segmentUri(seq)` names each segment, `initUri` the init segment.
+ */
+export function liveHlsPlaylist(segments: ReadonlyArray<Pick<LiveSegment, 'seq' | 'durationSec'>>,
+  opts: { initUri: string; segmentUri(seq: number): string; targetDurationSec: number; ended: boolean }): string {
+  const first = segments[0]?.seq ?? 0;
+  const target = Math.max(1, Math.ceil(Math.max(opts.targetDurationSec, ...segments.map((s) => s.durationSec))));
+  const lines = ['#EXTM3U', '#EXT-X-VERSION:7', `#EXT-X-TARGETDURATION:${target}`, `#EXT-X-MEDIA-SEQUENCE:${first}`,
+    '#EXT-X-INDEPENDENT-SEGMENTS', `#EXT-X-MAP:URI="${opts.initUri.replace(/"/g, '%22')}"`];
+  let expect = first;
+  for (const s of segments) {
+    if (s.seq !== expect) lines.push('#EXT-X-DISCONTINUITY');
+    lines.push(`#EXTINF:${s.durationSec.toFixed(6)},`, opts.segmentUri(s.seq));
+    expect = s.seq + 1;
+  }
+  if (opts.ended) lines.push('#EXT-X-ENDLIST');
+  lines.push('');
+  return lines.join('\n');
 }

@@ -81,7 +81,7 @@ export function servicePermissions(role: ServiceRole): NatsPermissions {
   const catalogKv = `$KV.sy_catalog.>`;
   const ingestJob = `${p}.ingest.job`;
   // a live segment's hash is what every viewer checks relayed bytes against: only the packager announces one
-  const live = [Subjects.liveAll(LiveEvents.segment), Subjects.liveAll(LiveEvents.end)];
+  const live = [Subjects.liveAll(LiveEvents.segment), Subjects.liveAll(LiveEvents.end), '$KV.sy_live.>'];
   const deny: Record<ServiceRole, string[]> = {
     origin: [catalogPublish, ingestJob, ...live],
     tracker: [catalogPublish, catalogKv, ingestJob, ...live],

@@ -133,6 +133,8 @@ export const Buckets = {
   swarm: 'sy_swarm',
   /** links the relay saw negotiated: `<videoId>.<peerA>.<peerB>` (ids sorted); evidence for tracker reports */
   links: 'sy_links',
+  /** live streams: `<streamId>` → its window (protocol/live.ts), written by the live packager only */
+  live: 'sy_live',
 } as const;
 
 export const Streams = {
@@ -176,4 +178,11 @@ export function parseSignalSubject(subject: string): { from: string; to: string 
 export function parseTelemetrySubject(subject: string): { videoId: string; peerId: string } {
   const [videoId, peerId] = tokensOf(subject, 'telemetry', ['video id', 'sender id']) as [string, string];
   return { videoId, peerId };
+}
+
+/** `sy.live.<streamId>.<event>` → the stream and the event. */
+export function parseLiveSubject(subject: string): { streamId: string; event: LiveEvent } {
+  const [streamId, event] = tokensOf(subject, 'live', ['stream id', 'event']) as [string, string];
+  if (!Object.values(LiveEvents).includes(event as LiveEvent)) throw new BadRequestError(`unknown live event ${event}`);
+  return { streamId, event: event as LiveEvent };
 }

@@ -18,6 +18,7 @@ import type { PeerIdentity } from '../client/identity.js';
 import { createSignalClient } from '../actors/signal/client.js';
 import { createTrackerClient } from '../actors/tracker/client.js';
 import { createSwarm, type Swarm } from '../client/p2p/swarm.js';
+import { manifestContent } from '../client/p2p/types.js';
 import { startTelemetry, type Telemetry } from '../client/telemetry.js';
 import { openSessionActor, sessionKeeperActor, stateName, swarmActor, type HeartbeatClock } from '../client/runner.js';
 import { sleep } from '../lib/abort.js';
@@ -162,7 +163,7 @@ async function runEngine(opts: WebEngineOptions, conn: WebPeerConnection): Promi
     ...(initChunks ? { pinned: range(initChunks.first, initChunks.last) } : {}),
   });
   const rtc = createBrowserRtcHost({ logger: log.child('rtc'), ...(opts.iceServers ? { iceServers: opts.iceServers } : {}) });
-  const swarm: Swarm = createSwarm({ videoId: manifest.videoId, peerId, manifest, uploads: opts.uploads ?? true,
+  const swarm: Swarm = createSwarm({ videoId: manifest.videoId, peerId, content: manifestContent(manifest), uploads: opts.uploads ?? true,
     rechokeMs: 1000 }, {
     tracker: createTrackerClient(nc), signal: createSignalClient(nc, peerId, log.child('signal')), rtc, source: store,
     logger: log.child('swarm'),

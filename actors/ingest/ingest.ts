@@ -8,7 +8,7 @@
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
 import {
-  DEFAULT_CHUNK_SIZE, IngestError, MAX_CHUNK_SIZE, MAX_CHUNKS, MIN_CHUNK_SIZE, type Manifest,
+  DEFAULT_CHUNK_SIZE, IngestError, MAX_CHUNK_SIZE, MAX_CHUNKS, MIN_CHUNK_SIZE, streamInconsistency, type Manifest,
 } from '../../protocol/mod.js';
 import { buildManifest, sha256Hex } from '../../lib/hash.js';
 import type { Logger } from '../../lib/logger.js';
@@ -34,7 +34,11 @@ export async function ingestFile(req: IngestRequest, components: IngestComponent
   if (probed.problem) warnings.push(`not recognised as a video (${probed.problem}); stored as a plain file`);
 
   let packaged: Packaged | null = null;
-  if (req.stream !== false && probed.media?.video) {
+  if (req.packaged) {
+    const why = streamInconsistency(req.packaged, await regularFileSize(req.path));
+    if (why) throw new IngestError(`the stream table does not describe ${req.path}: ${why}`);
+    packaged = { path: req.path, stream: req.packaged, mode: 'copy', cleanup: async () => {} };
+  } else if (req.stream !== false && probed.media?.video) {
     try {
       packaged = await packageForStreaming(req.path, probed, {
         ...(req.segmentSec ? { segmentSec: req.segmentSec } : {}), ...(req.workDir ? { workDir: req.workDir } : {}),

@@ -1,4 +1,4 @@
-import type { Manifest } from '../../protocol/mod.js';
+import type { Manifest, StreamInfo } from '../../protocol/mod.js';
 
 export interface IngestRequest {
   /** path readable by the ingest worker */
@@ -15,6 +15,11 @@ export interface IngestRequest {
   workDir?: string;
   /** the ffmpeg program packaging runs (default `ffmpeg` on PATH) */
   ffmpeg?: string;
+  /**
+   * the file is already single-file HLS/CMAF described by this table (a live recording): it is stored as it is,
+   * streamable, without running ffmpeg
+   */
+  packaged?: StreamInfo;
   /** delete the file after ingesting (staged uploads) */
   removeAfter?: boolean;
 }

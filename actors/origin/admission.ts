@@ -63,7 +63,8 @@ export interface AdmissionComponents {
 export interface Admission {
   start(): Promise<void>;
   stop(): Promise<void>;
-  open(req: { videoId: string; peerId: string }, manifest: Manifest): Promise<OpenReply>;
+  /** `manifest`: the video's (or, for a live stream, its window's) root hash, told back to the client */
+  open(req: { videoId: string; peerId: string }, manifest: Pick<Manifest, 'rootHash'>): Promise<OpenReply>;
   heartbeat(req: { sessionId: string; peerId: string }): Promise<HeartbeatReply>;
   release(req: { sessionId: string; peerId: string }): Promise<ReleaseReply>;
   /** a live session (slot holder first checked in the wait list), for urgent grants; null when unknown */

@@ -6,13 +6,14 @@ import { Kvm } from '@nats-io/kv';
 import {
   Buckets, CatalogGetRequest, CatalogListRequest, CatalogPublishRequest, CatalogVerbs, encode,
   MAX_MANIFEST_MESSAGE_BYTES, OpenRequest, OriginVerbs, parseOriginSubject, QueueGroups, RateLimitedError,
-  SessionRequest, Subjects, UrgentRequest,
+  SessionRequest, segmentInWindow, Subjects, UnknownVideoError, UrgentRequest, type Manifest, type UrgentTarget,
 } from '../../protocol/mod.js';
 import type { Clock } from '../../lib/clock.js';
 import type { Logger } from '../../lib/logger.js';
 import { serve, type Msg, type NatsConnection, type Subscription } from '../../lib/nats.js';
 import { createKeyedRateLimiter, type KeyedRateLimiter } from '../../lib/ratelimit.js';
 import { guardBucket, type BucketGuard } from '../../lib/kvguard.js';
+import { createLiveDirectory, serveLiveWindows, type LiveDirectory } from '../live/registry.js';
 import { createActivityLog } from './activity.js';
 import { createAdmission, type Admission, type AdmissionInit } from './admission.js';
 import { createUrgentIssuer, URGENT_DEFAULTS, type UrgentIssuer } from './urgent.js';
@@ -105,6 +106,18 @@ export async function createOrigin(init: OriginInit, components: OriginComponent
   const subs: Subscription[] = [];
   const queue = QueueGroups.origin;
   const guards: BucketGuard[] = [];
+  let live: LiveDirectory | null = null;
+  /** a video's manifest, or for a live stream what admission and urgent grants need of its window */
+  const target = async (videoId: string): Promise<{ manifest?: Manifest; rootHash: string; urgent: Manifest | UrgentTarget }> => {
+    try {
+      const manifest = await catalog.get(videoId);
+      return { manifest, rootHash: manifest.rootHash, urgent: manifest };
+    } catch (err) {
+      if (!(err instanceof UnknownVideoError) || !live) throw err;
+      const w = await live.get(videoId);
+      return { rootHash: w.rootHash, urgent: { videoId, lengthOf: (seq) => segmentInWindow(live?.peek(videoId) ?? w, seq)?.length } };
+    }
+  };
 
   return {
     workerId,
@@ -115,6 +128,7 @@ export async function createOrigin(init: OriginInit, components: OriginComponent
     async start() {
       activity.start();
       await admission.start();
+      live = await createLiveDirectory({ nc, logger: logger.child('live') });
       guards.push(
         guardBucket({ bucket: Buckets.admission, options: { history: 1 }, onRecreated: () => admission.recover() },
           { nc, logger }),
@@ -128,7 +142,7 @@ export async function createOrigin(init: OriginInit, components: OriginComponent
           handler: async (req, msg) => {
             count('open');
             const peerId = sender(msg, opens, 'open');
-            return admission.open({ videoId: req.videoId, peerId }, await catalog.get(req.videoId));
+            return admission.open({ videoId: req.videoId, peerId }, await target(req.videoId));
           } }),
         serve(nc, { subject: Subjects.originVerbAll(OriginVerbs.heartbeat), queue, schema: SessionRequest, logger,
           handler: (req, msg) => {
@@ -150,8 +164,9 @@ export async function createOrigin(init: OriginInit, components: OriginComponent
               urgent.refused();
               throw err;
             }
-            return urgent.issue({ ...req, peerId }, await catalog.get(req.videoId));
+            return urgent.issue({ ...req, peerId }, (await target(req.videoId)).urgent);
           } }),
+        serveLiveWindows({ nc, directory: live, logger: logger.child('live') }),
         serve(nc, { subject: Subjects.catalog(CatalogVerbs.list), queue, schema: CatalogListRequest, logger,
           handler: async (req) => {
             count('list');
@@ -178,6 +193,8 @@ export async function createOrigin(init: OriginInit, components: OriginComponent
       for (const g of guards.splice(0)) g.stop();
       activity.stop();
       await admission.stop();
+      await live?.stop();
+      live = null;
     },
   };
 }

@@ -7,7 +7,7 @@
  */
 import {
   BadIndexError, BadRequestError, UnknownSessionError, UrgentRefusedError, urgentClaims,
-  type Manifest, type UrgentReply,
+  type Manifest, type UrgentReply, type UrgentTarget,
 } from '../../protocol/mod.js';
 import { signGrant } from '../../lib/hash.js';
 import type { Clock } from '../../lib/clock.js';
@@ -30,7 +30,8 @@ export interface UrgentStats {
 }
 
 export interface UrgentIssuer {
-  issue(req: { sessionId: string; peerId: string; videoId: string; chunks: number[] }, manifest: Manifest): Promise<UrgentReply>;
+  /** for a video's chunks (its manifest) or a live stream's segments (an UrgentTarget over its window) */
+  issue(req: { sessionId: string; peerId: string; videoId: string; chunks: number[] }, target: Manifest | UrgentTarget): Promise<UrgentReply>;
   /** a refusal decided before `issue` (the per-peer rate limit), so the counters see every refusal */
   refused(): void;
   stats(): UrgentStats;
@@ -44,7 +45,7 @@ export const URGENT_DEFAULTS = {
 
 export function createUrgentIssuer(init: UrgentInit, c: { admission: Pick<Admission, 'session'>; clock: Clock }): UrgentIssuer {
   const stats: UrgentStats = { grants: 0, bytes: 0, refused: 0 };
-  const issue: UrgentIssuer['issue'] = async (req, manifest) => {
+  const issue: UrgentIssuer['issue'] = async (req, target) => {
     if (init.maxChunks <= 0) throw new UrgentRefusedError('urgent grants are disabled on this deployment (no urgent share)');
     const chunks = [...new Set(req.chunks)];
     if (chunks.length > init.maxChunks) {
@@ -53,11 +54,15 @@ export function createUrgentIssuer(init: UrgentInit, c: { admission: Pick<Admiss
     const s = await c.admission.session(req.sessionId);
     if (!s || s.peerId !== req.peerId) throw new UnknownSessionError(req.sessionId);
     if (s.videoId !== req.videoId) throw new BadRequestError('the session is for another video');
-    for (const i of chunks) {
-      if (i >= manifest.chunks.length) throw new BadIndexError(`chunk ${i} is past the end (${manifest.chunks.length} chunks)`);
+    if ('chunks' in target) {
+      for (const i of chunks) {
+        if (i >= target.chunks.length) throw new BadIndexError(`chunk ${i} is past the end (${target.chunks.length} chunks)`);
+      }
+    } else {
+      for (const i of chunks) if (target.lengthOf(i) === undefined) throw new BadIndexError(`segment ${i} is not in the live window`);
     }
     const expiresAt = c.clock.now() + init.grantTtlMs;
-    const claims = urgentClaims(manifest, chunks, req, expiresAt);
+    const claims = urgentClaims(target, chunks, req, expiresAt);
     const grant = signGrant(claims, init.grantSecret);
     const bytes = claims.b!;
     stats.grants++;
@@ -65,9 +70,9 @@ export function createUrgentIssuer(init: UrgentInit, c: { admission: Pick<Admiss
     return { grant, chunks, bytes, expiresAt };
   };
   return {
-    async issue(req, manifest) {
+    async issue(req, target) {
       try {
-        return await issue(req, manifest);
+        return await issue(req, target);
       } catch (err) {
         stats.refused++;
         throw err;

@@ -10,11 +10,14 @@ import { createTokenBucket } from '../../lib/tokenbucket.js';
 import type { Manifest } from '../../protocol/mod.js';
 import { createRtcHost, type RtcHost } from './rtc.js';
 import { createSwarm, type Swarm, type SwarmInit } from './swarm.js';
-import type { ChunkSource } from './types.js';
+import { manifestContent, type ChunkSource, type SwarmContent } from './types.js';
 
-export interface PeerOptions extends Partial<Omit<SwarmInit, 'videoId' | 'peerId' | 'manifest'>> {
+export interface PeerOptions extends Partial<Omit<SwarmInit, 'videoId' | 'peerId' | 'content'>> {
   peerId: string;
-  manifest: Manifest;
+  /** the video shared (or, with `content`, only its id matters) */
+  manifest: Pick<Manifest, 'videoId'> & Partial<Manifest>;
+  /** what is shared when it is not the manifest's chunks (a live stream's segments) */
+  content?: SwarmContent;
   /** restrict ICE to one local address (127.0.0.1 in tests and benchmarks) */
   bindAddress?: string;
   iceServers?: string[];
@@ -38,7 +41,8 @@ export function createPeerNode(
     ...(opts.bindAddress ? { bindAddress: opts.bindAddress } : {}),
     ...(opts.iceServers ? { iceServers: opts.iceServers } : {}) });
   const swarm = createSwarm({
-    videoId: opts.manifest.videoId, peerId: opts.peerId, manifest: opts.manifest, uploads: opts.uploads ?? true,
+    videoId: opts.manifest.videoId, peerId: opts.peerId, content: opts.content ?? manifestContent(opts.manifest as Manifest),
+    uploads: opts.uploads ?? true,
     ...(opts.maxPeers ? { maxPeers: opts.maxPeers } : {}),
     ...(opts.uploadSlots ? { uploadSlots: opts.uploadSlots } : {}),
     ...(opts.rechokeMs ? { rechokeMs: opts.rechokeMs } : {}),

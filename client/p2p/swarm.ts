@@ -20,11 +20,11 @@ import type { TokenBucket } from '../../lib/tokenbucket.js';
 import type { DownloadEvent } from '../../machines/download/types.js';
 import type { PeerLinkSnapshot } from '../../machines/peerLink/machine.js';
 import { canRequest } from '../../machines/peerLink/machine.js';
-import { chunkLength, encodeBitfield, toBase64, type Manifest, type RelayedSignal } from '../../protocol/mod.js';
+import { encodeBitfield, toBase64, type RelayedSignal } from '../../protocol/mod.js';
 import { FetchFailure } from '../http.js';
 import { startPeerLink, type PeerLinkHandle } from './link.js';
 import { createRequestTable } from './requests.js';
-import type { ChunkSource, RtcHost } from './types.js';
+import type { ChunkSource, RtcHost, SwarmContent } from './types.js';
 import { createUploader } from './uploader.js';
 
 export type SwarmEvent = Extract<DownloadEvent, { type: `peer.${string}` }>;
@@ -32,7 +32,8 @@ export type SwarmEvent = Extract<DownloadEvent, { type: `peer.${string}` }>;
 export interface SwarmInit {
   videoId: string;
   peerId: string;
-  manifest: Manifest;
+  /** what the swarm shares: a video's chunks (`manifestContent`) or a live stream's segments */
+  content: SwarmContent;
   /** serve chunks to others (false: consume-only, `--no-upload`) */
   uploads: boolean;
   maxPeers?: number;
@@ -106,7 +107,7 @@ function connectionId(): string {
 }
 
 export function createSwarm(init: SwarmInit, c: SwarmComponents): Swarm {
-  const { manifest, videoId, peerId: self } = init;
+  const { content, videoId, peerId: self } = init;
   const log = c.logger;
   const maxPeers = init.maxPeers ?? 8;
   const openTimeoutMs = init.openTimeoutMs ?? 15_000;
@@ -236,7 +237,7 @@ export function createSwarm(init: SwarmInit, c: SwarmComponents): Swarm {
 
   const addLink = (remote: string, role: 'offerer' | 'answerer', connId: string): PeerLinkHandle => {
     const link: PeerLinkHandle = startPeerLink({ remotePeerId: remote, connId, role,
-      self: { peerId: self, videoId, rootHash: manifest.rootHash, chunkCount: manifest.chunks.length, uploads: init.uploads },
+      self: { peerId: self, videoId, rootHash: content.rootHash, chunkCount: content.chunkCount, uploads: init.uploads },
       ...(init.linkTimeouts ? { timeouts: init.linkTimeouts } : {}) }, {
       rtc: c.rtc, source: c.source, logger: log,
       sendSignal: (to, m) => c.signal.send(to, m),
@@ -304,7 +305,7 @@ export function createSwarm(init: SwarmInit, c: SwarmComponents): Swarm {
     }
     try {
       const reply = await c.tracker.announce(videoId, {
-        peerId: self, chunkCount: manifest.chunks.length, bitfield: encodeBitfield(c.source.have()), uploads: init.uploads,
+        peerId: self, chunkCount: content.chunkCount, bitfield: encodeBitfield(c.source.have()), uploads: init.uploads,
         uploadBps, spare: uploader.spare(), want: maxPeers * 2, rttMs,
       });
       intervalMs = reply.intervalMs;
@@ -362,7 +363,9 @@ export function createSwarm(init: SwarmInit, c: SwarmComponents): Swarm {
       if (!link?.canRequest()) {
         return Promise.reject(new FetchFailure('network', `no open, unchoked link to ${peerId}`));
       }
-      return requests.request(link, index, chunkLength(manifest, index), signal);
+      const length = content.chunkLength(index);
+      if (length === undefined) return Promise.reject(new FetchFailure('network', `chunk ${index} has no known length yet`));
+      return requests.request(link, index, length, signal);
     },
     ban(peerId, reason) {
       addBan(peerId);

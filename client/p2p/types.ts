@@ -3,10 +3,26 @@
  * uploader run over node-datachannel (client/p2p/rtc.ts) and over the browser's RTCPeerConnection (web/rtc.ts),
  * which both implement RtcHost.
  */
-import type { RelayedSignal, SignalMessage } from '../../protocol/mod.js';
+import { chunkLength, type Manifest, type RelayedSignal, type SignalMessage } from '../../protocol/mod.js';
 
 /** The label of the one data channel a link uses. */
 export const DATA_CHANNEL_LABEL = 'switchyard';
+
+/**
+ * What one swarm shares, as the wire sees it: the root both ends must agree on in the handshake, the index space
+ * of bitfields and haves, and each chunk's length (undefined while unknown: a live segment not yet announced).
+ */
+export interface SwarmContent {
+  rootHash: string;
+  chunkCount: number;
+  chunkLength(index: number): number | undefined;
+}
+
+/** A video's chunks as swarm content. */
+export function manifestContent(m: Manifest): SwarmContent {
+  return { rootHash: m.rootHash, chunkCount: m.chunks.length,
+    chunkLength: (i) => (Number.isInteger(i) && i >= 0 && i < m.chunks.length ? chunkLength(m, i) : undefined) };
+}
 
 /** The verified chunks this peer can serve. */
 export interface ChunkSource {

@@ -5,13 +5,14 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  appendSegment, LiveSegment, LiveWindow, liveEdge, segmentInWindow, validate, type LiveWindow as Window,
+  appendSegment, LIVE_INDEX_SPACE, LiveSegment, LiveWindow, liveEdge, liveHlsPlaylist, segmentInWindow, validate, type LiveWindow as Window,
 } from '../../protocol/mod.js';
 
 const hash = (n: number) => n.toString(16).padStart(64, '0');
 const seg = (seq: number, durationSec = 1, streamId = 'live1'): LiveSegment =>
   ({ streamId, seq, sha256: hash(seq + 1), length: 1000 + seq, durationSec, producedAt: 1_000_000 + seq * 1000 });
-const empty = (dvrSec: number): Window => ({ streamId: 'live1', init: { sha256: hash(0), length: 700 }, dvrSec, segments: [] });
+const empty = (dvrSec: number): Window => ({ streamId: 'live1', rootHash: hash(99), init: { sha256: hash(0), length: 700 },
+  initData: 'AAAA', segmentSec: 1, startedAt: 1_000_000, producedBytes: 0, dvrSec, segments: [] });
 
 test('segments append at the edge and the window slides to its DVR length', () => {
   let w = empty(3);
@@ -43,6 +44,25 @@ test('a gap, a repeat, another stream or a segment after the end is refused', ()
   assert.throws(() => appendSegment({ ...w, ended: {} }, seg(2)), /has ended/);
   // a window may start at any seq (a packager restarted mid-stream numbers on; a viewer joins late)
   assert.is(liveEdge(appendSegment(empty(10), seg(41))), 41);
+});
+
+test('the window counts every byte produced, also of segments slid out; the index space is bounded', () => {
+  let w = empty(2);
+  for (let i = 0; i < 5; i++) w = appendSegment(w, seg(i));
+  assert.is(w.producedBytes, 5 * 1000 + (0 + 1 + 2 + 3 + 4));
+  assert.is(w.segments.length, 2);
+  assert.throws(() => appendSegment(empty(2), seg(LIVE_INDEX_SPACE)), /index space/);
+});
+
+test('a live playlist slides (media sequence = first segment), marks gaps and ends with ENDLIST only at the end', () => {
+  const opts = { initUri: 'init.mp4', segmentUri: (n: number) => `s/${n}.m4s`, targetDurationSec: 1, ended: false };
+  const text = liveHlsPlaylist([seg(7), seg(8), seg(10, 1.5)], opts);
+  assert.match(text, /#EXT-X-MEDIA-SEQUENCE:7\n/);
+  assert.match(text, /#EXT-X-TARGETDURATION:2\n/, 'rounded up from the longest segment');
+  assert.match(text, /#EXT-X-MAP:URI="init.mp4"/);
+  assert.match(text, /s\/8.m4s\n#EXT-X-DISCONTINUITY\n#EXTINF:1.500000,\ns\/10.m4s/);
+  assert.not.match(text, /ENDLIST|PLAYLIST-TYPE/);
+  assert.match(liveHlsPlaylist([seg(7)], { ...opts, ended: true }), /#EXT-X-ENDLIST\n$/);
 });
 
 test('the schemas refuse what a forged announcement could carry', () => {

@@ -1,0 +1,70 @@
+/**
+ * Where live windows live: one KV entry per stream in `sy_live`, written by the stream's packager on every
+ * segment (only the ingest role and operator tools may write it, protocol/permissions.ts) and read through a
+ * watch-fed mirror by the services that answer viewers: origin workers (window requests, opens and urgent grants
+ * for live streams) and gateways (the segment route).
+ */
+import { Kvm, type KV } from '@nats-io/kv';
+import {
+  Buckets, decode, encode, LiveEvents, LiveWindow, LiveWindowRequest, MAX_MANIFEST_MESSAGE_BYTES, parseLiveSubject,
+  QueueGroups, Subjects, UnknownVideoError,
+} from '../../protocol/mod.js';
+import { createKvMirror, type KvMirror } from '../../lib/kvmirror.js';
+import type { Logger } from '../../lib/logger.js';
+import { serve, type NatsConnection, type Subscription } from '../../lib/nats.js';
+
+export const LIVE_BUCKET_OPTIONS = { history: 1 } as const;
+
+export function openLiveBucket(nc: NatsConnection): Promise<KV> {
+  return new Kvm(nc).create(Buckets.live, LIVE_BUCKET_OPTIONS);
+}
+
+const parseWindow = (_key: string, bytes: Uint8Array): LiveWindow =>
+  decode(LiveWindow, bytes, { maxBytes: MAX_MANIFEST_MESSAGE_BYTES, what: 'live window' });
+
+/** A read-only view of every live stream's window. */
+export interface LiveDirectory {
+  /** the stream's window (mirror first, then a direct read); UnknownVideoError when there is no such stream */
+  get(streamId: string): Promise<LiveWindow>;
+  /** the stream's window if the mirror has it (no I/O) */
+  peek(streamId: string): LiveWindow | undefined;
+  /** every stream the mirror knows */
+  all(): LiveWindow[];
+  stop(): Promise<void>;
+}
+
+export async function createLiveDirectory(c: { nc: NatsConnection; logger: Logger }): Promise<LiveDirectory> {
+  const kv = await openLiveBucket(c.nc);
+  const mirror: KvMirror<LiveWindow> = await createKvMirror(kv, parseWindow, c.logger);
+  await mirror.ready;
+  return {
+    peek: (id) => mirror.entries.get(id)?.value,
+    all: () => [...mirror.entries.values()].map((e) => e.value),
+    async get(streamId) {
+      const known = mirror.entries.get(streamId)?.value;
+      if (known) return known;
+      const e = await kv.get(streamId).catch(() => null);
+      if (!e || e.operation !== 'PUT' || e.length === 0) throw new UnknownVideoError(streamId);
+      const w = parseWindow(streamId, e.value);
+      mirror.note(streamId, e.revision, w);
+      return w;
+    },
+    stop: () => mirror.stop(),
+  };
+}
+
+/**
+ * Answers `sy.live.<id>.window` in the origin's queue group: a joining viewer's first question. The stream is the
+ * subject's token; the reply is the whole window (init bytes included), up to the manifest message limit.
+ */
+export function serveLiveWindows(c: { nc: NatsConnection; directory: LiveDirectory; logger: Logger }): Subscription {
+  return serve(c.nc, {
+    subject: Subjects.liveAll(LiveEvents.window), queue: QueueGroups.origin, schema: LiveWindowRequest, logger: c.logger,
+    handler: async (_req, msg) => ({ window: await c.directory.get(parseLiveSubject(msg.subject).streamId) }),
+  });
+}
+
+/** Writes a window (the packager's side). */
+export async function putWindow(kv: KV, w: LiveWindow): Promise<void> {
+  await kv.put(w.streamId, encode(w));
+}

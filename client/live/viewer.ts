@@ -1,0 +1,357 @@
+/**
+ * The live viewer engine, shared by the headless client and the browser (only transports, hashing and the
+ * player differ): joins a stream at its window, hears each new segment announced, fetches it from the origin
+ * while the session holds a slot, else from peers that announced it (push-style `have`s over the data channels),
+ * else, once it has waited `peerWaitMs`, from the origin's urgent share. Every segment is checked against the
+ * announced SHA-256 before it is kept, played or relayed; a peer that sent a wrong one is banned.
+ */
+import type { OriginClient } from '../../actors/origin/client.js';
+import type { Clock } from '../../lib/clock.js';
+import type { Logger } from '../../lib/logger.js';
+import {
+  appendSegment, fromBase64, LIVE_INDEX_SPACE, segmentInWindow, type LiveEnd, type LiveMode, type LiveSegment, type LiveWindow,
+} from '../../protocol/mod.js';
+import type { Swarm, SwarmEvent } from '../p2p/swarm.js';
+import type { ChunkSource, SwarmContent } from '../p2p/types.js';
+import type { LiveFeed } from './feed.js';
+import { createLivePlayhead, type LivePlayhead, type PlayheadStats, type PlayheadView } from './playhead.js';
+import { createLiveSegmentStore, type LiveSegmentStore } from './segments.js';
+import type { LiveSession } from './session.js';
+
+export type LiveSource = 'origin' | 'urgent' | 'peer';
+
+export type LiveViewerEvent =
+  | { type: 'segment.verified'; seq: number; source: LiveSource; peerId?: string; latencyMs: number; bytes: number }
+  | { type: 'segment.corrupt'; seq: number; source: LiveSource; peerId?: string }
+  | { type: 'ended'; end: LiveEnd };
+
+export interface LiveViewerInit {
+  streamId: string;
+  peerId: string;
+  gatewayUrl: string;
+  mode: LiveMode;
+  /** use the origin at all (slot and urgent share); false: peers only */
+  origin?: boolean;
+  /** segments in flight from one peer (default 2) */
+  perPeer?: number;
+}
+
+export interface LiveViewerComponents {
+  feed: LiveFeed;
+  session: LiveSession;
+  origin: Pick<OriginClient, 'urgent'>;
+  /** makes the swarm for this stream's content, serving `source` */
+  swarm(content: SwarmContent, source: ChunkSource): Swarm;
+  sha256(data: Uint8Array): Promise<string>;
+  fetch: typeof fetch;
+  clock: Clock;
+  logger: Logger;
+  /** how the player is doing (default: a headless playhead, client/live/playhead.ts) */
+  playhead?: LivePlayhead;
+}
+
+export interface LiveViewerStats {
+  bySource: Record<LiveSource, number>;
+  verified: number;
+  corrupt: number;
+  /** production → verified here, ms, one per segment */
+  latenciesMs: number[];
+  admitted: boolean;
+  playhead: PlayheadStats;
+  held: number;
+}
+
+export interface LiveViewer {
+  readonly streamId: string;
+  /** joins: the window, the session, the swarm; resolves with the window it joined */
+  start(): Promise<LiveWindow>;
+  stop(): Promise<void>;
+  on(fn: (e: LiveViewerEvent) => void): () => void;
+  init(): Uint8Array;
+  window(): LiveWindow;
+  info(seq: number): LiveSegment | undefined;
+  /** a verified segment's bytes, while held */
+  segment(seq: number): Uint8Array | undefined;
+  /** held seqs, ascending */
+  held(): number[];
+  /** the end, once announced */
+  ended(): LiveEnd | null;
+  stats(): LiveViewerStats;
+  readonly swarm: Swarm;
+}
+
+const MAX_LATENCY_SAMPLES = 100_000;
+
+export function createLiveViewer(init: LiveViewerInit, c: LiveViewerComponents): LiveViewer {
+  const log = c.logger;
+  const perPeer = init.perPeer ?? 2;
+  const useOrigin = init.origin !== false;
+  const known = new Map<number, LiveSegment>();
+  const inflight = new Map<number, LiveSource>();
+  const peerHas = new Map<string, Set<number>>();
+  const unchoked = new Set<string>();
+  const peerLoad = new Map<string, number>();
+  const listeners = new Set<(e: LiveViewerEvent) => void>();
+  const bySource: Record<LiveSource, number> = { origin: 0, urgent: 0, peer: 0 };
+  const latencies: number[] = [];
+  let win: LiveWindow | null = null;
+  let initBytes: Uint8Array | null = null;
+  let store: LiveSegmentStore | null = null;
+  let swarm: Swarm | null = null;
+  let fromSeq = 0;
+  let edge: number | null = null;
+  let end: LiveEnd | null = null;
+  let verified = 0;
+  let corrupt = 0;
+  let stopped = false;
+  let urgentUntil = 0;
+  let timer: ReturnType<typeof setInterval> | null = null;
+  let unsubs: Array<() => void> = [];
+  const playhead = c.playhead ?? createLivePlayhead(init.mode);
+
+  const emit = (e: LiveViewerEvent) => {
+    for (const l of listeners) {
+      try {
+        l(e);
+      } catch (err) {
+        log.warn('live listener failed', { err });
+      }
+    }
+  };
+  const view: PlayheadView = {
+    info: (s) => known.get(s),
+    held: (s) => store?.has(s) ?? false,
+    edge: () => edge,
+    lastSeq: () => end?.lastSeq ?? null,
+  };
+  const learn = (s: LiveSegment) => {
+    if (known.has(s.seq) || s.seq >= LIVE_INDEX_SPACE) return;
+    known.set(s.seq, s);
+    if (edge === null || s.seq > edge) edge = s.seq;
+    // forget what slid far out of the window (bounded by the window's length, as the store is)
+    const keepMs = (win?.dvrSec ?? 60) * 1000 + 30_000;
+    for (const [seq, k] of known) if (s.producedAt - k.producedAt > keepMs) known.delete(seq);
+  };
+
+  const accept = async (seg: LiveSegment, data: Uint8Array, source: LiveSource, peerId?: string): Promise<boolean> => {
+    const ok = data.byteLength === seg.length && (await c.sha256(data)) === seg.sha256;
+    if (!ok) {
+      corrupt++;
+      emit({ type: 'segment.corrupt', seq: seg.seq, source, ...(peerId ? { peerId } : {}) });
+      if (peerId) swarm?.ban(peerId, `corrupt live segment ${seg.seq}`);
+      else log.warn('the origin sent a live segment that does not match its announcement', { seq: seg.seq });
+      return false;
+    }
+    if (stopped || store!.has(seg.seq)) return true;
+    store!.put(seg, data);
+    verified++;
+    bySource[source] += data.byteLength;
+    const latencyMs = c.clock.now() - seg.producedAt;
+    if (latencies.length < MAX_LATENCY_SAMPLES) latencies.push(latencyMs);
+    swarm?.noteHave(seg.seq);
+    emit({ type: 'segment.verified', seq: seg.seq, source, ...(peerId ? { peerId } : {}), latencyMs, bytes: data.byteLength });
+    return true;
+  };
+
+  const httpGet = async (url: string): Promise<Uint8Array> => {
+    const res = await c.fetch(url);
+    if (!res.ok) {
+      const body = await res.json().catch(() => null) as { error?: { code?: string } } | null;
+      const err = new Error(`HTTP ${res.status} ${body?.error?.code ?? ''}`) as Error & { code?: string; status?: number };
+      err.code = body?.error?.code;
+      err.status = res.status;
+      throw err;
+    }
+    return new Uint8Array(await res.arrayBuffer());
+  };
+  const segmentUrl = (seq: number, grant: string) =>
+    `${init.gatewayUrl}/live/${encodeURIComponent(init.streamId)}/segments/${seq}?grant=${encodeURIComponent(grant)}`;
+
+  const fetchOrigin = (seg: LiveSegment, grant: string) => {
+    inflight.set(seg.seq, 'origin');
+    void httpGet(segmentUrl(seg.seq, grant))
+      .then((data) => accept(seg, data, 'origin'))
+      .catch((err: Error & { code?: string }) => {
+        if (err.code === 'lease_lost' || err.code === 'grant_expired') c.session.lost();
+        log.debug('origin segment fetch failed', { seq: seg.seq, err: err.message });
+      })
+      .finally(() => done(seg.seq));
+  };
+  const fetchUrgent = (seg: LiveSegment, sessionId: string) => {
+    inflight.set(seg.seq, 'urgent');
+    void (async () => {
+      const g = await c.origin.urgent(sessionId, init.peerId, init.streamId, [seg.seq]);
+      await accept(seg, await httpGet(segmentUrl(seg.seq, g.grant)), 'urgent');
+    })().catch((err: Error & { code?: string }) => {
+      // refused or the share is spent: peers only for a moment, so a flood of viewers cannot hammer the origin
+      urgentUntil = c.clock.now() + 1000;
+      log.debug('urgent segment fetch failed', { seq: seg.seq, code: err.code, err: err.message });
+    }).finally(() => done(seg.seq));
+  };
+  const fetchPeer = (seg: LiveSegment, peerId: string) => {
+    inflight.set(seg.seq, 'peer');
+    peerLoad.set(peerId, (peerLoad.get(peerId) ?? 0) + 1);
+    void swarm!.request(peerId, seg.seq)
+      .then((data) => accept(seg, data, 'peer', peerId))
+      .catch((err: Error) => {
+        peerHas.get(peerId)?.delete(seg.seq);
+        log.debug('peer segment fetch failed', { seq: seg.seq, peer: peerId, err: err.message });
+      })
+      .finally(() => {
+        const n = (peerLoad.get(peerId) ?? 1) - 1;
+        if (n > 0) peerLoad.set(peerId, n);
+        else peerLoad.delete(peerId);
+        done(seg.seq);
+      });
+  };
+  const done = (seq: number) => {
+    inflight.delete(seq);
+    pump();
+  };
+  /** the unchoked peer with the fewest of our requests that announced `seq` */
+  const peerFor = (seq: number): string | null => {
+    let best: string | null = null;
+    let load = Infinity;
+    for (const p of unchoked) {
+      if (!peerHas.get(p)?.has(seq)) continue;
+      const l = peerLoad.get(p) ?? 0;
+      if (l < perPeer && l < load) {
+        best = p;
+        load = l;
+      }
+    }
+    return best;
+  };
+
+  /** Starts every fetch that is due: oldest needed first (the playhead's deadline order). */
+  const pump = () => {
+    if (stopped || !store || edge === null) return;
+    const now = c.clock.now();
+    const grant = useOrigin ? c.session.grant() : null;
+    for (let seq = fromSeq; seq <= edge; seq++) {
+      if (store.has(seq) || inflight.has(seq)) continue;
+      const seg = known.get(seq);
+      if (!seg) continue;
+      if (grant) {
+        fetchOrigin(seg, grant);
+        continue;
+      }
+      const peer = peerFor(seq);
+      if (peer) {
+        fetchPeer(seg, peer);
+        continue;
+      }
+      const sessionId = c.session.sessionId();
+      if (useOrigin && sessionId && now >= urgentUntil && now - seg.producedAt >= init.mode.peerWaitMs) {
+        fetchUrgent(seg, sessionId);
+      }
+    }
+  };
+
+  const onSwarm = (e: SwarmEvent) => {
+    switch (e.type) {
+      case 'peer.bitfield': {
+        const set = new Set<number>();
+        for (let i = 0; i < e.have.length; i++) if (e.have[i]) set.add(i);
+        peerHas.set(e.peerId, set);
+        break;
+      }
+      case 'peer.have': {
+        const set = peerHas.get(e.peerId) ?? new Set<number>();
+        peerHas.set(e.peerId, set);
+        set.add(e.index);
+        // bounded: what slid out of the window is of no use
+        if (set.size > 2 * (win?.segments.length ?? 60) + 16) for (const s of set) if (s < fromSeq) set.delete(s);
+        break;
+      }
+      case 'peer.unchoked':
+        unchoked.add(e.peerId);
+        break;
+      case 'peer.choked':
+        unchoked.delete(e.peerId);
+        break;
+      case 'peer.left':
+        unchoked.delete(e.peerId);
+        peerHas.delete(e.peerId);
+        break;
+      default:
+        break;
+    }
+    pump();
+  };
+
+  const api: LiveViewer = {
+    streamId: init.streamId,
+    get swarm() {
+      if (!swarm) throw new Error('the viewer has not started');
+      return swarm;
+    },
+    async start() {
+      const w = await c.feed.window();
+      win = w;
+      const initData = fromBase64(w.initData);
+      if (!initData || initData.byteLength !== w.init.length || (await c.sha256(initData)) !== w.init.sha256) {
+        throw new Error(`the init segment of ${init.streamId} does not match its hash`);
+      }
+      initBytes = initData;
+      for (const s of w.segments) learn(s);
+      if (w.ended) end = { streamId: w.streamId, lastSeq: edge ?? -1, ...(w.ended.videoId ? { videoId: w.ended.videoId } : {}) };
+      store = createLiveSegmentStore({ keepSec: w.dvrSec + 10 });
+      unsubs.push(c.feed.subscribe({
+        segment: (s) => {
+          learn(s);
+          try {
+            if (win) win = appendSegment(win, s);
+          } catch {
+            // a missed announcement (gap): the window is what the origin said; segments are still learnt one by one
+          }
+          pump();
+        },
+        end: (e) => {
+          end = e;
+          emit({ type: 'ended', end: e });
+        },
+      }));
+      fromSeq = playhead.startSeq(view, c.clock.now()) ?? 0;
+      const lengthOf = (i: number) => known.get(i)?.length;
+      swarm = c.swarm({ rootHash: w.rootHash, chunkCount: LIVE_INDEX_SPACE, chunkLength: lengthOf }, store);
+      unsubs.push(swarm.subscribe(onSwarm));
+      c.session.onChange(() => pump());
+      if (useOrigin) await c.session.start();
+      await swarm.start();
+      timer = setInterval(() => {
+        playhead.tick(view, c.clock.now());
+        pump();
+      }, 100);
+      pump();
+      return w;
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      if (timer) clearInterval(timer);
+      for (const u of unsubs.splice(0)) u();
+      await c.session.stop();
+      await swarm?.stop();
+    },
+    on(fn) {
+      listeners.add(fn);
+      return () => listeners.delete(fn);
+    },
+    init() {
+      if (!initBytes) throw new Error('the viewer has not started');
+      return initBytes;
+    },
+    window() {
+      if (!win) throw new Error('the viewer has not started');
+      return win;
+    },
+    info: (seq) => known.get(seq) ?? (win ? segmentInWindow(win, seq) : undefined),
+    segment: (seq) => store?.get(seq),
+    held: () => store?.seqs() ?? [],
+    ended: () => end,
+    stats: () => ({ bySource: { ...bySource }, verified, corrupt, latenciesMs: [...latencies],
+      admitted: c.session.grant() !== null, playhead: playhead.stats(), held: store?.seqs().length ?? 0 }),
+  };
+  return api;
+}
