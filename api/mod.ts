@@ -5,6 +5,8 @@
 export { download, type Download, type DownloadEvents, type DownloadOptions } from './download.js';
 export { play, type Player, type PlayOptions } from './play.js';
 export { seed, type Seeder, type SeedEvents, type SeedOptions } from './seed.js';
+export { watchLive, type LiveWatch, type WatchLiveOptions } from './live.js';
+export type { LiveViewerEvent, LiveViewerStats } from '../client/live/viewer.js';
 export type { ClientOptions } from './client.js';
 export type { Listener, TypedEvents } from './events.js';
 export type { DownloadProgress, DownloadResult } from '../client/download.js';

@@ -12,7 +12,6 @@
  * `<out>/swarm-sweep.csv` and `<out>/swarm-sweep.svg` (origin egress / F against distribution time / D_p2p: the
  * cost-versus-time curve); its JSON line is `{ bench, sweep: [rows], csv, svg }`. Progress goes to stderr.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -21,6 +20,7 @@ import { parseArgs } from 'node:util';
 import { createRtcHost } from '../client/p2p/rtc.js';
 import { createLogger, type LogLevel } from '../lib/logger.js';
 import type { OriginPolicy } from '../protocol/mod.js';
+import { gitCommit } from './lib/git.js';
 import { percentile, runCrowd, writeRandomFile, type CrowdOptions, type CrowdResult } from './lib/crowd.js';
 import { FETCH_MODES } from './lib/metrics.js';
 import { plotSvg } from './lib/plot.js';
@@ -56,17 +56,6 @@ const logger = createLogger('bench', (process.env.SWITCHYARD_LOG as LogLevel | u
 
 const r3 = (x: number) => (Number.isFinite(x) ? Math.round(x * 1000) / 1000 : null);
 const r1 = (x: number) => (Number.isFinite(x) ? Math.round(x * 10) / 10 : null);
-
-function gitCommit(): string | null {
-  try {
-    const head = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: root, encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    return dirty ? `${head}-dirty` : head;
-  } catch {
-    return null;
-  }
-}
 
 /** The §6 figures of one crowd (and a few more). */
 function figures(r: CrowdResult) {

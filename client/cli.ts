@@ -13,6 +13,7 @@ import { machineToDot, machineToMermaid } from '../machines/graph.js';
 import { BadRequestError, ErrorCodes, SwitchyardError } from '../protocol/mod.js';
 import { getCommand } from './commands/get.js';
 import { playCommand } from './commands/play.js';
+import { liveCommand } from './commands/live.js';
 import { ingestCommand } from './commands/ingest.js';
 import { serveCommand } from './commands/serve.js';
 import { seedCommand } from './commands/seed.js';
@@ -30,7 +31,10 @@ usage:
   switchyard get     <videoId> [-o FILE] [--parallel N] [--rate BYTES_PER_S] [--json] [--keep-partial]
                      [--seed [--seed-seconds S]] [--no-upload] [--up-rate BYTES_PER_S] [--bind ADDR|any] [--label L]
   switchyard play    <videoId> [--port N] [--host ADDR] [--out FILE] [get's --parallel, --rate, --json, --no-upload …]
-                     serves the HLS playlist and the file (Range) to a local player while it downloads
+                     serves the HLS playlist and the file (Range) to a local player while it downloads;
+                     on a live stream id: joins at the live edge and serves a live playlist [--mode low|default|p2p]
+  switchyard live    <file|loop:FILE|testsrc|rtmp://…|srt://…|udp://…|/dev/videoN> --name NAME [--dvr SEC]
+                     [--segment SEC] [--bitrate KBIT_S] [--size WxH] [--duration SEC] [--no-record] [--json]
   switchyard seed    <videoId> --file FILE [--seconds S] [--up-rate BYTES_PER_S]
   switchyard machines [--machine download|peerLink] [--format dot|mermaid] [-o FILE]
   switchyard demo    [--clients N] [--capacity N] [--seconds S] [--policy swarm-aware|server-first]
@@ -84,6 +88,12 @@ async function main(argv: string[]): Promise<number> {
       'down-mibps': { type: 'string' },
       hold: { type: 'boolean' },
       seconds: { type: 'string' },
+      mode: { type: 'string' },
+      dvr: { type: 'string' },
+      bitrate: { type: 'string' },
+      size: { type: 'string' },
+      duration: { type: 'string' },
+      'no-record': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -97,6 +107,8 @@ async function main(argv: string[]): Promise<number> {
       return getCommand(rest[0], values);
     case 'play':
       return playCommand(rest[0], values);
+    case 'live':
+      return liveCommand(rest[0], values);
     case 'ingest':
       return ingestCommand(rest[0], values);
     case 'seed':

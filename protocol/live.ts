@@ -23,6 +23,21 @@ export const MAX_LIVE_INIT_BYTES = 64 * 1024;
  * recording becomes a video and a new stream can start). Bitfields of this size are 2 KiB.
  */
 export const LIVE_INDEX_SPACE = 16384;
+/**
+ * Parts per segment on the wire. A viewer relays a part as soon as it verified it (against the part hashes in the
+ * announcement), so a segment crosses several hops of the swarm in little more than one part's time per hop
+ * instead of one segment's: the pipelining that keeps the swarm useful a second or two behind the edge.
+ */
+export const LIVE_PARTS = 4;
+/** The swarm's index space for a live stream: part `k` of segment `seq` is index `seq * LIVE_PARTS + k`. */
+export const LIVE_CHUNK_SPACE = LIVE_INDEX_SPACE * LIVE_PARTS;
+export const liveIndex = (seq: number, part: number): number => seq * LIVE_PARTS + part;
+/** The byte range of part `k` of a segment of `length` bytes (the last part may be shorter). */
+export function livePartRange(length: number, k: number): { offset: number; length: number } {
+  const size = Math.ceil(length / LIVE_PARTS);
+  const offset = Math.min(length, k * size);
+  return { offset, length: Math.max(0, Math.min(size, length - offset)) };
+}
 /** Longest window a viewer can be handed at once (2 h of 1 s segments). */
 export const MAX_LIVE_WINDOW_SEGMENTS = 7200;
 
@@ -31,7 +46,9 @@ export const LiveSegment = Type.Object({
   /** 0, 1, 2, … in production order, without gaps */
   seq: Type.Integer({ minimum: 0 }),
   sha256: Sha256Hex,
-  length: Type.Integer({ minimum: 1, maximum: MAX_LIVE_SEGMENT_BYTES }),
+  length: Type.Integer({ minimum: 64, maximum: MAX_LIVE_SEGMENT_BYTES }),
+  /** SHA-256 of each of the LIVE_PARTS parts (livePartRange), so a part can be checked and relayed on its own */
+  parts: Type.Array(Sha256Hex, { minItems: LIVE_PARTS, maxItems: LIVE_PARTS }),
   durationSec: Type.Number({ exclusiveMinimum: 0, maximum: 30 }),
   /** ms since the epoch when the packager had it complete (latency is measured from here) */
   producedAt: Type.Integer({ minimum: 0 }),

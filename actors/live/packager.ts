@@ -12,7 +12,7 @@ import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { KV } from '@nats-io/kv';
 import {
-  appendSegment, encode, LIVE_INDEX_SPACE, LiveEvents, MAX_LIVE_INIT_BYTES, MAX_LIVE_SEGMENT_BYTES, Subjects, toBase64,
+  appendSegment, encode, LIVE_INDEX_SPACE, LIVE_PARTS, livePartRange, LiveEvents, MAX_LIVE_INIT_BYTES, MAX_LIVE_SEGMENT_BYTES, Subjects, toBase64,
   type LiveEnd, type LiveSegment, type LiveWindow, type Manifest,
 } from '../../protocol/mod.js';
 import { sha256Hex } from '../../lib/hash.js';
@@ -126,6 +126,7 @@ export function createLivePackager(init: LivePackagerInit, c: LivePackagerCompon
         continue;
       }
       if (size > MAX_LIVE_SEGMENT_BYTES) throw new Error(`segment ${next} has ${size} bytes: lower the bit rate`);
+      if (size < 64) throw new Error(`segment ${next} has only ${size} bytes`);
       const data = new Uint8Array(await readFile(file));
       await addSegment(data, durationSec);
     }
@@ -142,7 +143,11 @@ export function createLivePackager(init: LivePackagerInit, c: LivePackagerCompon
         init: { sha256: initSha, length: initBytes!.byteLength }, initData: toBase64(initBytes!),
         ...(codecs ? { codecs } : {}), segmentSec: enc.segmentSec, startedAt, producedBytes: 0, dvrSec, segments: [] };
     }
-    const seg: LiveSegment = { streamId: init.streamId, seq: next, sha256, length: data.byteLength, durationSec,
+    const parts = Array.from({ length: LIVE_PARTS }, (_, k) => {
+      const r = livePartRange(data.byteLength, k);
+      return sha256Hex(data.subarray(r.offset, r.offset + r.length));
+    });
+    const seg: LiveSegment = { streamId: init.streamId, seq: next, sha256, length: data.byteLength, parts, durationSec,
       producedAt: c.clock.now() };
     const before = new Set(win.segments.map((s) => s.sha256));
     win = appendSegment(win, seg);

@@ -12,10 +12,11 @@ import type { NatsConnection } from '../../lib/nats.js';
 import { createTokenBucket } from '../../lib/tokenbucket.js';
 import { LiveModes, type LiveMode } from '../../protocol/mod.js';
 import { createRtcHost, type RtcHost } from '../p2p/rtc.js';
-import { createSwarm } from '../p2p/swarm.js';
+import { createSwarm, type Swarm } from '../p2p/swarm.js';
+import type { ChunkSource, SwarmContent } from '../p2p/types.js';
 import { createLiveFeed } from './feed.js';
 import { createLiveSession } from './session.js';
-import { createLiveViewer, type LiveViewer } from './viewer.js';
+import { createLiveViewer, LIVE_UPLOAD_QUEUE, type LiveViewer } from './viewer.js';
 
 export interface NodeLiveViewerOptions {
   streamId: string;
@@ -38,6 +39,18 @@ export interface NodeLiveViewer extends LiveViewer {
   close(): Promise<void>;
 }
 
+/** The swarm factory of a Node live viewer: node-datachannel links, the live upload queue, the upload cap. */
+export function nodeLiveSwarm(opts: Pick<NodeLiveViewerOptions, 'streamId' | 'peerId' | 'uploads' | 'maxPeers' | 'uploadRate'>,
+  c: { nc: NatsConnection; logger: Logger; rtc: RtcHost }): (content: SwarmContent, source: ChunkSource) => Swarm {
+  return (content, source) => createSwarm({ videoId: opts.streamId, peerId: opts.peerId, content,
+    uploads: opts.uploads ?? true, maxPeers: opts.maxPeers ?? 8, requestTimeoutMs: 3000, rechokeMs: 1000,
+    maxQueuedTotal: LIVE_UPLOAD_QUEUE }, {
+    tracker: createTrackerClient(c.nc), signal: createSignalClient(c.nc, opts.peerId, c.logger.child('signal')),
+    rtc: c.rtc, source, logger: c.logger.child('swarm'),
+    ...(opts.uploadRate ? { uploadLimiter: createTokenBucket(opts.uploadRate) } : {}),
+  });
+}
+
 export function createNodeLiveViewer(opts: NodeLiveViewerOptions,
   c: { nc: NatsConnection; logger: Logger; rtc?: RtcHost; clock?: Clock }): NodeLiveViewer {
   const ownRtc = !c.rtc;
@@ -48,12 +61,7 @@ export function createNodeLiveViewer(opts: NodeLiveViewerOptions,
     feed: createLiveFeed(c.nc, opts.streamId, c.logger),
     session: createLiveSession({ streamId: opts.streamId, peerId: opts.peerId }, { origin, logger: c.logger.child('session') }),
     origin,
-    swarm: (content, source) => createSwarm({ videoId: opts.streamId, peerId: opts.peerId, content,
-      uploads: opts.uploads ?? true, maxPeers: opts.maxPeers ?? 8, requestTimeoutMs: 4000, rechokeMs: 1000 }, {
-      tracker: createTrackerClient(c.nc), signal: createSignalClient(c.nc, opts.peerId, c.logger.child('signal')),
-      rtc, source, logger: c.logger.child('swarm'),
-      ...(opts.uploadRate ? { uploadLimiter: createTokenBucket(opts.uploadRate) } : {}),
-    }),
+    swarm: nodeLiveSwarm(opts, { ...c, rtc }),
     sha256: async (d) => sha256Hex(d),
     fetch: globalThis.fetch,
     clock: c.clock ?? systemClock,

@@ -1,16 +1,19 @@
 /**
  * The live viewer engine, shared by the headless client and the browser (only transports, hashing and the
  * player differ): joins a stream at its window, hears each new segment announced, fetches it from the origin
- * while the session holds a slot, else from peers that announced it (push-style `have`s over the data channels),
- * else, once it has waited `peerWaitMs`, from the origin's urgent share. Every segment is checked against the
+ * while the session holds a slot, else part by part from peers that announced the parts (push-style `have`s over
+ * the data channels; a part is relayed as soon as it is verified, so segments pipeline through the swarm), else,
+ * once it has waited `peerWaitMs`, from the origin's urgent share. Every part and segment is checked against the
  * announced SHA-256 before it is kept, played or relayed; a peer that sent a wrong one is banned.
  */
 import type { OriginClient } from '../../actors/origin/client.js';
 import type { Clock } from '../../lib/clock.js';
 import type { Logger } from '../../lib/logger.js';
 import {
-  appendSegment, fromBase64, LIVE_INDEX_SPACE, segmentInWindow, type LiveEnd, type LiveMode, type LiveSegment, type LiveWindow,
+  appendSegment, fromBase64, LIVE_CHUNK_SPACE, LIVE_INDEX_SPACE, LIVE_PARTS, liveIndex, livePartRange, segmentInWindow,
+  type LiveEnd, type LiveMode, type LiveSegment, type LiveWindow,
 } from '../../protocol/mod.js';
+import { FetchFailure } from '../http.js';
 import type { Swarm, SwarmEvent } from '../p2p/swarm.js';
 import type { ChunkSource, SwarmContent } from '../p2p/types.js';
 import type { LiveFeed } from './feed.js';
@@ -81,14 +84,25 @@ export interface LiveViewer {
 }
 
 const MAX_LATENCY_SAMPLES = 100_000;
+/**
+ * Parts a live viewer queues for upload across all its peers before it answers `overloaded` (the requester then
+ * asks another holder): a few parts are under half a second of upload at any sensible rate.
+ */
+export const LIVE_UPLOAD_QUEUE = 3;
 
 export function createLiveViewer(init: LiveViewerInit, c: LiveViewerComponents): LiveViewer {
   const log = c.logger;
   const perPeer = init.perPeer ?? 2;
   const useOrigin = init.origin !== false;
   const known = new Map<number, LiveSegment>();
+  /** whole-segment fetches from the origin, by seq */
   const inflight = new Map<number, LiveSource>();
+  /** part fetches from peers, by part index */
+  const partsInflight = new Set<number>();
+  /** part indexes each peer announced */
   const peerHas = new Map<string, Set<number>>();
+  /** a peer that said it is overloaded or choked us rests a moment before we ask again */
+  const busyUntil = new Map<string, number>();
   const unchoked = new Set<string>();
   const peerLoad = new Map<string, number>();
   const listeners = new Set<(e: LiveViewerEvent) => void>();
@@ -120,7 +134,7 @@ export function createLiveViewer(init: LiveViewerInit, c: LiveViewerComponents):
   };
   const view: PlayheadView = {
     info: (s) => known.get(s),
-    held: (s) => store?.has(s) ?? false,
+    held: (s) => store?.complete(s) ?? false,
     edge: () => edge,
     lastSeq: () => end?.lastSeq ?? null,
   };
@@ -133,24 +147,45 @@ export function createLiveViewer(init: LiveViewerInit, c: LiveViewerComponents):
     for (const [seq, k] of known) if (s.producedAt - k.producedAt > keepMs) known.delete(seq);
   };
 
-  const accept = async (seg: LiveSegment, data: Uint8Array, source: LiveSource, peerId?: string): Promise<boolean> => {
-    const ok = data.byteLength === seg.length && (await c.sha256(data)) === seg.sha256;
-    if (!ok) {
-      corrupt++;
-      emit({ type: 'segment.corrupt', seq: seg.seq, source, ...(peerId ? { peerId } : {}) });
-      if (peerId) swarm?.ban(peerId, `corrupt live segment ${seg.seq}`);
-      else log.warn('the origin sent a live segment that does not match its announcement', { seq: seg.seq });
-      return false;
-    }
-    if (stopped || store!.has(seg.seq)) return true;
-    store!.put(seg, data);
+  const completed = (seg: LiveSegment, source: LiveSource, peerId?: string) => {
     verified++;
-    bySource[source] += data.byteLength;
     const latencyMs = c.clock.now() - seg.producedAt;
     if (latencies.length < MAX_LATENCY_SAMPLES) latencies.push(latencyMs);
-    swarm?.noteHave(seg.seq);
-    emit({ type: 'segment.verified', seq: seg.seq, source, ...(peerId ? { peerId } : {}), latencyMs, bytes: data.byteLength });
-    return true;
+    emit({ type: 'segment.verified', seq: seg.seq, source, ...(peerId ? { peerId } : {}), latencyMs, bytes: seg.length });
+  };
+  const rejectFrom = (seg: LiveSegment, source: LiveSource, peerId?: string) => {
+    corrupt++;
+    emit({ type: 'segment.corrupt', seq: seg.seq, source, ...(peerId ? { peerId } : {}) });
+    if (peerId) swarm?.ban(peerId, `corrupt live segment ${seg.seq}`);
+    else log.warn('the origin sent a live segment that does not match its announcement', { seq: seg.seq });
+  };
+
+  /** a whole segment from the origin (slot or urgent share) */
+  const acceptSegment = async (seg: LiveSegment, data: Uint8Array, source: LiveSource): Promise<void> => {
+    if (data.byteLength !== seg.length || (await c.sha256(data)) !== seg.sha256) return rejectFrom(seg, source);
+    if (stopped || store!.complete(seg.seq)) return;
+    const had = new Array(LIVE_PARTS).fill(false).map((_, k) => store!.hasPart(seg.seq, k));
+    store!.putSegment(seg, data);
+    for (let k = 0; k < LIVE_PARTS; k++) {
+      if (had[k]) continue;
+      bySource[source] += livePartRange(seg.length, k).length;
+      swarm?.noteHave(liveIndex(seg.seq, k));
+    }
+    completed(seg, source);
+  };
+
+  /** one part from a peer, checked against the announced part hash */
+  const acceptPart = async (seg: LiveSegment, k: number, data: Uint8Array, peerId: string): Promise<void> => {
+    const r = livePartRange(seg.length, k);
+    if (data.byteLength !== r.length || (await c.sha256(data)) !== seg.parts[k]) return rejectFrom(seg, 'peer', peerId);
+    if (stopped || store!.hasPart(seg.seq, k)) return;
+    const done = store!.putPart(seg, k, data);
+    bySource.peer += data.byteLength;
+    swarm?.noteHave(liveIndex(seg.seq, k));
+    if (!done) return;
+    // every part matched its hash; the whole must match too (it does unless the announcement lied to itself)
+    if ((await c.sha256(store!.segment(seg.seq)!)) !== seg.sha256) return rejectFrom(seg, 'peer');
+    completed(seg, 'peer', peerId);
   };
 
   const httpGet = async (url: string): Promise<Uint8Array> => {
@@ -170,7 +205,7 @@ export function createLiveViewer(init: LiveViewerInit, c: LiveViewerComponents):
   const fetchOrigin = (seg: LiveSegment, grant: string) => {
     inflight.set(seg.seq, 'origin');
     void httpGet(segmentUrl(seg.seq, grant))
-      .then((data) => accept(seg, data, 'origin'))
+      .then((data) => acceptSegment(seg, data, 'origin'))
       .catch((err: Error & { code?: string }) => {
         if (err.code === 'lease_lost' || err.code === 'grant_expired') c.session.lost();
         log.debug('origin segment fetch failed', { seq: seg.seq, err: err.message });
@@ -181,39 +216,43 @@ export function createLiveViewer(init: LiveViewerInit, c: LiveViewerComponents):
     inflight.set(seg.seq, 'urgent');
     void (async () => {
       const g = await c.origin.urgent(sessionId, init.peerId, init.streamId, [seg.seq]);
-      await accept(seg, await httpGet(segmentUrl(seg.seq, g.grant)), 'urgent');
+      await acceptSegment(seg, await httpGet(segmentUrl(seg.seq, g.grant)), 'urgent');
     })().catch((err: Error & { code?: string }) => {
       // refused or the share is spent: peers only for a moment, so a flood of viewers cannot hammer the origin
       urgentUntil = c.clock.now() + 1000;
       log.debug('urgent segment fetch failed', { seq: seg.seq, code: err.code, err: err.message });
     }).finally(() => done(seg.seq));
   };
-  const fetchPeer = (seg: LiveSegment, peerId: string) => {
-    inflight.set(seg.seq, 'peer');
+  const fetchPart = (seg: LiveSegment, k: number, peerId: string) => {
+    const index = liveIndex(seg.seq, k);
+    partsInflight.add(index);
     peerLoad.set(peerId, (peerLoad.get(peerId) ?? 0) + 1);
-    void swarm!.request(peerId, seg.seq)
-      .then((data) => accept(seg, data, 'peer', peerId))
+    void swarm!.request(peerId, index)
+      .then((data) => acceptPart(seg, k, data, peerId))
       .catch((err: Error) => {
-        peerHas.get(peerId)?.delete(seg.seq);
-        log.debug('peer segment fetch failed', { seq: seg.seq, peer: peerId, err: err.message });
+        // only "not have" says something about the part; overloaded/choked/timeouts are about the peer, now
+        if (err instanceof FetchFailure && err.reason === 'missing') peerHas.get(peerId)?.delete(index);
+        else busyUntil.set(peerId, c.clock.now() + 300);
+        log.debug('peer part fetch failed', { seq: seg.seq, part: k, peer: peerId, err: err.message });
       })
       .finally(() => {
         const n = (peerLoad.get(peerId) ?? 1) - 1;
         if (n > 0) peerLoad.set(peerId, n);
         else peerLoad.delete(peerId);
-        done(seg.seq);
+        partsInflight.delete(index);
+        pump();
       });
   };
   const done = (seq: number) => {
     inflight.delete(seq);
     pump();
   };
-  /** the unchoked peer with the fewest of our requests that announced `seq` */
-  const peerFor = (seq: number): string | null => {
+  /** the unchoked, not resting peer with the fewest of our requests that announced part `index` */
+  const peerFor = (index: number, now: number): string | null => {
     let best: string | null = null;
     let load = Infinity;
     for (const p of unchoked) {
-      if (!peerHas.get(p)?.has(seq)) continue;
+      if (!peerHas.get(p)?.has(index) || (busyUntil.get(p) ?? 0) > now) continue;
       const l = peerLoad.get(p) ?? 0;
       if (l < perPeer && l < load) {
         best = p;
@@ -228,21 +267,32 @@ export function createLiveViewer(init: LiveViewerInit, c: LiveViewerComponents):
     if (stopped || !store || edge === null) return;
     const now = c.clock.now();
     const grant = useOrigin ? c.session.grant() : null;
+    // nothing behind the playhead is needed any more (it skipped, or it is past it)
+    const at = playhead.stats().seq;
+    if (at !== null && at > fromSeq) fromSeq = at;
     for (let seq = fromSeq; seq <= edge; seq++) {
-      if (store.has(seq) || inflight.has(seq)) continue;
+      if (store.complete(seq) || inflight.has(seq)) continue;
       const seg = known.get(seq);
       if (!seg) continue;
       if (grant) {
         fetchOrigin(seg, grant);
         continue;
       }
-      const peer = peerFor(seq);
-      if (peer) {
-        fetchPeer(seg, peer);
-        continue;
+      let fromPeers = false;
+      for (let k = 0; k < LIVE_PARTS; k++) {
+        const index = liveIndex(seq, k);
+        if (store.hasPart(seq, k)) continue;
+        if (partsInflight.has(index)) {
+          fromPeers = true;
+          continue;
+        }
+        const peer = peerFor(index, now);
+        if (!peer) continue;
+        fetchPart(seg, k, peer);
+        fromPeers = true;
       }
       const sessionId = c.session.sessionId();
-      if (useOrigin && sessionId && now >= urgentUntil && now - seg.producedAt >= init.mode.peerWaitMs) {
+      if (!fromPeers && useOrigin && sessionId && now >= urgentUntil && now - seg.producedAt >= init.mode.peerWaitMs) {
         fetchUrgent(seg, sessionId);
       }
     }
@@ -261,7 +311,9 @@ export function createLiveViewer(init: LiveViewerInit, c: LiveViewerComponents):
         peerHas.set(e.peerId, set);
         set.add(e.index);
         // bounded: what slid out of the window is of no use
-        if (set.size > 2 * (win?.segments.length ?? 60) + 16) for (const s of set) if (s < fromSeq) set.delete(s);
+        if (set.size > LIVE_PARTS * (2 * (win?.segments.length ?? 60) + 16)) {
+          for (const i of set) if (i < liveIndex(fromSeq, 0)) set.delete(i);
+        }
         break;
       }
       case 'peer.unchoked':
@@ -273,6 +325,7 @@ export function createLiveViewer(init: LiveViewerInit, c: LiveViewerComponents):
       case 'peer.left':
         unchoked.delete(e.peerId);
         peerHas.delete(e.peerId);
+        busyUntil.delete(e.peerId);
         break;
       default:
         break;
@@ -313,8 +366,11 @@ export function createLiveViewer(init: LiveViewerInit, c: LiveViewerComponents):
         },
       }));
       fromSeq = playhead.startSeq(view, c.clock.now()) ?? 0;
-      const lengthOf = (i: number) => known.get(i)?.length;
-      swarm = c.swarm({ rootHash: w.rootHash, chunkCount: LIVE_INDEX_SPACE, chunkLength: lengthOf }, store);
+      const lengthOf = (i: number) => {
+        const seg = known.get(Math.floor(i / LIVE_PARTS));
+        return seg ? livePartRange(seg.length, i % LIVE_PARTS).length : undefined;
+      };
+      swarm = c.swarm({ rootHash: w.rootHash, chunkCount: LIVE_CHUNK_SPACE, chunkLength: lengthOf }, store);
       unsubs.push(swarm.subscribe(onSwarm));
       c.session.onChange(() => pump());
       if (useOrigin) await c.session.start();
@@ -347,7 +403,7 @@ export function createLiveViewer(init: LiveViewerInit, c: LiveViewerComponents):
       return win;
     },
     info: (seq) => known.get(seq) ?? (win ? segmentInWindow(win, seq) : undefined),
-    segment: (seq) => store?.get(seq),
+    segment: (seq) => store?.segment(seq),
     held: () => store?.seqs() ?? [],
     ended: () => end,
     stats: () => ({ bySource: { ...bySource }, verified, corrupt, latenciesMs: [...latencies],

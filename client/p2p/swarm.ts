@@ -47,6 +47,8 @@ export interface SwarmInit {
   maxPendingIncoming?: number;
   /** native connections (open, pending or still being freed) per remote peer before its offers are ignored (default 2) */
   maxPerSender?: number;
+  /** requests queued for upload across all peers before more are refused as overloaded (default: per peer only) */
+  maxQueuedTotal?: number;
 }
 
 export interface SwarmComponents {
@@ -84,6 +86,8 @@ interface LinkView {
   open: boolean;
   unchoked: boolean;
   haveSent: boolean[] | null;
+  /** the remote's have count when we last looked */
+  haveCount: number;
   openTimer: Timer | null;
 }
 
@@ -141,7 +145,7 @@ export function createSwarm(init: SwarmInit, c: SwarmComponents): Swarm {
   };
   const requests = createRequestTable({ timeoutMs: init.requestTimeoutMs ?? 8000 });
   const uploader = createUploader({ enabled: init.uploads, slots: init.uploadSlots ?? 4, rechokeMs: init.rechokeMs ?? 2000,
-    highWaterBytes: 1024 * 1024, maxQueued: 16 }, {
+    highWaterBytes: 1024 * 1024, maxQueued: 16, ...(init.maxQueuedTotal ? { maxQueuedTotal: init.maxQueuedTotal } : {}) }, {
     source: c.source, logger: log, ...(c.uploadLimiter ? { limiter: c.uploadLimiter } : {}),
     complete: () => c.source.have().every(Boolean),
     wants: (peerId) => {
@@ -172,14 +176,22 @@ export function createSwarm(init: SwarmInit, c: SwarmComponents): Swarm {
       if (!v.haveSent) {
         v.haveSent = have.slice();
         emit({ type: 'peer.bitfield', peerId: link.remotePeerId, have });
-      } else {
-        for (let i = 0; i < have.length; i++) {
-          if (have[i] && !v.haveSent[i]) {
-            v.haveSent[i] = true;
-            emit({ type: 'peer.have', peerId: link.remotePeerId, index: i });
+      } else if (snap.context.haveCount !== v.haveCount) {
+        const last = snap.context.lastHave;
+        if (snap.context.haveCount === v.haveCount + 1 && last !== null && have[last] && !v.haveSent[last]) {
+          // one new have (the common case): no scan of a bitfield that may hold 65,536 entries
+          v.haveSent[last] = true;
+          emit({ type: 'peer.have', peerId: link.remotePeerId, index: last });
+        } else {
+          for (let i = 0; i < have.length; i++) {
+            if (have[i] && !v.haveSent[i]) {
+              v.haveSent[i] = true;
+              emit({ type: 'peer.have', peerId: link.remotePeerId, index: i });
+            }
           }
         }
       }
+      v.haveCount = snap.context.haveCount;
     }
     const unchoked = canRequest(snap);
     if (unchoked !== v.unchoked) {
@@ -257,7 +269,7 @@ export function createSwarm(init: SwarmInit, c: SwarmComponents): Swarm {
       if (!views.get(remote)?.open && links.get(remote) === link) link.close('timeout:open');
     }, openTimeoutMs);
     unrefTimer(openTimer);
-    views.set(remote, { open: false, unchoked: false, haveSent: null, openTimer });
+    views.set(remote, { open: false, unchoked: false, haveSent: null, haveCount: 0, openTimer });
     return link;
   };
 

@@ -25,6 +25,11 @@ export interface UploaderInit {
   highWaterBytes: number;
   /** per-peer queue limit; more requests are rejected as overloaded */
   maxQueued: number;
+  /**
+   * limit on requests queued across all peers (default none): a live stream's requester is better served by
+   * another holder than by a place at the back of a long queue, so a live uploader says `overloaded` early
+   */
+  maxQueuedTotal?: number;
 }
 
 export interface UploaderComponents {
@@ -202,7 +207,9 @@ export function createUploader(init: UploaderInit, c: UploaderComponents): Uploa
         p.io.sendReject(index, RejectReasons.notHave);
         return;
       }
-      if (p.queue.length >= init.maxQueued || p.queue.includes(index) || p.current?.index === index) {
+      const queuedTotal = init.maxQueuedTotal === undefined ? 0 : [...peers.values()].reduce((n, q) => n + q.queue.length, 0);
+      if (p.queue.length >= init.maxQueued || p.queue.includes(index) || p.current?.index === index ||
+          (init.maxQueuedTotal !== undefined && queuedTotal >= init.maxQueuedTotal)) {
         p.io.sendReject(index, RejectReasons.overloaded);
         return;
       }

@@ -72,8 +72,8 @@ function contentType(mime: string): string {
     ? mime : 'application/octet-stream';
 }
 
-const isLoopback = (h: string) => h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h);
-const hostForUrl = (h: string) => (h === '0.0.0.0' ? '127.0.0.1' : h === '::' ? '[::1]' : h.includes(':') ? `[${h}]` : h);
+export const isLoopback = (h: string) => h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h);
+export const hostForUrl = (h: string) => (h === '0.0.0.0' ? '127.0.0.1' : h === '::' ? '[::1]' : h.includes(':') ? `[${h}]` : h);
 
 export function createPlayServer(init: PlayServerInit, c: PlayServerComponents): PlayServer {
   const { partial, logger } = c;

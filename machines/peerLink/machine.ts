@@ -105,14 +105,14 @@ export const peerLinkMachine = setup({
     storeBitfield: assign(({ event }) => {
       assertEvent(event, 'frame.bitfield');
       const remoteHave = event.have.map((h) => h === true);
-      return { remoteHave, haveCount: remoteHave.filter(Boolean).length };
+      return { remoteHave, haveCount: remoteHave.filter(Boolean).length, lastHave: null };
     }),
     recordHave: assign(({ context, event }) => {
       assertEvent(event, 'frame.have');
       if (context.remoteHave === null || context.remoteHave[event.index]) return {};
       const remoteHave = context.remoteHave.slice();
       remoteHave[event.index] = true;
-      return { remoteHave, haveCount: context.haveCount + 1 };
+      return { remoteHave, haveCount: context.haveCount + 1, lastHave: event.index };
     }),
   },
 }).createMachine({
@@ -132,6 +132,7 @@ export const peerLinkMachine = setup({
     remote: null,
     remoteHave: null,
     haveCount: 0,
+    lastHave: null,
     strikes: 0,
     lastViolation: null,
     connectedAt: null,

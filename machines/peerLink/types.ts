@@ -147,6 +147,11 @@ export interface PeerLinkContext {
   remoteHave: boolean[] | null;
   /** true entries of remoteHave */
   haveCount: number;
+  /**
+   * the index of the remote's latest `have` (null after a bitfield): with `haveCount` it tells an observer what
+   * one have changed without scanning a large bitfield
+   */
+  lastHave: number | null;
   /** protocol violations so far */
   strikes: number;
   lastViolation: string | null;

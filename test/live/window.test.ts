@@ -5,12 +5,12 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  appendSegment, LIVE_INDEX_SPACE, LiveSegment, LiveWindow, liveEdge, liveHlsPlaylist, segmentInWindow, validate, type LiveWindow as Window,
+  appendSegment, LIVE_INDEX_SPACE, LIVE_PARTS, liveIndex, livePartRange, LiveSegment, LiveWindow, liveEdge, liveHlsPlaylist, segmentInWindow, validate, type LiveWindow as Window,
 } from '../../protocol/mod.js';
 
 const hash = (n: number) => n.toString(16).padStart(64, '0');
 const seg = (seq: number, durationSec = 1, streamId = 'live1'): LiveSegment =>
-  ({ streamId, seq, sha256: hash(seq + 1), length: 1000 + seq, durationSec, producedAt: 1_000_000 + seq * 1000 });
+  ({ streamId, seq, sha256: hash(seq + 1), length: 2000 + seq, parts: [1, 2, 3, 4].map((k) => hash(seq * 8 + k)), durationSec, producedAt: 1_000_000 + seq * 1000 });
 const empty = (dvrSec: number): Window => ({ streamId: 'live1', rootHash: hash(99), init: { sha256: hash(0), length: 700 },
   initData: 'AAAA', segmentSec: 1, startedAt: 1_000_000, producedBytes: 0, dvrSec, segments: [] });
 
@@ -49,9 +49,23 @@ test('a gap, a repeat, another stream or a segment after the end is refused', ()
 test('the window counts every byte produced, also of segments slid out; the index space is bounded', () => {
   let w = empty(2);
   for (let i = 0; i < 5; i++) w = appendSegment(w, seg(i));
-  assert.is(w.producedBytes, 5 * 1000 + (0 + 1 + 2 + 3 + 4));
+  assert.is(w.producedBytes, 5 * 2000 + (0 + 1 + 2 + 3 + 4));
   assert.is(w.segments.length, 2);
   assert.throws(() => appendSegment(empty(2), seg(LIVE_INDEX_SPACE)), /index space/);
+});
+
+test('parts cover a segment exactly, in order, the last one possibly shorter', () => {
+  for (const length of [64, 65, 66, 67, 1025, 63_001, 4 * 1024 * 1024]) {
+    let at = 0;
+    for (let k = 0; k < LIVE_PARTS; k++) {
+      const r = livePartRange(length, k);
+      assert.is(r.offset, at, `length ${length} part ${k}`);
+      assert.ok(r.length > 0);
+      at += r.length;
+    }
+    assert.is(at, length);
+  }
+  assert.is(liveIndex(3, 2), 3 * LIVE_PARTS + 2);
 });
 
 test('a live playlist slides (media sequence = first segment), marks gaps and ends with ENDLIST only at the end', () => {
@@ -68,7 +82,8 @@ test('a live playlist slides (media sequence = first segment), marks gaps and en
 test('the schemas refuse what a forged announcement could carry', () => {
   assert.ok(validate(LiveSegment, seg(0)));
   for (const bad of [{ ...seg(0), sha256: 'xyz' }, { ...seg(0), seq: -1 }, { ...seg(0), length: 0 },
-    { ...seg(0), durationSec: 0 }, { ...seg(0), streamId: 'a.b' }, { ...seg(0), length: 64 * 1024 * 1024 }]) {
+    { ...seg(0), durationSec: 0 }, { ...seg(0), streamId: 'a.b' }, { ...seg(0), length: 64 * 1024 * 1024 },
+    { ...seg(0), parts: seg(0).parts.slice(1) }]) {
     assert.throws(() => validate(LiveSegment, bad));
   }
   assert.ok(validate(LiveWindow, appendSegment(empty(5), seg(0))));
