@@ -27,7 +27,7 @@ export interface RateLimitInit {
 
 export const RATE_LIMIT_DEFAULTS = { max: 1000, timeWindowMs: 10_000, maxKeys: 10_000 } as const;
 
-const GRANT_ROUTES = new Set(['/videos/:id/chunks/:index', '/videos/:id/urgent/:index']);
+const GRANT_ROUTES = new Set(['/videos/:id/chunks/:index', '/videos/:id/urgent/:index', '/live/:id/segments/:seq']);
 
 export async function registerRateLimit(
   app: FastifyInstance,

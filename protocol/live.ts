@@ -138,10 +138,10 @@ export type LiveEnd = Static<typeof LiveEnd>;
  */
 export const LiveModes = {
   /** closest to the edge: peers get less time, the origin's urgent share covers more */
-  low: { targetLatencySec: 2, peerWaitMs: 250, maxLatencySec: 5 },
-  default: { targetLatencySec: 3, peerWaitMs: 700, maxLatencySec: 8 },
+  low: { targetLatencySec: 3, peerWaitMs: 600, maxLatencySec: 6 },
+  default: { targetLatencySec: 5, peerWaitMs: 2500, maxLatencySec: 10 },
   /** a few seconds more behind the edge, nearly everything from peers */
-  p2p: { targetLatencySec: 6, peerWaitMs: 3000, maxLatencySec: 14 },
+  p2p: { targetLatencySec: 8, peerWaitMs: 5000, maxLatencySec: 14 },
 } as const;
 export type LiveModeName = keyof typeof LiveModes;
 export interface LiveMode {

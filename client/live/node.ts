@@ -43,7 +43,10 @@ export interface NodeLiveViewer extends LiveViewer {
 export function nodeLiveSwarm(opts: Pick<NodeLiveViewerOptions, 'streamId' | 'peerId' | 'uploads' | 'maxPeers' | 'uploadRate'>,
   c: { nc: NatsConnection; logger: Logger; rtc: RtcHost }): (content: SwarmContent, source: ChunkSource) => Swarm {
   return (content, source) => createSwarm({ videoId: opts.streamId, peerId: opts.peerId, content,
-    uploads: opts.uploads ?? true, maxPeers: opts.maxPeers ?? 8, requestTimeoutMs: 3000, rechokeMs: 1000,
+    // every link unchoked: tit-for-tat starves newcomers, and a live segment is worth nothing by the time
+    // reciprocity would have earned it; the upload queue bound (`overloaded`) spreads requests instead
+    uploads: opts.uploads ?? true, maxPeers: opts.maxPeers ?? 8, uploadSlots: 2 * (opts.maxPeers ?? 8),
+    requestTimeoutMs: 3000, rechokeMs: 1000,
     maxQueuedTotal: LIVE_UPLOAD_QUEUE }, {
     tracker: createTrackerClient(c.nc), signal: createSignalClient(c.nc, opts.peerId, c.logger.child('signal')),
     rtc: c.rtc, source, logger: c.logger.child('swarm'),

@@ -18,6 +18,8 @@ export interface PlayheadView {
   edge(): number | null;
   /** last seq of an ended stream, else null */
   lastSeq(): number | null;
+  /** the first seq the viewer fetches (its join point): playback never starts before it */
+  firstSeq(): number;
 }
 
 export type PlayheadState = 'joining' | 'playing' | 'stalled' | 'ended';
@@ -36,6 +38,8 @@ export interface PlayheadStats {
 export interface LivePlayhead {
   /** the first seq the viewer should fetch to start at the target latency */
   startSeq(view: PlayheadView, now: number): number | null;
+  /** the oldest seq still worth fetching: the segment on screen while playing; null while joining */
+  floorSeq(view: PlayheadView, now: number): number | null;
   /** advances to `now` */
   tick(view: PlayheadView, now: number): PlayheadStats;
   stats(): PlayheadStats;
@@ -65,15 +69,44 @@ export function createLivePlayhead(mode: Pick<LiveMode, 'targetLatencySec' | 'ma
     return 0;
   };
   const snapshot = (): PlayheadStats => ({ state, seq, stalls, stalledMs, skips, latencyMs });
+  /** the oldest announced seq whose capture started at most `maxLatencySec` ago */
+  const oldestFresh = (view: PlayheadView, now: number): number | null => {
+    const edge = view.edge();
+    if (edge === null) return null;
+    let oldest = edge;
+    for (let s = edge - 1; s >= 0; s--) {
+      const i = view.info(s);
+      if (!i || now - captureStart(i) > mode.maxLatencySec * 1000) break;
+      oldest = s;
+    }
+    return oldest;
+  };
+  /** where to start: the target segment if held, else the newest held one no older than `maxLatencySec` */
+  const startAt = (view: PlayheadView, now: number): number | null => {
+    const target = targetSeq(view, now);
+    const oldest = oldestFresh(view, now);
+    if (target === null || oldest === null) return null;
+    // on a buffer, not a single segment: everything from it to just behind the edge (a player that starts with
+    // one segment buffered stalls at the first late one)
+    const edge = view.edge()!;
+    const first = Math.max(oldest, view.firstSeq());
+    const buffered = (s: number) => {
+      for (let x = s; x <= Math.max(s, edge - 1); x++) if (!view.held(x)) return false;
+      return true;
+    };
+    for (let s = target; s >= first; s--) if (buffered(s)) return s;
+    return null;
+  };
 
   return {
     startSeq: targetSeq,
+    floorSeq: () => (state === 'joining' ? null : seq),
     stats: snapshot,
     tick(view, now) {
       if (state === 'ended') return snapshot();
       if (state === 'joining') {
-        const s = targetSeq(view, now);
-        if (s === null || !view.held(s)) return snapshot();
+        const s = startAt(view, now);
+        if (s === null) return snapshot();
         seq = s;
         segStart = now;
         state = 'playing';
@@ -111,8 +144,8 @@ export function createLivePlayhead(mode: Pick<LiveMode, 'targetLatencySec' | 'ma
       }
       // fell too far behind (long stalls): skip to the target, as a live player seeks to its sync point
       if (latencyMs !== null && latencyMs > mode.maxLatencySec * 1000) {
-        const s = targetSeq(view, now);
-        if (s !== null && s > seq! && view.held(s)) {
+        const s = startAt(view, now);
+        if (s !== null && s > seq!) {
           if (state === 'stalled') stalledMs += now - stalledAt;
           seq = s;
           segStart = now;

@@ -14,8 +14,8 @@ export interface LiveSegmentStore extends ChunkSource {
   /** keeps a verified whole segment (all its parts) */
   putSegment(seg: LiveSegment, bytes: Uint8Array): void;
   hasPart(seq: number, part: number): boolean;
-  /** every part is held */
-  complete(seq: number): boolean;
+  /** every part of segment `seq` is held */
+  hasSegment(seq: number): boolean;
   /** the whole segment, once complete */
   segment(seq: number): Uint8Array | undefined;
   /** complete seqs, ascending */
@@ -87,7 +87,7 @@ export function createLiveSegmentStore(opts: { keepSec: number }): LiveSegmentSt
       h.whole = bytes;
     },
     hasPart: (seq, k) => held.get(seq)?.parts[k] !== undefined,
-    complete: (seq) => held.get(seq)?.count === LIVE_PARTS,
+    hasSegment: (seq) => held.get(seq)?.count === LIVE_PARTS,
     segment(seq) {
       const h = held.get(seq);
       return h && h.count === LIVE_PARTS ? whole(h) : undefined;
@@ -99,6 +99,10 @@ export function createLiveSegmentStore(opts: { keepSec: number }): LiveSegmentSt
       if (!p) throw new Error(`part ${i} is not held`);
       return p;
     },
+    *held() {
+      for (const e of held.values()) for (let k = 0; k < LIVE_PARTS; k++) if (e.parts[k]) yield liveIndex(e.seg.seq, k);
+    },
+    complete: () => false,
     have() {
       const h = new Array<boolean>(LIVE_CHUNK_SPACE).fill(false);
       for (const e of held.values()) for (let k = 0; k < LIVE_PARTS; k++) if (e.parts[k]) h[liveIndex(e.seg.seq, k)] = true;

@@ -88,7 +88,13 @@ const MAX_LATENCY_SAMPLES = 100_000;
  * Parts a live viewer queues for upload across all its peers before it answers `overloaded` (the requester then
  * asks another holder): a few parts are under half a second of upload at any sensible rate.
  */
-export const LIVE_UPLOAD_QUEUE = 3;
+export const LIVE_UPLOAD_QUEUE = 2;
+/** a segment the player needs within this long is fetched before fresher ones */
+const URGENT_SLACK_MS = 1500;
+/** parts an admitted viewer has in flight from the origin: one arriving, one queued behind it */
+const ORIGIN_PARTS_IN_FLIGHT = 2;
+/** how long a peer that refused us (overloaded, choked) or timed out rests before we ask it again */
+const BUSY_REST_MS = 100;
 
 export function createLiveViewer(init: LiveViewerInit, c: LiveViewerComponents): LiveViewer {
   const log = c.logger;
@@ -122,6 +128,11 @@ export function createLiveViewer(init: LiveViewerInit, c: LiveViewerComponents):
   let timer: ReturnType<typeof setInterval> | null = null;
   let unsubs: Array<() => void> = [];
   const playhead = c.playhead ?? createLivePlayhead(init.mode);
+  let originParts = 0;
+  /** joined: the swarm is up and the starting point chosen */
+  let ready = false;
+  /** the edge when the viewer joined: where fetching, and so playback, starts */
+  let joinSeq = Number.MAX_SAFE_INTEGER;
 
   const emit = (e: LiveViewerEvent) => {
     for (const l of listeners) {
@@ -134,9 +145,10 @@ export function createLiveViewer(init: LiveViewerInit, c: LiveViewerComponents):
   };
   const view: PlayheadView = {
     info: (s) => known.get(s),
-    held: (s) => store?.complete(s) ?? false,
+    held: (s) => store?.hasSegment(s) ?? false,
     edge: () => edge,
     lastSeq: () => end?.lastSeq ?? null,
+    firstSeq: () => joinSeq,
   };
   const learn = (s: LiveSegment) => {
     if (known.has(s.seq) || s.seq >= LIVE_INDEX_SPACE) return;
@@ -163,7 +175,7 @@ export function createLiveViewer(init: LiveViewerInit, c: LiveViewerComponents):
   /** a whole segment from the origin (slot or urgent share) */
   const acceptSegment = async (seg: LiveSegment, data: Uint8Array, source: LiveSource): Promise<void> => {
     if (data.byteLength !== seg.length || (await c.sha256(data)) !== seg.sha256) return rejectFrom(seg, source);
-    if (stopped || store!.complete(seg.seq)) return;
+    if (stopped || store!.hasSegment(seg.seq)) return;
     const had = new Array(LIVE_PARTS).fill(false).map((_, k) => store!.hasPart(seg.seq, k));
     store!.putSegment(seg, data);
     for (let k = 0; k < LIVE_PARTS; k++) {
@@ -174,22 +186,22 @@ export function createLiveViewer(init: LiveViewerInit, c: LiveViewerComponents):
     completed(seg, source);
   };
 
-  /** one part from a peer, checked against the announced part hash */
-  const acceptPart = async (seg: LiveSegment, k: number, data: Uint8Array, peerId: string): Promise<void> => {
+  /** one part (from a peer, or a Range of the origin's segment), checked against the announced part hash */
+  const acceptPart = async (seg: LiveSegment, k: number, data: Uint8Array, source: LiveSource, peerId?: string): Promise<void> => {
     const r = livePartRange(seg.length, k);
-    if (data.byteLength !== r.length || (await c.sha256(data)) !== seg.parts[k]) return rejectFrom(seg, 'peer', peerId);
+    if (data.byteLength !== r.length || (await c.sha256(data)) !== seg.parts[k]) return rejectFrom(seg, source, peerId);
     if (stopped || store!.hasPart(seg.seq, k)) return;
     const done = store!.putPart(seg, k, data);
-    bySource.peer += data.byteLength;
+    bySource[source] += data.byteLength;
     swarm?.noteHave(liveIndex(seg.seq, k));
     if (!done) return;
     // every part matched its hash; the whole must match too (it does unless the announcement lied to itself)
-    if ((await c.sha256(store!.segment(seg.seq)!)) !== seg.sha256) return rejectFrom(seg, 'peer');
-    completed(seg, 'peer', peerId);
+    if ((await c.sha256(store!.segment(seg.seq)!)) !== seg.sha256) return rejectFrom(seg, source);
+    completed(seg, source, peerId);
   };
 
-  const httpGet = async (url: string): Promise<Uint8Array> => {
-    const res = await c.fetch(url);
+  const httpGet = async (url: string, range?: { offset: number; length: number }): Promise<Uint8Array> => {
+    const res = await c.fetch(url, range ? { headers: { range: `bytes=${range.offset}-${range.offset + range.length - 1}` } } : {});
     if (!res.ok) {
       const body = await res.json().catch(() => null) as { error?: { code?: string } } | null;
       const err = new Error(`HTTP ${res.status} ${body?.error?.code ?? ''}`) as Error & { code?: string; status?: number };
@@ -202,15 +214,22 @@ export function createLiveViewer(init: LiveViewerInit, c: LiveViewerComponents):
   const segmentUrl = (seq: number, grant: string) =>
     `${init.gatewayUrl}/live/${encodeURIComponent(init.streamId)}/segments/${seq}?grant=${encodeURIComponent(grant)}`;
 
-  const fetchOrigin = (seg: LiveSegment, grant: string) => {
-    inflight.set(seg.seq, 'origin');
-    void httpGet(segmentUrl(seg.seq, grant))
-      .then((data) => acceptSegment(seg, data, 'origin'))
+  /** one part of a segment from the origin under the slot grant (a Range), relayed as soon as it verifies */
+  const fetchOriginPart = (seg: LiveSegment, k: number, grant: string) => {
+    const index = liveIndex(seg.seq, k);
+    partsInflight.add(index);
+    originParts++;
+    void httpGet(segmentUrl(seg.seq, grant), livePartRange(seg.length, k))
+      .then((data) => acceptPart(seg, k, data, 'origin'))
       .catch((err: Error & { code?: string }) => {
         if (err.code === 'lease_lost' || err.code === 'grant_expired') c.session.lost();
-        log.debug('origin segment fetch failed', { seq: seg.seq, err: err.message });
+        log.debug('origin part fetch failed', { seq: seg.seq, part: k, err: err.message });
       })
-      .finally(() => done(seg.seq));
+      .finally(() => {
+        originParts--;
+        partsInflight.delete(index);
+        pump();
+      });
   };
   const fetchUrgent = (seg: LiveSegment, sessionId: string) => {
     inflight.set(seg.seq, 'urgent');
@@ -228,11 +247,11 @@ export function createLiveViewer(init: LiveViewerInit, c: LiveViewerComponents):
     partsInflight.add(index);
     peerLoad.set(peerId, (peerLoad.get(peerId) ?? 0) + 1);
     void swarm!.request(peerId, index)
-      .then((data) => acceptPart(seg, k, data, peerId))
+      .then((data) => acceptPart(seg, k, data, 'peer', peerId))
       .catch((err: Error) => {
         // only "not have" says something about the part; overloaded/choked/timeouts are about the peer, now
         if (err instanceof FetchFailure && err.reason === 'missing') peerHas.get(peerId)?.delete(index);
-        else busyUntil.set(peerId, c.clock.now() + 300);
+        else busyUntil.set(peerId, c.clock.now() + BUSY_REST_MS);
         log.debug('peer part fetch failed', { seq: seg.seq, part: k, peer: peerId, err: err.message });
       })
       .finally(() => {
@@ -247,39 +266,91 @@ export function createLiveViewer(init: LiveViewerInit, c: LiveViewerComponents):
     inflight.delete(seq);
     pump();
   };
-  /** the unchoked, not resting peer with the fewest of our requests that announced part `index` */
+  /**
+   * An unchoked, not resting peer that announced part `index`, among those with the fewest of our requests, chosen
+   * at random: every neighbour hears the same `have` at the same moment, and a fixed tie-break would send them all
+   * to the same holder (which can serve a few and refuses the rest as overloaded).
+   */
   const peerFor = (index: number, now: number): string | null => {
-    let best: string | null = null;
+    let best: string[] = [];
     let load = Infinity;
     for (const p of unchoked) {
       if (!peerHas.get(p)?.has(index) || (busyUntil.get(p) ?? 0) > now) continue;
       const l = peerLoad.get(p) ?? 0;
-      if (l < perPeer && l < load) {
-        best = p;
+      if (l >= perPeer || l > load) continue;
+      if (l < load) {
+        best = [];
         load = l;
       }
+      best.push(p);
     }
-    return best;
+    return best.length === 0 ? null : best[Math.floor(Math.random() * best.length)]!;
+  };
+
+  /**
+   * The parts of `seq` by how few of our unchoked peers announced each (ties at random): neighbours that all
+   * asked for part 0 first would leave part 3 with its first holder; asking for the rarest spreads the parts so
+   * they can then be swapped in parallel.
+   */
+  const holders = (index: number): number => {
+    let n = 0;
+    for (const p of unchoked) if (peerHas.get(p)?.has(index)) n++;
+    return n;
+  };
+  const rarestFirst = (seq: number): number[] => {
+    const order = Array.from({ length: LIVE_PARTS }, (_, k) => ({ k, n: holders(liveIndex(seq, k)), r: Math.random() }));
+    return order.sort((a, b) => a.n - b.n || a.r - b.r).map((o) => o.k);
+  };
+
+  /**
+   * The order segments are asked for: those the player needs within URGENT_SLACK_MS first, oldest first (its
+   * deadline order); then the rest newest first, since the freshest parts are what the swarm relays onwards and
+   * what every neighbour will ask this viewer for next.
+   */
+  const fetchOrder = (now: number): number[] => {
+    const soon: number[] = [];
+    const later: number[] = [];
+    for (let seq = fromSeq; seq <= edge!; seq++) {
+      const seg = known.get(seq);
+      if (!seg) continue;
+      const due = seg.producedAt - seg.durationSec * 1000 + init.mode.targetLatencySec * 1000;
+      (due - now < URGENT_SLACK_MS ? soon : later).push(seq);
+    }
+    return [...soon, ...later.reverse()];
   };
 
   /** Starts every fetch that is due: oldest needed first (the playhead's deadline order). */
   const pump = () => {
-    if (stopped || !store || edge === null) return;
+    if (stopped || !ready || !store || !swarm || edge === null) return;
     const now = c.clock.now();
     const grant = useOrigin ? c.session.grant() : null;
-    // nothing behind the playhead is needed any more (it skipped, or it is past it)
-    const at = playhead.stats().seq;
-    if (at !== null && at > fromSeq) fromSeq = at;
-    for (let seq = fromSeq; seq <= edge; seq++) {
-      if (store.complete(seq) || inflight.has(seq)) continue;
+    // nothing behind the playhead is needed any more (it skipped, or it is past it), nor, while joining, anything
+    // too old to be played
+    const floor = playhead.floorSeq(view, now);
+    if (floor !== null && floor > fromSeq) fromSeq = floor;
+    // With a slot: the parts no peer announced yet, newest first, from the origin, two in flight. An admitted
+    // viewer is where the swarm gets the edge: it relays its first part a fraction of a second after the
+    // announcement, and the origin sends each part about once (what a peer already has comes from the peer), so
+    // its bandwidth is never all spoken for and a backlog drains.
+    if (grant) {
+      for (let seq = edge; seq >= fromSeq && originParts < ORIGIN_PARTS_IN_FLIGHT; seq--) {
+        const seg = known.get(seq);
+        if (!seg || store.hasSegment(seq) || inflight.has(seq)) continue;
+        for (const k of rarestFirst(seq)) {
+          if (originParts >= ORIGIN_PARTS_IN_FLIGHT) break;
+          if (store.hasPart(seq, k) || partsInflight.has(liveIndex(seq, k))) continue;
+          // already in the swarm: a peer's copy, and the origin's bandwidth goes to what nobody has yet
+          if (holders(liveIndex(seq, k)) > 0) continue;
+          fetchOriginPart(seg, k, grant);
+        }
+      }
+    }
+    for (const seq of fetchOrder(now)) {
+      if (store.hasSegment(seq) || inflight.has(seq)) continue;
       const seg = known.get(seq);
       if (!seg) continue;
-      if (grant) {
-        fetchOrigin(seg, grant);
-        continue;
-      }
       let fromPeers = false;
-      for (let k = 0; k < LIVE_PARTS; k++) {
+      for (const k of rarestFirst(seq)) {
         const index = liveIndex(seq, k);
         if (store.hasPart(seq, k)) continue;
         if (partsInflight.has(index)) {
@@ -292,7 +363,7 @@ export function createLiveViewer(init: LiveViewerInit, c: LiveViewerComponents):
         fromPeers = true;
       }
       const sessionId = c.session.sessionId();
-      if (!fromPeers && useOrigin && sessionId && now >= urgentUntil && now - seg.producedAt >= init.mode.peerWaitMs) {
+      if (!fromPeers && !grant && useOrigin && sessionId && now >= urgentUntil && now - seg.producedAt >= init.mode.peerWaitMs) {
         fetchUrgent(seg, sessionId);
       }
     }
@@ -365,7 +436,7 @@ export function createLiveViewer(init: LiveViewerInit, c: LiveViewerComponents):
           emit({ type: 'ended', end: e });
         },
       }));
-      fromSeq = playhead.startSeq(view, c.clock.now()) ?? 0;
+      // nothing is fetched before the swarm is up (below): then from the edge as it is at that moment
       const lengthOf = (i: number) => {
         const seg = known.get(Math.floor(i / LIVE_PARTS));
         return seg ? livePartRange(seg.length, i % LIVE_PARTS).length : undefined;
@@ -375,6 +446,11 @@ export function createLiveViewer(init: LiveViewerInit, c: LiveViewerComponents):
       c.session.onChange(() => pump());
       if (useOrigin) await c.session.start();
       await swarm.start();
+      // a viewer joins at the live edge: a backlog fetched at join would never be caught up when the bandwidth is
+      // just enough (the playhead starts once a segment it holds is old enough for the target latency)
+      fromSeq = edge ?? 0;
+      joinSeq = fromSeq;
+      ready = true;
       timer = setInterval(() => {
         playhead.tick(view, c.clock.now());
         pump();

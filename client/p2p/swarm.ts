@@ -20,7 +20,7 @@ import type { TokenBucket } from '../../lib/tokenbucket.js';
 import type { DownloadEvent } from '../../machines/download/types.js';
 import type { PeerLinkSnapshot } from '../../machines/peerLink/machine.js';
 import { canRequest } from '../../machines/peerLink/machine.js';
-import { encodeBitfield, toBase64, type RelayedSignal } from '../../protocol/mod.js';
+import { bitfieldBytes, encodeBitfield, setBit, toBase64, type RelayedSignal } from '../../protocol/mod.js';
 import { FetchFailure } from '../http.js';
 import { startPeerLink, type PeerLinkHandle } from './link.js';
 import { createRequestTable } from './requests.js';
@@ -147,10 +147,14 @@ export function createSwarm(init: SwarmInit, c: SwarmComponents): Swarm {
   const uploader = createUploader({ enabled: init.uploads, slots: init.uploadSlots ?? 4, rechokeMs: init.rechokeMs ?? 2000,
     highWaterBytes: 1024 * 1024, maxQueued: 16, ...(init.maxQueuedTotal ? { maxQueuedTotal: init.maxQueuedTotal } : {}) }, {
     source: c.source, logger: log, ...(c.uploadLimiter ? { limiter: c.uploadLimiter } : {}),
-    complete: () => c.source.have().every(Boolean),
+    complete: () => c.source.complete?.() ?? c.source.have().every(Boolean),
     wants: (peerId) => {
       const remote = links.get(peerId)?.snapshot().context.remoteHave;
       if (!remote) return false;
+      if (c.source.held) {
+        for (const i of c.source.held()) if (!remote[i]) return true;
+        return false;
+      }
       for (let i = 0; i < remote.length; i++) if (!remote[i] && c.source.has(i)) return true;
       return false;
     },
@@ -303,6 +307,14 @@ export function createSwarm(init: SwarmInit, c: SwarmComponents): Swarm {
     return pending < maxPendingIncoming;
   };
 
+  /** base64 of what we hold; from the held list when the source has one (a live viewer: ~100 of 65,536 set) */
+  const announcedBitfield = (): string => {
+    if (!c.source.held) return encodeBitfield(c.source.have());
+    const bits = new Uint8Array(bitfieldBytes(content.chunkCount));
+    for (const i of c.source.held()) if (i < content.chunkCount) setBit(bits, i);
+    return toBase64(bits);
+  };
+
   const announce = async () => {
     if (stopped) return;
     const now = performance.now();
@@ -317,7 +329,7 @@ export function createSwarm(init: SwarmInit, c: SwarmComponents): Swarm {
     }
     try {
       const reply = await c.tracker.announce(videoId, {
-        peerId: self, chunkCount: content.chunkCount, bitfield: encodeBitfield(c.source.have()), uploads: init.uploads,
+        peerId: self, chunkCount: content.chunkCount, bitfield: announcedBitfield(), uploads: init.uploads,
         uploadBps, spare: uploader.spare(), want: maxPeers * 2, rttMs,
       });
       intervalMs = reply.intervalMs;

@@ -31,6 +31,13 @@ export interface ChunkSource {
   read(index: number): Promise<Uint8Array>;
   /** current bitfield */
   have(): boolean[];
+  /**
+   * the held indexes, when that is much shorter than the bitfield (a live viewer holds ~100 of 65,536): lets
+   * "does this peer want anything of mine" skip scanning whole bitfields
+   */
+  held?(): Iterable<number>;
+  /** holds every chunk (a seed); default: every entry of `have()` */
+  complete?(): boolean;
 }
 
 /** What the uploader and the request table need of one open link. */

@@ -26,8 +26,9 @@ export interface UploaderInit {
   /** per-peer queue limit; more requests are rejected as overloaded */
   maxQueued: number;
   /**
-   * limit on requests queued across all peers (default none): a live stream's requester is better served by
-   * another holder than by a place at the back of a long queue, so a live uploader says `overloaded` early
+   * limit on requests accepted across all peers, queued or in transfer (default none): a live stream's requester
+   * is better served by another holder than by a place at the back of a long queue, so a live uploader says
+   * `overloaded` early
    */
   maxQueuedTotal?: number;
 }
@@ -207,7 +208,10 @@ export function createUploader(init: UploaderInit, c: UploaderComponents): Uploa
         p.io.sendReject(index, RejectReasons.notHave);
         return;
       }
-      const queuedTotal = init.maxQueuedTotal === undefined ? 0 : [...peers.values()].reduce((n, q) => n + q.queue.length, 0);
+      // the one in transfer counts too: the loop serves every peer's current chunk round robin, so each one
+      // accepted delays all the others
+      const queuedTotal = init.maxQueuedTotal === undefined ? 0
+        : [...peers.values()].reduce((n, q) => n + q.queue.length + (q.current ? 1 : 0), 0);
       if (p.queue.length >= init.maxQueued || p.queue.includes(index) || p.current?.index === index ||
           (init.maxQueuedTotal !== undefined && queuedTotal >= init.maxQueuedTotal)) {
         p.io.sendReject(index, RejectReasons.overloaded);

@@ -20,7 +20,8 @@ import type { ChunkStore } from '../../store/types.js';
 import type { ActivityPublisher } from '../activity.js';
 import { grantToken } from '../auth.js';
 import type { SessionBudget } from '../budget.js';
-import { binary, ChunkQuery, errorResponses, Tags } from '../schemas.js';
+import { contentRange, parseRange } from '../range.js';
+import { binary, ChunkHeaders, ChunkQuery, errorResponses, Tags } from '../schemas.js';
 import type { StatsCollector } from '../stats.js';
 import type { UrgentShare } from '../urgent.js';
 
@@ -54,16 +55,19 @@ export const liveRoutes: FastifyPluginAsync<LiveRoutesOptions> = async (app, opt
     }
   };
 
-  app.get<{ Params: { id: string; seq: string }; Querystring: { grant?: string } }>(LIVE_SEGMENT_ROUTE, {
+  app.get<{ Params: { id: string; seq: string }; Querystring: { grant?: string }; Headers: { range?: string } }>(LIVE_SEGMENT_ROUTE, {
     schema: {
       tags: [Tags.chunks],
       summary: 'Fetch one segment of a live stream with a slot grant (admitted viewer) or an urgent grant naming it',
       description: 'The grant comes from `origin.open` on the stream id (slot) or `sy.origin.urgent.<peer>` (urgent). ' +
-        'Verify the bytes against the SHA-256 announced on `sy.live.<id>.segment`.',
+        'Verify the bytes against the SHA-256 announced on `sy.live.<id>.segment` (a Range of one part against ' +
+        'that part\'s hash: an admitted viewer fetches parts, so it can relay the first before the last arrives).',
       security: [{ grant: [] }, { grantQuery: [] }],
       params: LiveParams,
       querystring: ChunkQuery,
-      response: { 200: binary('the whole segment'), ...errorResponses(400, 401, 403, 404, 409, 429, 503) },
+      headers: ChunkHeaders,
+      response: { 200: binary('the whole segment'), 206: binary('the requested byte range of the segment'),
+        ...errorResponses(400, 401, 403, 404, 409, 416, 429, 503) },
     },
   }, async (request, reply) => {
     const { id, seq: rawSeq } = request.params;
@@ -90,29 +94,36 @@ export const liveRoutes: FastifyPluginAsync<LiveRoutesOptions> = async (app, opt
       'cache-control': 'private, max-age=3600, immutable',
       'x-content-type-options': 'nosniff',
     });
+    // urgent grants are for a whole segment, needed now: no Range
+    const range = urgent ? { kind: 'full' as const } : parseRange(request.headers.range, seg.length);
+    const body = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const out = range.kind === 'full' ? body : body.subarray(range.start, range.end + 1);
+    reply.header('accept-ranges', urgent ? 'none' : 'bytes');
+    if (range.kind === 'partial') reply.code(206).header('content-range', contentRange(range, seg.length));
     if (request.method === 'HEAD') return reply.send();
+    const n = out.byteLength;
     if (urgent) opts.share.admit(claims, seg.length);
     // about one copy of everything produced so far (plus the budget's slack): a slot is not a firehose
-    else opts.budget.charge(claims.s, seg.length, { size: w.producedBytes, chunkSize: Math.max(seg.length, 1) });
+    else opts.budget.charge(claims.s, n, { size: w.producedBytes, chunkSize: Math.max(seg.length, 1) });
     if (opts.egress) {
       const gaveUp = new AbortController();
       const onClose = () => gaveUp.abort(new Error('client went away'));
       reply.raw.once('close', onClose);
       try {
-        await opts.egress.take(seg.length, gaveUp.signal);
+        await opts.egress.take(n, gaveUp.signal);
       } catch {
         if (urgent) opts.share.refund(claims, seg.length);
-        else opts.budget.refund(claims.s, seg.length);
+        else opts.budget.refund(claims.s, n);
         return reply;
       } finally {
         reply.raw.removeListener('close', onClose);
       }
     }
     reply.raw.once('finish', () => {
-      if (urgent) opts.stats.urgentServed(claims.s, seg.length);
-      else opts.stats.chunkServed(claims.s, seg.length);
+      if (urgent) opts.stats.urgentServed(claims.s, n);
+      else opts.stats.chunkServed(claims.s, n);
       if (!urgent) opts.activity?.served(claims.s);
     });
-    return reply.send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    return reply.send(out);
   });
 };

@@ -49,4 +49,26 @@ test('2 MiB/s over 5 s with two concurrent takers: within ±10 %', async () => {
   assert.ok(a!.bytes > 0.3 * (a!.bytes + b!.bytes) && b!.bytes > 0.3 * (a!.bytes + b!.bytes), 'both takers got a fair share');
 });
 
+test('a busy event loop does not cost rate: 125 KB/s in 63 KB takes, the loop blocked 15 ms of every 20', async () => {
+  const rate = 125_000;
+  const bucket = createTokenBucket(rate);
+  const busy = setInterval(() => {
+    const until = performance.now() + 15;
+    while (performance.now() < until) { /* a loaded process */ }
+  }, 20);
+  const t0 = performance.now();
+  let bytes = 0;
+  try {
+    while (performance.now() - t0 < 4000) {
+      await bucket.take(63_000);
+      bytes += 63_000;
+    }
+  } finally {
+    clearInterval(busy);
+  }
+  const measured = bytes / ((performance.now() - t0) / 1000);
+  console.log(`  ${Math.round(measured)} B/s under load for ${rate} B/s`);
+  assert.ok(Math.abs(measured / rate - 1) <= 0.1, `measured ${measured} B/s`);
+});
+
 test.run();
