@@ -174,6 +174,7 @@ export async function createGateway(init: GatewayInit, components: GatewayCompon
   const natsWsUrl = init.natsWsUrl ?? init.credentials?.wsUrl;
   // the watch page's start grant is paid from the urgent share: none without one
   await app.register(watchRoutes, { ...(natsWsUrl ? { natsWsUrl } : {}), manifests, logger: logger.child('watch'),
+    ...(components.live ? { live: components.live } : {}),
     ...(urgentShare.bps > 0 ? { start: { grantSecret: init.grantSecret, clock: components.clock } } : {}) });
   await app.ready();
 

@@ -17,11 +17,29 @@ export const StartGrant = Type.Object({
 });
 export type StartGrant = Static<typeof StartGrant>;
 
+/**
+ * A live stream's page (the id is a stream the gateway's live directory knows): no manifest and no start grant;
+ * the page joins the stream's window over NATS and checks every segment against its announced hash.
+ */
+export const LiveBoot = Type.Object({
+  /** the packager's target segment duration, seconds */
+  segmentSec: Type.Number({ exclusiveMinimum: 0, maximum: 30 }),
+  /** RFC 6381 codecs of the stream, when the packager knows them */
+  codecs: Type.Optional(Type.String({ maxLength: 200 })),
+  /** the latency mode the page starts in unless its `?mode=` says otherwise (protocol/live.ts LiveModes) */
+  mode: Type.Optional(Type.Union([Type.Literal('low'), Type.Literal('default'), Type.Literal('p2p')])),
+  /** the stream had ended when the page was served (its window still plays, to the end) */
+  ended: Type.Optional(Type.Boolean()),
+});
+export type LiveBoot = Static<typeof LiveBoot>;
+
 export const WatchBoot = Type.Object({
   natsWsUrl: Type.Optional(Type.String({ maxLength: 2048 })),
   /** the catalog's manifest, unchecked: the page checks it (root hash, id) before trusting a byte */
   manifest: Type.Optional(Type.Unknown()),
   start: Type.Optional(StartGrant),
+  /** present only for a live stream (then there is never a manifest or a start grant) */
+  live: Type.Optional(LiveBoot),
 });
 export type WatchBoot = Static<typeof WatchBoot>;
 

@@ -51,10 +51,11 @@ async function makeKeys(label: string): Promise<EarlyKeys | null> {
 const early: EarlyPage = {};
 try {
   const boot = JSON.parse(document.getElementById('sy-boot')?.textContent || '{}') as
-    { start?: unknown; manifest?: { stream?: unknown } };
+    { start?: unknown; manifest?: { stream?: unknown }; live?: unknown };
   const params = new URLSearchParams(location.search);
   const play = params.get('play') !== '0';
-  const stream = Boolean(boot.manifest?.stream);
+  // a live stream (web/livepage.ts) always plays, and never has a start grant
+  const stream = Boolean(boot.manifest?.stream) || Boolean(boot.live);
   const video = document.getElementById('video');
   if (play && stream && video instanceof HTMLVideoElement && typeof MediaSource !== 'undefined') {
     early.mediaSource = new MediaSource();

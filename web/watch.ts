@@ -6,6 +6,8 @@
  *
  * Query options: `label` (peer id prefix), `play=0` (download and seed without playing), `keepBehind` (chunks
  * kept behind the playhead), `maxMB` (memory bound), `log` (debug|info|warn|error).
+ *
+ * A live stream's page (boot data with `live`) is web/livepage.ts, imported on demand (`?mode=low|default|p2p`).
  */
 // the light build: no subtitles, alternate audio, DRM or CMCD, none of which a Switchyard stream has
 import Hls from 'hls.js/light';
@@ -20,13 +22,18 @@ import { markOnce } from './marks.js';
 import type { WebEngine, WebEngineStatus } from './engine.js';
 import { switchyardLoader } from './loader.js';
 import { createEarlyStart, type EarlyStart, type PlayerSource } from './start.js';
+import type { LiveWatchStatus } from './livepage.js';
+
+/** `status()` of a video's page (the engine's, plus the video's time) */
+export type WatchStatus = WebEngineStatus & { currentTime: number; playing: boolean };
 
 /** What the page exposes to scripts and tests. */
 export interface WatchApi {
   ready: boolean;
   error: string | null;
   engine: WebEngine | null;
-  status(): (WebEngineStatus & { currentTime: number; playing: boolean }) | null;
+  /** a video's page: the engine's status; a live stream's: web/livepage.ts LiveWatchStatus (`live: true`) */
+  status(): WatchStatus | LiveWatchStatus | null;
   /** ms since page start when milestones happened */
   marks: {
     /** ms from navigation start to this script running (the rest are ms since then) */
@@ -143,15 +150,23 @@ function engineWhenDue(deferred: boolean, frame: Promise<void>, start: (identity
     })])
     : Promise.resolve();
   if (!deferred) void import('./rtc.js').then(({ warmUpRtc }) => warmUpRtc());
-  // (dynamic imports: the first frame needs none of this code, and the key pair's tweetnacl is not small)
+  const identity = pageIdentity(go, o);
+  const engine = go.then(() => start(identity));
+  return { engine, now: () => now() };
+}
+
+/**
+ * This peer's identity once `go` settles: the key pair and credential request web/early.ts already made, if it
+ * did, else made here. (Dynamic imports: the first frame needs none of this code, and tweetnacl is not small.)
+ */
+function pageIdentity(go: Promise<void>, o: { logger: Logger; label: string }): Promise<PeerIdentity> {
   const identity = go.then(() => Promise.all([import('../client/identity.js'), import('../lib/signer.js'),
     window.switchyardEarly?.keys ?? null]))
     .then(([{ obtainPeerIdentity }, { signerFromKeys }, keys]) => obtainPeerIdentity({ gateway: location.origin,
       logger: o.logger, label: o.label,
       ...(keys ? { early: { signer: signerFromKeys(keys.rawSeed, keys.rawPublic), reply: keys.reply, url: keys.url } } : {}) }));
-  identity.catch(() => {}); // its failure is the engine's, reported there
-  const engine = go.then(() => start(identity));
-  return { engine, now: () => now() };
+  identity.catch(() => {}); // its failure is the engine's (or the live viewer's), reported there
+  return identity;
 }
 
 /** The WebSocket URL from the boot data, else from `/watch/config` (a page served by an older gateway). */
@@ -168,6 +183,8 @@ async function main() {
   const params = new URLSearchParams(location.search);
   const play = params.get('play') !== '0';
   const video = $('video') as HTMLVideoElement;
+  const boot = readBoot();
+  if (boot.live) return watchLiveStream(boot, params, video);
   // the player is attached first of all (its MediaSource takes ~100 ms to open): it reads from `source`, the
   // start window or the engine, once there is one and it is a stream
   let setSource: (s: PlayerSource | null) => void = () => {};
@@ -175,11 +192,8 @@ async function main() {
     setSource = resolve;
   });
   if (play) startPlayer(source, video);
-  const videoId = decodeURIComponent(location.pathname.split('/').filter(Boolean).pop() ?? '');
-  const boot = readBoot();
-  const level = (params.get('log') ?? 'warn') as LogLevel;
-  const logger = createLogger('switchyard', level, (line) => console.log(line));
-  const label = params.get('label') ?? 'web';
+  const videoId = pageId();
+  const { logger, label } = pageLogging(params);
   const num = (k: string) => (params.has(k) && Number.isFinite(Number(params.get(k))) ? Number(params.get(k)) : undefined);
   const keepBehind = num('keepBehind');
   const maxMB = num('maxMB');
@@ -244,6 +258,25 @@ async function main() {
     const e = $('error');
     if (e) e.textContent = 'this video is not packaged for streaming: it is downloaded and seeded, not played';
   }
+  api.ready = true;
+}
+
+const pageId = () => decodeURIComponent(location.pathname.split('/').filter(Boolean).pop() ?? '');
+
+function pageLogging(params: URLSearchParams): { logger: Logger; label: string } {
+  const level = (params.get('log') ?? 'warn') as LogLevel;
+  return { logger: createLogger('switchyard', level, (line) => console.log(line)), label: params.get('label') ?? 'web' };
+}
+
+/** A live stream: its page module (its own bundle chunk) runs the live viewer and hls.js. */
+async function watchLiveStream(boot: WatchBoot, params: URLSearchParams, video: HTMLVideoElement): Promise<void> {
+  const { logger, label } = pageLogging(params);
+  const wsUrl = natsWsUrl(boot);
+  wsUrl.catch(() => {}); // reported by the viewer's start
+  // the credential (early.js's key, if it made one) and the page's module side by side
+  const identity = pageIdentity(Promise.resolve(), { logger, label });
+  const { startLivePage } = await import('./livepage.js');
+  await startLivePage({ api, boot: boot.live!, streamId: pageId(), video, params, logger, label, wsUrl, identity, since });
   api.ready = true;
 }
 

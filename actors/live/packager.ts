@@ -86,6 +86,7 @@ export function createLivePackager(init: LivePackagerInit, c: LivePackagerCompon
   let next = 0;
   let busy: Promise<void> = Promise.resolve();
   let exited = false;
+  let stopping = false;
   let failure: string | null = null;
   let resolveEnded!: (e: LiveEnd) => void;
   const ended = new Promise<LiveEnd>((r) => (resolveEnded = r));
@@ -160,7 +161,10 @@ export function createLivePackager(init: LivePackagerInit, c: LivePackagerCompon
     for (const l of listeners) l(seg);
     while (expiring.length > 0 && expiring[0]!.at <= c.clock.now()) await c.store.delete(expiring.shift()!.hash);
     // the index space is the stream's length limit: end here, the recording keeps everything
-    if (next >= LIVE_INDEX_SPACE) ff?.kill('SIGTERM');
+    if (next >= LIVE_INDEX_SPACE) {
+      stopping = true;
+      ff?.kill('SIGTERM');
+    }
   };
 
   const finish = async (): Promise<LiveEnd> => {
@@ -220,7 +224,8 @@ export function createLivePackager(init: LivePackagerInit, c: LivePackagerCompon
       poll = setInterval(() => void scan(), 100);
       child.once('exit', (code, signal) => {
         exited = true;
-        if (code !== 0 && signal === null) failure ??= `ffmpeg exited with ${code}: ${stderr.trim().split('\n').pop() ?? ''}`;
+        // ffmpeg answers our SIGTERM with status 255 after finishing the segment: that is an end, not a failure
+        if (code !== 0 && signal === null && !stopping) failure ??= `ffmpeg exited with ${code}: ${stderr.trim().split('\n').pop() ?? ''}`;
         watcher?.close();
         if (poll) clearInterval(poll);
         void finish().then(resolveEnded, (err) => {
@@ -231,6 +236,7 @@ export function createLivePackager(init: LivePackagerInit, c: LivePackagerCompon
       log.info('live stream started', { streamId: init.streamId, dir });
     },
     async stop() {
+      stopping = true;
       if (ff && !exited) ff.kill('SIGTERM');
       return ended;
     },

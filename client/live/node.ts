@@ -16,7 +16,8 @@ import { createSwarm, type Swarm } from '../p2p/swarm.js';
 import type { ChunkSource, SwarmContent } from '../p2p/types.js';
 import { createLiveFeed } from './feed.js';
 import { createLiveSession } from './session.js';
-import { createLiveViewer, LIVE_UPLOAD_QUEUE, type LiveViewer } from './viewer.js';
+import { liveSwarmInit } from './swarm.js';
+import { createLiveViewer, type LiveViewer } from './viewer.js';
 
 export interface NodeLiveViewerOptions {
   streamId: string;
@@ -42,12 +43,8 @@ export interface NodeLiveViewer extends LiveViewer {
 /** The swarm factory of a Node live viewer: node-datachannel links, the live upload queue, the upload cap. */
 export function nodeLiveSwarm(opts: Pick<NodeLiveViewerOptions, 'streamId' | 'peerId' | 'uploads' | 'maxPeers' | 'uploadRate'>,
   c: { nc: NatsConnection; logger: Logger; rtc: RtcHost }): (content: SwarmContent, source: ChunkSource) => Swarm {
-  return (content, source) => createSwarm({ videoId: opts.streamId, peerId: opts.peerId, content,
-    // every link unchoked: tit-for-tat starves newcomers, and a live segment is worth nothing by the time
-    // reciprocity would have earned it; the upload queue bound (`overloaded`) spreads requests instead
-    uploads: opts.uploads ?? true, maxPeers: opts.maxPeers ?? 8, uploadSlots: 2 * (opts.maxPeers ?? 8),
-    requestTimeoutMs: 3000, rechokeMs: 1000,
-    maxQueuedTotal: LIVE_UPLOAD_QUEUE }, {
+  return (content, source) => createSwarm(liveSwarmInit({ streamId: opts.streamId, peerId: opts.peerId, content,
+    ...(opts.uploads === false ? { uploads: false } : {}), ...(opts.maxPeers ? { maxPeers: opts.maxPeers } : {}) }), {
     tracker: createTrackerClient(c.nc), signal: createSignalClient(c.nc, opts.peerId, c.logger.child('signal')),
     rtc: c.rtc, source, logger: c.logger.child('swarm'),
     ...(opts.uploadRate ? { uploadLimiter: createTokenBucket(opts.uploadRate) } : {}),

@@ -6,89 +6,20 @@
  * once it has waited `peerWaitMs`, from the origin's urgent share. Every part and segment is checked against the
  * announced SHA-256 before it is kept, played or relayed; a peer that sent a wrong one is banned.
  */
-import type { OriginClient } from '../../actors/origin/client.js';
-import type { Clock } from '../../lib/clock.js';
-import type { Logger } from '../../lib/logger.js';
 import {
   appendSegment, fromBase64, LIVE_CHUNK_SPACE, LIVE_INDEX_SPACE, LIVE_PARTS, liveIndex, livePartRange, segmentInWindow,
-  type LiveEnd, type LiveMode, type LiveSegment, type LiveWindow,
+  type LiveEnd, type LiveSegment, type LiveWindow,
 } from '../../protocol/mod.js';
 import { FetchFailure } from '../http.js';
 import type { Swarm, SwarmEvent } from '../p2p/swarm.js';
-import type { ChunkSource, SwarmContent } from '../p2p/types.js';
-import type { LiveFeed } from './feed.js';
-import { createLivePlayhead, type LivePlayhead, type PlayheadStats, type PlayheadView } from './playhead.js';
+import { createPeerPicker } from './picker.js';
+import { createLivePlayhead, type PlayheadView } from './playhead.js';
 import { createLiveSegmentStore, type LiveSegmentStore } from './segments.js';
-import type { LiveSession } from './session.js';
+import type { LiveSource, LiveViewer, LiveViewerComponents, LiveViewerEvent, LiveViewerInit } from './types.js';
 
-export type LiveSource = 'origin' | 'urgent' | 'peer';
-
-export type LiveViewerEvent =
-  | { type: 'segment.verified'; seq: number; source: LiveSource; peerId?: string; latencyMs: number; bytes: number }
-  | { type: 'segment.corrupt'; seq: number; source: LiveSource; peerId?: string }
-  | { type: 'ended'; end: LiveEnd };
-
-export interface LiveViewerInit {
-  streamId: string;
-  peerId: string;
-  gatewayUrl: string;
-  mode: LiveMode;
-  /** use the origin at all (slot and urgent share); false: peers only */
-  origin?: boolean;
-  /** segments in flight from one peer (default 2) */
-  perPeer?: number;
-}
-
-export interface LiveViewerComponents {
-  feed: LiveFeed;
-  session: LiveSession;
-  origin: Pick<OriginClient, 'urgent'>;
-  /** makes the swarm for this stream's content, serving `source` */
-  swarm(content: SwarmContent, source: ChunkSource): Swarm;
-  sha256(data: Uint8Array): Promise<string>;
-  fetch: typeof fetch;
-  clock: Clock;
-  logger: Logger;
-  /** how the player is doing (default: a headless playhead, client/live/playhead.ts) */
-  playhead?: LivePlayhead;
-}
-
-export interface LiveViewerStats {
-  bySource: Record<LiveSource, number>;
-  verified: number;
-  corrupt: number;
-  /** production → verified here, ms, one per segment */
-  latenciesMs: number[];
-  admitted: boolean;
-  playhead: PlayheadStats;
-  held: number;
-}
-
-export interface LiveViewer {
-  readonly streamId: string;
-  /** joins: the window, the session, the swarm; resolves with the window it joined */
-  start(): Promise<LiveWindow>;
-  stop(): Promise<void>;
-  on(fn: (e: LiveViewerEvent) => void): () => void;
-  init(): Uint8Array;
-  window(): LiveWindow;
-  info(seq: number): LiveSegment | undefined;
-  /** a verified segment's bytes, while held */
-  segment(seq: number): Uint8Array | undefined;
-  /** held seqs, ascending */
-  held(): number[];
-  /** the end, once announced */
-  ended(): LiveEnd | null;
-  stats(): LiveViewerStats;
-  readonly swarm: Swarm;
-}
+export type { LiveSource, LiveViewer, LiveViewerComponents, LiveViewerEvent, LiveViewerInit, LiveViewerStats } from './types.js';
 
 const MAX_LATENCY_SAMPLES = 100_000;
-/**
- * Parts a live viewer queues for upload across all its peers before it answers `overloaded` (the requester then
- * asks another holder): a few parts are under half a second of upload at any sensible rate.
- */
-export const LIVE_UPLOAD_QUEUE = 2;
 /** a segment the player needs within this long is fetched before fresher ones */
 const URGENT_SLACK_MS = 1500;
 /** parts an admitted viewer has in flight from the origin: one arriving, one queued behind it */
@@ -105,12 +36,6 @@ export function createLiveViewer(init: LiveViewerInit, c: LiveViewerComponents):
   const inflight = new Map<number, LiveSource>();
   /** part fetches from peers, by part index */
   const partsInflight = new Set<number>();
-  /** part indexes each peer announced */
-  const peerHas = new Map<string, Set<number>>();
-  /** a peer that said it is overloaded or choked us rests a moment before we ask again */
-  const busyUntil = new Map<string, number>();
-  const unchoked = new Set<string>();
-  const peerLoad = new Map<string, number>();
   const listeners = new Set<(e: LiveViewerEvent) => void>();
   const bySource: Record<LiveSource, number> = { origin: 0, urgent: 0, peer: 0 };
   const latencies: number[] = [];
@@ -129,6 +54,7 @@ export function createLiveViewer(init: LiveViewerInit, c: LiveViewerComponents):
   let unsubs: Array<() => void> = [];
   const playhead = c.playhead ?? createLivePlayhead(init.mode);
   let originParts = 0;
+  const picker = createPeerPicker({ perPeer });
   /** joined: the swarm is up and the starting point chosen */
   let ready = false;
   /** the edge when the viewer joined: where fetching, and so playback, starts */
@@ -245,19 +171,17 @@ export function createLiveViewer(init: LiveViewerInit, c: LiveViewerComponents):
   const fetchPart = (seg: LiveSegment, k: number, peerId: string) => {
     const index = liveIndex(seg.seq, k);
     partsInflight.add(index);
-    peerLoad.set(peerId, (peerLoad.get(peerId) ?? 0) + 1);
+    picker.started(peerId);
     void swarm!.request(peerId, index)
       .then((data) => acceptPart(seg, k, data, 'peer', peerId))
       .catch((err: Error) => {
         // only "not have" says something about the part; overloaded/choked/timeouts are about the peer, now
-        if (err instanceof FetchFailure && err.reason === 'missing') peerHas.get(peerId)?.delete(index);
-        else busyUntil.set(peerId, c.clock.now() + BUSY_REST_MS);
+        if (err instanceof FetchFailure && err.reason === 'missing') picker.forget(peerId, index);
+        else picker.rest(peerId, c.clock.now() + BUSY_REST_MS);
         log.debug('peer part fetch failed', { seq: seg.seq, part: k, peer: peerId, err: err.message });
       })
       .finally(() => {
-        const n = (peerLoad.get(peerId) ?? 1) - 1;
-        if (n > 0) peerLoad.set(peerId, n);
-        else peerLoad.delete(peerId);
+        picker.ended(peerId);
         partsInflight.delete(index);
         pump();
       });
@@ -266,42 +190,6 @@ export function createLiveViewer(init: LiveViewerInit, c: LiveViewerComponents):
     inflight.delete(seq);
     pump();
   };
-  /**
-   * An unchoked, not resting peer that announced part `index`, among those with the fewest of our requests, chosen
-   * at random: every neighbour hears the same `have` at the same moment, and a fixed tie-break would send them all
-   * to the same holder (which can serve a few and refuses the rest as overloaded).
-   */
-  const peerFor = (index: number, now: number): string | null => {
-    let best: string[] = [];
-    let load = Infinity;
-    for (const p of unchoked) {
-      if (!peerHas.get(p)?.has(index) || (busyUntil.get(p) ?? 0) > now) continue;
-      const l = peerLoad.get(p) ?? 0;
-      if (l >= perPeer || l > load) continue;
-      if (l < load) {
-        best = [];
-        load = l;
-      }
-      best.push(p);
-    }
-    return best.length === 0 ? null : best[Math.floor(Math.random() * best.length)]!;
-  };
-
-  /**
-   * The parts of `seq` by how few of our unchoked peers announced each (ties at random): neighbours that all
-   * asked for part 0 first would leave part 3 with its first holder; asking for the rarest spreads the parts so
-   * they can then be swapped in parallel.
-   */
-  const holders = (index: number): number => {
-    let n = 0;
-    for (const p of unchoked) if (peerHas.get(p)?.has(index)) n++;
-    return n;
-  };
-  const rarestFirst = (seq: number): number[] => {
-    const order = Array.from({ length: LIVE_PARTS }, (_, k) => ({ k, n: holders(liveIndex(seq, k)), r: Math.random() }));
-    return order.sort((a, b) => a.n - b.n || a.r - b.r).map((o) => o.k);
-  };
-
   /**
    * The order segments are asked for: those the player needs within URGENT_SLACK_MS first, oldest first (its
    * deadline order); then the rest newest first, since the freshest parts are what the swarm relays onwards and
@@ -336,11 +224,11 @@ export function createLiveViewer(init: LiveViewerInit, c: LiveViewerComponents):
       for (let seq = edge; seq >= fromSeq && originParts < ORIGIN_PARTS_IN_FLIGHT; seq--) {
         const seg = known.get(seq);
         if (!seg || store.hasSegment(seq) || inflight.has(seq)) continue;
-        for (const k of rarestFirst(seq)) {
+        for (const k of picker.rarestFirst(seq)) {
           if (originParts >= ORIGIN_PARTS_IN_FLIGHT) break;
           if (store.hasPart(seq, k) || partsInflight.has(liveIndex(seq, k))) continue;
           // already in the swarm: a peer's copy, and the origin's bandwidth goes to what nobody has yet
-          if (holders(liveIndex(seq, k)) > 0) continue;
+          if (picker.holders(liveIndex(seq, k)) > 0) continue;
           fetchOriginPart(seg, k, grant);
         }
       }
@@ -350,14 +238,14 @@ export function createLiveViewer(init: LiveViewerInit, c: LiveViewerComponents):
       const seg = known.get(seq);
       if (!seg) continue;
       let fromPeers = false;
-      for (const k of rarestFirst(seq)) {
+      for (const k of picker.rarestFirst(seq)) {
         const index = liveIndex(seq, k);
         if (store.hasPart(seq, k)) continue;
         if (partsInflight.has(index)) {
           fromPeers = true;
           continue;
         }
-        const peer = peerFor(index, now);
+        const peer = picker.peerFor(index, now);
         if (!peer) continue;
         fetchPart(seg, k, peer);
         fromPeers = true;
@@ -370,37 +258,9 @@ export function createLiveViewer(init: LiveViewerInit, c: LiveViewerComponents):
   };
 
   const onSwarm = (e: SwarmEvent) => {
-    switch (e.type) {
-      case 'peer.bitfield': {
-        const set = new Set<number>();
-        for (let i = 0; i < e.have.length; i++) if (e.have[i]) set.add(i);
-        peerHas.set(e.peerId, set);
-        break;
-      }
-      case 'peer.have': {
-        const set = peerHas.get(e.peerId) ?? new Set<number>();
-        peerHas.set(e.peerId, set);
-        set.add(e.index);
-        // bounded: what slid out of the window is of no use
-        if (set.size > LIVE_PARTS * (2 * (win?.segments.length ?? 60) + 16)) {
-          for (const i of set) if (i < liveIndex(fromSeq, 0)) set.delete(i);
-        }
-        break;
-      }
-      case 'peer.unchoked':
-        unchoked.add(e.peerId);
-        break;
-      case 'peer.choked':
-        unchoked.delete(e.peerId);
-        break;
-      case 'peer.left':
-        unchoked.delete(e.peerId);
-        peerHas.delete(e.peerId);
-        busyUntil.delete(e.peerId);
-        break;
-      default:
-        break;
-    }
+    // bounded: what slid out of the window is of no use
+    picker.prune(liveIndex(fromSeq, 0), LIVE_PARTS * (2 * (win?.segments.length ?? 60) + 16));
+    picker.note(e);
     pump();
   };
 

@@ -12,11 +12,13 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
+import type { LiveDirectory } from '../../actors/live/registry.js';
 import type { Clock } from '../../lib/clock.js';
 import { signGrant } from '../../lib/hash.js';
 import type { Logger } from '../../lib/logger.js';
 import {
-  ErrorCodes, startWindow, SwitchyardError, UnavailableError, urgentClaims, VideoId, type WatchBoot,
+  ErrorCodes, startWindow, SwitchyardError, UnavailableError, urgentClaims, VideoId, type LiveBoot, type LiveWindow,
+  type WatchBoot,
 } from '../../protocol/mod.js';
 import type { ManifestCache } from '../manifests.js';
 import { WATCH_CSS, watchCsp, watchPage } from '../watch/page.js';
@@ -31,7 +33,14 @@ export interface WatchRoutesOptions {
   manifests?: Pick<ManifestCache, 'get'>;
   /** start grants (protocol/watch.ts): only when the gateway keeps an urgent share to serve them from */
   start?: StartGrantOptions;
+  /** live streams' windows: `/watch/<streamId>` of a stream they know serves the live page (web/livepage.ts) */
+  live?: Pick<LiveDirectory, 'get' | 'peek'>;
   logger?: Logger;
+}
+
+/** What a live page is told of its stream (the window itself it asks over NATS: always the freshest). */
+function liveBoot(w: LiveWindow): LiveBoot {
+  return { segmentSec: w.segmentSec, ...(w.codecs ? { codecs: w.codecs } : {}), ...(w.ended ? { ended: true } : {}) };
 }
 
 export interface StartGrantOptions {
@@ -89,7 +98,10 @@ export const watchRoutes: FastifyPluginAsync<WatchRoutesOptions> = async (app, o
   /** the page's boot data: never fails the page (without a manifest the page asks the catalog over NATS) */
   const bootFor = async (videoId: string): Promise<WatchBoot> => {
     const boot: WatchBoot = opts.natsWsUrl ? { natsWsUrl: opts.natsWsUrl } : {};
-    if (!opts.manifests) return boot;
+    // a live stream the directory's mirror knows (no I/O: a VOD page pays nothing for this check)
+    const live = opts.live?.peek(videoId);
+    if (live) return { ...boot, live: liveBoot(live) };
+    if (!opts.manifests) return liveOr(videoId, boot);
     try {
       const m = await opts.manifests.get(videoId);
       boot.manifest = m;
@@ -107,8 +119,18 @@ export const watchRoutes: FastifyPluginAsync<WatchRoutesOptions> = async (app, o
       }
     } catch (err) {
       opts.logger?.debug('watch page without a manifest', { videoId, err: (err as Error).message });
+      return liveOr(videoId, boot);
     }
     return boot;
+  };
+  /** no video of that id: a live stream the mirror has not seen yet (one direct read), else the page as it was */
+  const liveOr = async (videoId: string, boot: WatchBoot): Promise<WatchBoot> => {
+    if (!opts.live) return boot;
+    try {
+      return { ...boot, live: liveBoot(await opts.live.get(videoId)) };
+    } catch {
+      return boot;
+    }
   };
 
   app.get('/watch/config', {
@@ -143,7 +165,7 @@ export const watchRoutes: FastifyPluginAsync<WatchRoutesOptions> = async (app, o
     async (_request, reply) => reply.header('content-type', 'text/css; charset=utf-8').send(WATCH_CSS));
 
   app.get<{ Params: { id: string } }>('/watch/:id', {
-    schema: { tags: [Tags.watch], summary: 'Watch a video (plays while it downloads from the origin and peers)',
+    schema: { tags: [Tags.watch], summary: 'Watch a video (plays while it downloads from the origin and peers) or a live stream',
       params: Type.Object({ id: VideoId }), response: errorResponses(400) },
   }, async (request, reply) => {
     reply.header('content-type', 'text/html; charset=utf-8')

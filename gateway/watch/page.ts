@@ -55,7 +55,16 @@ ${preloads}
 <video id="video" controls playsinline></video>
 <script src="${escapeHtml(earlyPath)}" async></script>
 <p id="error" role="alert"></p>
-<dl id="status" data-video="${id}">
+${boot.live ? liveStatus(id) : videoStatus(id)}
+</main>
+<script type="module" src="${src}"></script>
+</body>
+</html>
+`;
+}
+
+function videoStatus(id: string): string {
+  return `<dl id="status" data-video="${id}">
 <dt>peer</dt><dd id="peer">starting…</dd>
 <dt>mode</dt><dd id="mode">opening</dd>
 <dt>downloaded</dt><dd id="progress">0</dd>
@@ -65,12 +74,23 @@ ${preloads}
 <dt>uploaded</dt><dd id="uploaded">0</dd>
 <dt>in memory</dt><dd id="held">0</dd>
 <dt>time</dt><dd id="time">0</dd>
-</dl>
-</main>
-<script type="module" src="${src}"></script>
-</body>
-</html>
-`;
+</dl>`;
+}
+
+/** a live stream's figures (web/livepage.ts fills them in) */
+function liveStatus(id: string): string {
+  return `<dl id="status" data-video="${id}" data-live="true">
+<dt>peer</dt><dd id="peer">starting…</dd>
+<dt>mode</dt><dd id="mode">live</dd>
+<dt>behind live</dt><dd id="latency">–</dd>
+<dt>segments</dt><dd id="segments">0</dd>
+<dt>from origin</dt><dd id="origin">0</dd>
+<dt>urgent share</dt><dd id="urgent">0</dd>
+<dt>from peers</dt><dd id="peers-bytes">0</dd>
+<dt>peers</dt><dd id="links">0</dd>
+<dt>uploaded</dt><dd id="uploaded">0</dd>
+<dt>time</dt><dd id="time">0</dd>
+</dl>`;
 }
 
 export const WATCH_CSS = STYLE;

@@ -157,3 +157,50 @@ export function storeSource(env: WatchEnv, manifest: Manifest): ChunkSource {
     have: () => new Array<boolean>(manifest.chunks.length).fill(true),
   };
 }
+
+/**
+ * `window.switchyard.status()` of a live stream's page (web/livepage.ts LiveWatchStatus), restated for the same
+ * reason as PageStatus.
+ */
+export interface LivePageStatus {
+  live: true;
+  streamId: string;
+  peerId: string;
+  mode: string;
+  currentTime: number;
+  paused: boolean;
+  playing: boolean;
+  playbackRate: number;
+  stalls: number;
+  stalledMs: number;
+  skips: number;
+  latencyMs: number | null;
+  hlsLatencyMs: number | null;
+  targetLatencyMs: number;
+  joinSeq: number | null;
+  seq: number | null;
+  edgeSeq: number | null;
+  heldSegments: number;
+  segmentsVerified: number;
+  corrupt: number;
+  bytesFromOrigin: number;
+  bytesFromUrgent: number;
+  bytesFromPeers: number;
+  admitted: boolean;
+  peers: number;
+  linked: string[];
+  uploadedBytes: number;
+  banned: string[];
+  ended: boolean;
+  error: string | null;
+}
+
+/** A live page's status (null before its viewer started); throws when the page reported an error. */
+export async function livePageStatus(page: Page): Promise<LivePageStatus | null> {
+  const [error, status] = await page.evaluate(() => {
+    const api = (globalThis as unknown as { switchyard?: { error: string | null; status(): unknown } }).switchyard;
+    return [api?.error ?? null, api?.status() ?? null] as const;
+  });
+  if (error) throw new Error(`the live page failed: ${error}`);
+  return status as LivePageStatus | null;
+}
