@@ -56,7 +56,7 @@ const VIEWERS_NICE = 5;
 const r3 = (x: number) => (Number.isFinite(x) ? Math.round(x * 1000) / 1000 : null);
 
 /** `switchyard live testsrc` as a child process: the stream's window through the stack's live directory. */
-function startSource(stack: Stack, dir: string) {
+function startSource(stack: Stack) {
   const cli = join(dirname(fileURLToPath(import.meta.url)), '..', 'client', 'cli.js');
   // the CLI adds 64 kbit/s of audio to `--bitrate`'s video share; x264 under maxrate comes out a little above
   const child = spawn(process.execPath, [cli, 'live', 'testsrc', '--name', 'benchlive', '--duration', String(seconds + 4),
@@ -106,7 +106,7 @@ async function main() {
     // The source runs as its own process (`switchyard live`, as an operator runs it) at the normal priority, and
     // this process (viewers and services) lowers its own: on one 2-core machine the viewers' join storm must not
     // stall the stream itself (in real life the encoder is on its own machine).
-    const packager = startSource(stack, dir);
+    const packager = startSource(stack);
     setPriority(VIEWERS_NICE);
     rtc = createRtcHost({ bindAddress: '127.0.0.1', logger });
     while ((packager.window()?.segments.length ?? 0) < 2) {

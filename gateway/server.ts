@@ -79,7 +79,7 @@ export interface GatewayComponents {
   /** tracker knowledge for the swarm-aware policy */
   swarm?: SwarmView;
   /** client telemetry for the dashboard (owned by the caller); without it the dashboard shows the origin only */
-  telemetry?: Pick<TelemetryAggregator, 'peers'>;
+  telemetry?: Pick<TelemetryAggregator, 'peers'> & Partial<Pick<TelemetryAggregator, 'liveViewers'>>;
   /** publishes which sessions this gateway served (owned by the caller, which starts and stops it) */
   activity?: Pick<ActivityPublisher, 'served'>;
   /** live streams' windows (owned by the caller); without it there is no live segment route */
@@ -170,6 +170,7 @@ export async function createGateway(init: GatewayInit, components: GatewayCompon
   await app.register(dashboardRoutes, {
     leases: components.leases, origin: components.origin, stats, clock: components.clock,
     logger: logger.child('dashboard'), ...(components.telemetry ? { telemetry: components.telemetry } : {}),
+    ...(components.live ? { live: components.live } : {}),
   });
   const natsWsUrl = init.natsWsUrl ?? init.credentials?.wsUrl;
   // the watch page's start grant is paid from the urgent share: none without one

@@ -1,20 +1,29 @@
 /**
  * Telemetry aggregator: the gateway's view of every client's latest status (protocol/telemetry.ts), for the
  * dashboard. It subscribes to `sy.telemetry.*.*`, checks every message (size, JSON, schema, and that the body
- * names the same video and peer as its subject) and keeps the newest status per (video, peer). The subject is
- * the authority: a peer's NATS credential lets it publish only `sy.telemetry.*.<itself>`, so a body naming
- * another peer is a forgery and is dropped, and a peer can only ever fill its own rows. A peer silent for
- * `staleMs` is shown as stale; after `dropMs` it is forgotten. The table is bounded: past `maxPeers` the peer
+ * names the same video and peer as its subject) and keeps the newest status per (video, peer); a live viewer's
+ * status (`kind: 'live'`, its stream in place of the video) is kept per (stream, peer) in the same bounded table.
+ * The subject is the authority: a peer's NATS credential lets it publish only `sy.telemetry.*.<itself>`, so a
+ * body naming another peer is a forgery and is dropped, and a peer can only ever fill its own rows. A peer silent
+ * for `staleMs` is shown as stale; after `dropMs` it is forgotten. The table is bounded: past `maxPeers` the peer
  * heard from least recently is dropped first, so a flood of made-up peer ids costs memory for `maxPeers` only.
  *
  * Telemetry is informational: a bad message is dropped with a debug line and never throws.
  */
-import { decode, MAX_TELEMETRY_BYTES, parseTelemetrySubject, PeerStatus, Subjects } from '../protocol/mod.js';
+import {
+  decodeTelemetry, isLiveViewerStatus, parseTelemetrySubject, Subjects, type LiveViewerStatus, type PeerStatus,
+  type TelemetryStatus,
+} from '../protocol/mod.js';
 import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
 import type { NatsConnection, Subscription } from '../lib/nats.js';
 
 export interface PeerView extends PeerStatus {
+  /** no message for more than `staleMs` */
+  stale: boolean;
+}
+
+export interface LiveViewerView extends LiveViewerStatus {
   /** no message for more than `staleMs` */
   stale: boolean;
 }
@@ -33,6 +42,8 @@ export interface TelemetryAggregator {
   stop(): Promise<void>;
   /** latest status of every known peer (of one video when given), oldest session first */
   peers(videoId?: string): PeerView[];
+  /** latest status of every known live viewer (of one stream when given), oldest session first */
+  liveViewers(streamId?: string): LiveViewerView[];
   /** takes one raw message as if received on `subject`; false when it was dropped (used by `start`, and tests) */
   accept(subject: string, data: Uint8Array): boolean;
 }
@@ -40,7 +51,7 @@ export interface TelemetryAggregator {
 export const TELEMETRY_DEFAULTS = { staleMs: 10_000, dropMs: 30_000, maxPeers: 5_000 } as const;
 
 interface Entry {
-  status: PeerStatus;
+  status: TelemetryStatus;
   /** when we received it, on our clock (a client's own `at` may be skewed) */
   seenAt: number;
 }
@@ -69,19 +80,21 @@ export function createTelemetryAggregator(
 
   const accept = (subject: string, data: Uint8Array): boolean => {
     let from: { videoId: string; peerId: string };
-    let status: PeerStatus;
+    let status: TelemetryStatus;
     try {
       from = parseTelemetrySubject(subject);
-      status = decode(PeerStatus, data, { maxBytes: MAX_TELEMETRY_BYTES, what: 'telemetry' });
+      status = decodeTelemetry(data);
     } catch (err) {
       logger.debug('telemetry dropped', { subject, err });
       return false;
     }
-    if (from.videoId !== status.videoId || from.peerId !== status.peerId) {
+    const live = isLiveViewerStatus(status);
+    if (from.videoId !== (isLiveViewerStatus(status) ? status.streamId : status.videoId) || from.peerId !== status.peerId) {
       logger.debug('telemetry dropped: body does not match its subject', { subject });
       return false;
     }
-    const key = `${status.videoId}/${status.peerId}`;
+    // a stream and a video may share an id: the kinds are kept apart
+    const key = `${live ? 'live:' : ''}${from.videoId}/${status.peerId}`;
     table.delete(key);
     table.set(key, { status, seenAt: clock.now() });
     while (table.size > maxPeers) {
@@ -120,11 +133,28 @@ export function createTelemetryAggregator(
       const now = clock.now();
       const out: PeerView[] = [];
       for (const e of table.values()) {
-        if (videoId !== undefined && e.status.videoId !== videoId) continue;
-        out.push({ ...e.status, stale: now - e.seenAt > staleMs });
+        const s = e.status;
+        if (isLiveViewerStatus(s) || (videoId !== undefined && s.videoId !== videoId)) continue;
+        out.push({ ...s, stale: now - e.seenAt > staleMs });
       }
-      return out.sort((a, b) => a.startedAt - b.startedAt || (a.peerId < b.peerId ? -1 : a.peerId > b.peerId ? 1 : 0));
+      return out.sort(bySession);
+    },
+    liveViewers(streamId) {
+      sweep();
+      const now = clock.now();
+      const out: LiveViewerView[] = [];
+      for (const e of table.values()) {
+        const s = e.status;
+        if (!isLiveViewerStatus(s) || (streamId !== undefined && s.streamId !== streamId)) continue;
+        out.push({ ...s, stale: now - e.seenAt > staleMs });
+      }
+      return out.sort(bySession);
     },
     accept,
   };
+}
+
+/** oldest session first, then by peer id */
+function bySession(a: { startedAt: number; peerId: string }, b: { startedAt: number; peerId: string }): number {
+  return a.startedAt - b.startedAt || (a.peerId < b.peerId ? -1 : a.peerId > b.peerId ? 1 : 0);
 }

@@ -4,6 +4,8 @@
  * person watches is what the benchmark measures.
  */
 import { Type, type Static } from '@sinclair/typebox';
+import { decode, validate } from './codec.js';
+import { TooLargeError } from './errors.js';
 import { VideoId } from './manifest.js';
 import { Bitfield64 } from './p2p.js';
 
@@ -47,3 +49,60 @@ export const PeerStatus = Type.Object({
   at: Type.Number(),
 }, { additionalProperties: false });
 export type PeerStatus = Static<typeof PeerStatus>;
+
+/**
+ * A live viewer's status (issue 9), on the same subject scheme: `sy.telemetry.<streamId>.<peerId>`, told apart from
+ * a VOD PeerStatus by `kind: 'live'` (a PeerStatus has no `kind`). What its playhead shows (state, segment on
+ * screen, latency behind the live edge), what it verified, and its bytes by source. Small and fixed in shape.
+ */
+export const MAX_LIVE_TELEMETRY_BYTES = 4 * 1024;
+export const LivePlayheadStates = { joining: 'joining', playing: 'playing', stalled: 'stalled', ended: 'ended' } as const;
+export type LivePlayheadState = (typeof LivePlayheadStates)[keyof typeof LivePlayheadStates];
+const Count = Type.Integer({ minimum: 0 });
+const Bytes = Type.Number({ minimum: 0 });
+
+export const LiveViewerStatus = Type.Object({
+  kind: Type.Literal('live'),
+  peerId: Id,
+  streamId: VideoId,
+  /** the playhead's state */
+  state: Type.Union(Object.values(LivePlayheadStates).map((s) => Type.Literal(s))),
+  /** the segment on screen (null before playing) */
+  seq: Type.Union([Count, Type.Null()]),
+  /** now − capture time of the frame on screen, ms (null before playing) */
+  latencyMs: Type.Union([Type.Number(), Type.Null()]),
+  verified: Count,
+  corrupt: Count,
+  stalls: Count,
+  stalledMs: Bytes,
+  skips: Count,
+  /** bytes received, by source: the origin's slot, the origin's urgent share, peers */
+  bytesBySource: Type.Object({ origin: Bytes, urgent: Bytes, peer: Bytes }, { additionalProperties: false }),
+  uploadedBytes: Bytes,
+  /** open links to other peers */
+  links: Count,
+  /** holds an origin slot */
+  admitted: Type.Boolean(),
+  startedAt: Type.Number(),
+  at: Type.Number(),
+}, { additionalProperties: false });
+export type LiveViewerStatus = Static<typeof LiveViewerStatus>;
+
+/** Anything on `sy.telemetry.*.*`. */
+export type TelemetryStatus = PeerStatus | LiveViewerStatus;
+export const isLiveViewerStatus = (s: TelemetryStatus): s is LiveViewerStatus => 'kind' in s && s.kind === 'live';
+
+const TelemetryKind = Type.Object({ kind: Type.Optional(Type.Unknown()) });
+
+/**
+ * One telemetry message: size first (a live status is held to its own smaller limit), then JSON, then the schema
+ * its `kind` names. Throws BadRequestError/TooLargeError.
+ */
+export function decodeTelemetry(data: Uint8Array): TelemetryStatus {
+  const value = decode(TelemetryKind, data, { maxBytes: MAX_TELEMETRY_BYTES, what: 'telemetry' });
+  if (value.kind === undefined) return validate(PeerStatus, value, 'telemetry');
+  if (data.byteLength > MAX_LIVE_TELEMETRY_BYTES) {
+    throw new TooLargeError(`live telemetry of ${data.byteLength} bytes exceeds ${MAX_LIVE_TELEMETRY_BYTES}`);
+  }
+  return validate(LiveViewerStatus, value, 'live telemetry');
+}

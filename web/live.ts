@@ -13,6 +13,7 @@ import { createLiveFeed } from '../client/live/feed.js';
 import type { LivePlayhead } from '../client/live/playhead.js';
 import { createLiveSession } from '../client/live/session.js';
 import { liveSwarmInit } from '../client/live/swarm.js';
+import { startLiveTelemetry } from '../client/live/telemetry.js';
 import { createLiveViewer, type LiveViewer } from '../client/live/viewer.js';
 import { createSwarm } from '../client/p2p/swarm.js';
 import { systemClock } from '../lib/clock.js';
@@ -42,6 +43,8 @@ export interface WebLiveViewerOptions {
   origin?: boolean;
   maxPeers?: number;
   iceServers?: string[];
+  /** publish the viewer's status for the dashboard (client/live/telemetry.ts); default true */
+  telemetry?: boolean;
 }
 
 export interface WebLiveViewer extends LiveViewer {
@@ -87,6 +90,7 @@ export async function startWebLiveViewer(opts: WebLiveViewerOptions): Promise<We
     await conn.close();
     throw err;
   }
+  const telemetry = opts.telemetry === false ? null : startLiveTelemetry(nc, viewer, { peerId });
   let closed = false;
   return Object.assign(viewer, {
     peerId,
@@ -94,6 +98,7 @@ export async function startWebLiveViewer(opts: WebLiveViewerOptions): Promise<We
     async close() {
       if (closed) return;
       closed = true;
+      telemetry?.stop();
       await viewer.stop().catch((err: unknown) => log.warn('live viewer stop failed', { err }));
       rtc.shutdown();
       await conn.close();

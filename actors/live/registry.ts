@@ -44,7 +44,7 @@ export async function createLiveDirectory(c: { nc: NatsConnection; logger: Logge
       const known = mirror.entries.get(streamId)?.value;
       if (known) return known;
       const e = await kv.get(streamId).catch(() => null);
-      if (!e || e.operation !== 'PUT' || e.length === 0) throw new UnknownVideoError(streamId);
+      if (e?.operation !== 'PUT' || e.length === 0) throw new UnknownVideoError(streamId);
       const w = parseWindow(streamId, e.value);
       mirror.note(streamId, e.revision, w);
       return w;

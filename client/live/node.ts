@@ -17,6 +17,7 @@ import type { ChunkSource, SwarmContent } from '../p2p/types.js';
 import { createLiveFeed } from './feed.js';
 import { createLiveSession } from './session.js';
 import { liveSwarmInit } from './swarm.js';
+import { startLiveTelemetry, type LiveTelemetry } from './telemetry.js';
 import { createLiveViewer, type LiveViewer } from './viewer.js';
 
 export interface NodeLiveViewerOptions {
@@ -33,6 +34,8 @@ export interface NodeLiveViewerOptions {
   maxPeers?: number;
   /** restrict ICE to one address (127.0.0.1 in tests) */
   bindAddress?: string;
+  /** publish the viewer's status for the dashboard (client/live/telemetry.ts) once started; default true */
+  telemetry?: boolean | { intervalMs?: number };
 }
 
 export interface NodeLiveViewer extends LiveViewer {
@@ -67,7 +70,23 @@ export function createNodeLiveViewer(opts: NodeLiveViewerOptions,
     clock: c.clock ?? systemClock,
     logger: c.logger,
   });
+  const { start, stop } = viewer;
+  let telemetry: LiveTelemetry | null = null;
+  let stopped = false;
   return Object.assign(viewer, {
+    async start() {
+      const w = await start();
+      if (opts.telemetry !== false && !stopped) {
+        telemetry ??= startLiveTelemetry(c.nc, viewer, { peerId: opts.peerId,
+          ...(typeof opts.telemetry === 'object' && opts.telemetry.intervalMs ? { intervalMs: opts.telemetry.intervalMs } : {}) });
+      }
+      return w;
+    },
+    async stop() {
+      stopped = true;
+      telemetry?.stop();
+      await stop();
+    },
     async close() {
       await viewer.stop();
       if (ownRtc) {

@@ -63,7 +63,7 @@ export function createLivePlayhead(mode: Pick<LiveMode, 'targetLatencySec' | 'ma
     if (edge === null) return null;
     for (let s = edge; s >= 0; s--) {
       const i = view.info(s);
-      if (!i) return s + 1 <= edge ? s + 1 : edge;
+      if (!i) return Math.min(s + 1, edge);
       if (now - captureStart(i) >= mode.targetLatencySec * 1000) return s;
     }
     return 0;

@@ -51,7 +51,7 @@ export function createLiveViewer(init: LiveViewerInit, c: LiveViewerComponents):
   let stopped = false;
   let urgentUntil = 0;
   let timer: ReturnType<typeof setInterval> | null = null;
-  let unsubs: Array<() => void> = [];
+  const unsubs: Array<() => void> = [];
   const playhead = c.playhead ?? createLivePlayhead(init.mode);
   let originParts = 0;
   const picker = createPeerPicker({ perPeer });

@@ -9,7 +9,10 @@
  */
 import { createHash } from 'node:crypto';
 import { bitMask } from '../../protocol/bitfield.js';
-import { CSS } from './style.js';
+import { LIVE_CSS, LIVE_HTML, LIVE_JS } from './livepage.js';
+import { CSS as BASE_CSS } from './style.js';
+
+const CSS = BASE_CSS + LIVE_CSS;
 
 const JS = `
 'use strict';
@@ -259,12 +262,14 @@ function renderVideos(videos) {
   $('videos-empty').hidden = videos.length > 0;
 }
 
+${LIVE_JS}
 function render(s) {
   renderVideos(s.videos);
   renderOrigin(s.origin, s.at);
   renderTotals(s.totals, s.origin.egressTotal);
   renderEgress(s.origin.egress, s.at);
   renderPeers(s.peers, s.origin.waiting);
+  renderLive(s.live || [], s.at);
   $('updated').textContent = new Date(s.at).toLocaleTimeString();
   document.body.dataset.ready = '1';
 }
@@ -351,7 +356,7 @@ const HTML_BODY = `
       <tbody id="peers-body" data-testid="peers"></tbody>
     </table>
     <p class="empty" id="peers-empty">No client telemetry yet.</p>
-  </section>
+  </section>${LIVE_HTML}
   <section class="card wide" data-testid="videos-panel">
     <h2>Catalog</h2>
     <table>

@@ -1,15 +1,18 @@
 /**
  * What the dashboard shows, as one JSON document: the origin's slots and wait list (lease checker mirror), origin
- * egress over time (sampled from the gateway's counters), the catalog, and every client's latest telemetry.
+ * egress over time (sampled from the gateway's counters), the catalog, every client's latest telemetry, and live
+ * streams with their viewers (livestate.ts).
  * The same document is served by `GET /dashboard/state` and pushed by `GET /dashboard/events`.
  */
 import { Type, type Static } from '@sinclair/typebox';
+import type { LiveDirectory } from '../../actors/live/registry.js';
 import type { LeaseChecker } from '../../actors/origin/leases.js';
 import type { OriginClient } from '../../actors/origin/client.js';
 import type { Clock } from '../../lib/clock.js';
 import type { Logger } from '../../lib/logger.js';
 import { CATALOG_PAGE_DEFAULT, PeerStatus, VideoSummary, type VideoSummary as VideoSummaryT } from '../../protocol/mod.js';
 import type { PeerView, TelemetryAggregator } from '../telemetry.js';
+import { buildLiveSection, LiveSection } from './livestate.js';
 
 const Id = Type.String({ maxLength: 64 });
 
@@ -37,6 +40,7 @@ export const DashboardState = Type.Object({
     peers: Type.Number({ description: 'bytes clients received from other peers' }),
     uploaded: Type.Number({ description: 'bytes clients uploaded to other peers' }),
   }),
+  live: LiveSection,
 });
 export type DashboardState = Static<typeof DashboardState>;
 
@@ -84,7 +88,9 @@ export function createEgressSampler(
 export interface StateSources {
   leases: Pick<LeaseChecker, 'live'> & Partial<Pick<LeaseChecker, 'waiting' | 'config'>>;
   origin: Pick<OriginClient, 'listPage'>;
-  telemetry?: Pick<TelemetryAggregator, 'peers'>;
+  telemetry?: Pick<TelemetryAggregator, 'peers'> & Partial<Pick<TelemetryAggregator, 'liveViewers'>>;
+  /** live streams' windows; without it the live section lists what viewers report */
+  live?: Pick<LiveDirectory, 'all'>;
   egress: EgressSampler;
   egressTotal: () => number;
   /** urgent-share counters of this gateway */
@@ -148,6 +154,7 @@ export function createStateBuilder(src: StateSources): () => Promise<DashboardSt
       videos: list.map((v) => ({ ...v, peers: perVideo.get(v.videoId) ?? 0 })),
       peers,
       totals,
+      live: buildLiveSection(src),
     };
   };
 }

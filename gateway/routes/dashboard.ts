@@ -9,6 +9,7 @@
 import type { ServerResponse } from 'node:http';
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
+import type { LiveDirectory } from '../../actors/live/registry.js';
 import type { LeaseChecker } from '../../actors/origin/leases.js';
 import type { OriginClient } from '../../actors/origin/client.js';
 import type { Clock } from '../../lib/clock.js';
@@ -24,7 +25,9 @@ export interface DashboardRoutesOptions {
   leases: Pick<LeaseChecker, 'live'> & Partial<Pick<LeaseChecker, 'waiting' | 'config'>>;
   origin: Pick<OriginClient, 'listPage'>;
   /** client telemetry; without it the page shows the origin side only */
-  telemetry?: Pick<TelemetryAggregator, 'peers'>;
+  telemetry?: Pick<TelemetryAggregator, 'peers'> & Partial<Pick<TelemetryAggregator, 'liveViewers'>>;
+  /** live streams' windows (the live section); without it the section lists what live viewers report */
+  live?: Pick<LiveDirectory, 'all'>;
   stats: Pick<StatsCollector, 'snapshot'>;
   clock: Clock;
   logger: Logger;
@@ -50,6 +53,7 @@ export const dashboardRoutes: FastifyPluginAsync<DashboardRoutesOptions> = async
       return { bytes: s.urgentBytesTotal, chunks: s.urgentChunksTotal, refused: s.urgentRefusedTotal };
     },
     ...(opts.telemetry ? { telemetry: opts.telemetry } : {}),
+    ...(opts.live ? { live: opts.live } : {}),
   });
   // One snapshot per period, shared: every viewer and /dashboard/state get the same document (built once and
   // serialised once), so a hundred open dashboards cost what one does.
@@ -111,7 +115,7 @@ export const dashboardRoutes: FastifyPluginAsync<DashboardRoutesOptions> = async
   app.get('/dashboard/state', {
     schema: {
       tags: [Tags.ops],
-      summary: 'Dashboard state: origin slots, wait list, egress, catalog, client telemetry, byte totals',
+      summary: 'Dashboard state: origin slots, wait list, egress, catalog, client telemetry, byte totals, live streams',
       response: { 200: Type.Object(DashboardState.properties, { description: 'the state' }), ...errorResponses() },
     },
   }, async (_request, reply) => {
