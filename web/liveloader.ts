@@ -5,9 +5,10 @@
  * would a live playlist from a server. The init segment is the window's (checked against its hash by the viewer);
  * a media segment is the viewer's verified bytes, waited for when hls.js asks before they are in.
  */
-import type { HlsConfig, Loader, LoaderCallbacks, LoaderConfiguration, LoaderContext, LoaderStats } from 'hls.js';
+import type { HlsConfig, Loader, LoaderContext } from 'hls.js';
 import type { LiveViewer } from '../client/live/viewer.js';
 import { liveHlsPlaylist } from '../protocol/mod.js';
+import { localLoader, type LocalAnswer } from './localloader.js';
 
 /** The names the player is given; nothing is ever fetched from them. */
 export interface LiveStreamUrls {
@@ -59,12 +60,6 @@ export function heldRun(held: readonly number[], from: number, max: number): num
   return out;
 }
 
-function freshStats(): LoaderStats {
-  return {
-    aborted: false, loaded: 0, retry: 0, total: 0, chunkCount: 0, bwEstimate: 0,
-    loading: { start: 0, first: 0, end: 0 }, parsing: { start: 0, end: 0 }, buffering: { start: 0, first: 0, end: 0 },
-  };
-}
 
 /** Resolves at the viewer's next verified segment (or end), after `ms`, or when `signal` aborts. */
 function nextChange(viewer: LiveLoaderSource['viewer'], ms: number, signal: AbortSignal): Promise<void> {
@@ -133,58 +128,17 @@ export function liveLoader(source: Promise<LiveLoaderSource>, urls: LiveStreamUr
     }
   };
 
-  return class SwitchyardLiveLoader implements Loader<LoaderContext> {
-    context: LoaderContext | null = null;
-    stats: LoaderStats = freshStats();
-    private abortController: AbortController | null = null;
-    private callbacks: LoaderCallbacks<LoaderContext> | null = null;
-
-    load(context: LoaderContext, _config: LoaderConfiguration, callbacks: LoaderCallbacks<LoaderContext>): void {
-      this.context = context;
-      this.callbacks = callbacks;
-      const stats = freshStats();
-      this.stats = stats;
-      stats.loading.start = performance.now();
-      const ac = new AbortController();
-      this.abortController = ac;
-      const succeed = (data: string | ArrayBuffer) => {
-        if (ac.signal.aborted) return;
-        const size = typeof data === 'string' ? data.length : data.byteLength;
-        stats.loaded = size;
-        stats.total = size;
-        stats.loading.first = stats.loading.first || performance.now();
-        stats.loading.end = performance.now();
-        callbacks.onSuccess({ url: context.url, data }, stats, context, null);
-      };
-      const fail = (code: number, text: string) => {
-        if (ac.signal.aborted) return;
-        callbacks.onError({ code, text }, context, null, stats);
-      };
-      const url = context.url.split(/[?#]/)[0]!;
-      source.then(async (src) => {
-        if (url === urls.playlist) return succeed(await playlist(src, ac.signal));
-        if (url === urls.init) return succeed(src.viewer.init().slice().buffer);
-        const seq = urls.seqOf(url);
-        if (seq === null) return fail(404, `not part of this stream: ${context.url}`);
-        const bytes = await segment(src, seq, ac.signal);
-        if (!bytes) return fail(404, `segment ${seq} is not held (yet)`);
-        stats.loading.first = performance.now();
-        return succeed(bytes.buffer as ArrayBuffer);
-      }).catch((err: unknown) => fail(500, (err as Error)?.message ?? String(err)));
-    }
-
-    abort(): void {
-      const ac = this.abortController;
-      if (!ac || ac.signal.aborted) return;
-      ac.abort();
-      this.stats.aborted = true;
-      if (this.context) this.callbacks?.onAbort?.(this.stats, this.context, null);
-    }
-
-    destroy(): void {
-      this.abortController?.abort();
-      this.callbacks = null;
-      this.context = null;
-    }
-  };
+  const err = (code: number, text: string): LocalAnswer => ({ error: { code, text } });
+  return localLoader(async ({ url: full, signal, firstByte }) => {
+    const url = full.split(/[?#]/)[0]!;
+    const src = await source;
+    if (url === urls.playlist) return { data: await playlist(src, signal) };
+    if (url === urls.init) return { data: src.viewer.init().slice().buffer };
+    const seq = urls.seqOf(url);
+    if (seq === null) return err(404, `not part of this stream: ${full}`);
+    const bytes = await segment(src, seq, signal);
+    if (!bytes) return err(404, `segment ${seq} is not held (yet)`);
+    firstByte();
+    return { data: bytes.buffer as ArrayBuffer };
+  });
 }
