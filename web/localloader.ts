@@ -38,7 +38,10 @@ export function localLoader(answer: Answerer): new (config: HlsConfig) => Loader
         if (ac.signal.aborted) return;
         callbacks.onError({ code, text }, context, null, stats);
       };
-      answer({ url: context.url, context, signal: ac.signal, firstByte: () => void (stats.loading.first = performance.now()) })
+      const firstByte = () => {
+        stats.loading.first = performance.now();
+      };
+      answer({ url: context.url, context, signal: ac.signal, firstByte })
         .then((a) => {
           if (ac.signal.aborted) return;
           if ('error' in a) return fail(a.error.code, a.error.text);

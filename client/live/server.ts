@@ -5,10 +5,9 @@
  * (ffplay, mpv, VLC, a browser with hls.js) plays the stream from this process and never from a stranger.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Logger } from '../../lib/logger.js';
 import { liveHlsPlaylist, type LiveSegment } from '../../protocol/mod.js';
-import { hostForUrl, isLoopback } from '../play/server.js';
+import { listenLocal } from '../play/server.js';
 import type { LiveViewer } from './viewer.js';
 
 export interface LiveServerUrls {
@@ -82,18 +81,11 @@ export function createLiveServer(init: { host?: string; port?: number },
   });
   server.maxConnections = 32;
   return {
-    start: () => new Promise<LiveServerUrls>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(init.port ?? 0, host, () => {
-        server.removeListener('error', reject);
-        const { port } = server.address() as AddressInfo;
-        if (isLoopback(host)) {
-          allowedHosts = new Set([`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`, `${hostForUrl(host)}:${port}`]);
-        }
-        const base = `http://${hostForUrl(host)}:${port}`;
-        resolve({ port, base: `${base}/`, playlist: `${base}${playlistPath}` });
-      });
-    }),
+    async start() {
+      const l = await listenLocal(server, host, init.port ?? 0);
+      allowedHosts = l.allowedHosts;
+      return { port: l.port, base: `${l.base}/`, playlist: `${l.base}${playlistPath}` };
+    },
     stop: () => new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeAllConnections();

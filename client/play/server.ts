@@ -6,7 +6,7 @@
  * response. Bound to loopback it also insists on a loopback Host header, so a web page cannot reach it through
  * DNS rebinding.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../../lib/logger.js';
 import { hlsPlaylist, type Manifest } from '../../protocol/mod.js';
@@ -72,8 +72,27 @@ function contentType(mime: string): string {
     ? mime : 'application/octet-stream';
 }
 
-export const isLoopback = (h: string) => h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h);
-export const hostForUrl = (h: string) => (h === '0.0.0.0' ? '127.0.0.1' : h === '::' ? '[::1]' : h.includes(':') ? `[${h}]` : h);
+const isLoopback = (h: string) => h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h);
+const hostForUrl = (h: string) => (h === '0.0.0.0' ? '127.0.0.1' : h === '::' ? '[::1]' : h.includes(':') ? `[${h}]` : h);
+
+/**
+ * Listens on `host:port` (0: any free port) and resolves with the port, the base URL, and, on a loopback address,
+ * the Host headers to accept: a local player server answers only those, so a web page cannot reach it through
+ * DNS rebinding. Shared by the video and the live player servers.
+ */
+export function listenLocal(server: Server, host: string, port: number):
+  Promise<{ port: number; base: string; allowedHosts: Set<string> | null }> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.removeListener('error', reject);
+      const p = (server.address() as AddressInfo).port;
+      const allowedHosts = isLoopback(host)
+        ? new Set([`127.0.0.1:${p}`, `localhost:${p}`, `[::1]:${p}`, `${hostForUrl(host)}:${p}`]) : null;
+      resolve({ port: p, base: `http://${hostForUrl(host)}:${p}`, allowedHosts });
+    });
+  });
+}
 
 export function createPlayServer(init: PlayServerInit, c: PlayServerComponents): PlayServer {
   const { partial, logger } = c;
@@ -180,20 +199,13 @@ export function createPlayServer(init: PlayServerInit, c: PlayServerComponents):
   server.maxConnections = init.maxConnections ?? 32;
 
   return {
-    start: () => new Promise<PlayUrls>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(init.port ?? 0, host, () => {
-        server.removeListener('error', reject);
-        const { port } = server.address() as AddressInfo;
-        if (isLoopback(host)) {
-          allowedHosts = new Set([`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`, `${hostForUrl(host)}:${port}`]);
-        }
-        const base = `http://${hostForUrl(host)}:${port}`;
-        urls = { port, base: `${base}/`, playlist: playlist !== null ? `${base}${playlistPath}` : null,
-          file: `${base}${filePath}` };
-        resolve(urls);
-      });
-    }),
+    async start() {
+      const l = await listenLocal(server, host, init.port ?? 0);
+      allowedHosts = l.allowedHosts;
+      urls = { port: l.port, base: `${l.base}/`, playlist: playlist !== null ? `${l.base}${playlistPath}` : null,
+        file: `${l.base}${filePath}` };
+      return urls;
+    },
     stop: () => new Promise<void>((resolve) => {
       for (const ac of inFlight) ac.abort(new Error('the player server is stopping'));
       server.close(() => resolve());
