@@ -66,6 +66,13 @@ export function encodeBitfield(have: ArrayLike<boolean>): string {
   return toBase64(packBits(have));
 }
 
+/** Base64 of a bitfield of `count` bits with exactly the indexes of `held` set (those below `count`). */
+export function encodeHeldBitfield(held: Iterable<number>, count: number): string {
+  const bits = new Uint8Array(bitfieldBytes(count));
+  for (const i of held) if (i >= 0 && i < count) setBit(bits, i);
+  return toBase64(bits);
+}
+
 /** The first `count` bits of a base64 bitfield; malformed base64 reads as nothing held. */
 export function decodeBitfield(b64: string, count: number): boolean[] {
   return unpackBits(fromBase64(b64) ?? new Uint8Array(0), count);

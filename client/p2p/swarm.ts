@@ -20,7 +20,7 @@ import type { TokenBucket } from '../../lib/tokenbucket.js';
 import type { DownloadEvent } from '../../machines/download/types.js';
 import type { PeerLinkSnapshot } from '../../machines/peerLink/machine.js';
 import { canRequest } from '../../machines/peerLink/machine.js';
-import { bitfieldBytes, encodeBitfield, setBit, toBase64, type RelayedSignal } from '../../protocol/mod.js';
+import { encodeBitfield, encodeHeldBitfield, toBase64, type RelayedSignal } from '../../protocol/mod.js';
 import { FetchFailure } from '../http.js';
 import { startPeerLink, type PeerLinkHandle } from './link.js';
 import { createRequestTable } from './requests.js';
@@ -307,13 +307,9 @@ export function createSwarm(init: SwarmInit, c: SwarmComponents): Swarm {
     return pending < maxPendingIncoming;
   };
 
-  /** base64 of what we hold; from the held list when the source has one (a live viewer: ~100 of 65,536 set) */
-  const announcedBitfield = (): string => {
-    if (!c.source.held) return encodeBitfield(c.source.have());
-    const bits = new Uint8Array(bitfieldBytes(content.chunkCount));
-    for (const i of c.source.held()) if (i < content.chunkCount) setBit(bits, i);
-    return toBase64(bits);
-  };
+  // from the held list when the source has one (a live viewer holds ~100 of 65,536)
+  const announcedBitfield = (): string => (c.source.held
+    ? encodeHeldBitfield(c.source.held(), content.chunkCount) : encodeBitfield(c.source.have()));
 
   const announce = async () => {
     if (stopped) return;

@@ -8,6 +8,7 @@
 import type { TokenBucket } from '../../lib/tokenbucket.js';
 import type { SwarmView } from '../swarmview.js';
 import type { FastifyPluginAsync } from 'fastify';
+import { awaitEgress } from '../egress.js';
 import type { LeaseChecker } from '../../actors/origin/leases.js';
 import type { Clock } from '../../lib/clock.js';
 import {
@@ -124,21 +125,10 @@ export const chunkRoutes: FastifyPluginAsync<ChunkRoutesOptions> = async (app, o
       // charged before any bytes leave, so a session over budget never gets a byte more than its budget
       opts.budget.charge(claims.s, out.byteLength, manifest);
       opts.swarm?.noteServed(id, index, claims.p);
-      if (opts.egress) {
-        // a client that gives up while queued for egress must not spend the origin's bandwidth, nor count as
-        // having received the chunk
-        const gaveUp = new AbortController();
-        const onClose = () => gaveUp.abort(new Error('client went away'));
-        reply.raw.once('close', onClose);
-        try {
-          await opts.egress.take(out.byteLength, gaveUp.signal);
-        } catch {
-          opts.swarm?.forgetServed(id, index, claims.p);
-          opts.budget.refund(claims.s, out.byteLength);
-          return reply;
-        } finally {
-          reply.raw.removeListener('close', onClose);
-        }
+      if (!(await awaitEgress(reply, opts.egress, out.byteLength))) {
+        opts.swarm?.forgetServed(id, index, claims.p);
+        opts.budget.refund(claims.s, out.byteLength);
+        return reply;
       }
       // counted once the bytes are handed to the socket: what left the origin, not what was asked for
       reply.raw.once('finish', () => {

@@ -6,6 +6,7 @@
  * Segments are immutable (content-addressed), so the response carries the hash for the viewer's check.
  */
 import type { FastifyPluginAsync } from 'fastify';
+import { awaitEgress } from '../egress.js';
 import { Type } from '@sinclair/typebox';
 import type { LeaseChecker } from '../../actors/origin/leases.js';
 import type { LiveDirectory } from '../../actors/live/registry.js';
@@ -105,19 +106,10 @@ export const liveRoutes: FastifyPluginAsync<LiveRoutesOptions> = async (app, opt
     if (urgent) opts.share.admit(claims, seg.length);
     // about one copy of everything produced so far (plus the budget's slack): a slot is not a firehose
     else opts.budget.charge(claims.s, n, { size: w.producedBytes, chunkSize: Math.max(seg.length, 1) });
-    if (opts.egress) {
-      const gaveUp = new AbortController();
-      const onClose = () => gaveUp.abort(new Error('client went away'));
-      reply.raw.once('close', onClose);
-      try {
-        await opts.egress.take(n, gaveUp.signal);
-      } catch {
-        if (urgent) opts.share.refund(claims, seg.length);
-        else opts.budget.refund(claims.s, n);
-        return reply;
-      } finally {
-        reply.raw.removeListener('close', onClose);
-      }
+    if (!(await awaitEgress(reply, opts.egress, n))) {
+      if (urgent) opts.share.refund(claims, seg.length);
+      else opts.budget.refund(claims.s, n);
+      return reply;
     }
     reply.raw.once('finish', () => {
       if (urgent) opts.stats.urgentServed(claims.s, n);

@@ -6,6 +6,7 @@
  * each within the grant's byte budget and the share's bandwidth (429 `urgent_share_spent` when spent).
  */
 import type { FastifyPluginAsync } from 'fastify';
+import { awaitEgress } from '../egress.js';
 import type { Clock } from '../../lib/clock.js';
 import type { TokenBucket } from '../../lib/tokenbucket.js';
 import { verifyGrant } from '../../lib/hash.js';
@@ -79,18 +80,9 @@ export const urgentRoutes: FastifyPluginAsync<UrgentRoutesOptions> = async (app,
       opts.stats.urgentRefused();
       throw err;
     }
-    if (opts.egress) {
-      const gaveUp = new AbortController();
-      const onClose = () => gaveUp.abort(new Error('client went away'));
-      reply.raw.once('close', onClose);
-      try {
-        await opts.egress.take(size, gaveUp.signal);
-      } catch {
-        opts.share.refund(claims, size);
-        return reply;
-      } finally {
-        reply.raw.removeListener('close', onClose);
-      }
+    if (!(await awaitEgress(reply, opts.egress, size))) {
+      opts.share.refund(claims, size);
+      return reply;
     }
     reply.raw.once('finish', () => opts.stats.urgentServed(claims.s, size));
     return reply.send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));

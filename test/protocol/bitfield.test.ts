@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  decodeBitfield, encodeBitfield, forEachSetBit, packBits, popcount, spareBitsClear, testBit, unpackBits,
+  decodeBitfield, encodeBitfield, encodeHeldBitfield, forEachSetBit, packBits, popcount, spareBitsClear, testBit, unpackBits,
 } from '../../protocol/bitfield.js';
 import { fromBase64, toBase64 } from '../../protocol/base64.js';
 
@@ -34,6 +34,12 @@ test('bit order is MSB first, and spare bits past the count are detected', () =>
   const seen: number[] = [];
   forEachSetBit(bytes, 16, (i) => seen.push(i));
   assert.equal(seen, [0, 9]);
+});
+
+test('a bitfield encoded from a held list equals the one encoded from booleans', () => {
+  const have = Array.from({ length: 77 }, (_, i) => i % 5 === 0 || i === 76);
+  const held = have.flatMap((h, i) => (h ? [i] : []));
+  assert.is(encodeHeldBitfield([...held, 80, -1], 77), encodeBitfield(have), 'indexes outside 0..count-1 are ignored');
 });
 
 test('encodeBitfield round-trips, and malformed base64 decodes as nothing held', () => {
