@@ -11,6 +11,7 @@ import { acquirePartLock, type PartLock } from '../client/partlock.js';
 import { createPeerNode, type PeerNode } from '../client/p2p/peer.js';
 import { partialSource } from '../client/p2p/sources.js';
 import { startTelemetry } from '../client/telemetry.js';
+import { createInspectPublisher } from '../client/inspect.js';
 import { createTokenBucket } from '../lib/tokenbucket.js';
 import type { DownloadMode } from '../machines/download/machine.js';
 import { BadRequestError, type Manifest } from '../protocol/mod.js';
@@ -26,6 +27,11 @@ export interface DownloadOptions extends ClientOptions {
   downloadRate?: number;
   /** serve chunks to others while downloading (default true) */
   uploads?: boolean;
+  /**
+   * publish the download and peer-link machines' transitions on `sy.inspect.<peerId>` for the gateway's
+   * /inspector page (default true; batched 4×/s at most, bounded, no chunk data or grants)
+   */
+  inspect?: boolean;
   /** stay in the swarm after completion, serving the file, until `close()` (default false) */
   seed?: boolean;
   /** keep `<output>.part/` after completion (default false; seeding keeps it until `close()`) */
@@ -90,14 +96,17 @@ export async function download(videoId: string, o: DownloadOptions = {}): Promis
     const partial = await openPartial(partialDirFor(outPath), manifest);
     const resumed = partial.have().length;
     const source = partialSource(partial);
+    // the machines' transitions, for the gateway's /inspector (bounded batches, a few per second at most)
+    const inspector = o.inspect === false ? null : createInspectPublisher({ peerId }, { nc: ctx.peer.nc, logger });
     const node = createPeerNode({ peerId, manifest, uploads: o.uploads !== false,
       ...(ctx.bindAddress ? { bindAddress: ctx.bindAddress } : {}), ...(upRate > 0 ? { uploadRate: upRate } : {}) },
-    { nc: ctx.peer.nc, source, logger });
+    { nc: ctx.peer.nc, source, logger, ...(inspector ? { inspect: inspector } : {}) });
     await node.swarm.start();
     const openLinks = () => node.swarm.stats().links.filter((l) => l.state.includes('open')).length;
     const telemetry = startTelemetry(ctx.peer.nc, { peerId, manifest }, {
       mode: 'opening', state: 'opening', have: () => source.have(), bytesBySource: {},
       uploadedBytes: () => node.swarm.stats().uploadedBytes, position: null, links: openLinks, doneAt: null,
+      swarmStats: () => node.swarm.stats(),
     });
     const events = createEmitter<DownloadEvents>((err) => logger.warn('a download listener threw', { err }));
     const staying = o.seed === true;
@@ -112,6 +121,7 @@ export async function download(videoId: string, o: DownloadOptions = {}): Promis
         run = runDownload({ videoId, peerId, gateway: ctx.gateway, outPath, parallel,
           keepPartial: o.keepPartial === true || staying, ...(streaming ? { streaming } : {}) }, {
           origin: ctx.origin, partial, logger, swarm: node.swarm, ...(rate > 0 ? { limiter: createTokenBucket(rate) } : {}),
+          ...(inspector ? { inspector } : {}),
           onState: (state, at, m) => {
             mode = m;
             const complete = m === 'complete';
@@ -154,6 +164,7 @@ export async function download(videoId: string, o: DownloadOptions = {}): Promis
         cancel();
         await done.catch(() => {});
         telemetry.stop();
+        inspector?.stop();
         await node.stop().catch((err) => logger.warn('stopping the swarm failed', { err }));
         if (staying && o.keepPartial !== true && mode === 'complete') await partial.remove().catch(() => {});
         await held.release();

@@ -3,13 +3,13 @@
  * The `switchyard` command. Errors are parsed once here, at the edge: a SwitchyardError prints its message and
  * code and exits 1 (2 for usage errors), anything else prints a short message (stack with SWITCHYARD_LOG=debug).
  */
-import { writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createOriginClient } from '../actors/origin/client.js';
 import { connectAsPeer } from './credentials.js';
-import { downloadMachine } from '../machines/download/machine.js';
-import { peerLinkMachine } from '../machines/peerLink/machine.js';
-import { machineToDot, machineToMermaid } from '../machines/graph.js';
+import { MACHINE_NAMES, MACHINES, machineToDot, machineToMermaid, type MachineName } from '../machines/graph.js';
 import { BadRequestError, ErrorCodes, SwitchyardError } from '../protocol/mod.js';
 import { getCommand } from './commands/get.js';
 import { playCommand } from './commands/play.js';
@@ -17,6 +17,7 @@ import { liveCommand } from './commands/live.js';
 import { ingestCommand } from './commands/ingest.js';
 import { serveCommand } from './commands/serve.js';
 import { seedCommand } from './commands/seed.js';
+import { keysCommand, provisionCommand, workerCommand } from './commands/worker.js';
 import { resolveConfig } from './config.js';
 import { demoCommand } from './demo.js';
 
@@ -35,8 +36,16 @@ usage:
                      on a live stream id: joins at the live edge and serves a live playlist [--mode low|default|p2p]
   switchyard live    <file|loop:FILE|testsrc|rtmp://…|srt://…|udp://…|/dev/videoN> --name NAME [--dvr SEC]
                      [--segment SEC] [--bitrate KBIT_S] [--size WxH] [--duration SEC] [--no-record] [--json]
-  switchyard seed    <videoId> --file FILE [--seconds S] [--up-rate BYTES_PER_S]
-  switchyard machines [--machine download|peerLink] [--format dot|mermaid] [-o FILE]
+  switchyard worker  <origin|tracker|signal|ingest|gateway>... --nats URL[,URL…] [--auth-dir DIR] [--data-dir DIR]
+                     [--store DIR|mongodb://…] [--capacity N] [--policy P] [--port P] [--name ID] [--tracker-interval MS]
+                     [--metrics-port P]  (Prometheus /metrics of the process; 0 = a free port, printed)
+                     gateway: [--peer-nats URL] [--nats-ws URL]  (what peers and browsers are told to connect to)
+                     roles as one process joined to a NATS cluster (env SWITCHYARD_GRANT_SECRET, SWITCHYARD_ADMIN_TOKEN)
+  switchyard provision --nats URL[,URL…] --replicas N   JetStream buckets and streams with N replicas (idempotent)
+  switchyard keys    --auth-dir DIR   operator and service keys (made once) and DIR/nats-auth.conf for nats-server
+  switchyard seed    <videoId> --file FILE [--seconds S] [--up-rate BYTES_PER_S] [--metrics-port P]
+  switchyard machines [--machine download|peerLink] [--format dot|mermaid|svg] [-o FILE]
+  switchyard machines --all --out-dir DIR   every machine as DIR/<name>.dot, .mmd and .svg (Graphviz dot)
   switchyard demo    [--clients N] [--capacity N] [--seconds S] [--policy swarm-aware|server-first]
                      [--origin-mibps U_S] [--peer-up-mibps U_I] [--down-mibps D] [--hold]
 common: --nats URL  --gateway URL  (default: .switchyard/local.json written by serve, then env SWITCHYARD_NATS /
@@ -79,8 +88,14 @@ async function main(argv: string[]): Promise<number> {
       workers: { type: 'string' },
       'origin-rate': { type: 'string' },
       'urgent-share': { type: 'string' },
+      'tracker-interval': { type: 'string' },
+      replicas: { type: 'string' },
+      'metrics-port': { type: 'string' },
+      'peer-nats': { type: 'string' },
       format: { type: 'string' },
       machine: { type: 'string' },
+      all: { type: 'boolean' },
+      'out-dir': { type: 'string' },
       clients: { type: 'string' },
       policy: { type: 'string' },
       'origin-mibps': { type: 'string' },
@@ -115,6 +130,12 @@ async function main(argv: string[]): Promise<number> {
       return seedCommand(rest[0], values);
     case 'serve':
       return serveCommand(values);
+    case 'worker':
+      return workerCommand(rest, values);
+    case 'provision':
+      return provisionCommand(values);
+    case 'keys':
+      return keysCommand(values);
     case 'demo':
       return demoCommand(values);
     case 'list': {
@@ -131,19 +152,44 @@ async function main(argv: string[]): Promise<number> {
       }
     }
     case 'machines': {
-      const machine = values.machine === 'peerLink' ? peerLinkMachine : downloadMachine;
-      if (values.machine && !['download', 'peerLink'].includes(values.machine)) {
-        throw new BadRequestError('--machine is download or peerLink');
+      if (values.all) {
+        const dir = values['out-dir'];
+        if (!dir) throw new BadRequestError('--all writes files: give --out-dir DIR');
+        mkdirSync(dir, { recursive: true });
+        for (const name of MACHINE_NAMES) {
+          const dot = machineToDot(MACHINES[name]);
+          writeFileSync(join(dir, `${name}.dot`), dot);
+          writeFileSync(join(dir, `${name}.mmd`), machineToMermaid(MACHINES[name]));
+          writeFileSync(join(dir, `${name}.svg`), renderSvg(dot));
+          process.stdout.write(`${join(dir, name)}.{dot,mmd,svg}\n`);
+        }
+        return 0;
       }
-      const text = values.format === 'mermaid' ? machineToMermaid(machine) : machineToDot(machine);
+      const name = (values.machine ?? 'download') as MachineName;
+      if (!MACHINE_NAMES.includes(name)) throw new BadRequestError(`--machine is one of ${MACHINE_NAMES.join(', ')}`);
+      if (values.format && !['dot', 'mermaid', 'svg'].includes(values.format)) {
+        throw new BadRequestError('--format is dot, mermaid or svg');
+      }
+      const machine = MACHINES[name];
+      const text = values.format === 'mermaid' ? machineToMermaid(machine)
+        : values.format === 'svg' ? renderSvg(machineToDot(machine)) : machineToDot(machine);
       if (values.output) writeFileSync(values.output, text);
-      else process.stdout.write(text + '\n');
+      else process.stdout.write(text);
       return 0;
     }
     default:
       process.stderr.write(`unknown command ${JSON.stringify(cmd)}\n\n${USAGE}`);
       return 2;
   }
+}
+
+/** DOT → SVG with Debian's Graphviz (`dot`; infra/setup.sh installs it). */
+function renderSvg(dot: string): string {
+  const r = spawnSync('dot', ['-Tsvg'], { input: dot, encoding: 'utf8', timeout: 60_000, maxBuffer: 64 * 1024 * 1024 });
+  if (r.error || r.status !== 0) {
+    throw new Error(`graphviz dot failed (is graphviz installed?): ${r.error?.message ?? r.stderr.trim()}`);
+  }
+  return r.stdout;
 }
 
 main(process.argv.slice(2)).then(

@@ -102,6 +102,7 @@ export async function demoCommand(flags: DemoFlags): Promise<number> {
       `and down ${(d / MiB).toFixed(1)} MiB/s`);
     stack = await startStack({ dataDir: dir, capacity, policy, originRate: us, leaseTtlMs: 3000, trackerIntervalMs: 1000 }, logger);
     say(`  dashboard ${stack.gatewayUrl}/dashboard   (API docs ${stack.gatewayUrl}/docs, NATS ${stack.natsUrl})`);
+    say(`  inspector ${stack.gatewayUrl}/inspector   (the clients' state machines, live)`);
     const video = join(dir, 'sample.mp4');
     await generateSampleVideo(video, { seconds, kbps: 1200 });
     const upload = await fetch(`${stack.gatewayUrl}/videos?name=sample.mp4`, {

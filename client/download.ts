@@ -13,6 +13,7 @@ import type {
   AssembleInput, AssembleOutput, FetchChunkInput, FetchChunkOutput, FetchResult, FetchUrgentInput, ReleaseSessionInput,
 } from '../machines/download/types.js';
 import { fetchUrgentChunk, streamingInput, type StreamingOptions } from './playback.js';
+import { runId, transitionTap, type InspectPublisher } from './inspect.js';
 import type { Manifest } from '../protocol/mod.js';
 import { FetchFailure, fetchOriginChunk } from './http.js';
 import type { PartialDownload } from './partial.js';
@@ -48,6 +49,8 @@ export interface DownloadComponents {
   onProgress?: (p: DownloadProgress) => void;
   /** inspection events for live inspectors */
   inspect?: (e: InspectionEvent) => void;
+  /** publishes the machine's transitions for the gateway's inspector (client/inspect.ts); without it they are only logged */
+  inspector?: Pick<InspectPublisher, 'record'>;
 }
 
 export interface DownloadProgress {
@@ -132,7 +135,9 @@ export function runDownload(opts: DownloadOptions, c: DownloadComponents): {
     input: { videoId: opts.videoId, peerId: opts.peerId, have: partial.have(), parallel: opts.parallel ?? 4,
       ...(opts.perPeer ? { perPeer: opts.perPeer } : {}),
       ...(opts.streaming ? { streaming: streamingInput(manifest, opts.streaming) } : {}) },
-    ...(c.inspect ? { inspect: c.inspect } : {}),
+    // every transition is a debug line, and a record for the inspector when there is one
+    inspect: transitionTap({ machine: 'download', id: runId(), videoId: opts.videoId }, {
+      logger, ...(c.inspector ? { publisher: c.inspector } : {}), ...(c.inspect ? { next: c.inspect } : {}) }),
   });
   let last = '';
   actor.subscribe((snap) => {

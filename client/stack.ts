@@ -1,24 +1,24 @@
 /**
  * Starts a whole local Switchyard in one process: nats-server (unless given), origin workers, ingest worker,
- * tracker, signalling relay, lease checker and gateway. Used by `switchyard serve`, the demo and end-to-end tests; in production each part
- * runs as its own process (see infra/).
+ * tracker, signalling relay and gateway, each the same role (infra/roles.ts) `switchyard worker` runs as its own
+ * process in production, on its own NATS connection. Used by `switchyard serve`, the demo and end-to-end tests.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { createLeaseChecker, createOrigin, createOriginClient, type Origin } from '../actors/origin/mod.js';
-import { createIngestSubmitter, createIngestWorker } from '../actors/ingest/mod.js';
-import { createSignalRelay } from '../actors/signal/mod.js';
-import { createTracker, type Tracker } from '../actors/tracker/mod.js';
-import { createActivityPublisher, createGateway, createTelemetryAggregator, type Gateway } from '../gateway/mod.js';
-import { createSwarmView, type SwarmView } from '../gateway/swarmview.js';
-import { createLiveDirectory, type LiveDirectory } from '../actors/live/registry.js';
+import type { Origin } from '../actors/origin/mod.js';
+import type { Tracker } from '../actors/tracker/mod.js';
+import type { LiveDirectory } from '../actors/live/registry.js';
+import type { Gateway } from '../gateway/mod.js';
+import type { SwarmView } from '../gateway/swarmview.js';
 import { loadAuth, serviceCredentials, type AuthMaterial } from '../infra/auth.js';
 import { startNats, type NatsServerHandle } from '../infra/nats.js';
-import { connectMintedPeer, createPeerMinter, type PeerMinter } from '../infra/peercreds.js';
-import { systemClock } from '../lib/clock.js';
+import { connectMintedPeer, type PeerMinter } from '../infra/peercreds.js';
+import {
+  startGatewayRole, startIngestRole, startOriginRole, startSignalRole, startTrackerRole, stagingDirOf,
+  type RoleContext, type RunningRole,
+} from '../infra/roles.js';
 import type { Logger } from '../lib/logger.js';
-import { createTokenBucket } from '../lib/tokenbucket.js';
 import { connectNats, type NatsConnection } from '../lib/nats.js';
 import { openChunkStore, type ChunkStore } from '../store/mod.js';
 import { ServiceRoles, type OriginPolicy, type ServiceRole } from '../protocol/mod.js';
@@ -114,8 +114,6 @@ export async function startStack(opts: StackOptions, logger: Logger): Promise<St
       auth = loaded;
     }
     const natsUrl = opts.natsUrl ?? nats!.url;
-    const minter = createPeerMinter({ signingSeed: auth.signingSeed, accountPublicKey: auth.account.publicKey,
-      ...(opts.peerCredentialTtlMs ? { ttlMs: opts.peerCredentialTtlMs } : {}) });
     const grantSecret = opts.grantSecret ?? randomBytes(32).toString('hex');
     const adminToken = opts.adminToken ?? randomBytes(16).toString('hex');
     const storeLocation = opts.store ?? join(opts.dataDir, 'store');
@@ -127,64 +125,41 @@ export async function startStack(opts: StackOptions, logger: Logger): Promise<St
       return c;
     };
     const nc = await conn('stack', ServiceRoles.admin);
+    const ctx: RoleContext = { natsUrl, auth, logger };
+    const started = async <T>(r: Promise<RunningRole<T>>): Promise<T> => {
+      const role = await r;
+      stops.push(() => role.stop());
+      return role.service;
+    };
     const origins: Origin[] = [];
     for (let i = 0; i < (opts.originWorkers ?? 1); i++) {
-      const o = await createOrigin({ capacity: opts.capacity, grantSecret, workerId: `origin-${i}`,
+      origins.push(await started(startOriginRole(ctx, { capacity: opts.capacity, grantSecret, workerId: `origin-${i}`,
         ...(opts.policy ? { policy: opts.policy } : {}),
         ...(opts.leaseTtlMs ? { leaseTtlMs: opts.leaseTtlMs } : {}),
         ...(opts.idleMs !== undefined ? { idleMs: opts.idleMs } : {}),
-        ...(opts.urgentBps === 0 ? { urgentMaxChunks: 0 } : opts.urgentMaxChunks !== undefined ? { urgentMaxChunks: opts.urgentMaxChunks } : {}) },
-        { nc: await conn(`origin-${i}`, ServiceRoles.origin), clock: systemClock, logger: logger.child(`origin-${i}`) });
-      await o.start();
-      stops.push(() => o.stop());
-      origins.push(o);
+        ...(opts.urgentBps === 0 ? { urgentMaxChunks: 0 } : opts.urgentMaxChunks !== undefined ? { urgentMaxChunks: opts.urgentMaxChunks } : {}) })));
     }
-    const originClient = createOriginClient(nc);
-    const tracker = await createTracker({ ...(opts.trackerIntervalMs ? { intervalMs: opts.trackerIntervalMs } : {}) },
-      { nc: await conn('tracker', ServiceRoles.tracker), clock: systemClock, logger: logger.child('tracker') });
-    await tracker.start();
-    stops.push(() => tracker.stop());
-    const relay = createSignalRelay({}, { nc: await conn('signal', ServiceRoles.signal), logger: logger.child('signal') });
-    await relay.start();
-    stops.push(() => relay.stop());
-    const stagingDir = join(opts.dataDir, 'staging');
-    mkdirSync(stagingDir, { recursive: true });
-    const ingest = createIngestWorker({ stagingDir }, { nc: await conn('ingest', ServiceRoles.ingest), store, origin: originClient, logger: logger.child('ingest') });
-    await ingest.start();
-    stops.push(() => ingest.stop());
-    const leases = await createLeaseChecker({ nc, clock: systemClock, logger: logger.child('leases') });
-    stops.push(() => leases.stop());
-    const swarm = await createSwarmView({ freshMs: 3 * (opts.trackerIntervalMs ?? 5000) },
-      { nc, clock: systemClock, logger: logger.child('swarmview') });
-    stops.push(() => swarm.stop());
-    const gatewayNc = await conn('gateway', ServiceRoles.gateway);
-    const live = await createLiveDirectory({ nc: gatewayNc, logger: logger.child('live') });
-    stops.push(() => live.stop());
-    const telemetry = createTelemetryAggregator({ nc: gatewayNc, clock: systemClock,
-      logger: logger.child('telemetry') });
-    telemetry.start();
-    stops.push(() => telemetry.stop());
-    const activity = createActivityPublisher({}, { nc: gatewayNc, logger: logger.child('activity') });
-    activity.start();
-    stops.push(() => activity.stop());
-    const gateway = await createGateway(
-      { host: opts.host ?? '127.0.0.1', port: opts.port ?? 0, grantSecret: opts.gatewayGrantSecret ?? grantSecret,
-        adminToken, stagingDir, ...(opts.urgentBps !== undefined ? { urgentBps: opts.urgentBps } : {}),
-        ...(opts.natsWsUrl ? { natsWsUrl: opts.natsWsUrl } : {}),
-        credentials: { minter, natsUrl, ...(nats ? { wsUrl: nats.wsUrl } : {}),
-          ...(opts.apiKeys ? { apiKeys: opts.apiKeys } : {}) } },
-      { origin: originClient, leases, store, ingest: createIngestSubmitter({ nc, logger }), clock: systemClock,
-        logger: logger.child('gateway'), telemetry, activity, swarm, live, ...(opts.originRate ? { egress: createTokenBucket(opts.originRate) } : {}) },
-    );
-    const gatewayUrl = await gateway.start();
-    stops.push(() => gateway.stop());
+    const tracker = await started(startTrackerRole(ctx, { workerId: 'tracker',
+      ...(opts.trackerIntervalMs ? { intervalMs: opts.trackerIntervalMs } : {}) }));
+    await started(startSignalRole(ctx, { workerId: 'signal' }));
+    const stagingDir = stagingDirOf(opts.dataDir);
+    await started(startIngestRole(ctx, { workerId: 'ingest', stagingDir, store }));
+    const g = await started(startGatewayRole(ctx, { workerId: 'gateway', grantSecret: opts.gatewayGrantSecret ?? grantSecret,
+      adminToken, store, stagingDir, host: opts.host ?? '127.0.0.1', port: opts.port ?? 0,
+      ...(nats ? { wsUrl: nats.wsUrl } : {}), ...(opts.natsWsUrl ? { natsWsUrl: opts.natsWsUrl } : {}),
+      ...(opts.apiKeys ? { apiKeys: opts.apiKeys } : {}),
+      ...(opts.peerCredentialTtlMs ? { peerCredentialTtlMs: opts.peerCredentialTtlMs } : {}),
+      ...(opts.urgentBps !== undefined ? { urgentBps: opts.urgentBps } : {}),
+      ...(opts.originRate ? { originRate: opts.originRate } : {}),
+      ...(opts.trackerIntervalMs ? { trackerIntervalMs: opts.trackerIntervalMs } : {}) }));
     const connectPeer = async (p: { peerId?: string; label?: string } = {}) => {
-      const peer = await connectMintedPeer(natsUrl, minter, p);
+      const peer = await connectMintedPeer(natsUrl, g.minter, p);
       stops.push(() => peer.nc.close());
       return peer;
     };
-    return { natsUrl, ...(nats ? { wsUrl: nats.wsUrl } : {}), natsServer: nats, auth, minter, connectPeer,
-      connectService: (role, name) => conn(name ?? role, role), gatewayUrl, store, storeLocation, grantSecret, adminToken, origins, gateway, tracker, swarmView: swarm, live, nc,
+    return { natsUrl, ...(nats ? { wsUrl: nats.wsUrl } : {}), natsServer: nats, auth, minter: g.minter, connectPeer,
+      connectService: (role, name) => conn(name ?? role, role), gatewayUrl: g.url, store, storeLocation, grantSecret,
+      adminToken, origins, gateway: g.gateway, tracker, swarmView: g.swarm, live: g.live, nc,
       stop: stopAll };
   } catch (err) {
     await stopAll();

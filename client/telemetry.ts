@@ -3,7 +3,9 @@
  * changes, so dashboards see switches as they happen. Publishing is fire-and-forget: telemetry must never slow
  * or break a download. Portable: the browser peer (web/engine.ts) publishes the same status.
  */
-import { encode, encodeBitfield, Subjects, type Manifest, type PeerMode, type PeerStatus } from '../protocol/mod.js';
+import {
+  encode, encodeBitfield, MAX_REPORTED_SETUPS, Subjects, type Manifest, type PeerMode, type PeerStatus,
+} from '../protocol/mod.js';
 import type { NatsConnection } from '../lib/natsrequest.js';
 import { unrefTimer } from '../lib/timers.js';
 
@@ -16,6 +18,11 @@ export interface TelemetrySource {
   position: number | null;
   links(): number;
   doneAt: number | null;
+  /**
+   * the swarm's link figures (`swarm.stats()`: set-up times of the links that opened, banned peers); optional,
+   * and without it the status carries no `linkReport`
+   */
+  swarmStats?(): { setupMs: readonly number[]; banned: readonly unknown[] };
 }
 
 export interface Telemetry {
@@ -38,6 +45,12 @@ export function startTelemetry(
       bytesBySource: src.bytesBySource, uploadedBytes: src.uploadedBytes(), position: src.position, links: src.links(),
       startedAt, doneAt: src.doneAt, at: Date.now(),
     };
+    if (src.swarmStats) {
+      const { setupMs, banned } = src.swarmStats();
+      // the swarm keeps its newest samples in order; the newest few are enough for a receiver that publishes ~2/s
+      const recentMs = setupMs.slice(-MAX_REPORTED_SETUPS).map((ms) => Math.max(0, ms));
+      status.linkReport = { opened: setupMs.length, recentMs, banned: banned.length };
+    }
     try {
       nc.publish(subject, encode(status));
     } catch {

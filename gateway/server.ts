@@ -25,6 +25,8 @@ import { liveRoutes } from './routes/live.js';
 import type { LiveDirectory } from '../actors/live/registry.js';
 import { createUrgentShare, URGENT_SHARE_DEFAULTS } from './urgent.js';
 import { dashboardRoutes } from './routes/dashboard.js';
+import { inspectorRoutes } from './routes/inspector.js';
+import type { InspectAggregator } from './inspector/aggregator.js';
 import { opsRoutes } from './routes/ops.js';
 import { uploadRoutes } from './routes/upload.js';
 import { watchRoutes } from './routes/watch.js';
@@ -79,11 +81,13 @@ export interface GatewayComponents {
   /** tracker knowledge for the swarm-aware policy */
   swarm?: SwarmView;
   /** client telemetry for the dashboard (owned by the caller); without it the dashboard shows the origin only */
-  telemetry?: Pick<TelemetryAggregator, 'peers'> & Partial<Pick<TelemetryAggregator, 'liveViewers'>>;
+  telemetry?: Pick<TelemetryAggregator, 'peers'> & Partial<Pick<TelemetryAggregator, 'liveViewers' | 'onStatus'>>;
   /** publishes which sessions this gateway served (owned by the caller, which starts and stops it) */
   activity?: Pick<ActivityPublisher, 'served'>;
   /** live streams' windows (owned by the caller); without it there is no live segment route */
   live?: Pick<LiveDirectory, 'get' | 'peek' | 'all'>;
+  /** clients' machine transitions (owned by the caller); without it there is no `/inspector` */
+  inspector?: Pick<InspectAggregator, 'state'>;
   logger: Logger;
 }
 
@@ -136,7 +140,8 @@ export async function createGateway(init: GatewayInit, components: GatewayCompon
   // before every route: the limiter hooks only the routes registered after it
   await registerRateLimit(app, { grantSecret: init.grantSecret, ...init.rateLimit });
   await registerOpenApi(app, '0.1.0');
-  await app.register(opsRoutes, { leases: components.leases, stats, openapi: () => app.swagger() });
+  await app.register(opsRoutes, { leases: components.leases, stats, openapi: () => app.swagger(),
+    ...(components.telemetry ? { telemetry: components.telemetry } : {}) });
   await app.register(catalogRoutes, { origin: components.origin, manifests });
   if (init.credentials) await app.register(credentialRoutes, init.credentials);
   const budget = createSessionBudget(init.sessionBudgetFactor !== undefined ? { factor: init.sessionBudgetFactor } : {});
@@ -172,6 +177,7 @@ export async function createGateway(init: GatewayInit, components: GatewayCompon
     logger: logger.child('dashboard'), ...(components.telemetry ? { telemetry: components.telemetry } : {}),
     ...(components.live ? { live: components.live } : {}),
   });
+  if (components.inspector) await app.register(inspectorRoutes, { inspector: components.inspector });
   const natsWsUrl = init.natsWsUrl ?? init.credentials?.wsUrl;
   // the watch page's start grant is paid from the urgent share: none without one
   await app.register(watchRoutes, { ...(natsWsUrl ? { natsWsUrl } : {}), manifests, logger: logger.child('watch'),

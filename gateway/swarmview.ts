@@ -4,24 +4,12 @@
  * tracker hears of it). It answers one question per chunk request: could peers serve this chunk instead?
  * Counts are per gateway: with several gateways a chunk may be sent once by each, which only costs a little.
  */
-import { Kvm } from '@nats-io/kv';
-import { Buckets, decodeBitfield } from '../protocol/mod.js';
+import { decodeBitfield } from '../protocol/mod.js';
 import type { Clock } from '../lib/clock.js';
-import { createKvMirror, type KvMirror } from '../lib/kvmirror.js';
+import { BucketSpecs, createKvMirror, openBucket, type BucketOverrides, type MirrorHealth } from '../lib/kv/mod.js';
 import type { Logger } from '../lib/logger.js';
 import type { NatsConnection } from '../lib/nats.js';
-
-interface SwarmEntry {
-  peerId: string;
-  videoId: string;
-  chunkCount: number;
-  bitfield: string;
-  uploads: boolean;
-  spare?: boolean;
-  complete?: boolean;
-  lastSeen: number;
-}
-
+import { swarmCodec, type SwarmPeer } from '../actors/tracker/records.js';
 
 export interface SwarmView {
   /**
@@ -38,6 +26,8 @@ export interface SwarmView {
   noteServed(videoId: string, index: number, peerId: string): void;
   /** that send did not happen after all (the client went away while queued) */
   forgetServed(videoId: string, index: number, peerId: string): void;
+  /** the swarm mirror's health (watch restarts, staleness, skipped entries) */
+  health(): MirrorHealth;
   stop(): Promise<void>;
 }
 
@@ -48,6 +38,8 @@ export interface SwarmViewInit {
   graceMs?: number;
   /** a requester still asking this long after its first decline for a chunk is served (peers did not deliver) */
   valveMs?: number;
+  /** bucket overrides of this deployment (replicas), used when this view creates `sy_swarm` */
+  bucket?: BucketOverrides;
 }
 
 export async function createSwarmView(
@@ -57,10 +49,10 @@ export async function createSwarmView(
   const freshMs = init.freshMs ?? 15000;
   const graceMs = init.graceMs ?? 2000;
   const valveMs = init.valveMs ?? 20000;
-  const kv = await new Kvm(c.nc).create(Buckets.swarm, { history: 1 });
-  const mirror: KvMirror<SwarmEntry> = await createKvMirror<SwarmEntry>(kv,
-    (_k, b) => JSON.parse(new TextDecoder().decode(b)) as SwarmEntry, c.logger);
-  await mirror.ready;
+  const kv = await openBucket(c.nc, BucketSpecs.swarm, init.bucket);
+  // the tracker's own codec: entries are checked here exactly as the tracker checks them
+  const mirror = createKvMirror<SwarmPeer>({ kv, codec: swarmCodec }, { logger: c.logger });
+  await mirror.start();
   // decoded bitfields, cached by the entry revision they came from
   const bits = new Map<string, { revision: number; have: boolean[] }>();
   // videoId → chunk index → peer id → when the origin sent it
@@ -154,6 +146,7 @@ export async function createSwarmView(
       copies.set(peerId, c.clock.now());
       if (copies.size > 256) copies.delete(copies.keys().next().value!);
     },
+    health: () => mirror.health(),
     stop: () => mirror.stop(),
   };
 }

@@ -46,7 +46,16 @@ export interface TelemetryAggregator {
   liveViewers(streamId?: string): LiveViewerView[];
   /** takes one raw message as if received on `subject`; false when it was dropped (used by `start`, and tests) */
   accept(subject: string, data: Uint8Array): boolean;
+  /**
+   * calls `listener` with every accepted status and the one it replaces (undefined for a peer not in the table),
+   * so counters can add what changed (the gateway's metrics); returns the unsubscribe function. A listener that
+   * throws is ignored.
+   */
+  onStatus(listener: StatusListener): () => void;
 }
+
+/** See `TelemetryAggregator.onStatus`. */
+export type StatusListener = (status: TelemetryStatus, previous: TelemetryStatus | undefined) => void;
 
 export const TELEMETRY_DEFAULTS = { staleMs: 10_000, dropMs: 30_000, maxPeers: 5_000 } as const;
 
@@ -67,6 +76,7 @@ export function createTelemetryAggregator(
   // Insertion order = receipt order (entries are deleted and re-inserted on every message), so the first key is
   // always the peer heard from least recently: both expiry and the size bound only ever look at the front.
   const table = new Map<string, Entry>();
+  const listeners = new Set<StatusListener>();
   let sub: Subscription | null = null;
   let sweeper: NodeJS.Timeout | null = null;
 
@@ -95,12 +105,20 @@ export function createTelemetryAggregator(
     }
     // a stream and a video may share an id: the kinds are kept apart
     const key = `${live ? 'live:' : ''}${from.videoId}/${status.peerId}`;
+    const previous = table.get(key)?.status;
     table.delete(key);
     table.set(key, { status, seenAt: clock.now() });
     while (table.size > maxPeers) {
       const oldest = table.keys().next().value;
       if (oldest === undefined) break;
       table.delete(oldest);
+    }
+    for (const l of listeners) {
+      try {
+        l(status, previous);
+      } catch (err) {
+        logger.debug('telemetry listener failed', { err });
+      }
     }
     return true;
   };
@@ -151,6 +169,10 @@ export function createTelemetryAggregator(
       return out.sort(bySession);
     },
     accept,
+    onStatus(listener) {
+      listeners.add(listener);
+      return () => void listeners.delete(listener);
+    },
   };
 }
 

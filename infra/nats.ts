@@ -71,7 +71,7 @@ function canConnect(port: number): Promise<boolean> {
   });
 }
 
-interface Running {
+export interface Running {
   child: ChildProcess;
   log: () => string;
 }
@@ -83,7 +83,7 @@ function notInstalled(err: Error): Error {
 }
 
 /** Spawns nats-server and waits until it accepts connections; null when it exited (e.g. port taken). */
-async function spawnServer(binary: string, conf: string, port: number, verbose: boolean): Promise<Running | null> {
+export async function spawnServer(binary: string, conf: string, port: number, verbose: boolean): Promise<Running | null> {
   const child = spawn(binary, ['-c', conf, '-a', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   const collect = (b: Buffer) => {
@@ -109,8 +109,10 @@ async function spawnServer(binary: string, conf: string, port: number, verbose: 
   return null;
 }
 let lastLog = '';
+/** the log of the last server that failed to start (for error messages) */
+export const lastServerLog = (): string => lastLog;
 
-async function kill(child: ChildProcess): Promise<void> {
+export async function kill(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const gone = new Promise((r) => child.once('exit', r));
   child.kill('SIGTERM');

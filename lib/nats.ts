@@ -3,7 +3,9 @@
  * making requests whose failures become typed errors. Handlers never see raw bytes they have not validated,
  * and a handler that throws answers with an error body instead of leaving the requester to time out.
  */
-import { connect, type NatsConnection, type Msg, type Subscription } from '@nats-io/transport-node';
+import {
+  AuthorizationError, connect, UserAuthenticationExpiredError, type NatsConnection, type Msg, type Subscription,
+} from '@nats-io/transport-node';
 import type { Static, TSchema } from '@sinclair/typebox';
 import {
   decode, encode, MAX_CONTROL_BYTES, toSwitchyardError, UnauthorizedError, UnavailableError,
@@ -38,17 +40,24 @@ export interface NatsCredentials {
 export async function connectNats(url: string, name: string, creds?: NatsCredentials): Promise<NatsConnection> {
   try {
     return await connect({
-      servers: url, name: creds?.name ?? name, maxReconnectAttempts: -1, reconnectTimeWait: 250,
+      // a cluster is given as comma-separated URLs: try them all at connect (gossip adds the rest later)
+      servers: url.split(',').map((u) => u.trim()).filter(Boolean), name: creds?.name ?? name, maxReconnectAttempts: -1, reconnectTimeWait: 250,
       ...(creds ? { authenticator: natsAuthenticator(creds), ignoreAuthErrorAbort: true } : {}),
       ...(creds?.inboxPrefix ? { inboxPrefix: creds.inboxPrefix } : {}),
     });
   } catch (cause) {
-    const text = String((cause as Error)?.message ?? cause);
-    if (/authori[sz]ation|authentication/i.test(text)) {
-      throw new UnauthorizedError(`NATS at ${url} refused the credential: ${text}`);
-    }
+    const refusal = authRefusal(cause);
+    if (refusal) throw new UnauthorizedError(`NATS at ${url} refused the credential: ${refusal.message}`);
     throw new UnavailableError(`cannot connect to NATS at ${url}`, { cause });
   }
+}
+
+/** The server's refusal of a credential, if that is why a connect failed (the client may wrap it as `cause`). */
+function authRefusal(err: unknown): Error | null {
+  for (let e = err, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
+    if (e instanceof AuthorizationError || e instanceof UserAuthenticationExpiredError) return e;
+  }
+  return null;
 }
 
 export interface ServeOptions<T extends TSchema> {

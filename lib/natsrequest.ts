@@ -3,7 +3,10 @@
  * imports only the transport-independent NATS core, so the origin, tracker and signalling clients built on it run
  * unchanged in the browser peer.
  */
-import type { Msg, NatsConnection } from '@nats-io/nats-core';
+import {
+  NoRespondersError, PermissionViolationError, RequestError, TimeoutError as NatsTimeoutError, type Msg,
+  type NatsConnection,
+} from '@nats-io/nats-core';
 import type { Static, TSchema } from '@sinclair/typebox';
 import { decodeReply, encode, MAX_CONTROL_BYTES, TimeoutError, UnauthorizedError, UnavailableError } from '../protocol/mod.js';
 
@@ -21,11 +24,23 @@ export async function request<T extends TSchema>(
   try {
     msg = await nc.request(subject, encode(body), { timeout: opts.timeoutMs ?? 5000 });
   } catch (cause) {
-    const text = String((cause as Error)?.message ?? cause);
-    if (/no responders|503/i.test(text)) throw new UnavailableError(`no service answers ${subject}`, { cause });
-    if (/permissions violation/i.test(text)) throw new UnauthorizedError(`not permitted to publish ${subject}`);
-    if (/timeout/i.test(text)) throw new TimeoutError(`${subject} timed out`);
-    throw new UnavailableError(`${subject} failed: ${text}`, { cause });
+    throw requestFailure(subject, cause);
   }
   return decodeReply(schema, msg.data, { maxBytes: opts.maxBytes ?? MAX_CONTROL_BYTES, what: `${subject} reply` });
+}
+
+/**
+ * What a failed request means, from the classes @nats-io/nats-core throws (a RequestError wraps the reason as
+ * its `cause`): no responders → UnavailableError, permissions violation → UnauthorizedError, timeout →
+ * TimeoutError, anything else (connection closed or draining) → UnavailableError.
+ */
+export function requestFailure(subject: string, cause: unknown): Error {
+  const reason = cause instanceof RequestError && cause.cause !== undefined ? cause.cause : cause;
+  if (reason instanceof NoRespondersError || (cause instanceof RequestError && cause.isNoResponders())) {
+    return new UnavailableError(`no service answers ${subject}`, { cause });
+  }
+  if (reason instanceof PermissionViolationError) return new UnauthorizedError(`not permitted to publish ${subject}`);
+  if (reason instanceof NatsTimeoutError) return new TimeoutError(`${subject} timed out`);
+  const text = reason instanceof Error ? reason.message : String(reason);
+  return new UnavailableError(`${subject} failed: ${text}`, { cause });
 }

@@ -6,6 +6,20 @@
 import { toDirectedGraph } from '@xstate/graph';
 import type { DirectedGraphNode } from '@xstate/graph';
 import type { AnyStateMachine, AnyStateNode } from 'xstate';
+import { downloadMachine } from './download/machine.js';
+import { peerLinkMachine } from './peerLink/machine.js';
+
+/**
+ * Every XState machine of the product, by the name its diagrams carry (`docs/machines/<name>.dot|.mmd|.svg`,
+ * written by `switchyard machines --all`). A new machine is added here, so its diagrams exist and stay current
+ * (test/scale/machines.test.ts).
+ */
+export const MACHINES = {
+  download: downloadMachine,
+  peerLink: peerLinkMachine,
+} as const;
+export type MachineName = keyof typeof MACHINES;
+export const MACHINE_NAMES = Object.keys(MACHINES) as MachineName[];
 
 interface Edge {
   source: AnyStateNode;

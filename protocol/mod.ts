@@ -11,6 +11,7 @@ export * from './bitfield.js';
 export * from './base64.js';
 export * from './wire.js';
 export * from './telemetry.js';
+export * from './inspect.js';
 export * from './credentials.js';
 export * from './permissions.js';
 export * from './stream.js';

@@ -24,7 +24,7 @@ export function inboxPrefixFor(peerId: string): string {
 
 /**
  * A peer's permissions: requests to the origin and tracker as itself, catalog reads, signalling from itself,
- * telemetry as itself, live window requests; it hears only its own pushes, its own inbox and live announcements. Nothing else: no JetStream API, no KV
+ * telemetry and machine transitions (inspect) as itself, live window requests; it hears only its own pushes, its own inbox and live announcements. Nothing else: no JetStream API, no KV
  * bucket, no ingest subject, no catalog publish, no other peer's subjects.
  */
 export function peerPermissions(peerId: string): NatsPermissions {
@@ -39,6 +39,7 @@ export function peerPermissions(peerId: string): NatsPermissions {
         ...Object.values(TrackerVerbs).map((v) => `${p}.tracker.*.${v}.${peerId}`),
         `${p}.signal.${peerId}.*`,
         `${p}.telemetry.*.${peerId}`,
+        Subjects.inspect(peerId),
         Subjects.liveAll(LiveEvents.window),
       ],
     },

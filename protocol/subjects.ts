@@ -17,6 +17,7 @@
  *                               video token lets operators shard trackers by video with subject mappings
  * - `sy.gateway.activity`       services only: sessions the gateways served chunks for (idle-slot reclaim)
  * - `sy.telemetry.<videoId>.<peerId>` periodic status of a client (dashboard, demo view, benchmarks)
+ * - `sy.inspect.<peerId>`       a client's machine transitions, batched (protocol/inspect.ts; the gateway's inspector)
  * - `sy.live.<streamId>.<event>` a live stream: `segment` and `end` announcements (published only by the live
  *                               packager, an ingest service; any peer may listen), `window` requests (the current
  *                               sliding window, for a viewer joining)
@@ -108,6 +109,10 @@ export const Subjects = {
   telemetry: (videoId: string, peerId: string) =>
     `${SUBJECT_PREFIX}.telemetry.${token('video id', videoId)}.${token('peer id', peerId)}`,
   telemetryAll: `${SUBJECT_PREFIX}.telemetry.*.*`,
+  /** what peer `peerId` publishes its machines' transitions on (protocol/inspect.ts) */
+  inspect: (peerId: string) => `${SUBJECT_PREFIX}.inspect.${token('peer id', peerId)}`,
+  /** every client's transitions (the gateway's inspector) */
+  inspectAll: `${SUBJECT_PREFIX}.inspect.*`,
   live: (streamId: string, event: LiveEvent) => `${SUBJECT_PREFIX}.live.${token('stream id', streamId)}.${event}`,
   /** one event of every live stream (what a permission or a dashboard names) */
   liveAll: (event: LiveEvent) => `${SUBJECT_PREFIX}.live.*.${event}`,
@@ -185,4 +190,10 @@ export function parseLiveSubject(subject: string): { streamId: string; event: Li
   const [streamId, event] = tokensOf(subject, 'live', ['stream id', 'event']) as [string, string];
   if (!Object.values(LiveEvents).includes(event as LiveEvent)) throw new BadRequestError(`unknown live event ${event}`);
   return { streamId, event: event as LiveEvent };
+}
+
+/** `sy.inspect.<peerId>` → the sender (enforced by NATS permissions: a peer publishes only its own). */
+export function parseInspectSubject(subject: string): { peerId: string } {
+  const [peerId] = tokensOf(subject, 'inspect', ['sender id']) as [string];
+  return { peerId };
 }

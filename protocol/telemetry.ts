@@ -27,6 +27,24 @@ export const PeerModes = {
 } as const;
 export type PeerMode = (typeof PeerModes)[keyof typeof PeerModes];
 
+/** Most link set-up times one status carries (the newest). */
+export const MAX_REPORTED_SETUPS = 32;
+
+/**
+ * Peer-link figures a client may add to its status (optional: older clients send none and still validate). The
+ * gateway turns them into a set-up time histogram: `opened` only grows, so a receiver that remembers the last
+ * `opened` it saw from this peer knows how many of `recentMs` are new.
+ */
+export const LinkReport = Type.Object({
+  /** links this client has seen open so far */
+  opened: Type.Integer({ minimum: 0 }),
+  /** set-up time (ms, signalling to open data channel) of the newest opened links, oldest first */
+  recentMs: Type.Array(Type.Number({ minimum: 0 }), { maxItems: MAX_REPORTED_SETUPS }),
+  /** peers this client banned (a chunk that failed its hash) */
+  banned: Type.Integer({ minimum: 0 }),
+}, { additionalProperties: false });
+export type LinkReport = Static<typeof LinkReport>;
+
 export const PeerStatus = Type.Object({
   peerId: Id,
   videoId: VideoId,
@@ -47,6 +65,8 @@ export const PeerStatus = Type.Object({
   /** when the download completed (ms since epoch), null while running */
   doneAt: Type.Union([Type.Number(), Type.Null()]),
   at: Type.Number(),
+  /** link set-up times and bans (optional) */
+  linkReport: Type.Optional(LinkReport),
 }, { additionalProperties: false });
 export type PeerStatus = Static<typeof PeerStatus>;
 

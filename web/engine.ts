@@ -20,6 +20,7 @@ import { createTrackerClient } from '../actors/tracker/client.js';
 import { createSwarm, type Swarm } from '../client/p2p/swarm.js';
 import { manifestContent } from '../client/p2p/types.js';
 import { startTelemetry, type Telemetry } from '../client/telemetry.js';
+import { createInspectPublisher, runId, type InspectPublisher } from '../client/inspect.js';
 import { openSessionActor, sessionKeeperActor, stateName, swarmActor, type HeartbeatClock } from '../client/runner.js';
 import { sleep } from '../lib/abort.js';
 import type { Logger } from '../lib/logger.js';
@@ -78,6 +79,11 @@ export interface WebEngineOptions {
    * 8), so the player's next segments are already on their way; background requests wait until they are held
    */
   readAheadSec?: number;
+  /**
+   * publish the machine's transitions on `sy.inspect.<peerId>` for the gateway's inspector (default true: a few
+   * small batched messages per download, bounded; client/inspect.ts)
+   */
+  inspect?: boolean;
 }
 
 export interface WebEngineStatus {
@@ -162,11 +168,13 @@ async function runEngine(opts: WebEngineOptions, conn: WebPeerConnection): Promi
     ...(opts.maxBytes !== undefined ? { maxBytes: opts.maxBytes } : {}),
     ...(initChunks ? { pinned: range(initChunks.first, initChunks.last) } : {}),
   });
+  const inspector: InspectPublisher | null = opts.inspect === false ? null
+    : createInspectPublisher({ peerId }, { nc, logger: log });
   const rtc = createBrowserRtcHost({ logger: log.child('rtc'), ...(opts.iceServers ? { iceServers: opts.iceServers } : {}) });
   const swarm: Swarm = createSwarm({ videoId: manifest.videoId, peerId, content: manifestContent(manifest), uploads: opts.uploads ?? true,
     rechokeMs: 1000 }, {
     tracker: createTrackerClient(nc), signal: createSignalClient(nc, peerId, log.child('signal')), rtc, source: store,
-    logger: log.child('swarm'),
+    logger: log.child('swarm'), ...(inspector ? { inspect: inspector } : {}),
   });
 
   const listeners = new Set<() => void>();
@@ -233,7 +241,8 @@ async function runEngine(opts: WebEngineOptions, conn: WebPeerConnection): Promi
     },
   });
   const perPeer = opts.perPeer ?? (player ? 2 : undefined);
-  const actor = createActor(machine, { input: { videoId: manifest.videoId, peerId, ...(perPeer ? { perPeer } : {}) } });
+  const actor = createActor(machine, { input: { videoId: manifest.videoId, peerId, ...(perPeer ? { perPeer } : {}) },
+    ...(inspector ? { inspect: inspector.tap({ machine: 'download', id: runId(), videoId: manifest.videoId }) } : {}) });
   actorRef = actor;
   let stopped = false;
   let lastState = '';
@@ -273,6 +282,7 @@ async function runEngine(opts: WebEngineOptions, conn: WebPeerConnection): Promi
     },
     uploadedBytes: () => swarm.stats().uploadedBytes,
     links: () => urgent.peers,
+    swarmStats: () => swarm.stats(),
   });
   listeners.add(() => {
     const st = actor.getSnapshot();
@@ -362,6 +372,8 @@ async function runEngine(opts: WebEngineOptions, conn: WebPeerConnection): Promi
       if (actor.getSnapshot().status === 'active') actor.send({ type: 'download.cancel' });
       await Promise.race([done.catch(() => {}), sleep(3000)]);
       actor.stop();
+      // after the machine's last transition (cancelled), so the inspector sees how it ended
+      inspector?.stop();
       await swarm.stop();
       rtc.shutdown();
       await conn.close();

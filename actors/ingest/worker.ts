@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import {
-  AckPolicy, jetstream, jetstreamManager, RetentionPolicy, type ConsumerMessages,
+  AckPolicy, jetstream, jetstreamManager, RetentionPolicy, type ConsumerMessages, type JetStreamManager,
 } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
 import {
@@ -47,9 +47,27 @@ export async function ensureIngestStream(nc: NatsConnection): Promise<void> {
   }
 }
 
+/** Jobs this worker finished (metrics): counts only grow. */
+export interface IngestWorkerStats {
+  /** published a manifest (`ok: true`) */
+  done: number;
+  /** answered `ok: false` (refused path, unreadable file, catalog refusal, ...) */
+  failed: number;
+  /** malformed job messages terminated without an answer */
+  malformed: number;
+  /** jobs being worked on now */
+  running: number;
+}
+
 export interface IngestWorker {
   start(): Promise<void>;
   stop(): Promise<void>;
+  stats(): IngestWorkerStats;
+  /**
+   * jobs waiting in `SY_INGEST` for any worker (the shared consumer's `num_pending`): the backlog operators scale
+   * ingest workers by. One JetStream request; rejects when NATS does not answer.
+   */
+  backlog(): Promise<number>;
 }
 
 export interface IngestWorkerInit {
@@ -66,6 +84,8 @@ export function createIngestWorker(
   const staging = createStagingArea(init.stagingDir);
   let messages: ConsumerMessages | null = null;
   let loop: Promise<void> | null = null;
+  const counts: IngestWorkerStats = { done: 0, failed: 0, malformed: 0, running: 0 };
+  let jsm: Promise<JetStreamManager> | null = null;
   return {
     async start() {
       await ensureIngestStream(nc);
@@ -79,6 +99,7 @@ export function createIngestWorker(
             job = decode(IngestJob, m.data, { what: 'ingest job' });
           } catch (err) {
             logger.warn('malformed ingest job dropped', { err });
+            counts.malformed++;
             m.term();
             continue;
           }
@@ -86,6 +107,7 @@ export function createIngestWorker(
           let done: IngestDone;
           // set only once the path is known to be a staged upload: nothing outside staging is ever deleted
           let staged: string | null = null;
+          counts.running++;
           try {
             staged = await staging.resolve(job.path);
             // packaging writes next to the staged upload: the worker's own disk, not the system temp dir
@@ -100,7 +122,10 @@ export function createIngestWorker(
             done = { jobId: job.jobId, ok: false, error: { code: se.code, message: se.message } };
           } finally {
             clearInterval(keepAlive);
+            counts.running--;
           }
+          if (done.ok) counts.done++;
+          else counts.failed++;
           // success or failure, the staged upload has had its one chance: a later retry would need a new upload
           if (staged && job.removeAfter) await rm(staged, { force: true }).catch(() => {});
           nc.publish(Subjects.ingestDone(job.jobId), encode(done));
@@ -112,6 +137,14 @@ export function createIngestWorker(
       await messages?.close();
       await loop?.catch(() => {});
       messages = null;
+    },
+    stats: () => ({ ...counts }),
+    async backlog() {
+      jsm ??= jetstreamManager(nc).catch((err) => {
+        jsm = null;
+        throw err;
+      });
+      return (await (await jsm).consumers.info(Streams.ingest, DURABLE)).num_pending;
     },
   };
 }

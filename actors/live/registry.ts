@@ -4,23 +4,28 @@
  * watch-fed mirror by the services that answer viewers: origin workers (window requests, opens and urgent grants
  * for live streams) and gateways (the segment route).
  */
-import { Kvm, type KV } from '@nats-io/kv';
+import type { KV } from '@nats-io/kv';
 import {
-  Buckets, decode, encode, LiveEvents, LiveWindow, LiveWindowRequest, MAX_MANIFEST_MESSAGE_BYTES, parseLiveSubject,
+  encode, LiveEvents, LiveWindow, LiveWindowRequest, MAX_MANIFEST_MESSAGE_BYTES, parseLiveSubject,
   QueueGroups, Subjects, UnknownVideoError,
 } from '../../protocol/mod.js';
-import { createKvMirror, type KvMirror } from '../../lib/kvmirror.js';
+import {
+  BucketSpecs, createKvMirror, decodeEntry, kvOptionsOf, openBucket, schemaCodec, type BucketOverrides,
+} from '../../lib/kv/mod.js';
 import type { Logger } from '../../lib/logger.js';
 import { serve, type NatsConnection, type Subscription } from '../../lib/nats.js';
 
-export const LIVE_BUCKET_OPTIONS = { history: 1 } as const;
+/** @nats-io/kv options of `sy_live` (the spec is lib/kv/buckets.ts) */
+export const LIVE_BUCKET_OPTIONS = kvOptionsOf(BucketSpecs.live);
 
-export function openLiveBucket(nc: NatsConnection): Promise<KV> {
-  return new Kvm(nc).create(Buckets.live, LIVE_BUCKET_OPTIONS);
+export function openLiveBucket(nc: NatsConnection, overrides?: BucketOverrides): Promise<KV> {
+  return openBucket(nc, BucketSpecs.live, overrides);
 }
 
-const parseWindow = (_key: string, bytes: Uint8Array): LiveWindow =>
-  decode(LiveWindow, bytes, { maxBytes: MAX_MANIFEST_MESSAGE_BYTES, what: 'live window' });
+/** `sy_live`: a stream's window under its stream id, up to the manifest message limit. */
+const liveCodec = schemaCodec(BucketSpecs.live.name, LiveWindow, {
+  maxBytes: MAX_MANIFEST_MESSAGE_BYTES, keyOf: (w) => w.streamId,
+});
 
 /** A read-only view of every live stream's window. */
 export interface LiveDirectory {
@@ -33,19 +38,26 @@ export interface LiveDirectory {
   stop(): Promise<void>;
 }
 
-export async function createLiveDirectory(c: { nc: NatsConnection; logger: Logger }): Promise<LiveDirectory> {
-  const kv = await openLiveBucket(c.nc);
-  const mirror: KvMirror<LiveWindow> = await createKvMirror(kv, parseWindow, c.logger);
-  await mirror.ready;
+export async function createLiveDirectory(
+  c: { nc: NatsConnection; logger: Logger; bucket?: BucketOverrides },
+): Promise<LiveDirectory> {
+  const kv = await openLiveBucket(c.nc, c.bucket);
+  const mirror = createKvMirror({ kv, codec: liveCodec }, { logger: c.logger });
+  await mirror.start();
   return {
     peek: (id) => mirror.entries.get(id)?.value,
     all: () => [...mirror.entries.values()].map((e) => e.value),
     async get(streamId) {
       const known = mirror.entries.get(streamId)?.value;
       if (known) return known;
-      const e = await kv.get(streamId).catch(() => null);
+      const e = await kv.get(streamId).catch((err: unknown) => {
+        // e.g. an id that is no valid key: no such stream, as far as the viewer can tell
+        c.logger.debug('live window read failed', { streamId, err });
+        return null;
+      });
       if (e?.operation !== 'PUT' || e.length === 0) throw new UnknownVideoError(streamId);
-      const w = parseWindow(streamId, e.value);
+      const w = decodeEntry(liveCodec, streamId, e.value);
+      if (!w) throw new UnknownVideoError(streamId);
       mirror.note(streamId, e.revision, w);
       return w;
     },

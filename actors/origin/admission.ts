@@ -13,16 +13,16 @@
  */
 import type { KV } from '@nats-io/kv';
 import {
-  encode, PeerEvents, UnknownSessionError, type HeartbeatReply, type LeaseInfo, type Manifest, type OpenReply,
+  PeerEvents, UnknownSessionError, type HeartbeatReply, type LeaseInfo, type Manifest, type OpenReply,
   type OriginPolicy, type PeerEvent, type ReleaseReply,
 } from '../../protocol/mod.js';
 import { signGrant } from '../../lib/hash.js';
 import type { Clock } from '../../lib/clock.js';
-import type { MirrorEntry } from '../../lib/kvmirror.js';
+import { KvConflictError, sweepExpired, type MirrorEntry, type MirrorHealth } from '../../lib/kv/mod.js';
 import type { Logger } from '../../lib/logger.js';
 import {
-  CONFIG, createAdmissionStore, isWaiter, newSessionId, slotKey, TICKET, waitKey, type AdmissionSnapshot, type Lease,
-  type Waiter,
+  createAdmissionStore, isLease, isWaiter, leaseOf, newSessionId, slotKey, slotOf, waiterOf,
+  type AdmissionSnapshot, type Lease, type Waiter,
 } from './records.js';
 
 export type { AdmissionSnapshot, Lease, Waiter } from './records.js';
@@ -74,12 +74,13 @@ export interface Admission {
   /** starts over after the bucket was lost and recreated */
   recover(): Promise<void>;
   snapshot(): AdmissionSnapshot;
+  /** the admission mirror's health (watch restarts, staleness, skipped entries) */
+  health(): MirrorHealth;
 }
 
 export function createAdmission(init: AdmissionInit, components: AdmissionComponents): Admission {
   const { kv, clock, logger } = components;
   const store = createAdmissionStore(kv, logger);
-  const { m, write, remove, refresh } = store;
   let timer: NodeJS.Timeout | null = null;
   let sweeping: Promise<void> | null = null;
   let sweepAgain = false;
@@ -87,44 +88,32 @@ export function createAdmission(init: AdmissionInit, components: AdmissionCompon
   const leaseInfo = (slot: number, l: Lease): LeaseInfo => ({ slot, expiresAt: l.expiresAt, ttlMs: init.leaseTtlMs });
   const grantFor = (slot: number, l: Lease) =>
     signGrant({ v: l.videoId, p: l.peerId, s: l.sessionId, n: slot, exp: clock.now() + init.grantTtlMs }, init.grantSecret);
-
-  const liveWaiters = (now: number): Array<MirrorEntry<Waiter>> => {
-    const out: Array<MirrorEntry<Waiter>> = [];
-    for (const e of m().entries.values()) {
-      if (isWaiter(e.key) && (e.value as Waiter).expiresAt > now) out.push(e as MirrorEntry<Waiter>);
-    }
-    return out.sort((a, b) => a.value.ticket - b.value.ticket);
+  const revoke = (l: Lease, reason: string) =>
+    components.push(l.peerId, PeerEvents.slotRevoked, { sessionId: l.sessionId, reason });
+  /** A lost compare-and-set is expected (another worker or request won); anything else is not ours to handle. */
+  const conflictOnly = (err: unknown) => {
+    if (!(err instanceof KvConflictError)) throw err;
   };
+
+  const liveWaiters = (now: number): Array<MirrorEntry<Waiter>> =>
+    store.waiters().filter((w) => w.value.expiresAt > now).sort((a, b) => a.value.ticket - b.value.ticket);
   const positionOf = (sessionId: string, ticket: number, now: number) =>
     liveWaiters(now).filter((w) => w.value.ticket < ticket && w.value.sessionId !== sessionId).length + 1;
-
-  const nextTicket = async (): Promise<number> => {
-    for (let attempt = 0; attempt < 50; attempt++) {
-      const e = await kv.get(TICKET);
-      const cur = e && e.operation === 'PUT' ? Number(e.string()) : 0;
-      try {
-        await write(TICKET, cur + 1, e && e.operation === 'PUT' ? e.revision : null);
-        return cur + 1;
-      } catch {
-        /* another worker took this ticket: read again */
-      }
-    }
-    throw new Error('could not allocate a wait-list ticket');
-  };
 
   /** Tries to put `lease` on a free or expired slot; returns the slot index or null when all are live. */
   const acquire = async (lease: Lease, now: number): Promise<number | null> => {
     const start = Math.floor(Math.random() * init.capacity);
     for (let k = 0; k < init.capacity; k++) {
       const i = (start + k) % init.capacity;
-      const e = m().entries.get(slotKey(i)) as MirrorEntry<Lease> | undefined;
+      const e = store.lease(i);
       if (e && e.value.expiresAt > now) continue;
       try {
-        await write(slotKey(i), lease, e ? e.revision : null);
-        if (e) components.push(e.value.peerId, PeerEvents.slotRevoked, { sessionId: e.value.sessionId, reason: 'lease expired' });
+        await store.writeLease(i, lease, e ? e.revision : null);
+        if (e) revoke(e.value, 'lease expired');
         return i;
-      } catch {
-        await refresh(slotKey(i));
+      } catch (err) {
+        conflictOnly(err); // another worker took the slot: look at the next one
+        await store.readLease(i);
       }
     }
     return null;
@@ -133,22 +122,22 @@ export function createAdmission(init: AdmissionInit, components: AdmissionCompon
   /** Finds the slot a session holds: mirror first, then a direct read of every slot key. */
   const findLease = async (sessionId: string): Promise<(MirrorEntry<Lease> & { slot: number }) | null> => {
     for (let i = 0; i < init.capacity; i++) {
-      const e = m().entries.get(slotKey(i)) as MirrorEntry<Lease> | undefined;
+      const e = store.lease(i);
       if (e?.value.sessionId === sessionId) return { ...e, slot: i };
     }
     for (let i = 0; i < init.capacity; i++) {
-      const e = (await refresh(slotKey(i))) as MirrorEntry<Lease> | null;
+      const e = await store.readLease(i);
       if (e?.value.sessionId === sessionId) return { ...e, slot: i };
     }
     return null;
   };
   const findWaiter = async (sessionId: string): Promise<MirrorEntry<Waiter> | null> =>
-    ((m().entries.get(waitKey(sessionId)) ?? (await refresh(waitKey(sessionId)))) as MirrorEntry<Waiter> | null);
+    store.waiter(sessionId) ?? (await store.readWaiter(sessionId)) ?? null;
 
   /** what gateways and dashboards need to know about this deployment (every worker writes the same) */
-  const publishConfig = async () => {
-    await kv.put(CONFIG, encode({ capacity: init.capacity, policy: init.policy ?? 'server-first', leaseTtlMs: init.leaseTtlMs }));
-  };
+  const publishConfig = () => store.publishConfig({
+    capacity: init.capacity, policy: init.policy ?? 'server-first', leaseTtlMs: init.leaseTtlMs,
+  });
 
   const kick = () => {
     void sweep().catch((err) => logger.warn('sweep failed', { err }));
@@ -158,27 +147,21 @@ export function createAdmission(init: AdmissionInit, components: AdmissionCompon
     const now = clock.now();
     if (init.policy === 'swarm-aware' && (init.rotateMs ?? 0) > 0 && liveWaiters(now).length > 0) await rotate(now);
     if ((init.idleMs ?? 0) > 0) await reclaimIdle(now);
+    // expired leases, then expired waiters: each a CAS delete at the revision the mirror saw
+    const expired = await sweepExpired(store.store, {
+      keys: isLease, expired: (r) => (leaseOf(r)?.expiresAt ?? Infinity) <= now, logger,
+    });
+    for (const e of expired) {
+      const l = leaseOf(e.value);
+      if (!l) continue;
+      logger.info('lease expired', { slot: slotOf(e.key), sessionId: l.sessionId });
+      revoke(l, 'lease expired');
+    }
+    await sweepExpired(store.store, {
+      keys: isWaiter, expired: (r) => (waiterOf(r)?.expiresAt ?? Infinity) <= now, logger,
+    });
     const free: number[] = [];
-    for (let i = 0; i < init.capacity; i++) {
-      const e = m().entries.get(slotKey(i)) as MirrorEntry<Lease> | undefined;
-      if (!e) {
-        free.push(i);
-      } else if (e.value.expiresAt <= now) {
-        try {
-          await remove(slotKey(i), e.revision);
-          logger.info('lease expired', { slot: i, sessionId: e.value.sessionId });
-          components.push(e.value.peerId, PeerEvents.slotRevoked, { sessionId: e.value.sessionId, reason: 'lease expired' });
-          free.push(i);
-        } catch {
-          await refresh(slotKey(i));
-        }
-      }
-    }
-    for (const e of m().entries.values()) {
-      if (isWaiter(e.key) && (e.value as Waiter).expiresAt <= now) {
-        await remove(e.key, e.revision).catch(() => refresh(e.key));
-      }
-    }
+    for (let i = 0; i < init.capacity; i++) if (!store.lease(i)) free.push(i);
     const waiters = liveWaiters(now);
     while (free.length > 0 && waiters.length > 0) {
       const w = waiters[0]!;
@@ -187,81 +170,86 @@ export function createAdmission(init: AdmissionInit, components: AdmissionCompon
         grantedAt: now, expiresAt: now + init.leaseTtlMs };
       let rev: number;
       try {
-        rev = await write(slotKey(slot), lease, m().entries.get(slotKey(slot))?.revision ?? null);
-      } catch {
+        rev = await store.writeLease(slot, lease, store.lease(slot)?.revision ?? null);
+      } catch (err) {
+        conflictOnly(err);
         free.shift(); // someone else filled it
-        await refresh(slotKey(slot));
+        await store.readLease(slot);
         continue;
       }
       free.shift();
+      waiters.shift();
       if (await claimWaiter(w)) {
-        waiters.shift();
         logger.info('slot handed to waiter', { slot, sessionId: lease.sessionId, ticket: w.value.ticket });
         components.push(lease.peerId, PeerEvents.slotOffered, {
-          sessionId: lease.sessionId, videoId: lease.videoId, grant: grantFor(slot, lease), lease: leaseInfo(slot, lease),
+          sessionId: lease.sessionId, videoId: lease.videoId, grant: grantFor(slot, lease),
+          lease: leaseInfo(slot, lease),
         });
       } else {
-        waiters.shift();
-        await remove(slotKey(slot), rev).catch(() => refresh(slotKey(slot)));
+        // another worker served this waiter meanwhile: give the slot back
+        await store.remove(slotKey(slot), rev).catch(async (err: unknown) => {
+          conflictOnly(err);
+          await store.readLease(slot);
+        });
         free.unshift(slot);
       }
     }
   }
 
+  /** Deletes slot i's lease at `e`'s revision; false (and a fresh read) when another writer changed it first. */
+  const takeBack = async (i: number, e: MirrorEntry<Lease>): Promise<boolean> => {
+    try {
+      await store.remove(slotKey(i), e.revision);
+      return true;
+    } catch (err) {
+      conflictOnly(err);
+      await store.readLease(i);
+      return false;
+    }
+  };
+
   /** Takes back slots whose holders fetched nothing from any gateway for `idleMs`. */
   async function reclaimIdle(now: number): Promise<void> {
-    const idleMs = init.idleMs!;
+    const idleMs = init.idleMs ?? 0;
     for (let i = 0; i < init.capacity; i++) {
-      const e = m().entries.get(slotKey(i)) as MirrorEntry<Lease> | undefined;
+      const e = store.lease(i);
       if (!e || e.value.expiresAt <= now) continue;
       const l = e.value;
       const active = Math.max(l.grantedAt, components.lastServed?.(l.sessionId) ?? 0);
       if (now - active < idleMs) continue;
-      try {
-        await remove(slotKey(i), e.revision);
-      } catch {
-        await refresh(slotKey(i));
-        continue;
-      }
+      if (!(await takeBack(i, e))) continue;
       logger.info('idle slot reclaimed', { slot: i, sessionId: l.sessionId, idleMs: now - active });
-      components.push(l.peerId, PeerEvents.slotRevoked, { sessionId: l.sessionId, reason: 'idle: no chunk traffic' });
+      revoke(l, 'idle: no chunk traffic');
     }
   }
 
   /** Sends holders whose turn is over to the back of the wait list; the sweep then hands their slots on. */
   async function rotate(now: number): Promise<void> {
+    const rotateMs = init.rotateMs ?? 0;
     for (let i = 0; i < init.capacity; i++) {
-      const e = m().entries.get(slotKey(i)) as MirrorEntry<Lease> | undefined;
-      if (!e || e.value.expiresAt <= now || now - e.value.grantedAt < init.rotateMs!) continue;
+      const e = store.lease(i);
+      if (!e || e.value.expiresAt <= now || now - e.value.grantedAt < rotateMs) continue;
       const l = e.value;
-      try {
-        await remove(slotKey(i), e.revision);
-      } catch {
-        await refresh(slotKey(i));
-        continue;
-      }
-      const ticket = await nextTicket();
-      await write(waitKey(l.sessionId), { sessionId: l.sessionId, peerId: l.peerId, videoId: l.videoId, ticket, since: now,
-        expiresAt: now + init.leaseTtlMs }, m().entries.get(waitKey(l.sessionId))?.revision ?? null).catch(() => {});
+      if (!(await takeBack(i, e))) continue;
+      const ticket = await store.nextTicket();
+      const waiter: Waiter = { sessionId: l.sessionId, peerId: l.peerId, videoId: l.videoId, ticket, since: now,
+        expiresAt: now + init.leaseTtlMs };
+      await store.writeWaiter(waiter, store.waiter(l.sessionId)?.revision ?? null).catch((err: unknown) => {
+        // the session queued meanwhile (its own entry exists): it keeps that place
+        conflictOnly(err);
+        logger.debug('rotated holder already waiting', { sessionId: l.sessionId });
+      });
       logger.debug('slot rotated', { slot: i, sessionId: l.sessionId });
-      components.push(l.peerId, PeerEvents.slotRevoked, { sessionId: l.sessionId, reason: 'turn over: queued again' });
+      revoke(l, 'turn over: queued again');
     }
   }
 
   /** CAS-deletes the waiter's entry; a heartbeat may have bumped its revision, so re-read and retry a little. */
   async function claimWaiter(w: MirrorEntry<Waiter>): Promise<boolean> {
-    let rev = w.revision;
-    for (let attempt = 0; attempt < 3; attempt++) {
-      try {
-        await remove(w.key, rev);
-        return true;
-      } catch {
-        const cur = await refresh(w.key);
-        if (!cur || (cur.value as Waiter).sessionId !== w.value.sessionId) return false;
-        rev = cur.revision;
-      }
-    }
-    return false;
+    const from = { key: w.key, revision: w.revision, value: { kind: 'waiter', waiter: w.value } as const };
+    const claimed = await store.store.removeIf(w.key, (cur) => waiterOf(cur)?.sessionId === w.value.sessionId,
+      { from, policy: { attempts: 3 } });
+    return claimed !== null;
   }
 
   async function sweep(): Promise<void> {
@@ -281,6 +269,8 @@ export function createAdmission(init: AdmissionInit, components: AdmissionCompon
     })();
     return sweeping;
   }
+  /** waits for a sweep in progress; its failure was logged by whoever started it */
+  const sweepDone = () => sweeping?.catch((err: unknown) => logger.debug('sweep ended with an error', { err }));
 
   return {
     async start() {
@@ -292,7 +282,7 @@ export function createAdmission(init: AdmissionInit, components: AdmissionCompon
     async stop() {
       if (timer) clearInterval(timer);
       timer = null;
-      await sweeping?.catch(() => {});
+      await sweepDone();
       await store.stop();
     },
 
@@ -307,9 +297,9 @@ export function createAdmission(init: AdmissionInit, components: AdmissionCompon
             policy: init.policy ?? 'server-first' };
         }
       }
-      const ticket = await nextTicket();
+      const ticket = await store.nextTicket();
       const waiter: Waiter = { sessionId, peerId, videoId, ticket, since: now, expiresAt: now + init.leaseTtlMs };
-      await write(waitKey(sessionId), waiter, null);
+      await store.writeWaiter(waiter, null);
       kick(); // a slot may have freed while we queued: the sweep hands it out in ticket order
       return { status: 'denied', sessionId, videoId, rootHash: manifest.rootHash, reason: 'full', position: positionOf(sessionId, ticket, now),
         ttlMs: init.leaseTtlMs, policy: init.policy ?? 'server-first' };
@@ -323,10 +313,11 @@ export function createAdmission(init: AdmissionInit, components: AdmissionCompon
           if (l.value.peerId !== peerId) throw new UnknownSessionError(sessionId);
           const renewed: Lease = { ...l.value, expiresAt: now + init.leaseTtlMs };
           try {
-            await write(l.key, renewed, l.revision);
+            await store.writeLease(l.slot, renewed, l.revision);
             return { status: 'granted', grant: grantFor(l.slot, renewed), lease: leaseInfo(l.slot, renewed) };
-          } catch {
-            await refresh(l.key);
+          } catch (err) {
+            conflictOnly(err); // swept or taken back meanwhile: look again
+            await store.readLease(l.slot);
             continue;
           }
         }
@@ -334,10 +325,11 @@ export function createAdmission(init: AdmissionInit, components: AdmissionCompon
         if (w) {
           if (w.value.peerId !== peerId) throw new UnknownSessionError(sessionId);
           try {
-            await write(w.key, { ...w.value, expiresAt: now + init.leaseTtlMs }, w.revision);
+            await store.writeWaiter({ ...w.value, expiresAt: now + init.leaseTtlMs }, w.revision);
             return { status: 'waiting', position: positionOf(sessionId, w.value.ticket, now) };
-          } catch {
-            await refresh(w.key); // claimed by a sweep meanwhile: look for the slot again
+          } catch (err) {
+            conflictOnly(err); // claimed by a sweep meanwhile: look for the slot again
+            await store.readWaiter(sessionId);
             continue;
           }
         }
@@ -348,14 +340,21 @@ export function createAdmission(init: AdmissionInit, components: AdmissionCompon
 
     async release({ sessionId, peerId }) {
       let released = false;
-      const l = await findLease(sessionId);
-      if (l && l.value.peerId === peerId) {
-        await remove(l.key, l.revision).then(() => (released = true), () => refresh(l.key));
-      }
+      const drop = async (e: { key: string; revision: number }) => {
+        try {
+          await store.remove(e.key, e.revision);
+          released = true;
+        } catch (err) {
+          conflictOnly(err); // changed meanwhile (renewed, swept, handed on): the mirror learns it now
+          await store.store.read(e.key);
+        }
+      };
+      // the wait list first: a sweep writes the lease before it claims the waiter, so a waiter found gone here
+      // has its lease written already, and the lease lookup below finds it (the other order could miss both)
       const w = await findWaiter(sessionId);
-      if (w && w.value.peerId === peerId) {
-        await remove(w.key, w.revision).then(() => (released = true), () => refresh(w.key));
-      }
+      if (w && w.value.peerId === peerId) await drop(w);
+      const l = await findLease(sessionId);
+      if (l && l.value.peerId === peerId) await drop(l);
       if (released) kick();
       return { released };
     },
@@ -375,8 +374,8 @@ export function createAdmission(init: AdmissionInit, components: AdmissionCompon
     async recover() {
       // the bucket was recreated empty: every lease and wait entry is gone, and their holders learn it from
       // their next heartbeat (unknown_session) and open again
-      await sweeping?.catch(() => {});
-      await m().restart();
+      await sweepDone();
+      await store.restart();
       await publishConfig();
       logger.warn('admission state lost with its bucket: clients will re-open');
     },
@@ -385,10 +384,12 @@ export function createAdmission(init: AdmissionInit, components: AdmissionCompon
       const now = clock.now();
       const slots: AdmissionSnapshot['slots'] = [];
       for (let i = 0; i < init.capacity; i++) {
-        const e = m().entries.get(slotKey(i)) as MirrorEntry<Lease> | undefined;
+        const e = store.lease(i);
         slots.push(e && e.value.expiresAt > now ? { ...e.value, slot: i } : null);
       }
       return { capacity: init.capacity, slots, waiting: liveWaiters(now).map((w) => w.value) };
     },
+
+    health: () => store.store.mirror.health(),
   };
 }

@@ -7,13 +7,16 @@
  * are capped. The checks read the bucket's status before the create; two workers publishing at once may each
  * pass the last free place, so the cap can be overshot by at most one video per origin worker.
  */
-import { Kvm, type KV } from '@nats-io/kv';
+import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import {
-  BadRequestError, Buckets, CATALOG_PAGE_DEFAULT, CATALOG_PAGE_MAX, decode, encode, isValidId, Manifest,
+  BadRequestError, CATALOG_PAGE_DEFAULT, CATALOG_PAGE_MAX, decode, encode, isValidId, Manifest,
   MAX_MANIFEST_MESSAGE_BYTES, QuotaExceededError, summarize, UnknownVideoError, type VideoSummary,
 } from '../../protocol/mod.js';
 import { manifestInconsistency } from '../../lib/hash.js';
+import {
+  BucketSpecs, isCasConflict, kvOptionsOf, openBucket, type BucketOverrides,
+} from '../../lib/kv/mod.js';
 
 export interface CatalogPage {
   videos: VideoSummary[];
@@ -45,10 +48,11 @@ export const CATALOG_QUOTA_DEFAULTS = {
 /** How long a sorted summary list is reused for paging: a client walking pages must not re-read every key. */
 const LIST_TTL_MS = 2000;
 
-export const CATALOG_BUCKET_OPTIONS = { history: 1 } as const;
+/** @nats-io/kv options of `sy_catalog` (the spec is lib/kv/buckets.ts), for the guard that recreates it */
+export const CATALOG_BUCKET_OPTIONS = kvOptionsOf(BucketSpecs.catalog);
 
-export async function openCatalogBucket(nc: NatsConnection): Promise<KV> {
-  return new Kvm(nc).create(Buckets.catalog, CATALOG_BUCKET_OPTIONS);
+export async function openCatalogBucket(nc: NatsConnection, overrides?: BucketOverrides): Promise<KV> {
+  return openBucket(nc, BucketSpecs.catalog, overrides);
 }
 
 export function createKvCatalog(kv: KV, quotas: CatalogQuotas = {}): Catalog {
@@ -114,8 +118,10 @@ export function createKvCatalog(kv: KV, quotas: CatalogQuotas = {}): Catalog {
         cache.set(manifest.videoId, manifest);
         sorted = null;
         return { created: true };
-      } catch {
-        // Already present: same id means same content; keep the first publication (and its name/date).
+      } catch (err) {
+        // Already present (kv.create lost to an existing key): same id means same content; keep the first
+        // publication (and its name/date).
+        if (!isCasConflict(err)) throw err;
         await get(manifest.videoId);
         return { created: false };
       }

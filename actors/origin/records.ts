@@ -1,30 +1,58 @@
 /**
  * What the admission bucket `sy_admission` holds, and its key names: `slot.<i>` leases, `wait.<sessionId>`
- * entries, the `ticket` counter and the `config` every worker publishes. Shared by the admission writer and the
- * gateway's lease checker (actors/origin/leases.ts).
+ * entries, the `ticket` counter and the `config` every worker publishes. One schema per key family, in one codec
+ * shared by the admission writer and the gateway's lease checker (actors/origin/leases.ts): values are checked
+ * when written and when read back, and read into a tagged union so that no reader casts.
  */
 import { randomBytes } from 'node:crypto';
+import { Type, type Static } from '@sinclair/typebox';
 import type { KV } from '@nats-io/kv';
-import { encode } from '../../protocol/mod.js';
-import { createKvMirror, type KvMirror, type MirrorEntry } from '../../lib/kvmirror.js';
+import { ID_PATTERN, MAX_CONTROL_BYTES } from '../../protocol/mod.js';
+import {
+  BucketSpecs, createKvStore, KvEntryError, readAs, writeAs, type KvCodec, type KvStore, type MirrorEntry,
+} from '../../lib/kv/mod.js';
 import type { Logger } from '../../lib/logger.js';
 
-export interface Lease {
-  sessionId: string;
-  peerId: string;
-  videoId: string;
-  grantedAt: number;
-  expiresAt: number;
-}
-export interface Waiter {
-  sessionId: string;
-  peerId: string;
-  videoId: string;
-  ticket: number;
-  since: number;
-  expiresAt: number;
-}
-export type Record_ = Lease | Waiter | number;
+const IdT = Type.String({ pattern: ID_PATTERN.source });
+
+/** `slot.<i>`: who holds slot i and until when. */
+export const Lease = Type.Object({
+  sessionId: IdT,
+  peerId: IdT,
+  videoId: IdT,
+  grantedAt: Type.Number(),
+  expiresAt: Type.Number(),
+});
+export type Lease = Static<typeof Lease>;
+
+/** `wait.<sessionId>`: a waiting client, served in `ticket` order. */
+export const Waiter = Type.Object({
+  sessionId: IdT,
+  peerId: IdT,
+  videoId: IdT,
+  ticket: Type.Integer({ minimum: 1 }),
+  since: Type.Number(),
+  expiresAt: Type.Number(),
+});
+export type Waiter = Static<typeof Waiter>;
+
+/** `config`: capacity and policy as the origin workers publish them (read by gateways and dashboards). */
+export const AdmissionConfig = Type.Object({
+  capacity: Type.Integer({ minimum: 0 }),
+  policy: Type.String({ maxLength: 64 }),
+  leaseTtlMs: Type.Number({ minimum: 0 }),
+});
+export type AdmissionConfig = Static<typeof AdmissionConfig>;
+
+/** `ticket`: the last wait-list ticket handed out. */
+const Ticket = Type.Integer({ minimum: 0 });
+
+/** One entry of the bucket, tagged by its key family. */
+export type AdmissionRecord =
+  | { kind: 'lease'; lease: Lease }
+  | { kind: 'waiter'; waiter: Waiter }
+  | { kind: 'ticket'; ticket: number }
+  | { kind: 'config'; config: AdmissionConfig };
 
 export interface AdmissionSnapshot {
   capacity: number;
@@ -39,62 +67,113 @@ export const CONFIG = 'config';
 export const newSessionId = () => `s${randomBytes(9).toString('base64url')}`;
 export const isLease = (k: string) => k.startsWith('slot.');
 export const isWaiter = (k: string) => k.startsWith('wait.');
+/** the slot index of a `slot.<i>` key */
+export const slotOf = (key: string) => Number(key.slice('slot.'.length));
 
+const bucket = BucketSpecs.admission.name;
 
-/**
- * The bucket as admission uses it: a watch-fed mirror for reads, and writes that are compare-and-set on the
- * bucket and noted in the mirror at once (so this worker never acts on a view older than its own writes).
- */
+/** The admission bucket's codec: a key's family decides its schema; a waiter is filed under its own session. */
+export const admissionCodec: KvCodec<AdmissionRecord> = {
+  bucket,
+  maxBytes: MAX_CONTROL_BYTES,
+  read(key, json) {
+    if (isLease(key)) return { kind: 'lease', lease: readAs(bucket, key, Lease, json) };
+    if (isWaiter(key)) {
+      const waiter = readAs(bucket, key, Waiter, json);
+      if (waitKey(waiter.sessionId) !== key) throw new KvEntryError(bucket, key, `a waiter of ${waiter.sessionId}`);
+      return { kind: 'waiter', waiter };
+    }
+    if (key === TICKET) return { kind: 'ticket', ticket: readAs(bucket, key, Ticket, json) };
+    if (key === CONFIG) return { kind: 'config', config: readAs(bucket, key, AdmissionConfig, json) };
+    return null; // not admission state
+  },
+  write(key, r) {
+    switch (r.kind) {
+      case 'lease':
+        return writeAs(bucket, key, Lease, isLease(key) ? r.lease : null);
+      case 'waiter':
+        return writeAs(bucket, key, Waiter, key === waitKey(r.waiter.sessionId) ? r.waiter : null);
+      case 'ticket':
+        return writeAs(bucket, key, Ticket, key === TICKET ? r.ticket : null);
+      case 'config':
+        return writeAs(bucket, key, AdmissionConfig, key === CONFIG ? r.config : null);
+    }
+  },
+};
+
+/** Narrows a record to a lease (undefined for anything else). */
+export const leaseOf = (r: AdmissionRecord | undefined): Lease | undefined =>
+  r?.kind === 'lease' ? r.lease : undefined;
+/** Narrows a record to a waiter (undefined for anything else). */
+export const waiterOf = (r: AdmissionRecord | undefined): Waiter | undefined =>
+  r?.kind === 'waiter' ? r.waiter : undefined;
+/** Narrows a record to the published config (undefined for anything else). */
+export const configOf = (r: AdmissionRecord | undefined): AdmissionConfig | undefined =>
+  r?.kind === 'config' ? r.config : undefined;
+
+/** A mirror entry narrowed by `pick` (undefined when the entry is absent or of another family). */
+function narrow<V>(e: MirrorEntry<AdmissionRecord> | null | undefined, pick: (r: AdmissionRecord) => V | undefined) {
+  const value = e ? pick(e.value) : undefined;
+  return e && value !== undefined ? { key: e.key, revision: e.revision, value } : undefined;
+}
+
+/** The bucket as admission uses it: typed reads of the mirror and the bucket, and compare-and-set writes. */
 export interface AdmissionStore {
-  m(): KvMirror<Record_>;
-  /** create (prevRev null) or CAS update; resolves to the new revision */
-  write(key: string, value: Lease | Waiter | number, prevRev: number | null): Promise<number>;
+  readonly store: KvStore<AdmissionRecord>;
+  /** slot i's lease as the mirror has it */
+  lease(i: number): MirrorEntry<Lease> | undefined;
+  /** slot i's lease read from the bucket (after a failed CAS, or a mirror miss) */
+  readLease(i: number): Promise<MirrorEntry<Lease> | undefined>;
+  waiter(sessionId: string): MirrorEntry<Waiter> | undefined;
+  readWaiter(sessionId: string): Promise<MirrorEntry<Waiter> | undefined>;
+  /** every waiter in the mirror, in no particular order */
+  waiters(): Array<MirrorEntry<Waiter>>;
+  /** create (prevRev null) or CAS update; KvConflictError when another writer was first */
+  writeLease(i: number, lease: Lease, prevRev: number | null): Promise<number>;
+  writeWaiter(waiter: Waiter, prevRev: number | null): Promise<number>;
   /** CAS delete */
   remove(key: string, prevRev: number): Promise<void>;
-  /** re-reads one key after a failed CAS so the mirror stops misleading us */
-  refresh(key: string): Promise<MirrorEntry<Record_> | null>;
+  /** the next wait-list ticket (a CAS counter shared by every worker) */
+  nextTicket(): Promise<number>;
+  publishConfig(config: AdmissionConfig): Promise<void>;
   start(): Promise<void>;
+  /** forgets the mirror's copy and loads the bucket again (after it was recreated) */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
 export function createAdmissionStore(kv: KV, logger: Logger): AdmissionStore {
-  let mirror: KvMirror<Record_> | null = null;
-  const parse = (key: string, bytes: Uint8Array): Record_ | null => {
-    const v = JSON.parse(new TextDecoder().decode(bytes)) as Record_;
-    return isLease(key) || isWaiter(key) || key === TICKET ? v : null; // `config` is not admission state
-  };
-  const m = () => {
-    if (!mirror) throw new Error('admission not started');
-    return mirror;
-  };
+  const store = createKvStore<AdmissionRecord>({ kv, codec: admissionCodec }, { logger });
   return {
-    m,
-    async write(key, value, prevRev) {
-      const rev = prevRev ? await kv.update(key, encode(value), prevRev) : await kv.create(key, encode(value));
-      m().note(key, rev, value);
-      return rev;
-    },
-    async remove(key, prevRev) {
-      await kv.delete(key, { previousSeq: prevRev });
-      m().note(key, prevRev + 1, null);
-    },
-    async refresh(key) {
-      const e = await kv.get(key);
-      if (e?.operation !== 'PUT') {
-        if (e) m().note(key, e.revision, null);
-        return null;
+    store,
+    lease: (i) => narrow(store.peek(slotKey(i)), leaseOf),
+    readLease: async (i) => narrow(await store.read(slotKey(i)), leaseOf),
+    waiter: (sessionId) => narrow(store.peek(waitKey(sessionId)), waiterOf),
+    readWaiter: async (sessionId) => narrow(await store.read(waitKey(sessionId)), waiterOf),
+    waiters() {
+      const out: Array<MirrorEntry<Waiter>> = [];
+      for (const e of store.mirror.entries.values()) {
+        const w = narrow(e, waiterOf);
+        if (w) out.push(w);
       }
-      const value = parse(key, e.value);
-      m().note(key, e.revision, value);
-      return value === null ? null : { key, revision: e.revision, value };
+      return out;
     },
-    async start() {
-      mirror = await createKvMirror<Record_>(kv, parse, logger);
-      await mirror.ready;
+    writeLease: (i, lease, prevRev) => store.write(slotKey(i), { kind: 'lease', lease }, prevRev),
+    writeWaiter: (waiter, prevRev) => store.write(waitKey(waiter.sessionId), { kind: 'waiter', waiter }, prevRev),
+    remove: (key, prevRev) => store.remove(key, prevRev),
+    async nextTicket() {
+      // many attempts, no backoff: a ticket is one tiny write, and every worker's opens queue behind it
+      const bump = (cur: AdmissionRecord | null): AdmissionRecord =>
+        ({ kind: 'ticket', ticket: (cur?.kind === 'ticket' ? cur.ticket : 0) + 1 });
+      const next = await store.mutate(TICKET, bump, { attempts: 50 });
+      if (next?.kind !== 'ticket') throw new TypeError('ticket counter wrote no ticket');
+      return next.ticket;
     },
-    async stop() {
-      await mirror?.stop();
-      mirror = null;
+    async publishConfig(config) {
+      await store.put(CONFIG, { kind: 'config', config });
     },
+    start: () => store.start(),
+    restart: () => store.mirror.restart(),
+    stop: () => store.stop(),
   };
 }

@@ -6,7 +6,8 @@ import { Kvm } from '@nats-io/kv';
 import {
   Buckets, CatalogGetRequest, CatalogListRequest, CatalogPublishRequest, CatalogVerbs, encode,
   MAX_MANIFEST_MESSAGE_BYTES, OpenRequest, OriginVerbs, parseOriginSubject, QueueGroups, RateLimitedError,
-  SessionRequest, segmentInWindow, Subjects, UnknownVideoError, UrgentRequest, type Manifest, type UrgentTarget,
+  SessionRequest, segmentInWindow, Subjects, toSwitchyardError, UnknownVideoError, UrgentRequest, type Manifest,
+  type UrgentTarget,
 } from '../../protocol/mod.js';
 import type { Clock } from '../../lib/clock.js';
 import type { Logger } from '../../lib/logger.js';
@@ -40,6 +41,21 @@ export interface OriginComponents {
   logger: Logger;
 }
 
+/**
+ * What this worker's admission answers were (metrics): `served` counts requests by verb, this what they got.
+ * Counts only ever grow; they are this worker's, not the cluster's.
+ */
+export interface OriginStats {
+  /** open replies: a slot at once (`granted`) or a place on the wait list (`denied`) */
+  opens: { granted: number; denied: number };
+  /** heartbeat replies: a renewed grant (`granted`) or still queued (`waiting`) */
+  heartbeats: { granted: number; waiting: number };
+  /** pushes this worker sent, by event: `slot-offered` (a waiter got a freed slot), `slot-revoked` */
+  pushes: Record<string, number>;
+  /** open, heartbeat, release and urgent requests answered with an error, by code (`rate_limited`, `unknown_session`, …) */
+  errors: Record<string, number>;
+}
+
 export interface Origin {
   readonly workerId: string;
   readonly admission: Admission;
@@ -48,6 +64,8 @@ export interface Origin {
   readonly urgent: UrgentIssuer;
   /** requests this worker answered, by verb (shows the queue group spreading load) */
   readonly served: Record<string, number>;
+  /** admission outcomes of this worker (a copy) */
+  stats(): OriginStats;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -68,6 +86,17 @@ export async function createOrigin(init: OriginInit, components: OriginComponent
   const workerId = init.workerId ?? `origin-${process.pid}`;
   const admissionKv = await new Kvm(nc).create(Buckets.admission, { history: 1 });
   const catalog = createKvCatalog(await openCatalogBucket(nc), init.catalogQuotas);
+  const outcomes: OriginStats = { opens: { granted: 0, denied: 0 }, heartbeats: { granted: 0, waiting: 0 }, pushes: {}, errors: {} };
+  const bump = (m: Record<string, number>, key: string) => (m[key] = (m[key] ?? 0) + 1);
+  /** counts a handler's error by code and passes it on unchanged (serve() answers it) */
+  const counted = <A extends unknown[], R>(fn: (...a: A) => Promise<R> | R) => async (...a: A): Promise<R> => {
+    try {
+      return await fn(...a);
+    } catch (err) {
+      bump(outcomes.errors, toSwitchyardError(err).code);
+      throw err;
+    }
+  };
   const activity = createActivityLog({ nc, clock: components.clock, logger: logger.child('activity') });
   const admission = createAdmission({
     capacity: init.capacity,
@@ -82,7 +111,10 @@ export async function createOrigin(init: OriginInit, components: OriginComponent
     kv: admissionKv,
     clock: components.clock,
     logger: logger.child('admission'),
-    push: (peerId, event, payload) => nc.publish(Subjects.peer(peerId, event), encode(payload)),
+    push: (peerId, event, payload) => {
+      bump(outcomes.pushes, event);
+      nc.publish(Subjects.peer(peerId, event), encode(payload));
+    },
     lastServed: (sessionId) => activity.lastServed(sessionId),
   });
   const urgent = createUrgentIssuer({
@@ -125,6 +157,8 @@ export async function createOrigin(init: OriginInit, components: OriginComponent
     catalog,
     urgent,
     served,
+    stats: () => ({ opens: { ...outcomes.opens }, heartbeats: { ...outcomes.heartbeats }, pushes: { ...outcomes.pushes },
+      errors: { ...outcomes.errors } }),
     async start() {
       activity.start();
       await admission.start();
@@ -139,23 +173,27 @@ export async function createOrigin(init: OriginInit, components: OriginComponent
       subs.push(
         // the sender is the subject's peer token, which its NATS credential enforces; bodies carry no identity
         serve(nc, { subject: Subjects.originVerbAll(OriginVerbs.open), queue, schema: OpenRequest, logger,
-          handler: async (req, msg) => {
+          handler: counted(async (req: OpenRequest, msg: Msg) => {
             count('open');
             const peerId = sender(msg, opens, 'open');
-            return admission.open({ videoId: req.videoId, peerId }, await target(req.videoId));
-          } }),
+            const reply = await admission.open({ videoId: req.videoId, peerId }, await target(req.videoId));
+            outcomes.opens[reply.status]++;
+            return reply;
+          }) }),
         serve(nc, { subject: Subjects.originVerbAll(OriginVerbs.heartbeat), queue, schema: SessionRequest, logger,
-          handler: (req, msg) => {
+          handler: counted(async (req: SessionRequest, msg: Msg) => {
             count('heartbeat');
-            return admission.heartbeat({ sessionId: req.sessionId, peerId: sender(msg, beats, 'heartbeat') });
-          } }),
+            const reply = await admission.heartbeat({ sessionId: req.sessionId, peerId: sender(msg, beats, 'heartbeat') });
+            outcomes.heartbeats[reply.status]++;
+            return reply;
+          }) }),
         serve(nc, { subject: Subjects.originVerbAll(OriginVerbs.release), queue, schema: SessionRequest, logger,
-          handler: (req, msg) => {
+          handler: counted((req: SessionRequest, msg: Msg) => {
             count('release');
             return admission.release({ sessionId: req.sessionId, peerId: sender(msg, beats, 'release') });
-          } }),
+          }) }),
         serve(nc, { subject: Subjects.originVerbAll(OriginVerbs.urgent), queue, schema: UrgentRequest, logger,
-          handler: async (req, msg) => {
+          handler: counted(async (req: UrgentRequest, msg: Msg) => {
             count('urgent');
             let peerId: string;
             try {
@@ -165,7 +203,7 @@ export async function createOrigin(init: OriginInit, components: OriginComponent
               throw err;
             }
             return urgent.issue({ ...req, peerId }, (await target(req.videoId)).urgent);
-          } }),
+          }) }),
         serveLiveWindows({ nc, directory: live, logger: logger.child('live') }),
         serve(nc, { subject: Subjects.catalog(CatalogVerbs.list), queue, schema: CatalogListRequest, logger,
           handler: async (req) => {

@@ -6,9 +6,11 @@
  * pair A–B negotiated a connection. Entries expire with the bucket's TTL (a link's evidence is only needed
  * while its reports can arrive).
  */
-import { Kvm, type KV } from '@nats-io/kv';
-import { Buckets, isValidId } from '../../protocol/mod.js';
+import { isValidId } from '../../protocol/mod.js';
+import { BucketSpecs, openBucket, type BucketOverrides } from '../../lib/kv/mod.js';
 import type { NatsConnection } from '../../lib/nats.js';
+
+export { LINK_EVIDENCE_TTL_MS } from '../../lib/kv/mod.js';
 
 export interface LinkBook {
   /** records that `a` and `b` negotiated a link for `videoId` */
@@ -17,15 +19,21 @@ export interface LinkBook {
   has(videoId: string, a: string, b: string): Promise<boolean>;
 }
 
-export const LINK_EVIDENCE_TTL_MS = 30 * 60 * 1000;
-
 const keyOf = (videoId: string, a: string, b: string) => {
   if (![videoId, a, b].every(isValidId)) throw new TypeError('invalid id for a link key');
   return a < b ? `${videoId}.${a}.${b}` : `${videoId}.${b}.${a}`;
 };
 
-export async function openLinkBook(nc: NatsConnection, opts: { ttlMs?: number } = {}): Promise<LinkBook> {
-  const kv: KV = await new Kvm(nc).create(Buckets.links, { history: 1, ttl: opts.ttlMs ?? LINK_EVIDENCE_TTL_MS });
+/**
+ * Opens the link book. Its values are a single byte (presence is the evidence), so there is nothing to decode;
+ * `ttlMs` (default LINK_EVIDENCE_TTL_MS) and `bucket` (replicas) apply when this call creates the bucket.
+ */
+export async function openLinkBook(
+  nc: NatsConnection, opts: { ttlMs?: number; bucket?: BucketOverrides } = {},
+): Promise<LinkBook> {
+  const kv = await openBucket(nc, BucketSpecs.links, {
+    ...opts.bucket, ...(opts.ttlMs !== undefined ? { ttlMs: opts.ttlMs } : {}),
+  });
   const one = new Uint8Array([1]);
   return {
     async record(videoId, a, b) {

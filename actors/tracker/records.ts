@@ -1,9 +1,13 @@
 /**
- * What the tracker keeps in the `sy_swarm` bucket, and the checks on what peers announce. Entries are validated
- * when read back, so a foreign or corrupt entry is ignored rather than trusted.
+ * What the tracker keeps in the `sy_swarm` bucket, and the checks on what peers announce. One codec for the
+ * bucket, used by the tracker (writer and reader) and the gateway's swarm view (reader): entries are checked
+ * when written and when read back, so a foreign or corrupt entry is skipped rather than trusted.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { BadRequestError, bitfieldBytes, fromBase64, ID_PATTERN, spareBitsClear, toBase64 } from '../../protocol/mod.js';
+import {
+  BadRequestError, bitfieldBytes, fromBase64, ID_PATTERN, MAX_TRACKER_MESSAGE_BYTES, spareBitsClear, toBase64,
+} from '../../protocol/mod.js';
+import { BucketSpecs, schemaCodec, type KvCodec } from '../../lib/kv/mod.js';
 
 const IdT = Type.String({ pattern: ID_PATTERN.source });
 const Table = Type.Record(IdT, Type.Number({ minimum: 0 }));
@@ -43,9 +47,13 @@ export function decodeAnnouncedBits(b64: string, chunkCount: number): Uint8Array
   return bytes;
 }
 
-/** A compare-and-set lost to a concurrent writer (JetStream "wrong last sequence"). */
-export function isCasConflict(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return code === 10071 || code === 10164 || /wrong last sequence/i.test(String((err as Error | null)?.message));
-}
+/** The key of a peer's entry in `sy_swarm`. */
+export const swarmKey = (videoId: string, peerId: string) => `${videoId}.${peerId}`;
 
+/**
+ * The `sy_swarm` codec: a SwarmPeer filed under its own `<videoId>.<peerId>` key. An entry is built from one
+ * announce (at most MAX_TRACKER_MESSAGE_BYTES) plus reports, so twice that bounds it.
+ */
+export const swarmCodec: KvCodec<SwarmPeer> = schemaCodec(BucketSpecs.swarm.name, SwarmPeer, {
+  maxBytes: 2 * MAX_TRACKER_MESSAGE_BYTES, keyOf: (v) => swarmKey(v.videoId, v.peerId),
+});

@@ -12,20 +12,21 @@
  * only make a misbehaving id useless to the peers that saw it misbehave (and to everyone once two distinct known
  * members report it). Reports survive re-announces of the same id.
  */
-import { Kvm, type KV } from '@nats-io/kv';
-import { Type, type TSchema } from '@sinclair/typebox';
+import { Type } from '@sinclair/typebox';
 import {
-  Announce, BadRequestError, bitfieldBytes, Buckets, fromBase64, HaveUpdate, Leave, MAX_TRACKER_MESSAGE_BYTES,
+  Announce, BadRequestError, bitfieldBytes, fromBase64, HaveUpdate, Leave, MAX_TRACKER_MESSAGE_BYTES,
   parseTrackerSubject, QueueGroups, Report, setBit, Subjects, toBase64, TrackerVerbs, UnavailableError, UnknownSessionError, validate,
   type AnnounceReply, type OkReply, type TrackerVerb,
 } from '../../protocol/mod.js';
 import type { Clock } from '../../lib/clock.js';
-import { guardBucket, type BucketGuard } from '../../lib/kvguard.js';
-import { createKvMirror, type KvMirror, type MirrorEntry } from '../../lib/kvmirror.js';
+import {
+  BucketSpecs, createKvStore, guardBucket, JITTERED_RETRY, openBucket, sweepExpired, type BucketGuard,
+  type BucketOverrides, type KvStore, type MirrorHealth,
+} from '../../lib/kv/mod.js';
 import type { Logger } from '../../lib/logger.js';
 import { serve, type Msg, type NatsConnection, type Subscription } from '../../lib/nats.js';
 import { openLinkBook, type LinkBook } from '../signal/links.js';
-import { decodeAnnouncedBits, isCasConflict, SwarmPeer } from './records.js';
+import { decodeAnnouncedBits, swarmCodec, swarmKey, type SwarmPeer } from './records.js';
 import { availability, popcount, rankPeers, type ScoreCandidate } from './score.js';
 
 export { decodeAnnouncedBits, SwarmPeer } from './records.js';
@@ -37,6 +38,8 @@ export interface TrackerInit {
   sweepIntervalMs?: number;
   /** name for logs */
   workerId?: string;
+  /** bucket overrides of this deployment (replicas), used when this worker creates `sy_swarm` */
+  bucket?: BucketOverrides;
 }
 
 export interface TrackerComponents {
@@ -58,14 +61,13 @@ export interface Tracker {
   snapshot(videoId: string): SwarmPeer[];
   /** one sweep pass (also runs on a timer) */
   sweep(): Promise<void>;
+  /** the swarm mirror's health (watch restarts, staleness, skipped entries) */
+  health(): MirrorHealth;
 }
 
 export const TRACKER_DEFAULTS = { intervalMs: 5000, want: 20, staleFactor: 3 } as const;
 /** cap on the report list: two distinct reporters already ban; the rest is evidence for operators */
 export const MAX_REPORTS = 64;
-const CAS_ATTEMPTS = 20;
-
-const swarmKey = (videoId: string, peerId: string) => `${videoId}.${peerId}`;
 
 export async function createTracker(init: TrackerInit, components: TrackerComponents): Promise<Tracker> {
   const { nc, clock, logger } = components;
@@ -75,10 +77,10 @@ export async function createTracker(init: TrackerInit, components: TrackerCompon
   if (!(sweepIntervalMs > 0)) throw new TypeError('sweepIntervalMs must be > 0');
   const staleMs = TRACKER_DEFAULTS.staleFactor * intervalMs;
   const workerId = init.workerId ?? `tracker-${process.pid}`;
-  const kv: KV = await new Kvm(nc).create(Buckets.swarm, { history: 1 });
-  const links = components.links ?? (await openLinkBook(nc));
+  const kv = await openBucket(nc, BucketSpecs.swarm, init.bucket);
+  const links = components.links ?? (await openLinkBook(nc, init.bucket ? { bucket: init.bucket } : {}));
 
-  let mirror: KvMirror<SwarmPeer> | null = null;
+  let store: KvStore<SwarmPeer> | null = null;
   let guard: BucketGuard | null = null;
   let sub: Subscription | null = null;
   let timer: NodeJS.Timeout | null = null;
@@ -86,15 +88,10 @@ export async function createTracker(init: TrackerInit, components: TrackerCompon
   const inflight = new Set<Promise<unknown>>();
   const served: Record<string, number> = {};
 
-  const m = () => {
-    if (!mirror) throw new Error('tracker not started');
-    return mirror;
+  const state = () => {
+    if (!store) throw new Error('tracker not started');
+    return store;
   };
-  const parse = (key: string, bytes: Uint8Array): SwarmPeer | null => {
-    const v = validate(SwarmPeer, JSON.parse(new TextDecoder().decode(bytes)), 'swarm entry');
-    return key === swarmKey(v.videoId, v.peerId) ? v : null;
-  };
-  const encodeRec = (v: SwarmPeer) => new TextEncoder().encode(JSON.stringify(v));
 
   // Decoding a bitfield per listing per candidate would dominate announce cost; records are immutable values
   // replaced on every write, so a WeakMap keyed by the record caches the decoded bits exactly as long as useful.
@@ -112,91 +109,18 @@ export async function createTracker(init: TrackerInit, components: TrackerCompon
   const isFresh = (p: SwarmPeer, now: number) => now - p.lastSeen <= staleMs;
 
   /**
-   * Writes to one key run one at a time within this worker. CAS alone is correct, but N concurrent writers of one
-   * key (a peer's burst of haves) would make N−1 fail per round, O(N²) round trips; queueing them locally leaves
-   * conflicts only between workers, where the jittered backoff below spreads the retries.
+   * Compare-and-set loop (lib/kv/store.ts): `next` computes the new record from the current one; returning
+   * undefined means "no write". Writes of one key queue in this worker, conflicts between workers are retried
+   * with a jittered backoff, so no update is lost.
    */
-  const keyQueues = new Map<string, Promise<unknown>>();
-  function serially<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const run = (keyQueues.get(key) ?? Promise.resolve()).then(fn, fn);
-    const tail = run.catch(() => {});
-    keyQueues.set(key, tail);
-    void tail.then(() => {
-      if (keyQueues.get(key) === tail) keyQueues.delete(key);
-    });
-    return run;
-  }
-  const backoff = (attempt: number) =>
-    new Promise((r) => setTimeout(r, Math.random() * Math.min(50, 2 ** attempt)));
-
-  /** re-reads one key after a failed CAS (or a mirror miss) so the mirror stops misleading us */
-  const refresh = async (key: string): Promise<MirrorEntry<SwarmPeer> | null> => {
-    const e = await kv.get(key);
-    if (e?.operation !== 'PUT') {
-      if (e) m().note(key, e.revision, null);
-      return null;
-    }
-    let value: SwarmPeer | null = null;
-    try {
-      value = parse(key, e.value);
-    } catch (err) {
-      logger.warn('unparseable swarm entry treated as absent', { key, err });
-    }
-    if (value) m().note(key, e.revision, value);
-    return value ? { key, revision: e.revision, value } : null;
-  };
-
-  /**
-   * Compare-and-set loop: `next` computes the new record from the current one (mirror first, the bucket after a
-   * conflict); returning undefined means "no write". Concurrent writers (other workers, or this one) make the CAS
-   * fail, and the loop recomputes from the fresh value, so no update is lost.
-   */
-  function mutate(key: string, next: (cur: SwarmPeer | null) => SwarmPeer | undefined): Promise<SwarmPeer | null> {
-    return serially(key, async () => {
-      let cur: MirrorEntry<SwarmPeer> | null = m().entries.get(key) ?? (await refresh(key));
-      for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
-        const value = next(cur?.value ?? null);
-        if (value === undefined) return cur?.value ?? null;
-        try {
-          const rev = cur ? await kv.update(key, encodeRec(value), cur.revision) : await kv.create(key, encodeRec(value));
-          m().note(key, rev, value);
-          return value;
-        } catch (err) {
-          if (!isCasConflict(err)) throw err;
-          await backoff(attempt);
-          cur = await refresh(key);
-        }
-      }
-      throw new Error(`could not update ${key}: too much contention`);
-    });
-  }
-
-  /** CAS delete; true when this call removed a live entry. */
-  function remove(key: string, stillWanted: (cur: SwarmPeer) => boolean): Promise<boolean> {
-    return serially(key, async () => {
-      let cur: MirrorEntry<SwarmPeer> | null = await refresh(key);
-      for (let attempt = 0; attempt < CAS_ATTEMPTS && cur; attempt++) {
-        if (!stillWanted(cur.value)) return false;
-        try {
-          await kv.delete(key, { previousSeq: cur.revision });
-          // the delete marker's revision is > cur.revision; noting cur+1 hides the key now, the watch confirms
-          m().note(key, cur.revision + 1, null);
-          return true;
-        } catch (err) {
-          if (!isCasConflict(err)) throw err;
-          await backoff(attempt);
-          cur = await refresh(key);
-        }
-      }
-      return false;
-    });
-  }
+  const mutate = (key: string, next: (cur: SwarmPeer | null) => SwarmPeer | undefined) =>
+    state().mutate(key, next, JITTERED_RETRY);
 
   /** Fresh members of one video with the same chunk count as `chunkCount` (when given). */
   function members(videoId: string, now: number, chunkCount?: number): SwarmPeer[] {
     const prefix = `${videoId}.`;
     const out: SwarmPeer[] = [];
-    for (const [key, e] of m().entries) {
+    for (const [key, e] of state().mirror.entries) {
       if (!key.startsWith(prefix) || !isFresh(e.value, now)) continue;
       if (chunkCount !== undefined && e.value.chunkCount !== chunkCount) continue;
       out.push(e.value);
@@ -262,7 +186,7 @@ export async function createTracker(init: TrackerInit, components: TrackerCompon
   }
 
   async function leave(videoId: string, peerId: string, _l: Leave): Promise<OkReply> {
-    await remove(swarmKey(videoId, peerId), () => true);
+    await state().removeIf(swarmKey(videoId, peerId), () => true, { policy: JITTERED_RETRY });
     return { ok: true };
   }
 
@@ -270,7 +194,7 @@ export async function createTracker(init: TrackerInit, components: TrackerCompon
     if (r.offender === peerId) throw new BadRequestError('a peer cannot report itself');
     // Only members may report: otherwise anyone could invent two reporter ids and ban any peer for free.
     const reporterKey = swarmKey(videoId, peerId);
-    const reporter = m().entries.get(reporterKey) ?? (await refresh(reporterKey));
+    const reporter = await state().get(reporterKey);
     if (!reporter || !isFresh(reporter.value, clock.now())) throw new UnknownSessionError(reporterKey);
     // ...and only about a peer it really negotiated a link with (the relay's evidence): fresh ids that never
     // talked to a seed cannot vote it out of the swarm
@@ -289,16 +213,11 @@ export async function createTracker(init: TrackerInit, components: TrackerCompon
   }
 
   async function sweepOnce(): Promise<void> {
-    const now = clock.now();
-    for (const [key, e] of [...m().entries]) {
-      if (isFresh(e.value, now)) continue;
-      // stillWanted re-checks against the bucket's current value: a re-announce on another worker wins
-      const removed = await remove(key, (cur) => !isFresh(cur, clock.now())).catch((err) => {
-        logger.warn('stale entry not removed', { key, err });
-        return false;
-      });
-      if (removed) logger.debug('stale peer dropped', { key });
-    }
+    // the expiry is asked again of the bucket's current value after a conflict: a re-announce elsewhere wins
+    const removed = await sweepExpired(state(), {
+      expired: (p) => !isFresh(p, clock.now()), policy: JITTERED_RETRY, logger,
+    });
+    for (const e of removed) logger.debug('stale peer dropped', { key: e.key });
   }
 
   function sweep(): Promise<void> {
@@ -306,23 +225,29 @@ export async function createTracker(init: TrackerInit, components: TrackerCompon
     return sweeping;
   }
 
-  const routes: { [V in TrackerVerb]: { schema: TSchema; run: (videoId: string, peerId: string, body: never) => Promise<unknown> } } = {
-    [TrackerVerbs.announce]: { schema: Announce, run: announce },
-    [TrackerVerbs.have]: { schema: HaveUpdate, run: haveUpdate },
-    [TrackerVerbs.leave]: { schema: Leave, run: leave },
-    [TrackerVerbs.report]: { schema: Report, run: report },
-  };
+  /** Checks the body against its verb's schema and runs the verb: each case validates into its own type. */
+  function run(verb: TrackerVerb, videoId: string, peerId: string, body: unknown): Promise<unknown> {
+    const what = `${verb} request`;
+    switch (verb) {
+      case TrackerVerbs.announce:
+        return announce(videoId, peerId, validate(Announce, body, what));
+      case TrackerVerbs.have:
+        return haveUpdate(videoId, peerId, validate(HaveUpdate, body, what));
+      case TrackerVerbs.leave:
+        return leave(videoId, peerId, validate(Leave, body, what));
+      case TrackerVerbs.report:
+        return report(videoId, peerId, validate(Report, body, what));
+    }
+  }
 
   /** One subscription for all verbs: the subject says which video and verb, the body is checked per verb. */
   async function route(body: unknown, msg: Msg): Promise<unknown> {
     // a message delivered between unsubscribe and the mirror stopping gets a typed answer, not a crash
-    if (!mirror) throw new UnavailableError(`tracker ${workerId} is stopping`);
+    if (!store) throw new UnavailableError(`tracker ${workerId} is stopping`);
     // the sender is the subject's last token: its NATS credential allows no other, so it is the identity
     const { videoId, verb, peerId } = parseTrackerSubject(msg.subject);
-    const r = routes[verb];
-    const req = validate(r.schema, body, `${verb} request`);
+    const p = run(verb, videoId, peerId, body);
     served[verb] = (served[verb] ?? 0) + 1;
-    const p = r.run(videoId, peerId, req as never);
     inflight.add(p);
     try {
       return await p;
@@ -336,12 +261,13 @@ export async function createTracker(init: TrackerInit, components: TrackerCompon
     intervalMs,
     served,
     async start() {
-      mirror = await createKvMirror<SwarmPeer>(kv, parse, logger);
-      await mirror.ready;
+      store = createKvStore({ kv, codec: swarmCodec }, { logger });
+      await store.start();
       // a lost swarm bucket is recreated empty; peers re-announce within one interval (have → unknown_session)
-      guard = guardBucket({ bucket: Buckets.swarm, options: { history: 1 }, onRecreated: async () => {
-        await mirror?.restart();
-      } }, { nc, logger });
+      guard = guardBucket({ spec: BucketSpecs.swarm, ...(init.bucket ? { overrides: init.bucket } : {}),
+        onRecreated: async () => {
+          await store?.mirror.restart();
+        } }, { nc, logger });
       sub = serve(nc, {
         subject: Subjects.trackerAll, queue: QueueGroups.tracker, schema: Type.Unknown(),
         maxBytes: MAX_TRACKER_MESSAGE_BYTES, logger, handler: route,
@@ -354,7 +280,11 @@ export async function createTracker(init: TrackerInit, components: TrackerCompon
     async stop() {
       // drain, not unsubscribe: the server must have forgotten this worker before stop() resolves, or requests
       // sent just after would be routed here and time out instead of going to another worker
-      await sub?.drain().catch(() => sub?.unsubscribe());
+      await sub?.drain().catch((err: unknown) => {
+        // the connection is closing or closed: nothing left to drain, so just forget the subscription
+        logger.debug('tracker drain failed', { err });
+        sub?.unsubscribe();
+      });
       sub = null;
       guard?.stop();
       guard = null;
@@ -362,12 +292,13 @@ export async function createTracker(init: TrackerInit, components: TrackerCompon
       timer = null;
       // let answers in progress finish before the mirror they read goes away
       await Promise.allSettled([...inflight, sweeping]);
-      await mirror?.stop();
-      mirror = null;
+      await store?.stop();
+      store = null;
     },
     snapshot(videoId) {
       return members(videoId, clock.now()).map((p) => ({ ...p }));
     },
     sweep,
+    health: () => state().mirror.health(),
   };
 }

@@ -11,6 +11,7 @@ import {
   createDispatcher, encodeFrame, encodePiece, WIRE_VERSION, type RelayedSignal, type SignalMessage,
 } from '../../protocol/mod.js';
 import type { Logger } from '../../lib/logger.js';
+import { transitionTap, type InspectPublisher } from '../inspect.js';
 import type { ChunkSource, LinkIO, RtcHost, RtcLink } from './types.js';
 
 export interface LinkSelf {
@@ -63,7 +64,9 @@ export interface PeerLinkOptions {
 export function startPeerLink(
   opts: PeerLinkOptions,
   deps: { rtc: RtcHost; sendSignal(to: string, m: SignalMessage): Promise<void>; source: ChunkSource; logger: Logger;
-    handlers: LinkHandlers },
+    handlers: LinkHandlers;
+    /** publishes the link machine's transitions for the gateway's inspector; without it they are only logged */
+    inspect?: Pick<InspectPublisher, 'record'> },
 ): PeerLinkHandle {
   const { self, remotePeerId } = opts;
   const h = deps.handlers;
@@ -134,6 +137,9 @@ export function startPeerLink(
   const actor: Actor<typeof peerLinkMachine> = createActor(peerLinkMachine.provide({ actors: { transport } }), {
     input: { remotePeerId, role: opts.role, videoId: self.videoId, rootHash: self.rootHash, chunkCount: self.chunkCount,
       ...(opts.timeouts ? { timeouts: opts.timeouts } : {}) },
+    // every transition is a debug line (and a record for the inspector): a link's whole life in ~6 lines
+    inspect: transitionTap({ machine: 'peerLink', id: remotePeerId, videoId: self.videoId },
+      { logger: deps.logger, ...(deps.inspect ? { publisher: deps.inspect } : {}) }),
   });
   const sendFrame = (buf: Uint8Array) => rtc?.send(buf) ?? false;
 

@@ -2,6 +2,7 @@
  * Assembles the P2P side of one client process: the RTC host (one per process: it owns node-datachannel's
  * native lifetime), the signalling and tracker clients, and the swarm for one video.
  */
+import type { InspectPublisher } from '../inspect.js';
 import { createSignalClient } from '../../actors/signal/client.js';
 import { createTrackerClient } from '../../actors/tracker/client.js';
 import type { Logger } from '../../lib/logger.js';
@@ -34,7 +35,9 @@ export interface PeerNode {
 
 export function createPeerNode(
   opts: PeerOptions,
-  components: { nc: NatsConnection; source: ChunkSource; logger: Logger; /** share one host between peers of one process */ rtc?: RtcHost },
+  components: { nc: NatsConnection; source: ChunkSource; logger: Logger; /** share one host between peers of one process */ rtc?: RtcHost;
+    /** publishes the links' transitions for the gateway's inspector */
+    inspect?: Pick<InspectPublisher, 'record'> },
 ): PeerNode {
   const ownRtc = !components.rtc;
   const rtc = components.rtc ?? createRtcHost({ logger: components.logger.child('rtc'),
@@ -53,6 +56,7 @@ export function createPeerNode(
     signal: createSignalClient(components.nc, opts.peerId, components.logger.child('signal')),
     rtc, source: components.source, logger: components.logger.child('swarm'),
     ...(opts.uploadRate ? { uploadLimiter: createTokenBucket(opts.uploadRate) } : {}),
+    ...(components.inspect ? { inspect: components.inspect } : {}),
   });
   let stopped = false;
   return {

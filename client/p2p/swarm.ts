@@ -12,6 +12,7 @@
  * at capacity, and a link that is not open after `openTimeoutMs` is closed. Every per-peer structure is dropped
  * when the link ends; the few that outlive links (bans, set-up times, bytes by peer) are capped.
  */
+import type { InspectPublisher } from '../inspect.js';
 import type { TrackerClient } from '../../actors/tracker/client.js';
 import type { SignalClient } from '../../actors/signal/client.js';
 import type { Logger } from '../../lib/logger.js';
@@ -58,6 +59,8 @@ export interface SwarmComponents {
   source: ChunkSource;
   logger: Logger;
   uploadLimiter?: TokenBucket;
+  /** publishes each link machine's transitions for the gateway's inspector */
+  inspect?: Pick<InspectPublisher, 'record'>;
 }
 
 export interface SwarmStats {
@@ -255,7 +258,7 @@ export function createSwarm(init: SwarmInit, c: SwarmComponents): Swarm {
     const link: PeerLinkHandle = startPeerLink({ remotePeerId: remote, connId, role,
       self: { peerId: self, videoId, rootHash: content.rootHash, chunkCount: content.chunkCount, uploads: init.uploads },
       ...(init.linkTimeouts ? { timeouts: init.linkTimeouts } : {}) }, {
-      rtc: c.rtc, source: c.source, logger: log,
+      rtc: c.rtc, source: c.source, logger: log, ...(c.inspect ? { inspect: c.inspect } : {}),
       sendSignal: (to, m) => c.signal.send(to, m),
       handlers: {
         onRequest: (p, i) => uploader.onRequest(p, i),

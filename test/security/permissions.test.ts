@@ -84,11 +84,33 @@ t('cannot speak as another peer: signalling, origin, tracker, telemetry', async 
     Subjects.tracker('v1', TrackerVerbs.leave, 'alice'),
     Subjects.tracker('v1', TrackerVerbs.report, 'alice'),
     Subjects.telemetry('v1', 'alice'),
+    Subjects.inspect('alice'),
     Subjects.peer('alice', 'signal'),
   ];
   for (const s of targets) {
     await expectViolation(mallory, w, 'publish', s, () => mallory.publish(s, new TextEncoder().encode('{}')));
   }
+});
+
+t('inspect: a peer publishes its own transitions, never another peer\'s, and cannot read anyone\'s', async ({ env, mallory, w }) => {
+  const body = new TextEncoder().encode('{}');
+  await expectViolation(mallory, w, 'publish', Subjects.inspect('alice'), () => mallory.publish(Subjects.inspect('alice'), body));
+  await expectViolation(mallory, w, 'subscription', Subjects.inspectAll, () => mallory.subscribe(Subjects.inspectAll));
+  // the gateway (a service) hears the peer's own subject
+  const gw = await connectNats(env.nats.url, 'gateway', env.nats.creds('gateway'));
+  const sub = gw.subscribe(Subjects.inspectAll, { max: 1 });
+  await gw.flush();
+  const heard = (async () => {
+    for await (const m of sub) return m.subject;
+    return null;
+  })();
+  mallory.publish(Subjects.inspect('mallory'), body);
+  await mallory.flush();
+  const timer = setTimeout(() => sub.unsubscribe(), 3000);
+  assert.is(await heard, Subjects.inspect('mallory'), 'the gateway heard the peer\'s own inspect subject');
+  clearTimeout(timer);
+  await gw.close();
+  assert.not.ok(w.seen.some((v) => v.subject === Subjects.inspect('mallory')), 'its own subject is allowed');
 });
 
 t('cannot subscribe to _INBOX.> or to another peer\'s subjects', async ({ mallory, w }) => {
