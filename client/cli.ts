@@ -39,6 +39,7 @@ usage:
   switchyard worker  <origin|tracker|signal|ingest|gateway>... --nats URL[,URL…] [--auth-dir DIR] [--data-dir DIR]
                      [--store DIR|mongodb://…] [--capacity N] [--policy P] [--port P] [--name ID] [--tracker-interval MS]
                      [--metrics-port P]  (Prometheus /metrics of the process; 0 = a free port, printed)
+                     [--replicas N]  (JetStream replicas of a bucket this worker has to create or recreate)
                      gateway: [--peer-nats URL] [--nats-ws URL]  (what peers and browsers are told to connect to)
                      roles as one process joined to a NATS cluster (env SWITCHYARD_GRANT_SECRET, SWITCHYARD_ADMIN_TOKEN)
   switchyard provision --nats URL[,URL…] --replicas N   JetStream buckets and streams with N replicas (idempotent)

@@ -121,7 +121,7 @@ export async function startDeployment(opts: DeploymentOptions): Promise<Deployme
   };
   const common = (): string[] => [
     '--nats', cluster.url, '--auth-dir', authDir, '--data-dir', dataDir, '--store', storeDir,
-    '--capacity', String(opts.capacity),
+    '--capacity', String(opts.capacity), '--replicas', String(opts.replicas ?? Math.min(3, opts.nodes ?? 3)),
     ...(opts.policy ? ['--policy', opts.policy] : []),
     ...(opts.leaseTtlMs ? ['--lease-ttl', String(opts.leaseTtlMs)] : []),
     ...(opts.idleMs !== undefined ? ['--idle-timeout', String(opts.idleMs)] : []),

@@ -22,6 +22,7 @@ import { connectNats, type NatsConnection } from '../lib/nats.js';
 import { createTokenBucket } from '../lib/tokenbucket.js';
 import { ServiceRoles, type OriginPolicy, type ServiceRole } from '../protocol/mod.js';
 import type { ChunkStore } from '../store/mod.js';
+import type { BucketOverrides } from '../lib/kv/buckets.js';
 import { serviceCredentials, type AuthMaterial } from './auth.js';
 import { createPeerMinter, type PeerMinter } from './peercreds.js';
 
@@ -32,6 +33,8 @@ export interface RoleContext {
   auth: AuthMaterial;
   logger: Logger;
   clock?: Clock;
+  /** this deployment's bucket overrides (replicas 3 on a 3-node cluster), for buckets a role creates or recreates */
+  bucket?: BucketOverrides;
 }
 
 /** A started role; `stop()` leaves its queue group or consumer and closes its connection. */
@@ -65,7 +68,7 @@ export type OriginRoleInit = OriginInit & { workerId: string };
 
 export function startOriginRole(ctx: RoleContext, init: OriginRoleInit): Promise<RunningRole<Origin>> {
   return withConnection(ctx, ServiceRoles.origin, init.workerId, async (nc) => {
-    const o = await createOrigin(init, { nc, clock: ctx.clock ?? systemClock, logger: ctx.logger.child(init.workerId) });
+    const o = await createOrigin({ ...(ctx.bucket ? { bucket: ctx.bucket } : {}), ...init }, { nc, clock: ctx.clock ?? systemClock, logger: ctx.logger.child(init.workerId) });
     await o.start();
     return { service: o, stop: () => o.stop() };
   });
@@ -73,7 +76,8 @@ export function startOriginRole(ctx: RoleContext, init: OriginRoleInit): Promise
 
 export function startTrackerRole(ctx: RoleContext, init: { workerId: string; intervalMs?: number }): Promise<RunningRole<Tracker>> {
   return withConnection(ctx, ServiceRoles.tracker, init.workerId, async (nc) => {
-    const t = await createTracker({ workerId: init.workerId, ...(init.intervalMs ? { intervalMs: init.intervalMs } : {}) },
+    const t = await createTracker({ workerId: init.workerId, ...(init.intervalMs ? { intervalMs: init.intervalMs } : {}),
+      ...(ctx.bucket ? { bucket: ctx.bucket } : {}) },
       { nc, clock: ctx.clock ?? systemClock, logger: ctx.logger.child(init.workerId) });
     await t.start();
     return { service: t, stop: () => t.stop() };
@@ -82,7 +86,7 @@ export function startTrackerRole(ctx: RoleContext, init: { workerId: string; int
 
 export function startSignalRole(ctx: RoleContext, init: { workerId: string }): Promise<RunningRole<SignalRelay>> {
   return withConnection(ctx, ServiceRoles.signal, init.workerId, async (nc) => {
-    const r = createSignalRelay({}, { nc, logger: ctx.logger.child(init.workerId) });
+    const r = createSignalRelay(ctx.bucket ? { bucket: ctx.bucket } : {}, { nc, logger: ctx.logger.child(init.workerId) });
     await r.start();
     return { service: r, stop: () => r.stop() };
   });
@@ -143,11 +147,13 @@ export function startGatewayRole(ctx: RoleContext, init: GatewayRoleInit): Promi
       const logger = ctx.logger.child(init.workerId);
       const minter = createPeerMinter({ signingSeed: ctx.auth.signingSeed, accountPublicKey: ctx.auth.account.publicKey,
         ...(init.peerCredentialTtlMs ? { ttlMs: init.peerCredentialTtlMs } : {}) });
-      const leases = await createLeaseChecker({ nc, clock, logger: logger.child('leases') });
+      const bucket = ctx.bucket ? { bucket: ctx.bucket } : {};
+      const leases = await createLeaseChecker({ nc, clock, logger: logger.child('leases') }, bucket);
       stops.push(() => leases.stop());
-      const swarm = await createSwarmView({ freshMs: 3 * (init.trackerIntervalMs ?? 5000) }, { nc, clock, logger: logger.child('swarmview') });
+      const swarm = await createSwarmView({ freshMs: 3 * (init.trackerIntervalMs ?? 5000), ...bucket },
+        { nc, clock, logger: logger.child('swarmview') });
       stops.push(() => swarm.stop());
-      const live = await createLiveDirectory({ nc, logger: logger.child('live') });
+      const live = await createLiveDirectory({ nc, logger: logger.child('live'), ...bucket });
       stops.push(() => live.stop());
       const telemetry = createTelemetryAggregator({ nc, clock, logger: logger.child('telemetry') });
       telemetry.start();

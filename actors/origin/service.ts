@@ -2,9 +2,8 @@
  * The origin actor: catalog and admission served over NATS in the `origin` queue group, so operators scale it
  * by starting more workers; all of them share one capacity through the admission bucket.
  */
-import { Kvm } from '@nats-io/kv';
 import {
-  Buckets, CatalogGetRequest, CatalogListRequest, CatalogPublishRequest, CatalogVerbs, encode,
+  CatalogGetRequest, CatalogListRequest, CatalogPublishRequest, CatalogVerbs, encode,
   MAX_MANIFEST_MESSAGE_BYTES, OpenRequest, OriginVerbs, parseOriginSubject, QueueGroups, RateLimitedError,
   SessionRequest, segmentInWindow, Subjects, toSwitchyardError, UnknownVideoError, UrgentRequest, type Manifest,
   type UrgentTarget,
@@ -14,12 +13,13 @@ import type { Logger } from '../../lib/logger.js';
 import { serve, type Msg, type NatsConnection, type Subscription } from '../../lib/nats.js';
 import { createKeyedRateLimiter, type KeyedRateLimiter } from '../../lib/ratelimit.js';
 import { guardBucket, type BucketGuard } from '../../lib/kvguard.js';
+import { BucketSpecs, openBucket, type BucketOverrides } from '../../lib/kv/buckets.js';
 import { createLiveDirectory, serveLiveWindows, type LiveDirectory } from '../live/registry.js';
 import { createActivityLog } from './activity.js';
 import { createAdmission, type Admission, type AdmissionInit } from './admission.js';
 import { createUrgentIssuer, URGENT_DEFAULTS, type UrgentIssuer } from './urgent.js';
 import {
-  CATALOG_BUCKET_OPTIONS, createKvCatalog, openCatalogBucket, type Catalog, type CatalogQuotas,
+  createKvCatalog, openCatalogBucket, type Catalog, type CatalogQuotas,
 } from './catalog.js';
 
 export interface OriginInit extends Partial<Omit<AdmissionInit, 'grantSecret' | 'capacity'>> {
@@ -33,6 +33,8 @@ export interface OriginInit extends Partial<Omit<AdmissionInit, 'grantSecret' | 
   urgentMaxChunks?: number;
   /** lifetime of an urgent grant (default 5 s) */
   urgentGrantTtlMs?: number;
+  /** this deployment's bucket overrides (replicas), used when this worker creates or recreates a bucket */
+  bucket?: BucketOverrides;
 }
 
 export interface OriginComponents {
@@ -84,8 +86,8 @@ export async function createOrigin(init: OriginInit, components: OriginComponent
   const { nc, logger } = components;
   if (!Number.isInteger(init.capacity) || init.capacity < 0) throw new TypeError('capacity must be an integer ≥ 0');
   const workerId = init.workerId ?? `origin-${process.pid}`;
-  const admissionKv = await new Kvm(nc).create(Buckets.admission, { history: 1 });
-  const catalog = createKvCatalog(await openCatalogBucket(nc), init.catalogQuotas);
+  const admissionKv = await openBucket(nc, BucketSpecs.admission, init.bucket);
+  const catalog = createKvCatalog(await openCatalogBucket(nc, init.bucket), init.catalogQuotas);
   const outcomes: OriginStats = { opens: { granted: 0, denied: 0 }, heartbeats: { granted: 0, waiting: 0 }, pushes: {}, errors: {} };
   const bump = (m: Record<string, number>, key: string) => (m[key] = (m[key] ?? 0) + 1);
   /** counts a handler's error by code and passes it on unchanged (serve() answers it) */
@@ -162,11 +164,12 @@ export async function createOrigin(init: OriginInit, components: OriginComponent
     async start() {
       activity.start();
       await admission.start();
-      live = await createLiveDirectory({ nc, logger: logger.child('live') });
+      live = await createLiveDirectory({ nc, logger: logger.child('live'), ...(init.bucket ? { bucket: init.bucket } : {}) });
+      const overrides = init.bucket ? { overrides: init.bucket } : {};
       guards.push(
-        guardBucket({ bucket: Buckets.admission, options: { history: 1 }, onRecreated: () => admission.recover() },
+        guardBucket({ spec: BucketSpecs.admission, ...overrides, onRecreated: () => admission.recover() },
           { nc, logger }),
-        guardBucket({ bucket: Buckets.catalog, options: CATALOG_BUCKET_OPTIONS, onRecreated: async () => {
+        guardBucket({ spec: BucketSpecs.catalog, ...overrides, onRecreated: async () => {
           logger.warn('catalog lost with its bucket: videos must be published again');
         } }, { nc, logger }),
       );

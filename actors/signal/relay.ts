@@ -24,6 +24,7 @@ import type { Clock } from '../../lib/clock.js';
 import type { Logger } from '../../lib/logger.js';
 import { createKeyedRateLimiter } from '../../lib/ratelimit.js';
 import type { Msg, NatsConnection, Subscription } from '../../lib/nats.js';
+import type { BucketOverrides } from '../../lib/kv/buckets.js';
 import { openLinkBook, type LinkBook } from './links.js';
 import { validateSignal } from '../../protocol/sdp.js';
 
@@ -34,6 +35,8 @@ export interface SignalRelayInit {
   burstPerPeer?: number;
   /** senders whose buckets are remembered; least recently seen are evicted beyond this (default 10,000) */
   maxTrackedPeers?: number;
+  /** this deployment's bucket overrides (replicas), used when the relay creates `sy_links` */
+  bucket?: BucketOverrides;
 }
 
 export interface SignalRelayComponents {
@@ -125,7 +128,7 @@ export function createSignalRelay(init: SignalRelayInit, components: SignalRelay
   return {
     async start() {
       if (sub) return;
-      links ??= await openLinkBook(nc);
+      links ??= await openLinkBook(nc, init.bucket ? { bucket: init.bucket } : {});
       sub = nc.subscribe(Subjects.signalAll, {
         queue: QueueGroups.signal,
         callback: (err, msg) => {

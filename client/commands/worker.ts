@@ -62,7 +62,9 @@ function context(flags: WorkerFlags, name: string): { ctx: RoleContext; dataDir:
   const auth = loadAuth(authDir);
   if (!auth) throw new BadRequestError(`no operator keys in ${authDir}: workers need the keys the NATS servers trust`);
   const level = (process.env.SWITCHYARD_LOG as 'info' | undefined) ?? 'info';
-  return { ctx: { natsUrl: flags.nats, auth, logger: createLogger(name, level) }, dataDir };
+  const replicas = num(flags.replicas, '--replicas', 1);
+  return { ctx: { natsUrl: flags.nats, auth, logger: createLogger(name, level), ...(replicas ? { bucket: { replicas } } : {}) },
+    dataDir };
 }
 
 /**

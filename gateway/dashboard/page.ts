@@ -7,7 +7,7 @@
  * `/dashboard/state`; every value is written with `textContent` or SVG attributes, never parsed as HTML.
  * `data-testid` attributes name what tests read; `<body data-ready="1">` marks the first rendered state.
  */
-import { createHash } from 'node:crypto';
+import { inlinePageCsp } from '../csp.js';
 import { bitMask } from '../../protocol/bitfield.js';
 import { LIVE_CSS, LIVE_HTML, LIVE_JS } from './livepage.js';
 import { CSS as BASE_CSS } from './style.js';
@@ -369,7 +369,6 @@ const HTML_BODY = `
 </main>
 `;
 
-const sha256 = (s: string) => `'sha256-${createHash('sha256').update(s, 'utf8').digest('base64')}'`;
 
 export const DASHBOARD_HTML = `<!doctype html>
 <html lang="en">
@@ -386,13 +385,4 @@ export const DASHBOARD_HTML = `<!doctype html>
 `;
 
 /** Allows exactly the inline style and script above, fetches to this gateway, and nothing else. */
-export const DASHBOARD_CSP = [
-  "default-src 'none'",
-  `script-src ${sha256(JS)}`,
-  `style-src ${sha256(CSS)}`,
-  "connect-src 'self'",
-  "img-src 'self' data:",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join('; ');
+export const DASHBOARD_CSP = inlinePageCsp(JS, CSS);

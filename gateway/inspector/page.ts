@@ -10,7 +10,7 @@
  * Every value is written with `textContent` or attributes, never parsed as HTML. `<body data-ready="1">` marks the
  * first rendered state, for tests.
  */
-import { createHash } from 'node:crypto';
+import { inlinePageCsp } from '../csp.js';
 import type { Diagrams } from './diagram.js';
 
 const CSS = `
@@ -175,7 +175,6 @@ async function poll() {
 poll();
 `;
 
-const sha256 = (s: string) => `'sha256-${createHash('sha256').update(s, 'utf8').digest('base64')}'`;
 
 function diagramCard(name: string, title: string, svg: string | null): string {
   const body = svg ?? `<p class="missing">docs/machines/${name}.svg is missing: run <code>npm run diagrams</code></p>`;
@@ -204,15 +203,6 @@ ${diagramCard('peerLink', 'peer link machine', diagrams.peerLink)}
 </body>
 </html>
 `;
-  const csp = [
-    "default-src 'none'",
-    `script-src ${sha256(JS)}`,
-    `style-src ${sha256(CSS)}`,
-    "connect-src 'self'",
-    "img-src 'self' data:",
-    "base-uri 'none'",
-    "form-action 'none'",
-    "frame-ancestors 'none'",
-  ].join('; ');
+  const csp = inlinePageCsp(JS, CSS);
   return { html, csp };
 }
