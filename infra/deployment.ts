@@ -55,6 +55,8 @@ export interface DeploymentOptions {
   originRate?: number;
   /** the SWITCHYARD_LOG level of the workers (default warn) */
   logLevel?: string;
+  /** diagnostics: workers collect garbage before each metrics scrape (live heap, for bench:soak) */
+  gcBeforeScrape?: boolean;
 }
 
 export interface Deployment {
@@ -133,11 +135,11 @@ export async function startDeployment(opts: DeploymentOptions): Promise<Deployme
   const startWorker = async (name: string, roles: string[], extraArgs: string[] = []): Promise<WorkerProcess> => {
     if (workers.has(name)) throw new Error(`worker ${name} exists`);
     argsOf.set(name, { roles, extraArgs });
-    const child = spawn(process.execPath, [CLI_PATH, 'worker', ...roles, '--name', name, '--metrics-port', '0', ...common(),
+    const child = spawn(process.execPath, [...(opts.gcBeforeScrape ? ['--expose-gc'] : []), CLI_PATH, 'worker', ...roles, '--name', name, '--metrics-port', '0', ...common(),
       ...extraArgs], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, SWITCHYARD_GRANT_SECRET: grantSecret, SWITCHYARD_ADMIN_TOKEN: adminToken,
-        SWITCHYARD_LOG: opts.logLevel ?? 'warn' },
+        SWITCHYARD_LOG: opts.logLevel ?? 'warn', ...(opts.gcBeforeScrape ? { SWITCHYARD_METRICS_GC: '1' } : {}) },
     });
     let err = '';
     child.stderr?.on('data', (b: Buffer) => {

@@ -33,7 +33,8 @@ export async function serveWorkerMetrics(services: WorkerServices,
   const view = services.tracker
     ? await trackerMetrics(services.tracker.service, registry, { nc: services.tracker.nc, clock: systemClock, logger: opts.logger })
     : null;
-  const server = await startMetricsServer({ port: opts.port, registry, ...(opts.host ? { host: opts.host } : {}) });
+  const server = await startMetricsServer({ port: opts.port, registry, ...(opts.host ? { host: opts.host } : {}),
+    gcBeforeScrape: process.env.SWITCHYARD_METRICS_GC === '1' });
   return {
     ...server,
     async stop() {

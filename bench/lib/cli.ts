@@ -15,9 +15,10 @@ export interface CliRun {
   exited: Promise<number | null>;
 }
 
-export function startCli(args: string[], opts: { timeoutMs?: number; cwd?: string } = {}): CliRun {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], cwd: opts.cwd ?? process.cwd(),
-    env: { ...process.env, SWITCHYARD_LOG: process.env.SWITCHYARD_LOG ?? 'warn' } });
+export function startCli(args: string[],
+  opts: { timeoutMs?: number; cwd?: string; nodeArgs?: string[]; env?: Record<string, string> } = {}): CliRun {
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: opts.cwd ?? process.cwd(), env: { ...process.env, SWITCHYARD_LOG: process.env.SWITCHYARD_LOG ?? 'warn', ...opts.env } });
   let out = '';
   let err = '';
   let pending = '';

@@ -2,8 +2,9 @@
  * The soak: a scaled deployment (infra/deployment.ts) and one long-running seeder process serve a swarm that
  * never settles. `concurrency` CLI clients download at any moment; each one that ends is replaced at once, and
  * some are killed half way (peers leaving abruptly). Every `sampleMs` the heap, RSS and open handles of every
- * long-running process are read from its Prometheus endpoint. Growth is measured from the end of the warm-up to
- * the end, each end the median of a few samples (heap moves with the garbage collector's rhythm).
+ * long-running process are read from its Prometheus endpoint, each process having collected its garbage first
+ * (started with --expose-gc for this bench only), so heap growth means live memory. Growth is measured from the
+ * end of the warm-up to the end, each end the median of three samples.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -72,7 +73,9 @@ const growth = (from: number, to: number) => (from > 0 ? Number(((to - from) / f
 export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
   const logger = createLogger('soak', 'warn');
   const dir = mkdtempSync(join(tmpdir(), 'sy-soak-'));
-  const deploy = await startDeployment({ capacity: 2, originWorkers: 2, gateways: 2, leaseTtlMs: 3000, trackerIntervalMs: 1000 });
+  // each process collects its garbage before a scrape: growth is then live memory, not a quiet process's garbage
+  const deploy = await startDeployment({ capacity: 2, originWorkers: 2, gateways: 2, leaseTtlMs: 3000, trackerIntervalMs: 1000,
+    gcBeforeScrape: true });
   const runs = new Set<CliRun>();
   let seeder: CliRun | null = null;
   try {
@@ -86,7 +89,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
     const gateways = deploy.gateways().map((g) => g.gatewayUrl!);
     seeder = startCli(['seed', manifest.videoId, '--file', video, '--json', '--metrics-port', '0', '--up-rate',
       String(manifest.size), '--nats', deploy.cluster.url, '--gateway', gateways[0]!, '--label', 'longseeder'],
-    { timeoutMs: (opts.minutes * 60 + 120) * 1000 });
+    { timeoutMs: (opts.minutes * 60 + 120) * 1000, nodeArgs: ['--expose-gc'], env: { SWITCHYARD_METRICS_GC: '1' } });
     const seederStarted = Date.now();
     while (!seeder.events.some((e) => e.event === 'seeding') && Date.now() - seederStarted < 30_000) await new Promise((r) => setTimeout(r, 100));
     const seederMetrics = seeder.events.find((e) => e.event === 'seeding')?.metrics as string | undefined;

@@ -19,7 +19,8 @@ export async function seedCommand(videoId: string | undefined, flags: {
     ...(flags.label ? { label: flags.label } : {}), ...(flags.bind ? { bind: flags.bind } : {}),
     ...(upRate !== undefined ? { uploadRate: upRate } : {}) });
   const metrics = flags['metrics-port'] === undefined ? null : await startMetricsServer({
-    port: Number(flags['metrics-port']), registry: createMetricsRegistry({ role: 'seeder', worker: s.peerId }) });
+    port: Number(flags['metrics-port']), registry: createMetricsRegistry({ role: 'seeder', worker: s.peerId }),
+    gcBeforeScrape: process.env.SWITCHYARD_METRICS_GC === '1' });
   try {
     // a seeder whose file changes under it stops serving the changed chunks; its user must hear about it
     s.on('corrupt', ({ index, message }) => {

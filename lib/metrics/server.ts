@@ -15,6 +15,11 @@ export interface MetricsServerInit {
   /** default 0: a free port */
   port?: number;
   registry: Registry;
+  /**
+   * diagnostics (bench:soak): a full garbage collection before each scrape, so the heap figure is live memory
+   * rather than garbage a quiet process has not collected yet. Only when the process runs with --expose-gc.
+   */
+  gcBeforeScrape?: boolean;
 }
 
 export interface MetricsServer {
@@ -25,8 +30,9 @@ export interface MetricsServer {
 
 export async function startMetricsServer(init: MetricsServerInit): Promise<MetricsServer> {
   const host = init.host ?? '127.0.0.1';
+  const gc = init.gcBeforeScrape ? (globalThis as { gc?: () => void }).gc : undefined;
   const server = createServer((req, res) => {
-    void handle(init.registry, req, res);
+    void handle(init.registry, req, res, gc);
   });
   // a scraper that opens a connection and sends nothing must not hold a socket forever
   server.headersTimeout = 10_000;
@@ -53,12 +59,13 @@ export async function startMetricsServer(init: MetricsServerInit): Promise<Metri
   };
 }
 
-async function handle(registry: Registry, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handle(registry: Registry, req: IncomingMessage, res: ServerResponse, gc?: () => void): Promise<void> {
   const path = (req.url ?? '/').split('?')[0];
   if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain', 'method not allowed\n');
   if (path === '/healthz') return send(res, 200, 'application/json', '{"status":"ok"}\n', req.method);
   if (path !== '/metrics') return send(res, 404, 'text/plain', 'not found\n');
   try {
+    gc?.();
     send(res, 200, registry.contentType, await registry.metrics(), req.method);
   } catch {
     // a collector failed (e.g. NATS is down for a JetStream query): say so, leak nothing
