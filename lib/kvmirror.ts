@@ -199,8 +199,14 @@ export function createKvMirror<T>(init: KvMirrorInit<T>, components: { logger: L
       logger.debug('KV mirror check failed', { bucket, err });
       return;
     }
-    if (created === null || info.created !== created || info.state.last_seq < seenBefore) {
-      return recover(true, 'the bucket was recreated');
+    if (created === null || info.created !== created) return recover(true, 'the bucket was recreated');
+    if (info.state.last_seq < seenBefore) {
+      // same stream, fewer revisions than we were delivered: an answer from a replica still catching up after a
+      // cluster node restarted (seen on a 3-node cluster), not a new bucket. Reloading on it cleared the copy
+      // every check while the node caught up; wait for a consistent answer instead.
+      health.stale = true;
+      logger.debug('KV status behind the watch: ignored', { bucket, lastSeq: info.state.last_seq, seen: seenBefore });
+      return;
     }
     if (missing) {
       missing = false;

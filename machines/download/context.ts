@@ -5,6 +5,7 @@
  */
 import { OriginPolicies, type LeaseInfo, type Manifest, type OriginPolicy } from '../../protocol/mod.js';
 import { emptyPeer, peerFetchId, withBitfield, withHave, type PeerFetch, type PeerView } from './peers.js';
+import { PieceIndex } from './pieceIndex.js';
 import { fetchChildId, urgentChildId, type DownloadError } from './schedule.js';
 import type { DownloadEvent, DownloadInput, FetchChunkFailure, FetchChunkOutput } from './types.js';
 
@@ -41,7 +42,11 @@ export interface DownloadContext {
   outcome: DownloadOutcome | null;
   perPeer: number;
   maxSources: number;
-  /** remote peers of the swarm, by peer id */
+  /**
+   * remote peers of the swarm, by peer id. Once the manifest is known this record is a view of the download's
+   * PieceIndex (pieceIndex.ts: the one mutable structure of the context, mutated only through the updates in
+   * this file, which the machine's actions call); each `have` array is the index's live array for that peer
+   */
   peers: Record<string, PeerView>;
   /** chunk requests in flight to peers (child id `pfetch.<index>.<peerId>`) */
   peerInFlight: PeerFetch[];
@@ -99,6 +104,15 @@ export function chunkVerified(
   const have = ctx.have.slice();
   have[index] = true;
   const peer = peerId === null ? undefined : ctx.peers[peerId];
+  const idx = PieceIndex.of(ctx.peers);
+  let peers: Record<string, PeerView> | undefined;
+  if (idx) {
+    idx.clientGot(index);
+    if (peer && peerId && peer.failures !== 0) idx.setFlags(peerId, { failures: 0 });
+    peers = idx.view();
+  } else if (peer && peerId) {
+    peers = { ...ctx.peers, [peerId]: { ...peer, failures: 0 } };
+  }
   return {
     stop,
     assign: {
@@ -110,7 +124,7 @@ export function chunkVerified(
       ...(urgent ? { urgentBytes: ctx.urgentBytes + out.bytes } : {}),
       bytesBySource: { ...ctx.bytesBySource, [out.source]: (ctx.bytesBySource[out.source] ?? 0) + out.bytes },
       chunksFetched: ctx.chunksFetched + 1,
-      ...(peer && peerId ? { peers: { ...ctx.peers, [peerId]: { ...peer, failures: 0 } } } : {}),
+      ...(peers ? { peers } : {}),
     },
   };
 }
@@ -123,8 +137,11 @@ export function chunkVerified(
 export function peerFetchFailure(ctx: DownloadContext, f: PeerFetch, failure: FetchChunkFailure): Effects {
   const stop = [peerFetchId(f.index, f.peerId)];
   const peerInFlight = ctx.peerInFlight.filter((x) => !(x.index === f.index && x.peerId === f.peerId));
+  const idx = PieceIndex.of(ctx.peers);
   if (failure.reason === 'corrupt') {
-    const { [f.peerId]: _gone, ...peers } = ctx.peers;
+    idx?.leave(f.peerId);
+    const { [f.peerId]: _gone, ...rest } = ctx.peers;
+    const peers = idx ? idx.view() : rest;
     for (const x of peerInFlight) if (x.peerId === f.peerId) stop.push(peerFetchId(x.index, x.peerId));
     return {
       stop,
@@ -134,6 +151,11 @@ export function peerFetchFailure(ctx: DownloadContext, f: PeerFetch, failure: Fe
   }
   const peer = ctx.peers[f.peerId];
   if (!peer) return { stop, assign: { peerInFlight } };
+  if (idx) {
+    idx.setFlags(f.peerId, { failures: peer.failures + 1 });
+    if (failure.reason === 'missing') idx.drop(f.peerId, f.index);
+    return { stop, assign: { peerInFlight, peers: idx.view() } };
+  }
   let next = { ...peer, failures: peer.failures + 1 };
   if (failure.reason === 'missing' && peer.have[f.index]) {
     next = { ...next, have: peer.have.map((h, i) => h && i !== f.index), haveCount: peer.haveCount - 1 };
@@ -144,6 +166,19 @@ export function peerFetchFailure(ctx: DownloadContext, f: PeerFetch, failure: Fe
 /** Folds a `peer.*` event from the swarm into the peer table; banned peers are ignored. */
 export function applyPeerEvent(ctx: DownloadContext, e: DownloadEvent): Partial<DownloadContext> {
   if (!e.type.startsWith('peer.') || !('peerId' in e) || ctx.banned.includes(e.peerId)) return {};
+  const idx = PieceIndex.of(ctx.peers);
+  if (idx) {
+    switch (e.type) {
+      case 'peer.bitfield': idx.bitfield(e.peerId, e.have); break;
+      case 'peer.have': idx.have(e.peerId, e.index); break;
+      case 'peer.unchoked': idx.setFlags(e.peerId, { unchoked: true, failures: 0 }); break;
+      case 'peer.choked': idx.setFlags(e.peerId, { unchoked: false }); break;
+      case 'peer.left': idx.leave(e.peerId); break;
+      default: idx.join(e.peerId); break;
+    }
+    return { peers: idx.view() };
+  }
+  // before the manifest (no index yet): the plain record
   const count = ctx.manifest?.chunks.length ?? 0;
   const cur = ctx.peers[e.peerId] ?? emptyPeer(count);
   let next: PeerView | null = cur;
@@ -160,6 +195,22 @@ export function applyPeerEvent(ctx: DownloadContext, e: DownloadEvent): Partial<
     return { peers: rest };
   }
   return { peers: { ...ctx.peers, [e.peerId]: next } };
+}
+
+/**
+ * The manifest is known (an open reply): the peer record becomes a view of a PieceIndex over `count` chunks
+ * with the client's verified chunks `have`. A re-open with the same chunk count keeps the index (re-reading
+ * `have`); peers known from a plain record (none in practice: the swarm starts with the session) are carried over.
+ */
+export function indexPeers(ctx: DownloadContext, count: number, have: readonly boolean[]): Record<string, PeerView> {
+  const own = PieceIndex.of(ctx.peers);
+  if (own && own.count === count && own.self === ctx.peerId) {
+    own.setClientHave(have);
+    return own.view();
+  }
+  const plain: Record<string, PeerView> = {};
+  for (const [id, p] of Object.entries(ctx.peers)) if (!ctx.banned.includes(id)) plain[id] = p;
+  return PieceIndex.fromRecord(count, ctx.peerId, have, plain).view();
 }
 
 export const DEFAULT_PARALLEL = 4;

@@ -12,7 +12,7 @@ import {
   peersProgressed,
 } from './failures.js';
 import { peerFetchId } from './peers.js';
-import { applyPeerEvent, chunkVerified, initialContext, peerFetchFailure, type DownloadContext, type DownloadOutcome } from './context.js';
+import { applyPeerEvent, chunkVerified, indexPeers, initialContext, peerFetchFailure, type DownloadContext, type DownloadOutcome } from './context.js';
 import { planOriginFetches, planPeerFetches, planUrgentFetches } from './plan.js';
 import { makeRoomForUrgent, movePlayhead } from './playback.js';
 import {
@@ -78,6 +78,8 @@ export const downloadMachine = setup({
       const { reply } = p;
       const { have, haveCount } = knownHave(context, reply.manifest.chunks.length);
       return {
+        // from here on the peer record is a view of the incremental picker's index (pieceIndex.ts)
+        peers: indexPeers(context, reply.manifest.chunks.length, have),
         sessionId: reply.sessionId,
         manifest: reply.manifest,
         grant: reply.status === 'granted' ? reply.grant : null,

@@ -10,7 +10,13 @@
  * - endgame: when every chunk the peers could give is already requested, an idle peer duplicates the
  *   remaining requests (at most `maxSources` sources per chunk); the first verified copy wins, the others are
  *   cancelled.
+ *
+ * The machine picks through the incremental index of pieceIndex.ts (availability counts and per-peer rarest-first
+ * buckets updated on have/bitfield/leave, nothing recomputed per pick); `pickPeerRequestsReference` and
+ * `originOrderReference` below are the straightforward versions of the same rules, kept as the specification the
+ * index is tested against (test/machines/picker*.test.ts) and as the bench's baseline.
  */
+import { MAX_PEER_FAILURES, mix, PieceIndex } from './pieceIndex.js';
 
 /** What the machine knows of one remote peer. */
 export interface PeerView {
@@ -31,7 +37,7 @@ export const PEER_FETCH_PREFIX = 'pfetch.';
 /** Child ids `pfetch.<index>.<peerId>`, unique per request; results name chunk and peer, the id is never parsed. */
 export const peerFetchId = (index: number, peerId: string) => `${PEER_FETCH_PREFIX}${index}.${peerId}`;
 
-export const MAX_PEER_FAILURES = 3;
+export { MAX_PEER_FAILURES };
 
 export function emptyPeer(count: number): PeerView {
   return { have: new Array<boolean>(count).fill(false), haveCount: 0, unchoked: false, failures: 0 };
@@ -75,11 +81,57 @@ export interface PickInput {
    * streaming: a chunk's deadline rank (lower first; playback.ts ranks the buffer window by distance from the
    * playhead and everything else equal and last), applied before rarity; absent offline
    */
-  deadline?: (index: number) => number;
+  deadline?: DeadlineRank;
 }
 
-/** New peer requests to make now. */
+/**
+ * A deadline rank; playback.ts's also names its buffer window (`window`: [start, end), ranked i - start, the rest
+ * last), which lets the index rank without calling it on every chunk. A rank without `window` is honoured by the
+ * reference picker.
+ */
+export type DeadlineRank = ((index: number) => number) & { window?: readonly [number, number] };
+
+
+/**
+ * New peer requests to make now. With the record the machine keeps (`context.peers`, which carries its
+ * PieceIndex) this costs O(peers + requests in flight); a hand-built record gets a throwaway index.
+ */
 export function pickPeerRequests(x: PickInput): PeerFetch[] {
+  if (x.deadline !== undefined && x.deadline.window === undefined) return pickPeerRequestsReference(x);
+  const idx = indexFor(x.self, x.have, x.peers);
+  return idx.pick({ peerInFlight: x.peerInFlight, originBusy: x.originBusy, perPeer: x.perPeer, maxSources: x.maxSources,
+    ...(x.deadline?.window ? { window: x.deadline.window } : {}) });
+}
+
+/** The record's own index when it matches (same client, same chunk count), else one built from the record. */
+function indexFor(self: string, have: readonly boolean[], peers: Record<string, PeerView>): PieceIndex {
+  const own = PieceIndex.of(peers);
+  if (own && own.self === self && own.count === have.length) return own;
+  return PieceIndex.fromRecord(have.length, self, have, peers);
+}
+
+/**
+ * Order in which the origin should serve missing chunks while peers are also in use: chunks no peer holds
+ * first (only the origin can supply them), then playback order.
+ */
+export function originOrder(
+  have: readonly boolean[],
+  peers: Record<string, PeerView>,
+  busy: readonly number[],
+  free: number,
+  /** swarm-aware: shuffle per client (seeded by its id) so clients ask the origin for different chunks */
+  shuffleSeed?: string,
+): number[] {
+  if (free <= 0) return [];
+  const own = PieceIndex.of(peers);
+  if (own && own.count === have.length && (shuffleSeed === undefined || shuffleSeed === own.self)) {
+    return own.originOrder(busy, free, shuffleSeed !== undefined);
+  }
+  return originOrderReference(have, peers, busy, free, shuffleSeed);
+}
+
+/** The picker's rules, straightforwardly: O(peers × chunks) per call (the specification the index is tested against). */
+export function pickPeerRequestsReference(x: PickInput): PeerFetch[] {
   const count = x.have.length;
   const avail = availability(x.peers, count);
   const sources = new Map<number, number>();
@@ -130,11 +182,8 @@ export function pickPeerRequests(x: PickInput): PeerFetch[] {
   return out;
 }
 
-/**
- * Order in which the origin should serve missing chunks while peers are also in use: chunks no peer holds
- * first (only the origin can supply them), then playback order.
- */
-export function originOrder(
+/** originOrder, straightforwardly: O(peers × chunks + chunks log chunks) per call. */
+export function originOrderReference(
   have: readonly boolean[],
   peers: Record<string, PeerView>,
   busy: readonly number[],
@@ -150,13 +199,4 @@ export function originOrder(
   const order = shuffleSeed === undefined ? (i: number) => i : (i: number) => mix(shuffleSeed, i);
   missing.sort((a, b) => Number(avail[a]! > 0) - Number(avail[b]! > 0) || avail[a]! - avail[b]! || order(a) - order(b));
   return missing.slice(0, free);
-}
-
-/** FNV-1a of `seed` and `i`: a cheap, stable per-client shuffle key (no randomness in a pure machine). */
-function mix(seed: string, i: number): number {
-  let h = 0x811c9dc5;
-  for (let k = 0; k < seed.length; k++) h = Math.imul(h ^ seed.charCodeAt(k), 0x01000193);
-  h = Math.imul(h ^ i, 0x01000193);
-  h = Math.imul(h ^ (i >>> 16), 0x01000193);
-  return h >>> 0;
 }

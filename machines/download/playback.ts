@@ -16,6 +16,7 @@
  */
 import { chunkLength } from '../../protocol/mod.js';
 import type { DownloadContext, Effects } from './context.js';
+import type { DeadlineRank } from './peers.js';
 import { fetchChildId, urgentChildId } from './schedule.js';
 import type { FetchUrgentInput } from './types.js';
 
@@ -37,11 +38,14 @@ export function bufferRange(ctx: Windowed): [number, number] | null {
   return [ctx.playhead, Math.min(ctx.have.length, ctx.playhead + ctx.bufferWindow)];
 }
 
-/** The peer picker's deadline rank: chunks in the buffer window by distance from the playhead, others last. */
-export function deadlineRank(ctx: Windowed): ((i: number) => number) | undefined {
+/**
+ * The peer picker's deadline rank: chunks in the buffer window by distance from the playhead, others last. It
+ * names its window, so the incremental picker (pieceIndex.ts) ranks the window without calling it per chunk.
+ */
+export function deadlineRank(ctx: Windowed): DeadlineRank | undefined {
   const b = bufferRange(ctx);
   if (b === null) return undefined;
-  return (i) => (i >= b[0] && i < b[1] ? i - b[0] : NO_DEADLINE);
+  return Object.assign((i: number) => (i >= b[0] && i < b[1] ? i - b[0] : NO_DEADLINE), { window: b } as const);
 }
 
 /** True when `index` is a jump out of the current urgent window (or the first playhead): a seek. */
