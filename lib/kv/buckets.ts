@@ -59,6 +59,9 @@ export function kvOptionsOf(spec: BucketSpec, overrides: BucketOverrides = {}): 
     history: o.history,
     ...(o.ttlMs ? { ttl: o.ttlMs } : {}),
     ...(o.replicas ? { replicas: o.replicas } : {}),
+    // reads go to the stream leader: a direct get may be answered by any replica, including one still catching up
+    // after a cluster node restarted, and a stale answer noted into a mirror hid the real entry (issue 10 faults)
+    allow_direct: false,
   };
 }
 

@@ -1,11 +1,13 @@
 /**
- * Reproduces the open admission bug after a NATS node restart (found 2026-11-29, issue 10 note):
+ * The regression check of the admission bug after a NATS node restart (found and fixed 2026-11-29, issue 10):
  * `node dist/bench/lib/faults/node-restart.js`. A scaled deployment runs a crowd, a crowd during which one NATS
  * node of three is killed (restarted after it), then three more crowds, dumping `sy_admission` and the origin
- * workers' slot and wait gauges after each. Seen in 3 of 4 sittings: within two crowds after the restart, two
- * `slot.<i>` leases stay in the bucket long after they expired, their holders are also on the wait list, the old
- * workers never sweep them and every later client waits until killed; an origin worker started afresh sweeps
- * them at once. Exits 1 when some crowd failed.
+ * workers' slot and wait gauges after each. Before the fix, in 3 of 4 sittings: within two crowds after the
+ * restart, two `slot.<i>` leases stayed in the bucket long after they expired, their holders were also on the
+ * wait list, the old workers never swept them and every later client waited until killed (an origin worker
+ * started afresh swept them at once). The cause: KV reads were direct gets, which any replica may answer,
+ * including the restarted one still catching up; stale answers went into the workers' mirrors. Reads now go to
+ * the stream leader (lib/kv/buckets.ts). Exits 1 when some crowd failed.
  */
 import { Kvm } from '@nats-io/kv';
 import { mkdtempSync, rmSync } from 'node:fs';

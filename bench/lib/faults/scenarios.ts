@@ -1,10 +1,10 @@
 /**
  * The faults of the campaign (issue 10 item 5), each a function run once a crowd is under way. They act only on
  * processes the campaign started (by pid) and on 127.0.0.1. Each returns details worth printing.
- *
- * The NATS node kill runs last: after a node restart the origin workers' admission can end up holding expired
- * leases they no longer sweep (found 2026-11-29, not fixed yet: bench/lib/faults/node-restart.ts reproduces it
- * in two or three crowds), which would make every later fault fail for that reason instead of its own.
+
+ * The NATS node kill runs third, so later crowds show what a node restart leaves behind: it once left the origin
+ * workers with expired leases they no longer swept (fixed: leader reads, lib/kv/buckets.ts; the reproduction is
+ * bench/lib/faults/node-restart.ts).
  */
 import { randomBytes } from 'node:crypto';
 import type { RtcHost } from '../../../client/p2p/rtc.js';
@@ -53,6 +53,20 @@ export const FAULTS: readonly Fault[] = [
       const names = c.deploy.origins().map((w) => w.name);
       await Promise.all(names.map((n) => c.deploy.restartWorker(n, 'kill', 500)));
       return { restarted: names.length };
+    },
+  },
+  {
+    name: 'nats_node_killed',
+    async inject(_kit, c) {
+      const node = c.deploy.cluster.nodes[1]!;
+      await node.pause();
+      return { node: node.name };
+    },
+    async before(_kit, c) {
+      return async () => {
+        await c.deploy.cluster.nodes[1]!.resume();
+        await c.deploy.cluster.ready();
+      };
     },
   },
   {
@@ -148,20 +162,6 @@ export const FAULTS: readonly Fault[] = [
     async inject(_kit, c) {
       await c.deploy.restartWorker('gateway-0', 'kill', 500);
       return { restarted: 'gateway-0' };
-    },
-  },
-  {
-    name: 'nats_node_killed',
-    async inject(_kit, c) {
-      const node = c.deploy.cluster.nodes[1]!;
-      await node.pause();
-      return { node: node.name };
-    },
-    async before(_kit, c) {
-      return async () => {
-        await c.deploy.cluster.nodes[1]!.resume();
-        await c.deploy.cluster.ready();
-      };
     },
   },
 ];
