@@ -21,6 +21,7 @@ import { planOriginFetches, planPeerFetches } from '../machines/download/plan.js
 import { originOrderReference, pickPeerRequestsReference, type PeerFetch } from '../machines/download/peers.js';
 import type { DownloadEvent } from '../machines/download/types.js';
 import { OriginPolicies, type Manifest } from '../protocol/mod.js';
+import { rng } from './lib/prng.js';
 
 const { values } = parseArgs({
   options: {
@@ -36,18 +37,6 @@ const RUNS = int(values.runs, 3);
 const REF_CHUNKS = int(values['reference-chunks'], 32);
 const HAVES_PER_CHUNK = 8;
 const CHURN = Math.min(10, Math.floor(PEERS / 5));
-
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function manifest(count: number): Manifest {
   return { version: 1, videoId: 'vbench', size: count * 65536, chunkSize: 65536, rootHash: 'r',

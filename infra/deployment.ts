@@ -114,6 +114,12 @@ export async function startDeployment(opts: DeploymentOptions): Promise<Deployme
   const grantSecret = randomBytes(32).toString('hex');
   const adminToken = randomBytes(16).toString('hex');
   const workers = new Map<string, WorkerProcess>();
+  // a parent that dies without stop() (a crash, a runner's timeout) must not leave workers behind, as cluster.ts
+  // does for its servers: SIGKILL, by pid, every worker still running
+  const killWorkers = () => {
+    for (const w of workers.values()) w.child.kill('SIGKILL');
+  };
+  process.once('exit', killWorkers);
   const admins: NatsConnection[] = [];
   const cluster = await startNatsCluster({ nodes: opts.nodes ?? 3, authDir });
   const connectAdmin = async (name = 'deploy-admin') => {
@@ -178,6 +184,7 @@ export async function startDeployment(opts: DeploymentOptions): Promise<Deployme
     await Promise.all(Array.from({ length: opts.gateways ?? 2 }, async (_, i) =>
       startWorker(`gateway-${i}`, ['gateway'], ['--port', String(await freePort())])));
   } catch (err) {
+    process.removeListener('exit', killWorkers);
     for (const w of [...workers.values()]) await w.kill();
     for (const nc of admins) await nc.close().catch(() => {});
     await cluster.stop();
@@ -199,6 +206,7 @@ export async function startDeployment(opts: DeploymentOptions): Promise<Deployme
     origins: () => byRole('origin'),
     async stop() {
       await Promise.all([...workers.values()].map((w) => w.stop()));
+      process.removeListener('exit', killWorkers);
       for (const nc of admins.splice(0)) await nc.close().catch(() => {});
       await cluster.stop();
       rmSync(dataDir, { recursive: true, force: true });

@@ -6,20 +6,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createTokenBucket } from '../../lib/tokenbucket.js';
+import { rng } from '../../bench/lib/prng.js';
 
 const MiB = 1024 * 1024;
-
-/** mulberry32: a small seeded PRNG, so the piece sizes are the same every run */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 test('2 MiB/s over 5 s with two concurrent takers: within ±10 %', async () => {
   const rate = 2 * MiB;

@@ -10,17 +10,7 @@ import {
   originOrder, originOrderReference, pickPeerRequests, pickPeerRequestsReference, type PeerFetch, type PickInput,
 } from '../../machines/download/peers.js';
 import { PieceIndex, RankSet } from '../../machines/download/pieceIndex.js';
-
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from '../../bench/lib/prng.js';
 
 test('RankSet: add, delete, next agree with a plain set, sizes stay within the universe', () => {
   const rand = rng(7);
