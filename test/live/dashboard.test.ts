@@ -125,7 +125,10 @@ t('the stream with its two viewers: latency, state and bytes by source per viewe
     if (stream?.viewers.length !== 2) return null;
     const vs = stream.viewers;
     const ok = vs.every((v) => typeof v.latencyMs === 'number' && sum(v.bytesBySource) > 0) &&
-      vs.some((v) => v.bytesBySource.origin > 0) && vs.some((v) => v.bytesBySource.peer > 0);
+      vs.some((v) => v.bytesBySource.origin > 0) && vs.some((v) => v.bytesBySource.peer > 0) &&
+      // statuses arrive every 500 ms per viewer: the receiver's peer bytes can be reported before the sender's
+      // upload count, so wait for a snapshot where both have arrived
+      vs.some((v) => v.bytesBySource.origin > 0 && v.uploadedBytes > 0);
     return ok ? st : null;
   }, 'two playing viewers, one fed by the origin and one by peers', 25_000, 250);
   const stream = s.live.find((x) => x.streamId === STREAM)!;
