@@ -41,6 +41,12 @@ export interface DownloadOptions extends ClientOptions {
    * origin even when it is full; `true` takes the defaults (needs a streamable video for seconds-based windows)
    */
   streaming?: boolean | StreamingOptions;
+  /**
+   * wall-clock time (epoch ms) to start fetching at: everything else (connection, credential, manifest, lock,
+   * `.part/`) is done first, so clients started apart begin together (a flash crowd, as the demo runs one);
+   * a time already past starts at once
+   */
+  startAt?: number;
 }
 
 /** The events of a download, in the order they happen. */
@@ -101,7 +107,10 @@ export async function download(videoId: string, o: DownloadOptions = {}): Promis
     const node = createPeerNode({ peerId, manifest, uploads: o.uploads !== false,
       ...(ctx.bindAddress ? { bindAddress: ctx.bindAddress } : {}), ...(upRate > 0 ? { uploadRate: upRate } : {}) },
     { nc: ctx.peer.nc, source, logger, ...(inspector ? { inspect: inspector } : {}) });
-    await node.swarm.start();
+    const wait = (o.startAt ?? 0) - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, Math.min(wait, 60_000)));
+    // not awaited: the first tracker round trip overlaps the origin open instead of delaying it
+    void node.swarm.start().catch((err) => logger.warn('starting the swarm failed', { err }));
     const openLinks = () => node.swarm.stats().links.filter((l) => l.state.includes('open')).length;
     const telemetry = startTelemetry(ctx.peer.nc, { peerId, manifest }, {
       mode: 'opening', state: 'opening', have: () => source.have(), bytesBySource: {},

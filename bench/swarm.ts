@@ -2,15 +2,18 @@
  * bench:swarm — a flash crowd with bandwidth emulation (design brief §4, §6): N in-process clients start at the
  * same instant against a stack whose origin egress is capped at u_s (token bucket on the gateway's chunk
  * bytes), each client uploading at most u_i; everyone seeds until the last one is done. Distribution time is
- * compared with the fluid bounds D_p2p and D_cs for the same parameters (bench/lib/bounds.ts).
+ * compared with the fluid bounds D_p2p and D_cs for the same parameters (lib/bounds.ts).
  *
  *   npm run -s bench:swarm -- [--peers 10] [--size-mib 32] [--origin-up-mibps 4] [--peer-up-mibps 1]
  *       [--policy swarm-aware|server-first] [--capacity N] [--down-mibps D] [--chunk-kib 256] [--timeout-s T]
+ *       [--egress-target E] [--timeline FILE.csv]
  *   npm run -s bench:swarm -- --sweep [--out bench/out] [same parameters]
  *
- * Prints one JSON line, last on stdout. `--sweep` runs capacity ∈ {1, 2, ⌈N/2⌉, N} × both policies and writes
- * `<out>/swarm-sweep.csv` and `<out>/swarm-sweep.svg` (origin egress / F against distribution time / D_p2p: the
- * cost-versus-time curve); its JSON line is `{ bench, sweep: [rows], csv, svg }`. Progress goes to stderr.
+ * Prints one JSON line, last on stdout. `--sweep` measures the operator's knob along the cost/time frontier
+ * (swarm-aware, capacity N, `--egress-target` E ∈ {1, 1.5, 2, 3}, and without a target) beside its ends
+ * (server-first, capacity N; swarm-aware, capacity 1) and writes `<out>/swarm-sweep.csv` and
+ * `<out>/swarm-sweep.svg` (origin egress / F against distribution time / D_p2p, with the fluid bound for each
+ * egress drawn as a curve); its JSON line is `{ bench, sweep: [rows], csv, svg }`. Progress goes to stderr.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,7 +24,8 @@ import { createRtcHost } from '../client/p2p/rtc.js';
 import { createLogger, type LogLevel } from '../lib/logger.js';
 import type { OriginPolicy } from '../protocol/mod.js';
 import { gitCommit } from './lib/git.js';
-import { percentile, runCrowd, writeRandomFile, type CrowdOptions, type CrowdResult } from './lib/crowd.js';
+import { egressBound, fluidBounds } from '../lib/bounds.js';
+import { countSwitches, percentile, runCrowd, writeRandomFile, type CrowdOptions, type CrowdResult } from './lib/crowd.js';
 import { FETCH_MODES } from './lib/metrics.js';
 import { plotSvg } from './lib/plot.js';
 
@@ -30,7 +34,7 @@ const { values } = parseArgs({
     peers: { type: 'string' }, 'size-mib': { type: 'string' }, 'origin-up-mibps': { type: 'string' },
     'peer-up-mibps': { type: 'string' }, policy: { type: 'string' }, capacity: { type: 'string' },
     'down-mibps': { type: 'string' }, 'chunk-kib': { type: 'string' }, 'timeout-s': { type: 'string' },
-    sweep: { type: 'boolean' }, out: { type: 'string' },
+    sweep: { type: 'boolean' }, out: { type: 'string' }, timeline: { type: 'string' }, 'egress-target': { type: 'string' },
   },
 });
 const MiB = 1024 * 1024;
@@ -50,6 +54,7 @@ const policyArg = values.policy ?? 'swarm-aware';
 if (policyArg !== 'swarm-aware' && policyArg !== 'server-first') throw new Error('--policy: server-first or swarm-aware');
 const policy: OriginPolicy = policyArg;
 const capacity = num('capacity', values.capacity, N, (x) => Number.isInteger(x) && x >= 0);
+const egressTarget = values['egress-target'] === undefined ? undefined : num('egress-target', values['egress-target'], 1, (x) => x >= 1);
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const outDir = values.out ? resolve(values.out) : join(root, 'bench', 'out');
 const logger = createLogger('bench', (process.env.SWITCHYARD_LOG as LogLevel | undefined) ?? 'error');
@@ -62,11 +67,19 @@ function figures(r: CrowdResult) {
   const received = r.clients.reduce((a, c) => a + c.fromOrigin + c.fromPeers, 0);
   return {
     N: r.N, F_bytes: r.F, u_s_Bps: r.us, u_i_Bps: r.ui[0] ?? 0, policy: r.policy, capacity: r.capacity,
+    egress_target: r.egressTarget ?? null,
     D_s: r3(r.D_s), median_s: r3(r.median_s), D_p2p_s: r3(r.D_p2p_s), D_cs_s: r3(r.D_cs_s),
     ratio_D_p2p: r3(r.D_s / r.D_p2p_s),
+    // the fluid bound for the egress this run spent (lib/bounds.ts egressBound), and how far from it
+    D_bound_egress_s: r3(r.D_egress_s),
+    ratio_D_bound_egress: r3(r.D_s / r.D_egress_s),
     origin_egress_over_F: r3(r.originEgressBytes / r.F),
     p2p_share: r3(r.p2pShare),
     switches: r.switches,
+    // the acceptance figure: per client, then the median over clients
+    switches_per_client_p50: percentile(r.clients.map((c) => countSwitches(c.history)), 50),
+    // peers' upload actually used over the crowd: Σ uploaded / (Σ u_i × D)
+    upload_busy: r3(r.clients.reduce((a, c) => a + c.uploadedBytes, 0) / (r.ui.reduce((a, u) => a + u, 0) * r.wallMs / 1000)),
     resume_latency_ms_p50: r1(percentile(r.resumeLatencyMs, 50)),
     setup_ms_p50: r1(percentile(r.setupMs, 50)), setup_ms_p99: r1(percentile(r.setupMs, 99)),
     cpu_busy: r3(r.cpu.busy),
@@ -93,8 +106,26 @@ function figures(r: CrowdResult) {
 }
 type Row = ReturnType<typeof figures>;
 
-const CSV_KEYS = ['policy', 'capacity', 'N', 'F_bytes', 'u_s_Bps', 'u_i_Bps', 'D_s', 'median_s', 'D_p2p_s', 'D_cs_s',
-  'ratio_D_p2p', 'origin_egress_over_F', 'p2p_share', 'switches', 'resume_latency_ms_p50', 'setup_ms_p50',
+/** `--sweep`: the egress targets measured (× F), and the points of the fluid bound drawn beside them */
+const SWEEP_TARGETS = [1, 1.5, 2, 3];
+const FRONTIER_E = Array.from({ length: 41 }, (_, i) => 1 + i * 0.1);
+
+/** `--timeline FILE`: the crowd's 250 ms samples as CSV (t_ms, peer upload MiB/s, origin MiB/s, clients done). */
+function writeTimeline(path: string, r: CrowdResult) {
+  const lines = ['t_ms,upload_MiBps,origin_MiBps,done'];
+  for (let i = 1; i < r.timeline.length; i++) {
+    const a = r.timeline[i - 1]!;
+    const b = r.timeline[i]!;
+    const dt = (b.t - a.t) / 1000;
+    if (dt <= 0) continue;
+    lines.push(`${b.t},${((b.uploaded - a.uploaded) / dt / MiB).toFixed(2)},${((b.origin - a.origin) / dt / MiB).toFixed(2)},${b.done}`);
+  }
+  writeFileSync(path, lines.join('\n') + '\n');
+}
+
+const CSV_KEYS = ['policy', 'capacity', 'egress_target', 'N', 'F_bytes', 'u_s_Bps', 'u_i_Bps', 'D_s', 'median_s', 'D_p2p_s',
+  'D_cs_s', 'D_bound_egress_s', 'ratio_D_p2p', 'ratio_D_bound_egress', 'origin_egress_over_F', 'p2p_share', 'switches',
+  'switches_per_client_p50', 'upload_busy', 'resume_latency_ms_p50', 'setup_ms_p50',
   'setup_ms_p99', 'cpu_busy', 'all_verified', 'completed', 'timed_out', 'wall_s'] as const;
 
 function toCsv(rows: Row[]): string {
@@ -121,41 +152,53 @@ async function main() {
   };
   try {
     if (!values.sweep) {
-      progress(`N=${N} F=${F} u_s=${us} u_i=${ui} policy=${policy} capacity=${capacity}`);
-      const r = await runCrowd({ ...base, policy, capacity });
+      progress(`N=${N} F=${F} u_s=${us} u_i=${ui} policy=${policy} capacity=${capacity}` +
+        (egressTarget !== undefined ? ` egress-target=${egressTarget}` : ''));
+      const r = await runCrowd({ ...base, policy, capacity, ...(egressTarget !== undefined ? { egressTarget } : {}) });
+      if (values.timeline) writeTimeline(values.timeline, r);
       process.stdout.write(JSON.stringify({ bench: 'swarm', ...figures(r), git_commit: commit, measured_at: measuredAt }) + '\n');
       return;
     }
     // one source file for the whole sweep
     const file = join(tmp, 'video.bin');
     await writeRandomFile(file, F);
-    const caps = [...new Set([1, 2, Math.ceil(N / 2), N])].sort((a, b) => a - b);
-    const policies: OriginPolicy[] = ['server-first', 'swarm-aware'];
+    // the knob (swarm-aware at a generous capacity, egress target E) and the two ends it sits between: the
+    // client-server end (server-first, every client admitted) and one slot taken in turns (capacity 1)
+    const runs: Array<{ policy: OriginPolicy; capacity: number; egressTarget?: number }> = [
+      { policy: 'server-first', capacity: N },
+      { policy: 'swarm-aware', capacity: 1 },
+      ...SWEEP_TARGETS.map((e) => ({ policy: 'swarm-aware' as const, capacity: N, egressTarget: e })),
+      { policy: 'swarm-aware', capacity: N },
+    ];
     const rows: Row[] = [];
-    for (const p of policies) {
-      for (const cap of caps) {
-        progress(`sweep: policy=${p} capacity=${cap}`);
-        const r = await runCrowd({ ...base, file, policy: p, capacity: cap });
-        const row = figures(r);
-        progress(`  → D=${row.D_s} s (${row.ratio_D_p2p} × D_p2p), egress ${row.origin_egress_over_F} × F, p2p ${row.p2p_share}`);
-        rows.push(row);
-      }
+    for (const run of runs) {
+      progress(`sweep: policy=${run.policy} capacity=${run.capacity}${run.egressTarget ? ` egress-target=${run.egressTarget}` : ''}`);
+      const r = await runCrowd({ ...base, file, ...run });
+      const row = figures(r);
+      progress(`  → D=${row.D_s} s (${row.ratio_D_p2p} × D_p2p), egress ${row.origin_egress_over_F} × F, p2p ${row.p2p_share}`);
+      rows.push(row);
     }
     mkdirSync(outDir, { recursive: true });
     const csv = join(outDir, 'swarm-sweep.csv');
     const svg = join(outDir, 'swarm-sweep.svg');
     writeFileSync(csv, toCsv(rows));
     const MiBs = (x: number) => `${Math.round((x / MiB) * 100) / 100}`;
+    const params = { N, F, us, ui, ...(di ? { dmin: di } : {}) };
+    const dp2p = fluidBounds(params).D_p2p;
+    const point = (r: Row, label: string) => ({ x: r.ratio_D_p2p ?? NaN, y: r.origin_egress_over_F ?? NaN, label });
+    const knob = rows.filter((r) => r.policy === 'swarm-aware' && r.capacity === N && r.egress_target !== null);
     writeFileSync(svg, plotSvg({
       title: `Flash crowd: origin cost vs distribution time (N=${N}, F=${MiBs(F)} MiB)`,
       xLabel: 'distribution time / D_p2p (last client done)',
       yLabel: 'origin egress / F',
-      series: policies.map((p) => ({
-        name: p,
-        points: rows.filter((r) => r.policy === p).map((r) => ({
-          x: r.ratio_D_p2p ?? NaN, y: r.origin_egress_over_F ?? NaN, label: `cap ${r.capacity}`,
-        })),
-      })),
+      series: [
+        // the fluid bound: the least time for each egress (a curve from (N−1)F/Σu_i at 1 × F down to D_p2p)
+        { name: 'fluid bound', curve: true, points: FRONTIER_E.map((e) => ({ x: egressBound(params, e) / dp2p, y: e })) },
+        { name: 'swarm-aware, --egress-target E', points: knob.map((r) => point(r, `E ${r.egress_target}`)) },
+        { name: 'swarm-aware, no target', points: rows.filter((r) => r.policy === 'swarm-aware' && r.egress_target === null)
+          .map((r) => point(r, `cap ${r.capacity}`)) },
+        { name: 'server-first', points: rows.filter((r) => r.policy === 'server-first').map((r) => point(r, `cap ${r.capacity}`)) },
+      ],
       refX: [{ at: 1, label: 'D_p2p' }, { at: rows[0] ? (rows[0].D_cs_s ?? 0) / (rows[0].D_p2p_s ?? 1) : 0, label: 'D_cs' }],
       refY: [{ at: 1, label: 'egress = F' }],
       note: `u_s=${MiBs(us)} MiB/s, u_i=${MiBs(ui)} MiB/s${di ? `, d_i=${MiBs(di)} MiB/s` : ''}; commit ${commit ?? '?'}; ${measuredAt}`,

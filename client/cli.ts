@@ -26,18 +26,21 @@ const USAGE = `switchyard — hybrid origin + peer-to-peer video delivery
 usage:
   switchyard serve   [--capacity N] [--port P] [--nats URL] [--store DIR|mongodb://…] [--lease-ttl MS] [--idle-timeout MS] [--workers N]
                      [--origin-rate BYTES_PER_S] [--policy server-first|swarm-aware] [--urgent-share BYTES_PER_S]
+                     [--egress-target E]  (swarm-aware: origin egress per video ≈ E × its size; 1 = cheapest)
                      [--nats-ws URL]
   switchyard ingest  <file> [--name NAME] [--chunk-size BYTES] [--segment SEC] [--no-stream] [--json] [--auth-dir DIR]
   switchyard list    [--json]
   switchyard get     <videoId> [-o FILE] [--parallel N] [--rate BYTES_PER_S] [--json] [--keep-partial]
                      [--seed [--seed-seconds S]] [--no-upload] [--up-rate BYTES_PER_S] [--bind ADDR|any] [--label L]
+                     [--start-at EPOCH_MS]  (prepare, then start fetching at that time: a crowd starting together)
   switchyard play    <videoId> [--port N] [--host ADDR] [--out FILE] [get's --parallel, --rate, --json, --no-upload …]
                      serves the HLS playlist and the file (Range) to a local player while it downloads;
                      on a live stream id: joins at the live edge and serves a live playlist [--mode low|default|p2p]
   switchyard live    <file|loop:FILE|testsrc|rtmp://…|srt://…|udp://…|/dev/videoN> --name NAME [--dvr SEC]
                      [--segment SEC] [--bitrate KBIT_S] [--size WxH] [--duration SEC] [--no-record] [--json]
   switchyard worker  <origin|tracker|signal|ingest|gateway>... --nats URL[,URL…] [--auth-dir DIR] [--data-dir DIR]
-                     [--store DIR|mongodb://…] [--capacity N] [--policy P] [--port P] [--name ID] [--tracker-interval MS]
+                     [--store DIR|mongodb://…] [--capacity N] [--policy P] [--egress-target E] [--port P] [--name ID]
+                     [--tracker-interval MS]
                      [--metrics-port P]  (Prometheus /metrics of the process; 0 = a free port, printed)
                      [--replicas N]  (JetStream replicas of a bucket this worker has to create or recreate)
                      gateway: [--peer-nats URL] [--nats-ws URL]  (what peers and browsers are told to connect to)
@@ -47,7 +50,7 @@ usage:
   switchyard seed    <videoId> --file FILE [--seconds S] [--up-rate BYTES_PER_S] [--metrics-port P]
   switchyard machines [--machine download|peerLink] [--format dot|mermaid|svg] [-o FILE]
   switchyard machines --all --out-dir DIR   every machine as DIR/<name>.dot, .mmd and .svg (Graphviz dot)
-  switchyard demo    [--clients N] [--capacity N] [--seconds S] [--policy swarm-aware|server-first]
+  switchyard demo    [--clients N] [--capacity N] [--seconds S] [--kbps K] [--policy swarm-aware|server-first]
                      [--origin-mibps U_S] [--peer-up-mibps U_I] [--down-mibps D] [--hold]
 common: --nats URL  --gateway URL  (default: .switchyard/local.json written by serve, then env SWITCHYARD_NATS /
         SWITCHYARD_GATEWAY, then nats://127.0.0.1:4222 and http://127.0.0.1:8080)
@@ -89,6 +92,8 @@ async function main(argv: string[]): Promise<number> {
       workers: { type: 'string' },
       'origin-rate': { type: 'string' },
       'urgent-share': { type: 'string' },
+      'egress-target': { type: 'string' },
+      'start-at': { type: 'string' },
       'tracker-interval': { type: 'string' },
       replicas: { type: 'string' },
       'metrics-port': { type: 'string' },
@@ -104,6 +109,7 @@ async function main(argv: string[]): Promise<number> {
       'down-mibps': { type: 'string' },
       hold: { type: 'boolean' },
       seconds: { type: 'string' },
+      kbps: { type: 'string' },
       mode: { type: 'string' },
       dvr: { type: 'string' },
       bitrate: { type: 'string' },

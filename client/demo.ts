@@ -19,6 +19,7 @@ import {
 } from '../protocol/mod.js';
 import { waitForStop } from './commands/common.js';
 import { createDemoView } from './demoview.js';
+import { egressBound, fluidBounds } from '../lib/bounds.js';
 import { generateSampleVideo } from './media.js';
 import { startStack, type Stack } from './stack.js';
 
@@ -54,10 +55,12 @@ interface ClientRow {
   status: string;
   out: string;
   uploaded: number;
+  /** when its download began (its first state): t0, unless its process was not up in time */
+  startedAt?: number;
 }
 
 export interface DemoFlags {
-  clients?: string; capacity?: string; seconds?: string; policy?: string; 'origin-mibps'?: string;
+  clients?: string; capacity?: string; seconds?: string; kbps?: string; policy?: string; 'origin-mibps'?: string;
   'peer-up-mibps'?: string; 'down-mibps'?: string; hold?: boolean;
 }
 
@@ -75,12 +78,14 @@ export async function demoCommand(flags: DemoFlags): Promise<number> {
   const clients = Number(flags.clients ?? 8);
   const capacity = Number(flags.capacity ?? 2);
   const seconds = Number(flags.seconds ?? 60);
+  // ~22 MiB at the defaults: long enough that the crowd, not the clients' start-up, decides the distribution time
+  const kbps = Number(flags.kbps ?? 3000);
   const policy = (flags.policy ?? OriginPolicies.swarmAware) as OriginPolicy;
   const us = Number(flags['origin-mibps'] ?? 2) * MiB;
   const ui = Number(flags['peer-up-mibps'] ?? 1) * MiB;
   const d = Number(flags['down-mibps'] ?? 4) * MiB;
-  if (![clients, capacity, seconds].every((n) => Number.isInteger(n) && n > 0) || clients > 50) {
-    throw new BadRequestError('--clients (1..50), --capacity and --seconds must be positive integers');
+  if (![clients, capacity, seconds, kbps].every((n) => Number.isInteger(n) && n > 0) || clients > 50) {
+    throw new BadRequestError('--clients (1..50), --capacity, --seconds and --kbps must be positive integers');
   }
   if (!Object.values(OriginPolicies).includes(policy)) throw new BadRequestError('--policy is server-first or swarm-aware');
   if (![us, ui, d].every((x) => Number.isFinite(x) && x > 0)) throw new BadRequestError('rates must be positive MiB/s');
@@ -104,7 +109,7 @@ export async function demoCommand(flags: DemoFlags): Promise<number> {
     say(`  dashboard ${stack.gatewayUrl}/dashboard   (API docs ${stack.gatewayUrl}/docs, NATS ${stack.natsUrl})`);
     say(`  inspector ${stack.gatewayUrl}/inspector   (the clients' state machines, live)`);
     const video = join(dir, 'sample.mp4');
-    await generateSampleVideo(video, { seconds, kbps: 1200 });
+    await generateSampleVideo(video, { seconds, kbps });
     const upload = await fetch(`${stack.gatewayUrl}/videos?name=sample.mp4`, {
       method: 'POST', body: readFileSync(video),
       headers: { 'content-type': 'application/octet-stream', authorization: `Bearer ${stack.adminToken}` },
@@ -133,8 +138,11 @@ export async function demoCommand(flags: DemoFlags): Promise<number> {
         }
       },
     });
-    const t0 = Date.now();
+    // a flash crowd: every client process prepares (boots, connects, fetches the manifest) and all start fetching
+    // at t0 together; on one shared machine booting 8 processes takes seconds, which is not distribution time
+    const t0 = Date.now() + 2000 + 700 * clients;
     const ms = (t: number) => `${((t - t0) / 1000).toFixed(1)} s`;
+    say(`  the client processes start now and all begin fetching together in ${((t0 - Date.now()) / 1000).toFixed(1)} s (t = 0)`);
     for (let i = 1; i <= clients; i++) {
       const peerId = `democlient${i}`;
       const label = labels[i - 1]!;
@@ -142,7 +150,7 @@ export async function demoCommand(flags: DemoFlags): Promise<number> {
       const out = join(dir, `client-${i}.mp4`);
       const child = spawn(process.execPath, [CLI, 'get', manifest.videoId, '-o', out, '--json', '--seed',
         '--rate', String(d), '--up-rate', String(ui), '--bind', '127.0.0.1', '--nats', stack.natsUrl,
-        '--gateway', stack.gatewayUrl, '--label', peerId], { stdio: ['ignore', 'pipe', 'inherit'] });
+        '--gateway', stack.gatewayUrl, '--label', peerId, '--start-at', String(t0)], { stdio: ['ignore', 'pipe', 'inherit'] });
       const row: ClientRow = { id: i, label, child, modes: [], firstPosition: null, finished: null, bytes: {},
         status: 'running', out, uploaded: 0 };
       rows.push(row);
@@ -160,6 +168,7 @@ export async function demoCommand(flags: DemoFlags): Promise<number> {
             continue;
           }
           if (ev.event === 'state' && ev.mode) {
+            row.startedAt ??= Date.now();
             row.modes.push(ev.mode);
             const text = LABELS[ev.mode];
             if (text) view.say(`  [${ms(Date.now())}] ${label}: ${text}`);
@@ -223,11 +232,19 @@ async function summary(
       `${mib(r.bytes.origin ?? 0)}  ${mib(fromPeers)}  ${mib(r.uploaded)}  ${ok ? 'identical' : 'MISMATCH'}`);
   }
   const egress = stack.gateway.stats().chunkBytesTotal;
-  const dp2p = Math.max(size / p.us, size / p.d, (p.clients * size) / (p.us + p.clients * p.ui));
+  const params = { N: p.clients, F: size, us: p.us, ui: p.ui, dmin: p.d };
+  const dp2p = fluidBounds(params).D_p2p;
+  const e = Math.max(1, egress / size);
+  const dEgress = egressBound(params, e);
   say(`\norigin egress ${(egress / MiB).toFixed(1)} MiB = ${(egress / size).toFixed(2)} × the file for ${p.clients} clients ` +
     `(client-server alone would send ${p.clients}.00 ×); peers carried ${((100 * fromPeersTotal) / (p.clients * size)).toFixed(0)} % of all bytes`);
   say(`distribution time ${(last / 1000).toFixed(1)} s = ${(last / 1000 / dp2p).toFixed(2)} × the fluid bound D_p2p ` +
     `(${dp2p.toFixed(1)} s); at most ${p.capacity} clients held an origin slot at once`);
+  // the bound that counts for what the origin actually sent: with e × F of egress the peers must carry the rest
+  say(`  with ${e.toFixed(2)} × F from the origin no schedule can finish before ${dEgress.toFixed(1)} s ` +
+    `(= ${(dEgress / dp2p).toFixed(2)} × D_p2p): this run took ${(last / 1000 / dEgress).toFixed(2)} × that`);
+  const late = rows.filter((r) => (r.startedAt ?? Infinity) - t0 > 1000).length;
+  if (late > 0) say(`  ${late} of ${p.clients} clients began more than 1 s after t = 0 (their processes were not up in time)`);
   say(allGood ? `all ${p.clients} downloads are byte-identical to the published video (${manifest.videoId})` : 'some downloads failed');
   return allGood;
 }

@@ -167,7 +167,13 @@ export async function openPartial(dir: string, manifest: Manifest): Promise<Part
     },
     readChunk,
     whenChunk,
-    assemble: (outPath) => assembleFile(manifest, readChunk, outPath),
+    assemble: (outPath) => assembleFile(manifest, {
+      readChunk,
+      readRaw: async (index) => {
+        if (!have.has(index)) throw new ChunkMissingError(manifest.chunks[index] ?? String(index));
+        return new Uint8Array(await readFile(chunkPath(index)).catch(() => new Uint8Array(0)));
+      },
+    }, outPath),
     async remove() {
       await rm(dir, { recursive: true, force: true });
     },

@@ -10,7 +10,7 @@ import type { Logger } from '../lib/logger.js';
 import type { Timer } from '../lib/timers.js';
 import { isTransientError } from '../machines/download/schedule.js';
 import type {
-  OpenSessionInput, OpenSessionOutput, SessionKeeperInput, SwarmCommand, SwarmInput,
+  OpenSessionInput, OpenSessionOutput, SessionKeeperEvent, SessionKeeperInput, SwarmCommand, SwarmInput,
 } from '../machines/download/types.js';
 import { BadManifestError, ErrorCodes, SwitchyardError, type Manifest } from '../protocol/mod.js';
 import type { Swarm } from './p2p/swarm.js';
@@ -38,11 +38,25 @@ export function openSessionActor(origin: Pick<OriginClient, 'open'>, manifest: M
 
 /**
  * `sessionKeeper`: heartbeats the session and reports what it hears, raw (`origin.heartbeat` with the answer, the
- * pushes as they come); the machine decides what a granted or waiting answer means in its own state.
+ * pushes as they come); the machine decides what a granted or waiting answer means in its own state. The machine
+ * tells it `session.yield` (the turn is over: release the slot, parked) and `session.need` (whether the download
+ * lacks chunks its peers do not hold; the heartbeats carry it).
  */
-export function sessionKeeperActor(origin: Pick<OriginClient, 'heartbeat' | 'onPush'>, logger: Logger, beat: HeartbeatClock) {
-  return fromCallback<EventObject, SessionKeeperInput>(({ input, sendBack }) => {
+/**
+ * How long a need must last, with no chunk from peers meanwhile, before heartbeats say so: a client that peers
+ * keep busy does not need the origin even while some chunk is out of its peers' reach for now.
+ */
+export const NEED_HOLD_MS = 2000;
+
+export function sessionKeeperActor(origin: Pick<OriginClient, 'heartbeat' | 'onPush' | 'release'>, logger: Logger, beat: HeartbeatClock) {
+  return fromCallback<SessionKeeperEvent, SessionKeeperInput>(({ input, sendBack, receive }) => {
     let stopped = false;
+    /** since when the machine says it needs the origin (null: it does not) */
+    let needSince: number | null = null;
+    let lastProgress = 0;
+    /** bumped at each yield: a granted answer to a beat sent before the park was answered is stale */
+    let yields = 0;
+    let parking = false;
     const unsub = origin.onPush(input.peerId, {
       slotOffered: (o) => {
         if (o.sessionId === input.sessionId) sendBack({ type: 'origin.slotOffered', grant: o.grant, lease: o.lease });
@@ -52,11 +66,31 @@ export function sessionKeeperActor(origin: Pick<OriginClient, 'heartbeat' | 'onP
       },
     }, logger);
     let timer: Timer | null = null;
+    receive((e) => {
+      if (stopped) return;
+      if (e.type === 'session.yield') {
+        yields++;
+        parking = true;
+        // a lost reply is harmless: the next heartbeat tells what the origin made of it
+        origin.release(input.sessionId, input.peerId, { park: true })
+          .catch((err: unknown) => logger.debug('yielding the slot failed', { err }))
+          .finally(() => (parking = false));
+      } else if (e.type === 'session.need') {
+        // a chunk none of our peers holds is usually on its way to one of them: only a lasting need is worth a slot
+        needSince = e.need ? (needSince ?? Date.now()) : null;
+      } else if (e.type === 'session.progress') {
+        lastProgress = Date.now();
+      }
+    });
     const tick = async () => {
       try {
-        const r = await origin.heartbeat(input.sessionId, input.peerId);
+        const epoch = yields;
+        const now = Date.now();
+        const need = needSince !== null && now - needSince >= NEED_HOLD_MS && now - lastProgress >= NEED_HOLD_MS;
+        const r = await origin.heartbeat(input.sessionId, input.peerId, { need });
         if (stopped) return;
-        sendBack({ type: 'origin.heartbeat', ...r });
+        // the slot we just yielded, renewed by a beat that crossed the park: not an offer
+        if (!(r.status === 'granted' && (parking || epoch !== yields))) sendBack({ type: 'origin.heartbeat', ...r });
       } catch (err) {
         if (stopped) return;
         if (err instanceof SwitchyardError && err.code === ErrorCodes.unknownSession) {

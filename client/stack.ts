@@ -45,6 +45,8 @@ export interface StackOptions {
   originRate?: number;
   /** origin policy (default server-first, the seeds' rule) */
   policy?: OriginPolicy;
+  /** swarm-aware: target origin egress per video as a multiple of its size (the cost/time knob; see admission) */
+  egressTarget?: number;
   /** operator keys (created on first use when this stack starts NATS); default `<dataDir>/auth` */
   authDir?: string;
   /** when set, minting a peer credential needs one of these keys */
@@ -135,6 +137,7 @@ export async function startStack(opts: StackOptions, logger: Logger): Promise<St
     for (let i = 0; i < (opts.originWorkers ?? 1); i++) {
       origins.push(await started(startOriginRole(ctx, { capacity: opts.capacity, grantSecret, workerId: `origin-${i}`,
         ...(opts.policy ? { policy: opts.policy } : {}),
+        ...(opts.egressTarget !== undefined ? { egressTarget: opts.egressTarget } : {}),
         ...(opts.leaseTtlMs ? { leaseTtlMs: opts.leaseTtlMs } : {}),
         ...(opts.idleMs !== undefined ? { idleMs: opts.idleMs } : {}),
         ...(opts.urgentBps === 0 ? { urgentMaxChunks: 0 } : opts.urgentMaxChunks !== undefined ? { urgentMaxChunks: opts.urgentMaxChunks } : {}) })));

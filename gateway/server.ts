@@ -151,6 +151,7 @@ export async function createGateway(init: GatewayInit, components: GatewayCompon
     budget,
     ...(components.activity ? { activity: components.activity } : {}),
     ...(components.swarm ? { swarm: components.swarm } : {}), policy: () => components.leases.config?.()?.policy,
+    egressTarget: () => components.leases.config?.()?.egressTarget,
     contended: (videoId: string) => (components.leases.waiting?.().length ?? 0) > 0 ||
       (components.swarm !== undefined && components.swarm.leechers(videoId) > (components.leases.config?.()?.capacity ?? Infinity)),
   });

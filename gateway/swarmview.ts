@@ -17,18 +17,35 @@ export interface SwarmView {
    * clients wait for a slot (`contended`), holds it at all: then a slot is worth more spent on chunks the swarm
    * lacks than on a second copy (super-seeding, decided by the origin).
    */
-  originShouldServe(videoId: string, index: number, requester: string, contended?: boolean): boolean;
+  originShouldServe(videoId: string, index: number, requester: string, contended?: boolean, budget?: EgressBudget): boolean;
   /** why the origin served or declined, counted (dashboards, benchmarks) */
   stats(): Record<'first' | 'noSpareHolder' | 'valve' | 'declined', number>;
   /** fresh peers of the video that still lack chunks */
   leechers(videoId: string): number;
-  /** the origin sent `index` to `peerId` */
-  noteServed(videoId: string, index: number, peerId: string): void;
+  /** the origin sent `index` (`bytes` long) to `peerId` */
+  noteServed(videoId: string, index: number, peerId: string, bytes?: number): void;
   /** that send did not happen after all (the client went away while queued) */
-  forgetServed(videoId: string, index: number, peerId: string): void;
+  forgetServed(videoId: string, index: number, peerId: string, bytes?: number): void;
+  /** chunk bytes this gateway sent of a video (what an egress target is measured against) */
+  sentBytes(videoId: string): number;
   /** the swarm mirror's health (watch restarts, staleness, skipped entries) */
   health(): MirrorHealth;
   stop(): Promise<void>;
+}
+
+/**
+ * The operator's egress target for one request (`egressTarget` × the video's size): a second copy is sent only
+ * while this gateway's sends of the video, this one and a first copy of every chunk not sent yet stay within
+ * `limit` (first copies always go out, so they are reserved); otherwise it is declined whenever any peer holds
+ * the chunk. With a target, contention is judged by the budget alone.
+ */
+export interface EgressBudget {
+  /** bytes this gateway may send of the video in all */
+  limit: number;
+  /** the video's size (the first copies to reserve) */
+  videoBytes: number;
+  /** this chunk's length */
+  bytes: number;
 }
 
 export interface SwarmViewInit {
@@ -57,6 +74,12 @@ export async function createSwarmView(
   const bits = new Map<string, { revision: number; have: boolean[] }>();
   // videoId → chunk index → peer id → when the origin sent it
   const sent = new Map<string, Map<number, Map<string, number>>>();
+  // videoId → chunk bytes sent, and of them first copies (one pair per video: bounded by the catalog's quota)
+  const sentBytes = new Map<string, number>();
+  const firstBytes = new Map<string, number>();
+  const add = (m: Map<string, number>, videoId: string, n: number) => m.set(videoId, Math.max(0, (m.get(videoId) ?? 0) + n));
+  const overBudget = (videoId: string, b: EgressBudget) =>
+    (sentBytes.get(videoId) ?? 0) + b.bytes + Math.max(0, b.videoBytes - (firstBytes.get(videoId) ?? 0)) > b.limit;
   // last known: does this peer upload and have spare capacity (refreshed whenever the tracker entries are read)
   const spare = new Map<string, boolean>();
 
@@ -92,7 +115,7 @@ export async function createSwarmView(
   const counts = { first: 0, noSpareHolder: 0, valve: 0, declined: 0 };
 
   return {
-    originShouldServe(videoId, index, requester, contended = false) {
+    originShouldServe(videoId, index, requester, contended = false, budget) {
       const now = c.clock.now();
       const copies = sent.get(videoId)?.get(index);
       // every chunk leaves the origin at least once
@@ -109,7 +132,10 @@ export async function createSwarmView(
         counts.valve++;
         return true;
       }
-      if (!shouldDecline(videoId, index, requester, copies, now, contended)) {
+      // over the operator's egress budget, a chunk already sent is not sent again (short of the valve): whoever
+      // got it is in the swarm, even before the tracker hears of it
+      const spent = budget !== undefined && overBudget(videoId, budget);
+      if (!spent && !shouldDecline(videoId, index, requester, copies, now, budget ? false : contended)) {
         declines.delete(dk);
         counts.noSpareHolder++;
         return true;
@@ -121,9 +147,13 @@ export async function createSwarmView(
     },
 
     stats: () => ({ ...counts }),
-    forgetServed(videoId, index, peerId) {
-      sent.get(videoId)?.get(index)?.delete(peerId);
+    forgetServed(videoId, index, peerId, bytes = 0) {
+      const copies = sent.get(videoId)?.get(index);
+      if (!copies?.delete(peerId) || bytes <= 0) return;
+      add(sentBytes, videoId, -bytes);
+      if (copies.size === 0) add(firstBytes, videoId, -bytes);
     },
+    sentBytes: (videoId) => sentBytes.get(videoId) ?? 0,
     leechers(videoId) {
       const now = c.clock.now();
       let n = 0;
@@ -132,7 +162,7 @@ export async function createSwarmView(
       }
       return n;
     },
-    noteServed(videoId, index, peerId) {
+    noteServed(videoId, index, peerId, bytes = 0) {
       let byIndex = sent.get(videoId);
       if (!byIndex) {
         byIndex = new Map();
@@ -142,6 +172,10 @@ export async function createSwarmView(
       if (!copies) {
         copies = new Map();
         byIndex.set(index, copies);
+      }
+      if (bytes > 0) {
+        add(sentBytes, videoId, bytes);
+        if (copies.size === 0) add(firstBytes, videoId, bytes);
       }
       copies.set(peerId, c.clock.now());
       if (copies.size > 256) copies.delete(copies.keys().next().value!);

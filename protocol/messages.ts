@@ -34,6 +34,12 @@ export const LeaseInfo = Type.Object({
   slot: Type.Integer({ minimum: 0 }),
   expiresAt: Type.Number(),
   ttlMs: Type.Integer({ minimum: 1 }),
+  /**
+   * swarm-aware, while others wait for a slot: the origin bytes this holder's turn covers (the video's size over
+   * the sessions sharing it); past them the holder yields the slot (release with `park`) and carries on with
+   * peers. Absent or 0: no turn, hold the slot while it is needed.
+   */
+  turnBytes: Type.Optional(Type.Integer({ minimum: 0 })),
 });
 export type LeaseInfo = Static<typeof LeaseInfo>;
 
@@ -71,6 +77,23 @@ export type OpenReply = Static<typeof OpenReply>;
 
 export const SessionRequest = Type.Object({ sessionId: SessionId }, { additionalProperties: false });
 export type SessionRequest = Static<typeof SessionRequest>;
+/** `sy.origin.heartbeat.<peer>` */
+export const HeartbeatRequest = Type.Object({
+  sessionId: SessionId,
+  /** a parked session (its turn is over) lacks chunks no peer of it holds: it wants a slot again */
+  need: Type.Optional(Type.Boolean()),
+}, { additionalProperties: false });
+export type HeartbeatRequest = Static<typeof HeartbeatRequest>;
+/** `sy.origin.release.<peer>` */
+export const ReleaseRequest = Type.Object({
+  sessionId: SessionId,
+  /**
+   * the holder's turn is over: free the slot but keep the session, parked on the wait list, where it is offered
+   * a slot again only once it says it needs one (heartbeat `need`) and nobody who had no turn yet waits
+   */
+  park: Type.Optional(Type.Boolean()),
+}, { additionalProperties: false });
+export type ReleaseRequest = Static<typeof ReleaseRequest>;
 
 export const HeartbeatGranted = Type.Object({
   status: Type.Literal('granted'),
@@ -80,6 +103,8 @@ export const HeartbeatGranted = Type.Object({
 export const HeartbeatWaiting = Type.Object({
   status: Type.Literal('waiting'),
   position: Type.Integer({ minimum: 1 }),
+  /** parked after a turn: no slot is offered until the session says it needs one */
+  parked: Type.Optional(Type.Boolean()),
 });
 export const HeartbeatReply = Type.Union([HeartbeatGranted, HeartbeatWaiting]);
 export type HeartbeatReply = Static<typeof HeartbeatReply>;

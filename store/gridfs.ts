@@ -3,7 +3,7 @@
  * `switchyard_chunks`. A unique index on `filename` makes concurrent puts of the same chunk safe: the loser's
  * upload fails with a duplicate-key error and is treated as success, since the content is identical by hash.
  */
-import { GridFSBucket, MongoClient, type Db } from 'mongodb';
+import { GridFSBucket, MongoClient, type Db, type ObjectId } from 'mongodb';
 import { BadRequestError, ChunkCorruptError, ChunkMissingError } from '../protocol/mod.js';
 import { sha256Hex } from '../lib/hash.js';
 import { HASH_PATTERN, type ChunkStore } from './types.js';
@@ -55,6 +55,21 @@ export async function createGridFsChunkStore(init: GridFsChunkStoreInit): Promis
       }
       const buf = Buffer.concat(parts);
       return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+    },
+    async open(hash, range) {
+      check(hash);
+      // the file document first: its length is the size to check before any byte flows, and a missing chunk
+      // is known here rather than as a stream error after the response started
+      const doc = await files.findOne<{ _id: ObjectId; length: number }>({ filename: hash },
+        { projection: { _id: 1, length: 1 } });
+      if (!doc) throw new ChunkMissingError(hash);
+      // GridFS counts `end` exclusive; the driver refuses offsets past the file, so a range on a short file
+      // (which the caller refuses by its size anyway) is clamped rather than thrown at open
+      const stream = range
+        ? bucket.openDownloadStream(doc._id,
+          { start: Math.min(range.start, doc.length), end: Math.min(range.end + 1, doc.length) })
+        : bucket.openDownloadStream(doc._id);
+      return { size: doc.length, stream };
     },
     async has(hash) {
       check(hash);

@@ -7,13 +7,13 @@
  * same slot out twice: the global limit holds by construction, not by coordination between workers.
  *
  * Leases carry their expiry; holders renew by heartbeat. Every worker sweeps: expired leases and waiters are
- * removed (CAS delete), then free slots go to the longest-waiting clients. A hand-over claims the slot first and
+ * removed (CAS delete), then free slots go to the longest-waiting clients (swarm-aware: in turns, turns.ts). A hand-over claims the slot first and
  * then CAS-deletes the waiter's entry; the worker whose delete fails gives its slot back, so a waiter never ends
  * up with two slots even when several workers sweep at once.
  */
 import type { KV } from '@nats-io/kv';
 import {
-  PeerEvents, UnknownSessionError, type HeartbeatReply, type LeaseInfo, type Manifest, type OpenReply,
+  PeerEvents, UnknownSessionError, type HeartbeatReply, type Manifest, type OpenReply,
   type OriginPolicy, type PeerEvent, type ReleaseReply,
 } from '../../protocol/mod.js';
 import { signGrant } from '../../lib/hash.js';
@@ -24,6 +24,7 @@ import {
   createAdmissionStore, isLease, isWaiter, leaseOf, newSessionId, slotKey, slotOf, waiterOf,
   type AdmissionSnapshot, type Lease, type Waiter,
 } from './records.js';
+import { createTurns } from './turns.js';
 
 export type { AdmissionSnapshot, Lease, Waiter } from './records.js';
 
@@ -38,12 +39,8 @@ export interface AdmissionInit {
   grantSecret: string;
   /** origin policy, told to clients in open replies and published in the `config` key */
   policy?: OriginPolicy;
-  /**
-   * swarm-aware only: a slot held this long goes to the next waiter when someone waits, and the holder queues
-   * again. Many short turns spread the chunks the origin sends over many peers, whose uploads then carry them:
-   * with one slot, one long holder would be the swarm's only way in. 0 disables.
-   */
-  rotateMs?: number;
+  /** swarm-aware: origin egress per video as a multiple of its size (≥ 1), the cost/time knob (turns.ts, config) */
+  egressTarget?: number;
   /**
    * a slot held this long with no chunk traffic (as the gateways report it) is reclaimed, under every policy;
    * 0 disables (default 0 here; the origin service enables it)
@@ -64,9 +61,11 @@ export interface Admission {
   start(): Promise<void>;
   stop(): Promise<void>;
   /** `manifest`: the video's (or, for a live stream, its window's) root hash, told back to the client */
-  open(req: { videoId: string; peerId: string }, manifest: Pick<Manifest, 'rootHash'>): Promise<OpenReply>;
-  heartbeat(req: { sessionId: string; peerId: string }): Promise<HeartbeatReply>;
-  release(req: { sessionId: string; peerId: string }): Promise<ReleaseReply>;
+  open(req: { videoId: string; peerId: string }, manifest: Pick<Manifest, 'rootHash'> & { size?: number }): Promise<OpenReply>;
+  /** `need`: a parked session lacks chunks its peers do not hold */
+  heartbeat(req: { sessionId: string; peerId: string; need?: boolean }): Promise<HeartbeatReply>;
+  /** `park`: a holder's turn is over; the slot frees and the session stays, parked on the wait list */
+  release(req: { sessionId: string; peerId: string; park?: boolean }): Promise<ReleaseReply>;
   /** a live session (slot holder first checked in the wait list), for urgent grants; null when unknown */
   session(sessionId: string): Promise<{ peerId: string; videoId: string; waiting: boolean } | null>;
   /** one sweep pass (also runs on a timer) */
@@ -85,9 +84,14 @@ export function createAdmission(init: AdmissionInit, components: AdmissionCompon
   let sweeping: Promise<void> | null = null;
   let sweepAgain = false;
 
-  const leaseInfo = (slot: number, l: Lease): LeaseInfo => ({ slot, expiresAt: l.expiresAt, ttlMs: init.leaseTtlMs });
   const grantFor = (slot: number, l: Lease) =>
     signGrant({ v: l.videoId, p: l.peerId, s: l.sessionId, n: slot, exp: clock.now() + init.grantTtlMs }, init.grantSecret);
+  const swarmAware = init.policy === 'swarm-aware';
+  // closures: findLease and kick are defined below
+  const turns = createTurns({ capacity: init.capacity, leaseTtlMs: init.leaseTtlMs, swarmAware,
+    ...(init.egressTarget !== undefined ? { egressTarget: init.egressTarget } : {}) },
+  { store, clock, logger, push: components.push, grantFor, findLease: (s) => findLease(s), kick: () => kick() });
+  const { eligible, leaseInfo } = turns;
   const revoke = (l: Lease, reason: string) =>
     components.push(l.peerId, PeerEvents.slotRevoked, { sessionId: l.sessionId, reason });
   /** A lost compare-and-set is expected (another worker or request won); anything else is not ours to handle. */
@@ -95,10 +99,15 @@ export function createAdmission(init: AdmissionInit, components: AdmissionCompon
     if (!(err instanceof KvConflictError)) throw err;
   };
 
+  /** Waiters a slot may go to, in the order it goes: those who had no turn yet by ticket, then needy parked ones. */
   const liveWaiters = (now: number): Array<MirrorEntry<Waiter>> =>
-    store.waiters().filter((w) => w.value.expiresAt > now).sort((a, b) => a.value.ticket - b.value.ticket);
-  const positionOf = (sessionId: string, ticket: number, now: number) =>
-    liveWaiters(now).filter((w) => w.value.ticket < ticket && w.value.sessionId !== sessionId).length + 1;
+    store.waiters().filter((w) => w.value.expiresAt > now && eligible(w.value))
+      .sort((a, b) => Number(a.value.parked === true) - Number(b.value.parked === true) || a.value.ticket - b.value.ticket);
+  const positionOf = (sessionId: string, now: number) => {
+    const order = liveWaiters(now);
+    const at = order.findIndex((w) => w.value.sessionId === sessionId);
+    return (at < 0 ? order.length : at) + 1;
+  };
 
   /** Tries to put `lease` on a free or expired slot; returns the slot index or null when all are live. */
   const acquire = async (lease: Lease, now: number): Promise<number | null> => {
@@ -137,6 +146,7 @@ export function createAdmission(init: AdmissionInit, components: AdmissionCompon
   /** what gateways and dashboards need to know about this deployment (every worker writes the same) */
   const publishConfig = () => store.publishConfig({
     capacity: init.capacity, policy: init.policy ?? 'server-first', leaseTtlMs: init.leaseTtlMs,
+    ...(init.egressTarget !== undefined ? { egressTarget: init.egressTarget } : {}),
   });
 
   const kick = () => {
@@ -145,7 +155,6 @@ export function createAdmission(init: AdmissionInit, components: AdmissionCompon
 
   async function sweepOnce(): Promise<void> {
     const now = clock.now();
-    if (init.policy === 'swarm-aware' && (init.rotateMs ?? 0) > 0 && liveWaiters(now).length > 0) await rotate(now);
     if ((init.idleMs ?? 0) > 0) await reclaimIdle(now);
     // expired leases, then expired waiters: each a CAS delete at the revision the mirror saw
     const expired = await sweepExpired(store.store, {
@@ -167,7 +176,8 @@ export function createAdmission(init: AdmissionInit, components: AdmissionCompon
       const w = waiters[0]!;
       const slot = free[0]!;
       const lease: Lease = { sessionId: w.value.sessionId, peerId: w.value.peerId, videoId: w.value.videoId,
-        grantedAt: now, expiresAt: now + init.leaseTtlMs };
+        grantedAt: now, expiresAt: now + init.leaseTtlMs,
+        ...(w.value.videoBytes !== undefined ? { videoBytes: w.value.videoBytes } : {}) };
       let rev: number;
       try {
         rev = await store.writeLease(slot, lease, store.lease(slot)?.revision ?? null);
@@ -179,6 +189,7 @@ export function createAdmission(init: AdmissionInit, components: AdmissionCompon
       }
       free.shift();
       waiters.shift();
+      turns.offered(lease, now); // the offer carries the turn
       if (await claimWaiter(w)) {
         logger.info('slot handed to waiter', { slot, sessionId: lease.sessionId, ticket: w.value.ticket });
         components.push(lease.peerId, PeerEvents.slotOffered, {
@@ -194,6 +205,7 @@ export function createAdmission(init: AdmissionInit, components: AdmissionCompon
         free.unshift(slot);
       }
     }
+    turns.tell(now);
   }
 
   /** Deletes slot i's lease at `e`'s revision; false (and a fresh read) when another writer changed it first. */
@@ -217,30 +229,12 @@ export function createAdmission(init: AdmissionInit, components: AdmissionCompon
       const l = e.value;
       const active = Math.max(l.grantedAt, components.lastServed?.(l.sessionId) ?? 0);
       if (now - active < idleMs) continue;
+      // swarm-aware: a holder the origin has nothing left to send (everything declined: its peers have it) is
+      // parked, not dropped, so it carries on with peers instead of opening again at the back of the line
+      if (swarmAware) await turns.writeParked(l, now);
       if (!(await takeBack(i, e))) continue;
       logger.info('idle slot reclaimed', { slot: i, sessionId: l.sessionId, idleMs: now - active });
       revoke(l, 'idle: no chunk traffic');
-    }
-  }
-
-  /** Sends holders whose turn is over to the back of the wait list; the sweep then hands their slots on. */
-  async function rotate(now: number): Promise<void> {
-    const rotateMs = init.rotateMs ?? 0;
-    for (let i = 0; i < init.capacity; i++) {
-      const e = store.lease(i);
-      if (!e || e.value.expiresAt <= now || now - e.value.grantedAt < rotateMs) continue;
-      const l = e.value;
-      if (!(await takeBack(i, e))) continue;
-      const ticket = await store.nextTicket();
-      const waiter: Waiter = { sessionId: l.sessionId, peerId: l.peerId, videoId: l.videoId, ticket, since: now,
-        expiresAt: now + init.leaseTtlMs };
-      await store.writeWaiter(waiter, store.waiter(l.sessionId)?.revision ?? null).catch((err: unknown) => {
-        // the session queued meanwhile (its own entry exists): it keeps that place
-        conflictOnly(err);
-        logger.debug('rotated holder already waiting', { sessionId: l.sessionId });
-      });
-      logger.debug('slot rotated', { slot: i, sessionId: l.sessionId });
-      revoke(l, 'turn over: queued again');
     }
   }
 
@@ -289,8 +283,9 @@ export function createAdmission(init: AdmissionInit, components: AdmissionCompon
     async open({ videoId, peerId }, manifest) {
       const now = clock.now();
       const sessionId = newSessionId();
+      const videoBytes = manifest.size !== undefined ? { videoBytes: manifest.size } : {};
       if (liveWaiters(now).length === 0) {
-        const lease: Lease = { sessionId, peerId, videoId, grantedAt: now, expiresAt: now + init.leaseTtlMs };
+        const lease: Lease = { sessionId, peerId, videoId, grantedAt: now, expiresAt: now + init.leaseTtlMs, ...videoBytes };
         const slot = await acquire(lease, now);
         if (slot !== null) {
           return { status: 'granted', sessionId, videoId, rootHash: manifest.rootHash, grant: grantFor(slot, lease), lease: leaseInfo(slot, lease),
@@ -298,14 +293,14 @@ export function createAdmission(init: AdmissionInit, components: AdmissionCompon
         }
       }
       const ticket = await store.nextTicket();
-      const waiter: Waiter = { sessionId, peerId, videoId, ticket, since: now, expiresAt: now + init.leaseTtlMs };
+      const waiter: Waiter = { sessionId, peerId, videoId, ticket, since: now, expiresAt: now + init.leaseTtlMs, ...videoBytes };
       await store.writeWaiter(waiter, null);
       kick(); // a slot may have freed while we queued: the sweep hands it out in ticket order
-      return { status: 'denied', sessionId, videoId, rootHash: manifest.rootHash, reason: 'full', position: positionOf(sessionId, ticket, now),
+      return { status: 'denied', sessionId, videoId, rootHash: manifest.rootHash, reason: 'full', position: positionOf(sessionId, now),
         ttlMs: init.leaseTtlMs, policy: init.policy ?? 'server-first' };
     },
 
-    async heartbeat({ sessionId, peerId }) {
+    async heartbeat({ sessionId, peerId, need }) {
       for (let attempt = 0; attempt < 3; attempt++) {
         const now = clock.now();
         const l = await findLease(sessionId);
@@ -324,9 +319,13 @@ export function createAdmission(init: AdmissionInit, components: AdmissionCompon
         const w = await findWaiter(sessionId);
         if (w) {
           if (w.value.peerId !== peerId) throw new UnknownSessionError(sessionId);
+          const parked = w.value.parked === true;
+          // only a parked session's need matters: an unparked one is in line anyway
+          const needs = parked && need === true;
           try {
-            await store.writeWaiter({ ...w.value, expiresAt: now + init.leaseTtlMs }, w.revision);
-            return { status: 'waiting', position: positionOf(sessionId, w.value.ticket, now) };
+            await store.writeWaiter({ ...w.value, expiresAt: now + init.leaseTtlMs, ...(parked ? { need: needs } : {}) }, w.revision);
+            if (needs && w.value.need !== true) kick(); // it may have a slot at once
+            return { status: 'waiting', position: positionOf(sessionId, now), ...(parked ? { parked: !needs } : {}) };
           } catch (err) {
             conflictOnly(err); // claimed by a sweep meanwhile: look for the slot again
             await store.readWaiter(sessionId);
@@ -338,7 +337,8 @@ export function createAdmission(init: AdmissionInit, components: AdmissionCompon
       throw new UnknownSessionError(sessionId);
     },
 
-    async release({ sessionId, peerId }) {
+    async release({ sessionId, peerId, park }) {
+      if (park === true) return { released: await turns.park(sessionId, peerId) };
       let released = false;
       const drop = async (e: { key: string; revision: number }) => {
         try {
@@ -387,7 +387,10 @@ export function createAdmission(init: AdmissionInit, components: AdmissionCompon
         const e = store.lease(i);
         slots.push(e && e.value.expiresAt > now ? { ...e.value, slot: i } : null);
       }
-      return { capacity: init.capacity, slots, waiting: liveWaiters(now).map((w) => w.value) };
+      // eligible waiters in the order slots go to them, then the parked ones (their turn was had)
+      const parked = store.waiters().filter((w) => w.value.expiresAt > now && !eligible(w.value))
+        .sort((a, b) => a.value.ticket - b.value.ticket);
+      return { capacity: init.capacity, slots, waiting: [...liveWaiters(now), ...parked].map((w) => w.value) };
     },
 
     health: () => store.store.mirror.health(),

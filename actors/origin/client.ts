@@ -15,8 +15,10 @@ const LIST_MAX_PAGES = 40;
 
 export interface OriginClient {
   open(videoId: string, peerId: string): Promise<OpenReply>;
-  heartbeat(sessionId: string, peerId: string): Promise<HeartbeatReply>;
-  release(sessionId: string, peerId: string): Promise<ReleaseReply>;
+  /** `need`: parked after its turn, the session lacks chunks its peers do not hold */
+  heartbeat(sessionId: string, peerId: string, opts?: { need?: boolean }): Promise<HeartbeatReply>;
+  /** `park`: the turn is over; the slot frees, the session stays (parked) */
+  release(sessionId: string, peerId: string, opts?: { park?: boolean }): Promise<ReleaseReply>;
   /** an urgent grant for `chunks` of the session's video (no slot needed; refusals are typed errors) */
   urgent(sessionId: string, peerId: string, videoId: string, chunks: number[]): Promise<UrgentReply>;
   /** every video, page by page (at most `maxPages` pages of 500) */
@@ -39,10 +41,10 @@ export function createOriginClient(nc: NatsConnection, opts: { timeoutMs?: numbe
     request(nc, Subjects.catalog(CatalogVerbs.list), page, CatalogListReply, big);
   return {
     open: (videoId, peerId) => request(nc, Subjects.origin(OriginVerbs.open, peerId), { videoId }, OpenReply, big),
-    heartbeat: (sessionId, peerId) =>
-      request(nc, Subjects.origin(OriginVerbs.heartbeat, peerId), { sessionId }, HeartbeatReply, t),
-    release: (sessionId, peerId) =>
-      request(nc, Subjects.origin(OriginVerbs.release, peerId), { sessionId }, ReleaseReply, t),
+    heartbeat: (sessionId, peerId, o = {}) => request(nc, Subjects.origin(OriginVerbs.heartbeat, peerId),
+      { sessionId, ...(o.need !== undefined ? { need: o.need } : {}) }, HeartbeatReply, t),
+    release: (sessionId, peerId, o = {}) => request(nc, Subjects.origin(OriginVerbs.release, peerId),
+      { sessionId, ...(o.park === true ? { park: true } : {}) }, ReleaseReply, t),
     urgent: (sessionId, peerId, videoId, chunks) =>
       request(nc, Subjects.origin(OriginVerbs.urgent, peerId), { sessionId, videoId, chunks }, UrgentReply, t),
     listPage,

@@ -22,6 +22,8 @@ export const Lease = Type.Object({
   videoId: IdT,
   grantedAt: Type.Number(),
   expiresAt: Type.Number(),
+  /** the video's size (a stored video; absent for a live stream): what a turn's share is cut from */
+  videoBytes: Type.Optional(Type.Integer({ minimum: 0 })),
 });
 export type Lease = Static<typeof Lease>;
 
@@ -33,6 +35,10 @@ export const Waiter = Type.Object({
   ticket: Type.Integer({ minimum: 1 }),
   since: Type.Number(),
   expiresAt: Type.Number(),
+  videoBytes: Type.Optional(Type.Integer({ minimum: 0 })),
+  /** had its turn (yielded the slot): offered one again only when it `need`s one and no unparked waiter is left */
+  parked: Type.Optional(Type.Boolean()),
+  need: Type.Optional(Type.Boolean()),
 });
 export type Waiter = Static<typeof Waiter>;
 
@@ -41,6 +47,11 @@ export const AdmissionConfig = Type.Object({
   capacity: Type.Integer({ minimum: 0 }),
   policy: Type.String({ maxLength: 64 }),
   leaseTtlMs: Type.Number({ minimum: 0 }),
+  /**
+   * swarm-aware: origin egress per video the operator aims at, as a multiple of the video's size (turns share it
+   * out; gateways stop sending second copies once a video's sends reach it). Absent: no target.
+   */
+  egressTarget: Type.Optional(Type.Number({ minimum: 1, maximum: 1_000_000 })),
 });
 export type AdmissionConfig = Static<typeof AdmissionConfig>;
 

@@ -5,7 +5,7 @@
 import {
   CatalogGetRequest, CatalogListRequest, CatalogPublishRequest, CatalogVerbs, encode,
   MAX_MANIFEST_MESSAGE_BYTES, OpenRequest, OriginVerbs, parseOriginSubject, QueueGroups, RateLimitedError,
-  SessionRequest, segmentInWindow, Subjects, toSwitchyardError, UnknownVideoError, UrgentRequest, type Manifest,
+  HeartbeatRequest, ReleaseRequest, segmentInWindow, Subjects, toSwitchyardError, UnknownVideoError, UrgentRequest, type Manifest,
   type UrgentTarget,
 } from '../../protocol/mod.js';
 import type { Clock } from '../../lib/clock.js';
@@ -73,7 +73,7 @@ export interface Origin {
 }
 
 export const ORIGIN_DEFAULTS = {
-  leaseTtlMs: 10000, grantTtlMs: 30000, sweepIntervalMs: 250, rotateMs: 500,
+  leaseTtlMs: 10000, grantTtlMs: 30000, sweepIntervalMs: 250,
   /** a slot with no chunk traffic for this long is reclaimed */
   idleMs: 15000,
   /** per peer and worker: opens (a re-open after a lost session is normal; a loop is not) */
@@ -107,7 +107,7 @@ export async function createOrigin(init: OriginInit, components: OriginComponent
     sweepIntervalMs: init.sweepIntervalMs ?? ORIGIN_DEFAULTS.sweepIntervalMs,
     grantSecret: init.grantSecret,
     ...(init.policy ? { policy: init.policy } : {}),
-    rotateMs: init.rotateMs ?? ORIGIN_DEFAULTS.rotateMs,
+    ...(init.egressTarget !== undefined ? { egressTarget: init.egressTarget } : {}),
     idleMs: init.idleMs ?? ORIGIN_DEFAULTS.idleMs,
   }, {
     kv: admissionKv,
@@ -179,21 +179,25 @@ export async function createOrigin(init: OriginInit, components: OriginComponent
           handler: counted(async (req: OpenRequest, msg: Msg) => {
             count('open');
             const peerId = sender(msg, opens, 'open');
-            const reply = await admission.open({ videoId: req.videoId, peerId }, await target(req.videoId));
+            const t = await target(req.videoId);
+            const reply = await admission.open({ videoId: req.videoId, peerId },
+              { rootHash: t.rootHash, ...(t.manifest ? { size: t.manifest.size } : {}) });
             outcomes.opens[reply.status]++;
             return reply;
           }) }),
-        serve(nc, { subject: Subjects.originVerbAll(OriginVerbs.heartbeat), queue, schema: SessionRequest, logger,
-          handler: counted(async (req: SessionRequest, msg: Msg) => {
+        serve(nc, { subject: Subjects.originVerbAll(OriginVerbs.heartbeat), queue, schema: HeartbeatRequest, logger,
+          handler: counted(async (req: HeartbeatRequest, msg: Msg) => {
             count('heartbeat');
-            const reply = await admission.heartbeat({ sessionId: req.sessionId, peerId: sender(msg, beats, 'heartbeat') });
+            const reply = await admission.heartbeat({ sessionId: req.sessionId, peerId: sender(msg, beats, 'heartbeat'),
+              ...(req.need !== undefined ? { need: req.need } : {}) });
             outcomes.heartbeats[reply.status]++;
             return reply;
           }) }),
-        serve(nc, { subject: Subjects.originVerbAll(OriginVerbs.release), queue, schema: SessionRequest, logger,
-          handler: counted((req: SessionRequest, msg: Msg) => {
+        serve(nc, { subject: Subjects.originVerbAll(OriginVerbs.release), queue, schema: ReleaseRequest, logger,
+          handler: counted((req: ReleaseRequest, msg: Msg) => {
             count('release');
-            return admission.release({ sessionId: req.sessionId, peerId: sender(msg, beats, 'release') });
+            return admission.release({ sessionId: req.sessionId, peerId: sender(msg, beats, 'release'),
+              ...(req.park === true ? { park: true } : {}) });
           }) }),
         serve(nc, { subject: Subjects.originVerbAll(OriginVerbs.urgent), queue, schema: UrgentRequest, logger,
           handler: counted(async (req: UrgentRequest, msg: Msg) => {

@@ -29,7 +29,7 @@ import { createLogger, type Logger } from '../../lib/logger.js';
 import type { NatsConnection } from '../../lib/nats.js';
 import { createTokenBucket } from '../../lib/tokenbucket.js';
 import type { Manifest, OriginPolicy } from '../../protocol/mod.js';
-import { fluidBounds } from './bounds.js';
+import { egressBound, fluidBounds } from '../../lib/bounds.js';
 
 export { countSwitches, median, percentile, resumeLatencies } from './metrics.js';
 import { countSwitches, median, resumeLatencies } from './metrics.js';
@@ -48,6 +48,8 @@ export interface CrowdOptions {
   policy: OriginPolicy;
   /** origin capacity (admission slots) */
   capacity: number;
+  /** swarm-aware: target origin egress as a multiple of F (the operator's knob; default none) */
+  egressTarget?: number;
   /** reuse this file instead of writing a random one */
   file?: string;
   /** ingest chunk size (default the ingest default, 256 KiB) */
@@ -114,6 +116,7 @@ export interface CrowdResult {
   di: number[] | null;
   policy: OriginPolicy;
   capacity: number;
+  egressTarget?: number;
   chunkSize: number;
   chunkCount: number;
   videoId: string;
@@ -129,6 +132,8 @@ export interface CrowdResult {
   median_s: number;
   D_p2p_s: number;
   D_cs_s: number;
+  /** the fluid bound for the origin egress this run spent (egressBound; D_p2p once that is e* × F or more) */
+  D_egress_s: number;
   /** chunk payload bytes the gateway sent */
   originEgressBytes: number;
   /** the gateway's answers by HTTP status (e.g. 409: the swarm-aware origin declined a chunk) */
@@ -145,6 +150,17 @@ export interface CrowdResult {
   setupMs: number[];
   cpu: CrowdCpu;
   allVerified: boolean;
+  /** samples every 250 ms of the crowd phase: where the bytes were at that moment (for reading a run's shape) */
+  timeline: CrowdSample[];
+}
+
+/** One moment of a crowd: cumulative bytes the peers uploaded and the origin sent, and clients done. */
+export interface CrowdSample {
+  /** ms since the crowd start */
+  t: number;
+  uploaded: number;
+  origin: number;
+  done: number;
 }
 
 export async function sha256OfFile(path: string): Promise<string> {
@@ -229,6 +245,7 @@ export async function runCrowd(opts: CrowdOptions): Promise<CrowdResult> {
     nats = await startNats({ storeDir: join(dir, 'nats'), authDir: join(dir, 'auth') });
     stack = await startStack({ natsUrl: nats.url, authDir: join(dir, 'auth'), dataDir: join(dir, 'stack'), capacity: opts.capacity, policy: opts.policy,
       originRate: opts.us, trackerIntervalMs: opts.trackerIntervalMs ?? 1000,
+      ...(opts.egressTarget !== undefined ? { egressTarget: opts.egressTarget } : {}),
       ...(opts.leaseTtlMs ? { leaseTtlMs: opts.leaseTtlMs } : {}) }, logger.child('stack'));
     const file = opts.file ?? join(dir, 'video.bin');
     if (!opts.file) await writeRandomFile(file, opts.F);
@@ -282,7 +299,8 @@ export async function runCrowd(opts: CrowdOptions): Promise<CrowdResult> {
       const limit = di?.[i];
       c.settled = (async () => {
         try {
-          await c.node.swarm.start();
+          // as api/download.ts does: the first announce overlaps the origin open
+          void c.node.swarm.start().catch((err) => logger.warn('swarm start failed', { err }));
           c.run = runDownload({ videoId: manifest.videoId, peerId: c.peerId, gateway: stack!.gatewayUrl, outPath: c.outPath,
             keepPartial: true }, {
             origin: createOriginClient(c.nc), partial, logger: logger.child(c.peerId), swarm: c.node.swarm, inspect,
@@ -302,12 +320,22 @@ export async function runCrowd(opts: CrowdOptions): Promise<CrowdResult> {
       })();
     }
 
+    const timeline: CrowdSample[] = [];
+    const sample = () => timeline.push({
+      t: Math.round(performance.now() - t0),
+      uploaded: clients.reduce((a, c) => a + c.node.swarm.stats().uploadedBytes, 0),
+      origin: stack!.gateway.stats().chunkBytesTotal,
+      done: clients.filter((c) => c.result.doneMs !== null).length,
+    });
+    const sampler = setInterval(sample, 250);
     let timer: NodeJS.Timeout | null = null;
     const timedOut = await Promise.race([
       Promise.all(clients.map((c) => c.settled)).then(() => false),
       new Promise<boolean>((r) => (timer = setTimeout(() => r(true), timeoutMs))),
     ]);
     if (timer) clearTimeout(timer);
+    clearInterval(sampler);
+    sample();
     const wallMs = timedOut ? performance.now() - t0 : lastSettled;
     const cpu = process.cpuUsage(cpu0);
     const nats1 = procCpuSeconds(nats.process.pid);
@@ -346,11 +374,14 @@ export async function runCrowd(opts: CrowdOptions): Promise<CrowdResult> {
     const capacitySec = (wallMs / 1000) * cores;
     const result: CrowdResult = {
       N, F, us: opts.us, ui, di, policy: opts.policy, capacity: opts.capacity,
+      ...(opts.egressTarget !== undefined ? { egressTarget: opts.egressTarget } : {}),
       chunkSize: manifest.chunkSize, chunkCount: manifest.chunks.length, videoId: manifest.videoId,
       startedAt, wallMs, timedOut, clients: results,
       D_s: allComplete ? Math.max(...done) / 1000 : NaN,
       median_s: median(done) / 1000,
       D_p2p_s: bounds.D_p2p, D_cs_s: bounds.D_cs,
+      D_egress_s: egressBound({ N, F, us: opts.us, ui, ...(di ? { dmin: Math.min(...di) } : {}) },
+        Math.max(1, stack.gateway.stats().chunkBytesTotal / F)),
       originEgressBytes: stack.gateway.stats().chunkBytesTotal,
       originResponses: { ...stack.gateway.stats().requestsByStatus },
       originDecisions: stack.swarmView.stats(),
@@ -363,6 +394,7 @@ export async function runCrowd(opts: CrowdOptions): Promise<CrowdResult> {
         nats: natsSec === null ? null : natsSec / capacitySec, cores, wallMs,
       },
       allVerified: allComplete && results.every((r) => r.verified),
+      timeline,
     };
     return result;
   } finally {

@@ -15,6 +15,8 @@ export interface PlotSeries {
   name: string;
   points: PlotPoint[];
   color?: string;
+  /** a curve (e.g. a bound): a dashed line through the points, no markers or labels */
+  curve?: boolean;
 }
 
 export interface PlotOptions {
@@ -110,10 +112,11 @@ export function plotSvg(o: PlotOptions): string {
     const pts = s.points.filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y));
     out.push(`<g class="series" data-name="${escapeXml(s.name)}">`);
     if (pts.length > 1) {
-      out.push(`<polyline fill="none" stroke="${color}" stroke-width="1.5" stroke-opacity="0.6" points="` +
+      out.push(`<polyline fill="none" stroke="${color}" stroke-width="1.5" stroke-opacity="0.6"` +
+        `${s.curve ? ' stroke-dasharray="6 3"' : ''} points="` +
         `${pts.map((p) => `${n1(sx(p.x))},${n1(sy(p.y))}`).join(' ')}"/>`);
     }
-    for (const p of pts) {
+    for (const p of s.curve ? [] : pts) {
       out.push(`<circle cx="${n1(sx(p.x))}" cy="${n1(sy(p.y))}" r="4.5" fill="${color}"><title>${escapeXml(
         `${s.name}${p.label ? ` ${p.label}` : ''}: x=${fmt(p.x)}, y=${fmt(p.y)}`)}</title></circle>`);
       if (p.label) {

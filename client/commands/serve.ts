@@ -5,9 +5,17 @@ import { BadRequestError, OriginPolicies } from '../../protocol/mod.js';
 import { writeLocalConfig } from '../config.js';
 import { startStack } from '../stack.js';
 
+/** `--egress-target E`: origin egress per video as a multiple of its size, ≥ 1 (swarm-aware); absent: none. */
+export function parseEgressTarget(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const e = Number(v);
+  if (!(Number.isFinite(e) && e >= 1)) throw new BadRequestError('--egress-target is a multiple of the video size, ≥ 1');
+  return e;
+}
+
 export async function serveCommand(flags: {
   nats?: string; capacity?: string; store?: string; port?: string; 'lease-ttl'?: string; 'idle-timeout'?: string; 'data-dir'?: string;
-  workers?: string; 'origin-rate'?: string; policy?: string; 'urgent-share'?: string;
+  workers?: string; 'origin-rate'?: string; policy?: string; 'urgent-share'?: string; 'egress-target'?: string;
   /** the NATS WebSocket URL browsers are told (watch page), when they reach it by another name than 127.0.0.1 */
   'nats-ws'?: string;
 }): Promise<number> {
@@ -21,6 +29,7 @@ export async function serveCommand(flags: {
   if (urgentBps !== undefined && !(Number.isFinite(urgentBps) && urgentBps >= 0)) {
     throw new BadRequestError('--urgent-share is bytes per second ≥ 0 (0 disables urgent grants)');
   }
+  const egressTarget = parseEgressTarget(flags['egress-target']);
   const dataDir = resolve(flags['data-dir'] ?? join(process.cwd(), '.switchyard'));
   const logger = createLogger('serve', (process.env.SWITCHYARD_LOG as 'info' | undefined) ?? 'info');
   const stack = await startStack({
@@ -34,6 +43,7 @@ export async function serveCommand(flags: {
     ...(flags['origin-rate'] ? { originRate: Number(flags['origin-rate']) } : {}),
     ...(flags['nats-ws'] ? { natsWsUrl: flags['nats-ws'] } : {}),
     policy,
+    ...(egressTarget !== undefined ? { egressTarget } : {}),
     ...(urgentBps !== undefined ? { urgentBps } : {}),
     ...(process.env.SWITCHYARD_GRANT_SECRET ? { grantSecret: process.env.SWITCHYARD_GRANT_SECRET } : {}),
     ...(process.env.SWITCHYARD_ADMIN_TOKEN ? { adminToken: process.env.SWITCHYARD_ADMIN_TOKEN } : {}),

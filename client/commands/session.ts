@@ -27,6 +27,8 @@ export interface SessionFlags {
   'up-rate'?: string;
   /** ICE bind address (`any` for every interface) */
   bind?: string;
+  /** wall-clock time (epoch ms) to start fetching at, after every preparation (a crowd starting together) */
+  'start-at'?: string;
 }
 
 function parseNumber(value: string | undefined, flag: string): number | undefined {
@@ -41,6 +43,7 @@ export function downloadOptions(command: string, flags: SessionFlags): DownloadO
   const parallel = parseNumber(flags.parallel, '--parallel');
   const rate = parseNumber(flags.rate, '--rate');
   const upRate = parseNumber(flags['up-rate'], '--up-rate');
+  const startAt = parseNumber(flags['start-at'], '--start-at');
   return {
     logger: createLogger(command),
     ...(flags.output ? { output: flags.output } : {}),
@@ -53,6 +56,7 @@ export function downloadOptions(command: string, flags: SessionFlags): DownloadO
     ...(upRate ? { uploadRate: upRate } : {}),
     ...(flags['keep-partial'] ? { keepPartial: true } : {}),
     ...(flags['no-upload'] ? { uploads: false } : {}),
+    ...(startAt !== undefined ? { startAt } : {}),
   };
 }
 

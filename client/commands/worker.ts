@@ -5,6 +5,7 @@
  * Secrets come from the environment, never flags (flags show in `ps`): SWITCHYARD_GRANT_SECRET (origin, gateway:
  * the same value everywhere), SWITCHYARD_ADMIN_TOKEN (gateway). On start it prints one JSON line, `{"ready":…}`.
  */
+import { parseEgressTarget } from './serve.js';
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ensureAuth, loadAuth, serverAuthConfig, serviceCredentials } from '../../infra/auth.js';
@@ -25,7 +26,7 @@ export type WorkerRole = (typeof WorkerRoles)[number];
 
 export interface WorkerFlags {
   nats?: string; 'auth-dir'?: string; 'data-dir'?: string; store?: string; name?: string;
-  capacity?: string; policy?: string; 'lease-ttl'?: string; 'idle-timeout'?: string; 'urgent-share'?: string;
+  capacity?: string; policy?: string; 'lease-ttl'?: string; 'idle-timeout'?: string; 'urgent-share'?: string; 'egress-target'?: string;
   port?: string; host?: string; 'origin-rate'?: string; 'nats-ws'?: string; 'tracker-interval'?: string;
   replicas?: string; 'metrics-port'?: string;
   /** the NATS URL(s) peers are told with their credential, when they reach NATS by another name than --nats */
@@ -108,6 +109,7 @@ export async function workerCommand(args: readonly string[], flags: WorkerFlags)
     throw new BadRequestError('--capacity N is required for origin workers (the same N in every worker: it is global)');
   }
   const urgentBps = num(flags['urgent-share'], '--urgent-share');
+  const egressTarget = parseEgressTarget(flags['egress-target']);
   const trackerIntervalMs = num(flags['tracker-interval'], '--tracker-interval', 100);
   let store: ChunkStore | null = null;
   const running: Array<RunningRole<unknown>> = [];
@@ -127,6 +129,7 @@ export async function workerCommand(args: readonly string[], flags: WorkerFlags)
       const id = `${name}-${role}`;
       if (role === 'origin') {
         const o = await startOriginRole(ctx, { workerId: id, capacity: capacity ?? 0, grantSecret, policy,
+          ...(egressTarget !== undefined ? { egressTarget } : {}),
           ...(flags['lease-ttl'] ? { leaseTtlMs: num(flags['lease-ttl'], '--lease-ttl', 1) } : {}),
           ...(flags['idle-timeout'] !== undefined ? { idleMs: num(flags['idle-timeout'], '--idle-timeout') } : {}),
           ...(urgentBps === 0 ? { urgentMaxChunks: 0 } : {}) });

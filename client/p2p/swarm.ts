@@ -26,6 +26,7 @@ import { FetchFailure } from '../http.js';
 import { startPeerLink, type PeerLinkHandle } from './link.js';
 import { createRequestTable } from './requests.js';
 import type { ChunkSource, RtcHost, SwarmContent } from './types.js';
+import { remoteLacking, remoteWants } from './interest.js';
 import { createUploader } from './uploader.js';
 
 export type SwarmEvent = Extract<DownloadEvent, { type: `peer.${string}` }>;
@@ -151,16 +152,8 @@ export function createSwarm(init: SwarmInit, c: SwarmComponents): Swarm {
     highWaterBytes: 1024 * 1024, maxQueued: 16, ...(init.maxQueuedTotal ? { maxQueuedTotal: init.maxQueuedTotal } : {}) }, {
     source: c.source, logger: log, ...(c.uploadLimiter ? { limiter: c.uploadLimiter } : {}),
     complete: () => c.source.complete?.() ?? c.source.have().every(Boolean),
-    wants: (peerId) => {
-      const remote = links.get(peerId)?.snapshot().context.remoteHave;
-      if (!remote) return false;
-      if (c.source.held) {
-        for (const i of c.source.held()) if (!remote[i]) return true;
-        return false;
-      }
-      for (let i = 0; i < remote.length; i++) if (!remote[i] && c.source.has(i)) return true;
-      return false;
-    },
+    lacking: (peerId) => remoteLacking(links.get(peerId)?.snapshot().context.remoteHave),
+    wants: (peerId) => remoteWants(links.get(peerId)?.snapshot().context.remoteHave, c.source),
   });
 
   const onSnapshot = (link: PeerLinkHandle, snap: PeerLinkSnapshot) => {
@@ -400,6 +393,7 @@ export function createSwarm(init: SwarmInit, c: SwarmComponents): Swarm {
       for (const l of links.values()) if (l.snapshot().matches('open')) l.sendHave(index);
       pendingHaves.push(index);
       haveTimer ??= setTimeout(flushHaves, 250);
+      uploader.refill();
     },
     stats() {
       const u = uploader.stats();

@@ -2,11 +2,12 @@
  * Uploader side of the data plane: which peers may request (choking), and sending pieces fairly.
  * - Upload slots: at most `slots` peers are unchoked at once. Every `rechokeMs` the slots go to the interested
  *   peers that gave us the most bytes lately (tit-for-tat while downloading) or, once we hold everything, to
- *   the peers we served least lately (spreading a seed's upload), plus one optimistic slot that rotates so a
- *   newcomer with nothing to offer still gets started. A choked peer's queued requests are rejected at once, so
+ *   the peers furthest behind, then those we served least lately (a seed helps the last ones finish), plus one
+ *   optimistic slot that rotates so a newcomer with nothing to offer still gets started. A choked peer's queued requests are rejected at once, so
  *   its downloader re-asks elsewhere instead of waiting.
- * - Fairness: active transfers are served one block at a time in round robin, so one greedy peer with a deep
- *   request pipeline cannot starve the others.
+ * - Order: the transfer closest to done goes first, then the longest waiting, so chunks leave whole one after
+ *   another (each is re-uploadable by its receiver as soon as possible) and a peer with a deep request pipeline
+ *   waits behind every older request of the others.
  * - Backpressure: a link whose send buffer is above the high-water mark is skipped until it drains; when every
  *   link is full the loop waits for a drain instead of queueing more bytes in native memory.
  */
@@ -45,14 +46,18 @@ export interface UploaderComponents {
    * show interest and would stay choked forever (BitTorrent's `interested` message, derived from bitfields).
    */
   wants(peerId: string): boolean;
+  /** how many chunks the remote still lacks (from its bitfield); a seed serves the furthest behind first */
+  lacking?(peerId: string): number;
 }
 
 interface PeerState {
   io: LinkIO;
   choked: boolean;
   queue: number[];
-  /** transfer in progress */
-  current: { index: number; data: Uint8Array; offset: number } | null;
+  /** transfer in progress, and when its request was queued */
+  current: { index: number; data: Uint8Array; offset: number; since: number } | null;
+  /** when the oldest request in `queue` was queued (Infinity: empty) */
+  queuedSince: number;
   lastRequestAt: number;
   /** bytes they sent us / we sent them since the last rechoke */
   gotRecent: number;
@@ -69,6 +74,11 @@ export interface Uploader {
   noteReceived(peerId: string, bytes: number): void;
   /** a link's buffer drained: resume sending */
   kick(): void;
+  /**
+   * Our holdings changed (a new chunk): a choked peer may want something now, and an idle slot should go to it
+   * at once rather than at the next rechoke.
+   */
+  refill(): void;
   stats(): { uploadedBytes: number; byPeer: Record<string, number>; unchoked: string[] };
   /** it could upload more: below 80 % of its cap over the last rechoke interval, or (no cap) a free slot */
   spare(): boolean;
@@ -83,7 +93,6 @@ export function createUploader(init: UploaderInit, c: UploaderComponents): Uploa
   let optimistic: string | null = null;
   let lastRate = 0;
   let lastRechoke = performance.now();
-  let rr = 0;
 
   const setChoke = (p: PeerState, choked: boolean) => {
     if (p.choked === choked) return;
@@ -107,7 +116,12 @@ export function createUploader(init: UploaderInit, c: UploaderComponents): Uploa
     const interested = [...peers.values()].filter((p) => p.queue.length > 0 || p.current ||
       now - p.lastRequestAt < 2 * init.rechokeMs || c.wants(p.io.peerId));
     const seed = c.complete();
-    const ranked = interested.sort((a, b) => (seed ? a.sentRecent - b.sentRecent : b.gotRecent - a.gotRecent));
+    // a seed gives its slots to the peers furthest behind (they decide when the last one is done), then to those
+    // it served least; a leecher to those that gave it most (tit-for-tat)
+    const behind = new Map(interested.map((p) => [p, seed ? c.lacking?.(p.io.peerId) ?? 0 : 0]));
+    const ranked = interested.sort((a, b) => (seed
+      ? behind.get(b)! - behind.get(a)! || a.sentRecent - b.sentRecent
+      : b.gotRecent - a.gotRecent));
     const keep = new Set(ranked.slice(0, Math.max(1, init.slots - 1)).map((p) => p.io.peerId));
     const rest = ranked.filter((p) => !keep.has(p.io.peerId));
     if (rest.length > 0) {
@@ -129,53 +143,118 @@ export function createUploader(init: UploaderInit, c: UploaderComponents): Uploa
 
   const unchokedCount = () => [...peers.values()].filter((p) => !p.choked).length;
 
+  /**
+   * Work-conserving slots: the upload must not sit idle while a linked peer lacks a chunk we hold. A slot whose
+   * peer asks for nothing and wants nothing of ours goes to a choked peer that wants something; free slots fill
+   * the same way. The rechoke still decides who keeps slots under contention (tit-for-tat, optimistic).
+   */
+  let lastRefill = 0;
+  const refill = () => {
+    if (!init.enabled || !running) return;
+    lastRefill = performance.now();
+    const list = [...peers.values()];
+    const wanting = list.filter((p) => p.choked && c.wants(p.io.peerId));
+    if (wanting.length === 0) return;
+    let unchoked = list.filter((p) => !p.choked).length;
+    const idle = list.filter((p) => !p.choked && !p.current && p.queue.length === 0 && !c.wants(p.io.peerId));
+    for (const w of wanting) {
+      if (unchoked < init.slots) {
+        setChoke(w, false);
+        unchoked++;
+        continue;
+      }
+      const spare = idle.pop();
+      if (!spare) break;
+      setChoke(spare, true);
+      setChoke(w, false);
+    }
+  };
+  /** at most every 100 ms (the last call is never lost): each reads every peer's wants (O(peers × chunks held)) */
+  let refillTimer: ReturnType<typeof setTimeout> | null = null;
+  const refillSoon = () => {
+    const wait = 100 - (performance.now() - lastRefill);
+    if (wait <= 0) return refill();
+    refillTimer ??= setTimeout(() => {
+      refillTimer = null;
+      refill();
+    }, wait);
+  };
+
+  /**
+   * The transfer to advance next: the one closest to done (then the longest waiting). Finishing chunks one after
+   * another instead of interleaving them makes each one whole, verified and re-uploadable by its receiver 4 ×
+   * sooner at 4 active transfers, which is what spreads a new chunk through a swarm; over a rechoke interval every
+   * unchoked peer still gets its turn, since a new transfer waits behind every older one.
+   */
+  const next = (): PeerState | null => {
+    let best: PeerState | null = null;
+    let bestLeft = Infinity;
+    let bestSince = Infinity;
+    for (const p of peers.values()) {
+      if (!p.current && (p.choked || p.queue.length === 0)) continue;
+      if (p.io.bufferedAmount() > init.highWaterBytes) continue;
+      const left = p.current ? p.current.data.byteLength - p.current.offset : Infinity;
+      const since = p.current ? p.current.since : p.queuedSince;
+      if (left < bestLeft || (left === bestLeft && since < bestSince)) {
+        best = p;
+        bestLeft = left;
+        bestSince = since;
+      }
+    }
+    return best;
+  };
+
   async function loop() {
     if (looping) return;
     looping = true;
     try {
       while (running) {
-        const active = [...peers.values()].filter((p) => p.current || (!p.choked && p.queue.length > 0));
-        if (active.length === 0) return;
-        let sent = false;
-        for (let k = 0; k < active.length; k++) {
-          const p = active[(rr + k) % active.length]!;
-          if (p.io.bufferedAmount() > init.highWaterBytes) continue;
-          if (!p.current) {
-            if (p.choked) continue;
-            const index = p.queue.shift();
-            if (index === undefined) continue; // drained by a cancel or choke during an await
-            let data: Uint8Array;
-            try {
-              data = await c.source.read(index);
-            } catch (err) {
-              c.logger.warn('cannot read chunk for upload', { index, err });
-              p.io.sendReject(index, RejectReasons.notHave);
-              continue;
-            }
-            if (!peers.has(p.io.peerId) || p.choked) {
-              p.io.sendReject(index, RejectReasons.choked);
-              continue;
-            }
-            p.current = { index, data, offset: 0 };
+        const p = next();
+        if (!p) {
+          const busy = [...peers.values()].some((q) => q.current || (!q.choked && q.queue.length > 0));
+          if (!busy) {
+            refillSoon(); // idle: hand slots to whoever wants what we hold
+            return;
           }
-          const cur = p.current!;
-          const block = cur.data.subarray(cur.offset, Math.min(cur.offset + BLOCK_SIZE, cur.data.byteLength));
-          if (c.limiter) await c.limiter.take(block.byteLength);
-          if (p.current !== cur || !peers.has(p.io.peerId)) continue; // cancelled or choked meanwhile
-          if (!p.io.sendPiece(cur.index, cur.offset, cur.data.byteLength, block)) {
-            p.current = null;
+          // every link with work is above its high-water mark: wait for a drain (kick) or a short tick
+          await new Promise((r) => setTimeout(r, 5));
+          continue;
+        }
+        if (!p.current) {
+          const index = p.queue.shift();
+          if (index === undefined) continue; // drained by a cancel or choke during an await
+          const since = p.queuedSince;
+          let data: Uint8Array;
+          try {
+            data = await c.source.read(index);
+          } catch (err) {
+            c.logger.warn('cannot read chunk for upload', { index, err });
+            p.io.sendReject(index, RejectReasons.notHave);
             continue;
           }
-          cur.offset += block.byteLength;
-          uploaded += block.byteLength;
-          p.sentRecent += block.byteLength;
-          p.sentTotal += block.byteLength;
-          if (cur.offset >= cur.data.byteLength) p.current = null;
-          sent = true;
+          if (!peers.has(p.io.peerId) || p.choked) {
+            p.io.sendReject(index, RejectReasons.choked);
+            continue;
+          }
+          p.current = { index, data, offset: 0, since };
         }
-        rr++;
-        // every link is above its high-water mark: wait for a drain (kick) or a short tick
-        if (!sent) await new Promise((r) => setTimeout(r, 5));
+        const cur = p.current!;
+        const block = cur.data.subarray(cur.offset, Math.min(cur.offset + BLOCK_SIZE, cur.data.byteLength));
+        if (c.limiter) await c.limiter.take(block.byteLength);
+        if (p.current !== cur || !peers.has(p.io.peerId)) continue; // cancelled or choked meanwhile
+        if (!p.io.sendPiece(cur.index, cur.offset, cur.data.byteLength, block)) {
+          p.current = null;
+          continue;
+        }
+        cur.offset += block.byteLength;
+        uploaded += block.byteLength;
+        p.sentRecent += block.byteLength;
+        p.sentTotal += block.byteLength;
+        if (cur.offset >= cur.data.byteLength) {
+          p.current = null;
+          // its next chunk queues behind everyone already waiting: chunks take turns between peers
+          p.queuedSince = p.queue.length > 0 ? performance.now() : Infinity;
+        }
       }
     } finally {
       looping = false;
@@ -188,7 +267,7 @@ export function createUploader(init: UploaderInit, c: UploaderComponents): Uploa
 
   return {
     addPeer(io) {
-      const p: PeerState = { io, choked: true, queue: [], current: null, lastRequestAt: 0, gotRecent: 0, sentRecent: 0, sentTotal: 0 };
+      const p: PeerState = { io, choked: true, queue: [], queuedSince: Infinity, current: null, lastRequestAt: 0, gotRecent: 0, sentRecent: 0, sentTotal: 0 };
       peers.set(io.peerId, p);
       if (init.enabled && unchokedCount() < init.slots) setChoke(p, false);
     },
@@ -202,14 +281,14 @@ export function createUploader(init: UploaderInit, c: UploaderComponents): Uploa
       p.lastRequestAt = Date.now();
       if (!init.enabled || p.choked) {
         p.io.sendReject(index, RejectReasons.choked);
+        refillSoon(); // it wants something: a slot may be idle
         return;
       }
       if (!c.source.has(index)) {
         p.io.sendReject(index, RejectReasons.notHave);
         return;
       }
-      // the one in transfer counts too: the loop serves every peer's current chunk round robin, so each one
-      // accepted delays all the others
+      // the one in transfer counts too: every request accepted is one more chunk ahead of the next requester
       const queuedTotal = init.maxQueuedTotal === undefined ? 0
         : [...peers.values()].reduce((n, q) => n + q.queue.length + (q.current ? 1 : 0), 0);
       if (p.queue.length >= init.maxQueued || p.queue.includes(index) || p.current?.index === index ||
@@ -217,6 +296,7 @@ export function createUploader(init: UploaderInit, c: UploaderComponents): Uploa
         p.io.sendReject(index, RejectReasons.overloaded);
         return;
       }
+      if (p.queue.length === 0) p.queuedSince = performance.now();
       p.queue.push(index);
       kick();
     },
@@ -231,6 +311,7 @@ export function createUploader(init: UploaderInit, c: UploaderComponents): Uploa
       if (p) p.gotRecent += bytes;
     },
     kick,
+    refill: refillSoon,
     stats() {
       const byPeer: Record<string, number> = {};
       for (const p of peers.values()) byPeer[p.io.peerId] = p.sentTotal;
@@ -245,6 +326,7 @@ export function createUploader(init: UploaderInit, c: UploaderComponents): Uploa
     stop() {
       running = false;
       clearInterval(timer);
+      if (refillTimer) clearTimeout(refillTimer);
       peers.clear();
     },
   };

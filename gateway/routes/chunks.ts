@@ -3,16 +3,16 @@
  * chunk without a valid grant). Checks run cheapest and least revealing first: the grant's signature and
  * expiry (no I/O, and an unauthenticated caller learns nothing about which videos exist), then the index's
  * syntax, then the lease (a released or expired slot stops serving at once, not when the token expires), then
- * the manifest and the store.
+ * the manifest and the Range (against the manifest's length, no I/O), and only then the store, whose bytes are
+ * streamed out by the chunk sender (`gateway/serve.ts`) once their size is checked against the manifest.
  */
 import type { TokenBucket } from '../../lib/tokenbucket.js';
-import type { SwarmView } from '../swarmview.js';
+import type { EgressBudget, SwarmView } from '../swarmview.js';
 import type { FastifyPluginAsync } from 'fastify';
-import { awaitEgress } from '../egress.js';
 import type { LeaseChecker } from '../../actors/origin/leases.js';
 import type { Clock } from '../../lib/clock.js';
 import {
-  BadIndexError, ChunkCorruptError, chunkLength, ErrorCodes, GrantError, UnavailableError, type GrantClaims,
+  BadIndexError, chunkLength, ErrorCodes, GrantError, UnavailableError, type GrantClaims,
   ChunkInSwarmError, OriginPolicies,
 } from '../../protocol/mod.js';
 import { verifyGrant } from '../../lib/hash.js';
@@ -20,7 +20,8 @@ import type { ChunkStore } from '../../store/types.js';
 import { grantToken } from '../auth.js';
 import { indexOutOfRange } from '../errors.js';
 import type { ManifestCache } from '../manifests.js';
-import { contentRange, parseRange } from '../range.js';
+import { parseRange } from '../range.js';
+import { createChunkSender } from '../serve.js';
 import { binary, ChunkHeaders, ChunkParams, ChunkQuery, errorResponses, Tags } from '../schemas.js';
 import type { StatsCollector } from '../stats.js';
 import type { ActivityPublisher } from '../activity.js';
@@ -41,6 +42,8 @@ export interface ChunkRoutesOptions {
   policy(): string | undefined;
   /** demand exceeds the origin's slots for this video: clients wait, or more leechers than slots */
   contended(videoId: string): boolean;
+  /** the operator's egress target (× the video's size; admission `config`), if any: second copies within it */
+  egressTarget?(): number | undefined;
   /** bytes per grant session (about one copy of the file plus retries) */
   budget: SessionBudget;
   /** tells the origin which sessions are really fetching (idle-slot reclaim) */
@@ -56,7 +59,16 @@ interface ChunkRequest {
 /** Canonical decimal only: "01", "+1", "1e3", "1.0" are not indexes, so each chunk has exactly one URL. */
 const INDEX = /^(0|[1-9][0-9]{0,8})$/;
 
+/** With an egress target: what this gateway may send of the video in all, and this chunk's share of it. */
+function egressBudget(opts: Pick<ChunkRoutesOptions, 'egressTarget'>, manifest: Parameters<typeof chunkLength>[0] & { size: number },
+  index: number): EgressBudget | undefined {
+  const target = opts.egressTarget?.();
+  return target === undefined ? undefined
+    : { limit: target * manifest.size, videoBytes: manifest.size, bytes: chunkLength(manifest, index) };
+}
+
 export const chunkRoutes: FastifyPluginAsync<ChunkRoutesOptions> = async (app, opts) => {
+  const sender = createChunkSender({ store: opts.store, ...(opts.egress ? { egress: opts.egress } : {}) });
   const holds = async (claims: GrantClaims) => {
     try {
       return await opts.leases.holds(claims);
@@ -95,47 +107,38 @@ export const chunkRoutes: FastifyPluginAsync<ChunkRoutesOptions> = async (app, o
     if (hash === undefined) throw indexOutOfRange(index, manifest.chunks.length);
     // swarm-aware: a chunk already sent goes out again only when no peer with spare upload could send it instead
     if (opts.swarm && opts.policy() === OriginPolicies.swarmAware &&
-        !opts.swarm.originShouldServe(id, index, claims.p, opts.contended(id))) {
+        !opts.swarm.originShouldServe(id, index, claims.p, opts.contended(id), egressBudget(opts, manifest, index))) {
       throw new ChunkInSwarmError(index);
     }
-    const bytes = await opts.store.get(hash);
     const size = chunkLength(manifest, index);
-    if (bytes.byteLength !== size) {
-      // The store verified the hash on put, so this means a store bug or tampering on disk: never serve it.
-      throw new ChunkCorruptError(`chunk ${hash} has ${bytes.byteLength} bytes, manifest says ${size}`);
-    }
     const etag = `"${hash}"`;
     // If-Range: a Range meant for other bytes must not be applied to these; send the whole chunk instead.
     const ifRange = request.headers['if-range'];
     const range = ifRange !== undefined && ifRange !== etag ? { kind: 'full' as const } : parseRange(request.headers.range, size);
-
-    const body = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const out = range.kind === 'full' ? body : body.subarray(range.start, range.end + 1);
-    reply.headers({
-      'content-type': 'application/octet-stream',
-      etag,
-      'x-chunk-sha256': hash,
-      'accept-ranges': 'bytes',
-      // Private: the grant is per session, so a shared cache must not hand these bytes to someone without one.
-      'cache-control': 'private, max-age=31536000, immutable',
-      'x-content-type-options': 'nosniff',
-    });
-    if (range.kind === 'partial') reply.code(206).header('content-range', contentRange(range, size));
-    if (request.method !== 'HEAD') {
+    return sender.send(request, reply, {
+      hash, size, range, label: `chunk ${hash}`,
+      headers: {
+        'content-type': 'application/octet-stream',
+        etag,
+        'x-chunk-sha256': hash,
+        'accept-ranges': 'bytes',
+        // Private: the grant is per session, so a shared cache must not hand these bytes to someone without one.
+        'cache-control': 'private, max-age=31536000, immutable',
+        'x-content-type-options': 'nosniff',
+      },
       // charged before any bytes leave, so a session over budget never gets a byte more than its budget
-      opts.budget.charge(claims.s, out.byteLength, manifest);
-      opts.swarm?.noteServed(id, index, claims.p);
-      if (!(await awaitEgress(reply, opts.egress, out.byteLength))) {
-        opts.swarm?.forgetServed(id, index, claims.p);
-        opts.budget.refund(claims.s, out.byteLength);
-        return reply;
-      }
-      // counted once the bytes are handed to the socket: what left the origin, not what was asked for
-      reply.raw.once('finish', () => {
-        opts.stats.chunkServed(claims.s, out.byteLength);
+      charge: (n) => {
+        opts.budget.charge(claims.s, n, manifest);
+        opts.swarm?.noteServed(id, index, claims.p, n);
+      },
+      refund: (n) => {
+        opts.swarm?.forgetServed(id, index, claims.p, n);
+        opts.budget.refund(claims.s, n);
+      },
+      served: (n) => {
+        opts.stats.chunkServed(claims.s, n);
         opts.activity?.served(claims.s);
-      });
-    }
-    return reply.send(out);
+      },
+    });
   });
 };

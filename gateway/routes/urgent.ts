@@ -6,15 +6,15 @@
  * each within the grant's byte budget and the share's bandwidth (429 `urgent_share_spent` when spent).
  */
 import type { FastifyPluginAsync } from 'fastify';
-import { awaitEgress } from '../egress.js';
 import type { Clock } from '../../lib/clock.js';
 import type { TokenBucket } from '../../lib/tokenbucket.js';
 import { verifyGrant } from '../../lib/hash.js';
-import { BadIndexError, ChunkCorruptError, chunkLength, ErrorCodes, GrantError } from '../../protocol/mod.js';
+import { BadIndexError, chunkLength, ErrorCodes, GrantError } from '../../protocol/mod.js';
 import type { ChunkStore } from '../../store/types.js';
 import { grantToken } from '../auth.js';
 import { indexOutOfRange } from '../errors.js';
 import type { ManifestCache } from '../manifests.js';
+import { createChunkSender } from '../serve.js';
 import { binary, ChunkParams, ChunkQuery, errorResponses, Tags } from '../schemas.js';
 import type { StatsCollector } from '../stats.js';
 import type { UrgentShare } from '../urgent.js';
@@ -39,6 +39,7 @@ const INDEX = /^(0|[1-9][0-9]{0,8})$/;
 export const URGENT_ROUTE = '/videos/:id/urgent/:index';
 
 export const urgentRoutes: FastifyPluginAsync<UrgentRoutesOptions> = async (app, opts) => {
+  const sender = createChunkSender({ store: opts.store, ...(opts.egress ? { egress: opts.egress } : {}) });
   app.get<UrgentRequest>(URGENT_ROUTE, {
     schema: {
       tags: [Tags.chunks],
@@ -63,28 +64,26 @@ export const urgentRoutes: FastifyPluginAsync<UrgentRoutesOptions> = async (app,
     const manifest = await opts.manifests.get(id);
     const hash = manifest.chunks[index];
     if (hash === undefined) throw indexOutOfRange(index, manifest.chunks.length);
-    const bytes = await opts.store.get(hash);
     const size = chunkLength(manifest, index);
-    if (bytes.byteLength !== size) throw new ChunkCorruptError(`chunk ${hash} has ${bytes.byteLength} bytes, manifest says ${size}`);
-    reply.headers({
-      'content-type': 'application/octet-stream',
-      etag: `"${hash}"`,
-      'x-chunk-sha256': hash,
-      'cache-control': 'private, no-store',
-      'x-content-type-options': 'nosniff',
+    return sender.send(request, reply, {
+      hash, size, range: { kind: 'full' }, label: `chunk ${hash}`,
+      headers: {
+        'content-type': 'application/octet-stream',
+        etag: `"${hash}"`,
+        'x-chunk-sha256': hash,
+        'cache-control': 'private, no-store',
+        'x-content-type-options': 'nosniff',
+      },
+      charge: (n) => {
+        try {
+          opts.share.admit(claims, n);
+        } catch (err) {
+          opts.stats.urgentRefused();
+          throw err;
+        }
+      },
+      refund: (n) => opts.share.refund(claims, n),
+      served: (n) => opts.stats.urgentServed(claims.s, n),
     });
-    if (request.method === 'HEAD') return reply.send();
-    try {
-      opts.share.admit(claims, size);
-    } catch (err) {
-      opts.stats.urgentRefused();
-      throw err;
-    }
-    if (!(await awaitEgress(reply, opts.egress, size))) {
-      opts.share.refund(claims, size);
-      return reply;
-    }
-    reply.raw.once('finish', () => opts.stats.urgentServed(claims.s, size));
-    return reply.send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   });
 };

@@ -6,7 +6,7 @@
 import { fromCallback, fromPromise, type EventObject } from 'xstate';
 import type {
   AssembleInput, AssembleOutput, FetchChunkInput, FetchResult, FetchUrgentInput, OpenSessionInput,
-  OpenSessionOutput, ReleaseSessionInput, SessionKeeperInput, SwarmInput,
+  OpenSessionOutput, ReleaseSessionInput, SessionKeeperEvent, SessionKeeperInput, SwarmInput,
 } from './types.js';
 
 const missing = (name: string) => async (): Promise<never> => {
@@ -15,7 +15,7 @@ const missing = (name: string) => async (): Promise<never> => {
 
 export const downloadActors = {
   openSession: fromPromise<OpenSessionOutput, OpenSessionInput>(missing('openSession')),
-  sessionKeeper: fromCallback<EventObject, SessionKeeperInput>(() => {
+  sessionKeeper: fromCallback<SessionKeeperEvent, SessionKeeperInput>(() => {
     throw new Error('sessionKeeper not provided');
   }),
   // both resolve with a FetchResult naming chunk and source (never reject): fetchChunk from the origin under the

@@ -79,6 +79,12 @@ export interface DownloadContext {
   urgentPaused: boolean;
   /** bytes that came under urgent grants (also counted in `bytesBySource.origin`) */
   urgentBytes: number;
+  /** slot bytes from the origin when the current turn began (turns.ts) */
+  turnFrom: number;
+  /** what the session keeper was last told about needing the origin (turns.ts) */
+  needTold: boolean;
+  /** turns this client has yielded at the origin (turns.ts) */
+  turns: number;
 }
 
 /** What a pure update decided. */
@@ -258,6 +264,9 @@ export function initialContext(input: DownloadInput): DownloadContext {
     rejectedCode: null,
     unreachable: false,
     outageStrikes: 0,
+    turnFrom: 0,
+    needTold: false,
+    turns: 0,
     ...streamingContext(input),
   };
 }

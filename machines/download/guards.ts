@@ -11,6 +11,7 @@ import {
 import { grantsKeepFailing, peersCanHelp } from './failures.js';
 import { isSeek } from './playback.js';
 import { isTransientError } from './schedule.js';
+import { turnOver } from './turns.js';
 import type { OpenSessionOutput } from './types.js';
 
 type Args = { context: DownloadContext; event: DownloadMachineEvent };
@@ -47,6 +48,8 @@ export const downloadGuards = {
   isGrantedBeat: ({ event }: Args) => event.type === 'origin.heartbeat' && event.status === 'granted',
   /** we hold the slot (a grant we fetch with) */
   holdsSlot: ({ context }: Args) => context.grant !== null,
+  /** the holder's turn at the origin is over (turns.ts) */
+  turnOver: ({ context }: Args) => turnOver(context),
   /** the playhead jumped out of the urgent window (or was set for the first time): re-plan around it */
   isSeek: ({ context, event }: Args) => event.type === 'playback.playhead' && isSeek(context, event.index),
   /** an urgent fetch brought its chunk */

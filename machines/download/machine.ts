@@ -4,7 +4,7 @@
  * streaming download also has a playhead: chunks near it come first (playback.ts). Pure: every effect is an actor the
  * runner provides (see types.ts), so the same machine runs in the CLI, in tests and in the diagram exporter.
  */
-import { and, assertEvent, assign, enqueueActions, raise, setup } from 'xstate';
+import { and, assertEvent, assign, enqueueActions, raise, sendTo, setup } from 'xstate';
 import { OriginPolicies } from '../../protocol/mod.js';
 import { fetchChildId, retryDelayMs, retryId, toDownloadError, type DownloadError } from './schedule.js';
 import {
@@ -18,6 +18,7 @@ import { makeRoomForUrgent, movePlayhead } from './playback.js';
 import {
   apply, grantFrom, type DownloadMode, openBackoffState, originFetching, p2pState, peersOnlyState, settle, spawnPlan,
 } from './states.js';
+import { needsOrigin, turnStart } from './turns.js';
 import { pauseUrgent, spawnUrgent, stopUrgent } from './urgent.js';
 import {
   attemptsAfter, beatMeaning, chunkError, failureOf, fetchedIndex, knownHave, originResultOf, peerResultOf, urgentResultOf,
@@ -31,7 +32,6 @@ export type { DownloadError } from './schedule.js';
 export type { DownloadContext, DownloadOutcome } from './context.js';
 export { toFetchFailure, retryDelayMs } from './schedule.js';
 export type { DownloadMachineEvent, FetchRetryEvent } from './events.js';
-
 export {
   DEFAULT_BUFFER_CHUNKS, DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_GRANT_REJECTIONS, DEFAULT_MAX_SOURCES, DEFAULT_PARALLEL,
   DEFAULT_PER_PEER, DEFAULT_URGENT_CHUNKS,
@@ -104,6 +104,17 @@ export const downloadMachine = setup({
     }),
     // the slot is gone: fetches with the old grant would only be refused again
     dropGrant: assign({ grant: null, lease: null }),
+    // turns (turns.ts): counted from entering an origin state; the keeper parks the session at a turn's end and
+    // hears of needs and of peer progress (a need counts only while peers bring nothing)
+    startTurn: assign(({ context }) => turnStart(context)),
+    yieldTurn: sendTo('sessionKeeper', { type: 'session.yield' }),
+    countTurn: assign(({ context }) => ({ turns: context.turns + 1 })),
+    peerProgress: sendTo('sessionKeeper', { type: 'session.progress' }),
+    tellNeed: enqueueActions(({ context, enqueue }) => {
+      if (needsOrigin(context) === context.needTold) return;
+      enqueue.sendTo('sessionKeeper', { type: 'session.need', need: !context.needTold });
+      enqueue.assign({ needTold: !context.needTold });
+    }),
     fail: assign((_, p: { error: DownloadError }) => ({ error: p.error, outcome: 'failed' as const })),
     failOutage: assign(({ context }) => ({ error: outageError(context), outcome: 'failed' as const })),
     failRejected: assign(({ context }) => ({ error: grantRejectedError(context), outcome: 'failed' as const })),
@@ -303,18 +314,18 @@ export const downloadMachine = setup({
         'origin.sessionLost': { target: 'opening', actions: 'dropGrant' },
         'origin.undecline': { actions: ['undecline', 'scheduleFetches'] },
         'peer.joined': { actions: ['peerEvent', 'schedulePeers'] },
-        'peer.bitfield': { actions: ['peerEvent', 'schedulePeers'] },
-        'peer.have': { actions: ['peerEvent', 'schedulePeers'] },
+        'peer.bitfield': { actions: ['peerEvent', 'schedulePeers', 'tellNeed'] },
+        'peer.have': { actions: ['peerEvent', 'schedulePeers', 'tellNeed'] },
         'peer.unchoked': { actions: ['peerEvent', 'schedulePeers'] },
         'peer.choked': { actions: 'peerEvent' },
-        'peer.left': { actions: 'peerEvent' },
+        'peer.left': { actions: ['peerEvent', 'tellNeed'] },
         // origin requests still running after the slot went (p2p): keep what they bring
         'xstate.done.actor.fetch.*': [
           { guard: 'isFetchedChunk', actions: ['recordChunk', 'scheduleFetches', 'schedulePeers'] },
           { guard: 'isFailedFetch', actions: ['dropFetch', 'schedulePeers'] },
         ],
         'xstate.done.actor.pfetch.*': [
-          { guard: 'isPeerChunk', actions: ['recordPeerChunk', 'peersProgressed', 'scheduleFetches', 'schedulePeers'] },
+          { guard: 'isPeerChunk', actions: ['recordPeerChunk', 'peersProgressed', 'scheduleFetches', 'schedulePeers', 'tellNeed', 'peerProgress'] },
           { guard: 'isCurrentPeerFetch', actions: ['peerFetchFailed', 'scheduleFetches', 'schedulePeers'] },
         ],
         'download.cancel': { target: 'releasing', actions: { type: 'settleAs', params: { outcome: 'cancelled' } } },
@@ -331,11 +342,11 @@ export const downloadMachine = setup({
       },
       initial: 'server',
       states: {
-        server: { ...originFetching, tags: 'server', entry: ['scheduleFetches', 'schedulePeers'] },
+        server: { ...originFetching, tags: 'server', entry: ['startTurn', 'scheduleFetches', 'schedulePeers'] },
         p2p: p2pState,
         peersOnly: peersOnlyState,
         // `server` again, after a denial or a lost lease; a distinct name keeps the switch visible in history
-        resumeServer: { ...originFetching, tags: 'resumeServer', entry: ['usePeers', 'scheduleFetches', 'schedulePeers'] },
+        resumeServer: { ...originFetching, tags: 'resumeServer', entry: ['usePeers', 'startTurn', 'scheduleFetches', 'schedulePeers'] },
       },
     },
     assembling: {

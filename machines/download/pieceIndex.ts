@@ -121,6 +121,11 @@ export class PieceIndex {
     return this.missingCount;
   }
 
+  /** Missing chunks that no linked peer holds (only the origin, or peers not linked, can bring them). O(1). */
+  unheld(): number {
+    return this.gIdx[0]?.size ?? this.missingCount;
+  }
+
   peerIds(): string[] {
     return [...this.slots.keys()];
   }

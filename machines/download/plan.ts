@@ -6,6 +6,7 @@
 import { chunkLength, OriginPolicies, type Manifest } from '../../protocol/mod.js';
 import type { DownloadContext } from './context.js';
 import { originOrder, peerFetchId, pickPeerRequests } from './peers.js';
+import { shareSpent } from './turns.js';
 import { deadlineRank, streamingOriginOrder } from './playback.js';
 import { fetchChildId, pickMissing } from './schedule.js';
 import type { FetchChunkInput } from './types.js';
@@ -30,7 +31,7 @@ function fetchInput(ctx: DownloadContext, m: Manifest, index: number, source: Fe
  */
 export function planOriginFetches(ctx: DownloadContext): FetchPlan | null {
   const { manifest, sessionId, grant } = ctx;
-  if (manifest === null || sessionId === null || grant === null) return null;
+  if (manifest === null || sessionId === null || grant === null || shareSpent(ctx)) return null;
   const own = [...ctx.inFlight, ...ctx.backoff];
   const free = ctx.parallel - own.length;
   const busy = [...own, ...ctx.declined, ...ctx.peerInFlight.map((f) => f.index), ...ctx.urgentInFlight];

@@ -52,11 +52,14 @@ export function grantFrom(event: DownloadMachineEvent) {
 /** `server` and `resumeServer`: fetch from the origin under the current grant. */
 export const originFetching = {
   entry: 'scheduleFetches',
-  // requests already admitted by the gateway finish even if the slot goes (a rotation, a revocation): cutting
+  // requests already admitted by the gateway finish even if the slot goes (a turn's end, a revocation): cutting
   // them off would throw away origin bytes already sent; only their retry timers end here
   exit: 'clearBackoff',
+  // the turn is over (turns.ts): the slot goes back for the next waiter, and peers carry on
+  always: { guard: 'turnOver', target: 'p2p', actions: ['countTurn', 'yieldTurn', 'dropGrant'] },
   on: {
-    'origin.leaseLost': { target: 'p2p', actions: ['dropGrant', 'forgetRefusals'] },
+    // a slot taken back (idle: the origin had nothing left for us; expired) counts as a turn had (turns.ts)
+    'origin.leaseLost': { target: 'p2p', actions: ['dropGrant', 'forgetRefusals', 'countTurn'] },
     'origin.slotOffered': { actions: ['storeGrant', 'heardFromOrigin'] },
     'fetch.retry': { actions: ['endBackoff', 'scheduleFetches'] },
     'xstate.done.actor.fetch.*': [

@@ -76,6 +76,15 @@ export interface SessionKeeperInput {
   peerId: string;
   videoId: string;
 }
+/**
+ * What the machine tells the keeper: `session.yield`, the holder's turn is over (release the slot, parked);
+ * `session.need`, whether the download lacks chunks none of its peers holds (sent with heartbeats while parked).
+ */
+export type SessionKeeperEvent =
+  | { type: 'session.yield' }
+  | { type: 'session.need'; need: boolean }
+  /** peers brought a chunk: a need counts only while they bring nothing */
+  | { type: 'session.progress' };
 
 /** Input of the `fetchChunk` actor (fromPromise → FetchChunkOutput; rejects with a FetchChunkFailure-like error). */
 export interface FetchChunkInput {

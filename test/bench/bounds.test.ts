@@ -1,7 +1,7 @@
-/** The fluid-model bounds (bench/lib/bounds.ts), against hand-computed cases. Pure. */
+/** The fluid-model bounds (lib/bounds.ts), against hand-computed cases. Pure. */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { fluidBounds } from '../../bench/lib/bounds.js';
+import { egressBound, fluidBounds } from '../../lib/bounds.js';
 
 const MiB = 1024 * 1024;
 const close = (a: number, b: number, what: string) => assert.ok(Math.abs(a - b) < 1e-9 * Math.max(1, Math.abs(b)), `${what}: ${a} vs ${b}`);
@@ -50,6 +50,24 @@ test('d_min: the slowest download can dominate either bound', () => {
   // a generous cap changes nothing; no cap = Infinity
   assert.equal(fluidBounds({ ...base, dmin: 100 * MiB }), fluidBounds(base));
   assert.equal(fluidBounds({ ...base, dmin: Infinity }), fluidBounds(base));
+});
+
+test('egress frontier: (N−1)·F/Σu_i at one copy, D_p2p from e* = N·u_s/(u_s+Σu_i) on, monotone between', () => {
+  const p = { N: 10, F: 32 * MiB, us: 4 * MiB, ui: 1 * MiB };
+  const dp2p = fluidBounds(p).D_p2p;
+  close(egressBound(p, 1), 28.8, 'one copy: 9 F over 10 MiB/s');
+  assert.ok(Math.abs(egressBound(p, 1) / dp2p - 1.26) < 0.005, 'the issue\'s 1.26');
+  assert.ok(Math.abs(egressBound({ ...p, N: 20 }, 1) / fluidBounds({ ...p, N: 20 }).D_p2p - 1.14) < 0.005, 'N = 20: 1.14');
+  const eStar = (10 * 4) / 14;
+  close(egressBound(p, eStar), dp2p, 'e* meets D_p2p');
+  close(egressBound(p, 5), dp2p, 'more egress buys nothing');
+  let prev = Infinity;
+  for (let e = 1; e <= 4; e += 0.25) {
+    const d = egressBound(p, e);
+    assert.ok(d <= prev + 1e-9 && d >= dp2p - 1e-9, `e=${e}: ${d}`);
+    prev = d;
+  }
+  assert.throws(() => egressBound(p, 0.5), /e ≥ 1/);
 });
 
 test('bad parameters are refused', () => {

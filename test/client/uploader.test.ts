@@ -1,6 +1,6 @@
 /**
  * The uploader's policies with a fake link (pure: no network): upload slots, interest-based unchoking, rejects
- * for choked peers, and round-robin block scheduling so a greedy peer cannot starve another.
+ * for choked peers, and whole chunks taking turns between peers so a greedy peer cannot starve another.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -31,7 +31,7 @@ const until = async (pred: () => boolean) => {
   assert.ok(pred(), 'condition reached');
 };
 
-test('a greedy peer with a deep queue does not starve another: blocks interleave', async () => {
+test('a greedy peer with a deep queue does not starve another: whole chunks take turns', async () => {
   const log: string[] = [];
   const up = createUploader({ enabled: true, slots: 4, rechokeMs: 60000, highWaterBytes: 1 << 20, maxQueued: 16 },
     { source, logger: createLogger('t', 'silent'), complete: () => true, wants: () => true });
@@ -42,9 +42,11 @@ test('a greedy peer with a deep queue does not starve another: blocks interleave
   for (let i = 0; i < 10; i++) up.onRequest('greedy', i);
   up.onRequest('modest', 20);
   await until(() => modest.sent.pieces.length === 4);
-  // modest's single chunk completed while greedy still had most of its ten queued
+  // modest's single chunk went out right after greedy's first, whole, while greedy still had nine queued
   const greedyBefore = log.slice(0, log.lastIndexOf('modest')).filter((p) => p === 'greedy').length;
-  assert.ok(greedyBefore <= 5, `greedy got ${greedyBefore} blocks before modest finished`);
+  assert.ok(greedyBefore <= 4, `greedy got ${greedyBefore} blocks before modest finished`);
+  const firstModest = log.indexOf('modest');
+  assert.equal(log.slice(firstModest, firstModest + 4), ['modest', 'modest', 'modest', 'modest'], 'one chunk at a time');
   await until(() => greedy.sent.pieces.length === 40);
   assert.is(up.stats().uploadedBytes, 11 * CHUNK);
   up.stop();

@@ -7,7 +7,7 @@ import { downloadMachine, toFetchFailure } from '../../machines/download/mod.js'
 import type {
   AssembleInput, AssembleOutput, DownloadEvent, DownloadInput, DownloadOutput, FetchChunkInput, FetchChunkOutput, FetchResult,
   FetchUrgentInput,
-  OpenSessionInput, OpenSessionOutput, ReleaseSessionInput, SessionKeeperInput, SwarmCommand, SwarmInput,
+  OpenSessionInput, OpenSessionOutput, ReleaseSessionInput, SessionKeeperEvent, SessionKeeperInput, SwarmCommand, SwarmInput,
 } from '../../machines/download/mod.js';
 
 export const CHUNK = 16 * 1024;
@@ -112,13 +112,15 @@ export function run(opts: Options) {
   const conc = { now: 0, max: 0 };
   let keeperSend: ((e: DownloadEvent) => void) | null = null;
   let keeperStopped = 0;
+  const keeperEvents: SessionKeeperEvent[] = [];
   let swarmSend: ((e: DownloadEvent) => void) | null = null;
   const swarmCommands: SwarmCommand[] = [];
   const machine = downloadMachine.provide({
     actors: {
       openSession: fromPromise<OpenSessionOutput, OpenSessionInput>(async ({ input, signal }) => opts.open!(input, signal)),
-      sessionKeeper: fromCallback<EventObject, SessionKeeperInput>(({ sendBack, input }) => {
+      sessionKeeper: fromCallback<SessionKeeperEvent, SessionKeeperInput>(({ sendBack, input, receive }) => {
         keeperInputs.push(input);
+        receive((e) => keeperEvents.push(e));
         keeperSend = sendBack;
         opts.keeper?.();
         return () => { keeperStopped++; };
@@ -170,6 +172,8 @@ export function run(opts: Options) {
     send: (e: DownloadEvent) => actor.send(e),
     releases,
     keeperInputs,
+    /** what the machine told the keeper (turn yields, need changes) */
+    keeperEvents,
     history,
     conc,
     done: () => toPromise(actor) as Promise<DownloadOutput>,

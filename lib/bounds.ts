@@ -42,3 +42,21 @@ export function fluidBounds(p: FluidParams): FluidBounds {
     D_p2p: Math.max(F / us, download, (N * F) / (us + sumUi)),
   };
 }
+
+/**
+ * The fluid bound when the origin may send at most e·F (the cost/time frontier, issue 11): N·F bytes must arrive;
+ * the origin sends e'·F of them (e' ≤ e, at u_s: e'·F/u_s), the peers the other (N − e')·F (at Σu_i), and every
+ * peer receives F (F/d_min). The best e' balances the first two, e* = N·u_s/(u_s + Σu_i), where the bound meets
+ * D_p2p; more egress than e*·F buys no time. At e = 1 it is (N − 1)·F/Σu_i (when u_s ≥ Σu_i/(N − 1)).
+ */
+export function egressBound(p: FluidParams, e: number): number {
+  if (!(e >= 1)) throw new RangeError('the origin sends every byte at least once: e ≥ 1');
+  const { N, F, us } = p;
+  const ui = typeof p.ui === 'number' ? new Array<number>(N).fill(p.ui) : p.ui;
+  const sumUi = ui.reduce((a, u) => a + u, 0);
+  const eStar = (N * us) / (us + sumUi);
+  const x = Math.min(e, Math.max(1, eStar));
+  const download = F / (p.dmin ?? Infinity);
+  const peers = sumUi > 0 ? ((N - x) * F) / sumUi : N > x ? Infinity : 0;
+  return Math.max((x * F) / us, peers, download);
+}

@@ -1,0 +1,52 @@
+/**
+ * Turns at the origin (swarm-aware, while others wait for a slot): each holder is told its share of the video
+ * (`lease.turnBytes`, the size over the sessions sharing it); once the origin sent it that many bytes, or has
+ * nothing left to send it (everything it lacks is declined as already in the swarm, or on its way from peers),
+ * the holder yields the slot and carries on with peers. One round of turns puts each part of the file into a
+ * different peer about once, and every client switches about twice instead of at every rotation.
+ *
+ * After its turn a client is parked at the origin: it is offered a slot again only when it needs one, i.e. it
+ * lacks chunks that none of its linked peers holds (a holder left, or never linked), and nobody waits who had no
+ * turn yet. Pure: the machine applies these rules; the session keeper carries them to the origin.
+ */
+import type { DownloadContext } from './context.js';
+import { PieceIndex } from './pieceIndex.js';
+
+/** Origin bytes under the slot (urgent grants are counted in `origin` too, but hold no slot). */
+const slotBytes = (ctx: DownloadContext) => (ctx.bytesBySource.origin ?? 0) - ctx.urgentBytes;
+
+/** Where a turn starts counting: now (on entering an origin state). */
+export const turnStart = (ctx: DownloadContext): Partial<DownloadContext> => ({ turnFrom: slotBytes(ctx) });
+
+/** The origin sent this turn's share: no new origin request (those already sent still finish). */
+export function shareSpent(ctx: DownloadContext): boolean {
+  const share = ctx.lease?.turnBytes ?? 0;
+  return share > 0 && slotBytes(ctx) - ctx.turnFrom >= share;
+}
+
+/**
+ * The holder's turn is over: it got its share, or the origin has nothing left to send it (everything it lacks
+ * was declined as in the swarm). The second also ends a slot given back to a parked client that needed one.
+ */
+export function turnOver(ctx: DownloadContext): boolean {
+  if (ctx.grant === null) return false;
+  if (shareSpent(ctx)) return true;
+  const share = ctx.lease?.turnBytes ?? 0;
+  return (share > 0 || ctx.turns > 0) && ctx.inFlight.length === 0 && ctx.backoff.length === 0 && ctx.declined.length > 0;
+}
+
+/**
+ * Missing chunks that none of the linked peers holds: only the origin (or an unlinked peer) can bring them. The
+ * keeper tells the origin only when this lasts and the peers brought nothing meanwhile (runner.ts).
+ */
+export function needsOrigin(ctx: DownloadContext): boolean {
+  const m = ctx.manifest;
+  if (m === null || ctx.haveCount === m.chunks.length) return false;
+  const idx = PieceIndex.of(ctx.peers);
+  if (idx && idx.count === m.chunks.length) return idx.unheld() > 0;
+  const holders = Object.values(ctx.peers);
+  for (let i = 0; i < m.chunks.length; i++) {
+    if (!ctx.have[i] && !holders.some((p) => p.have[i] === true)) return true;
+  }
+  return false;
+}

@@ -1,0 +1,88 @@
+/**
+ * Turns at the origin (machines/download/turns.ts) against fakes: a holder yields its slot once the origin sent it
+ * its share or has nothing left for it, goes on with peers (tag p2p), and tells the keeper when it lacks chunks
+ * none of its peers holds. Without a turn (no `turnBytes`), nothing changes.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { CHUNK, failure, granted, LEASE, makeManifest, manualFetch, run, until } from './harness.js';
+import type { PeerView } from '../../machines/download/peers.js';
+import { needsOrigin, turnOver } from '../../machines/download/turns.js';
+import type { DownloadContext } from '../../machines/download/mod.js';
+
+const swarmAware = (turnBytes?: number) => (m: ReturnType<typeof makeManifest>) =>
+  ({ ...granted(m), policy: 'swarm-aware' as const, lease: { ...LEASE, ...(turnBytes ? { turnBytes } : {}) } });
+
+test('a holder yields after its share: session.yield to the keeper, then p2p; peers bring the rest', async () => {
+  const m = makeManifest(8, CHUNK);
+  const f = manualFetch();
+  const r = run({ open: async () => swarmAware(2 * CHUNK)(m), fetch: f.impl, input: { parallel: 1 } });
+  for (let i = 0; i < 2; i++) {
+    await until(() => f.pending.size === 1, `origin request ${i + 1}`);
+    assert.equal(r.keeperEvents.filter((e) => e.type === 'session.yield'), [], 'no yield before the share is in');
+    [...f.pending.values()][0]!.resolve();
+  }
+  await until(() => r.history.includes('active.p2p'), 'p2p after the turn');
+  assert.equal(r.keeperEvents.filter((e) => e.type === 'session.yield').length, 1);
+  assert.is(r.actor.getSnapshot().context.grant, null, 'the grant goes with the slot');
+  assert.is(r.actor.getSnapshot().context.turns, 1);
+  // the origin is not asked again: a peer holding everything finishes the download
+  const before = r.calls.filter((c) => c.input.source === 'origin').length;
+  r.swarm({ type: 'peer.bitfield', peerId: 'a', have: new Array<boolean>(8).fill(true) });
+  r.swarm({ type: 'peer.unchoked', peerId: 'a' });
+  for (let i = 0; i < 40 && r.actor.getSnapshot().status !== 'done'; i++) {
+    await until(() => f.pending.size > 0 || r.actor.getSnapshot().status === 'done', 'next request');
+    for (const p of [...f.pending.values()]) p.resolve();
+  }
+  const out = await r.done();
+  assert.is(out.status, 'complete');
+  assert.is(r.calls.filter((c) => c.input.source === 'origin').length, before, 'no origin request after the yield');
+  assert.is(out.bytesBySource.origin, 2 * CHUNK);
+});
+
+test('without a turn the holder keeps the slot (and never yields)', async () => {
+  const m = makeManifest(4, CHUNK);
+  const r = run({ open: async () => swarmAware()(m) });
+  const out = await r.done();
+  assert.is(out.status, 'complete');
+  assert.is(out.bytesBySource.origin, 4 * CHUNK);
+  assert.equal(r.keeperEvents.filter((e) => e.type === 'session.yield'), []);
+  assert.not.ok(r.history.includes('active.p2p'));
+});
+
+test('the origin declining everything left ends a turn at once', async () => {
+  const m = makeManifest(2, CHUNK);
+  const r = run({ open: async () => swarmAware(100 * CHUNK)(m), delays: { declineDelay: 100000 },
+    fetch: async () => { throw failure('declined', '409 chunk_in_swarm'); } });
+  await until(() => r.history.includes('active.p2p'), 'p2p after the declines');
+  assert.equal(r.keeperEvents.filter((e) => e.type === 'session.yield').length, 1);
+  r.actor.send({ type: 'download.cancel' });
+  await r.done();
+});
+
+const ctxOf = (over: Partial<DownloadContext>): DownloadContext => ({
+  manifest: makeManifest(3), have: [false, false, false], haveCount: 0, peers: {}, grant: 'g', lease: null,
+  bytesBySource: {}, urgentBytes: 0, turnFrom: 0, turns: 0, inFlight: [], backoff: [], declined: [],
+  ...over,
+} as unknown as DownloadContext);
+const p = (have: boolean[]): PeerView => ({ have, haveCount: have.filter(Boolean).length, unchoked: true, failures: 0 });
+
+test('turnOver and needsOrigin: the rules on their own', () => {
+  assert.not.ok(turnOver(ctxOf({})), 'no lease, no turn');
+  assert.ok(turnOver(ctxOf({ lease: { ...LEASE, turnBytes: 10 }, bytesBySource: { origin: 10 } })));
+  assert.not.ok(turnOver(ctxOf({ lease: { ...LEASE, turnBytes: 10 }, bytesBySource: { origin: 10 }, turnFrom: 5 })));
+  assert.not.ok(turnOver(ctxOf({ lease: { ...LEASE, turnBytes: 10 }, bytesBySource: { origin: 12 }, urgentBytes: 5 })),
+    'urgent bytes hold no slot');
+  assert.ok(turnOver(ctxOf({ turns: 1, declined: [2] })), 'a parked client given the slot back yields when all is declined');
+  assert.not.ok(turnOver(ctxOf({ turns: 1, declined: [2], inFlight: [1] })));
+  assert.not.ok(turnOver(ctxOf({ declined: [2] })), 'never had a turn: declines alone do not end it');
+  assert.not.ok(turnOver(ctxOf({ lease: { ...LEASE, turnBytes: 10 }, bytesBySource: { origin: 99 }, grant: null })));
+
+  assert.ok(needsOrigin(ctxOf({})), 'nothing held by any peer');
+  assert.not.ok(needsOrigin(ctxOf({ peers: { a: p([true, true, true]) } })));
+  assert.ok(needsOrigin(ctxOf({ peers: { a: p([true, false, true]) } })));
+  assert.not.ok(needsOrigin(ctxOf({ peers: { a: p([true, false, true]) }, have: [false, true, false], haveCount: 1 })));
+  assert.not.ok(needsOrigin(ctxOf({ have: [true, true, true], haveCount: 3 })), 'complete');
+});
+
+test.run();
