@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { LightMyRequestResponse } from 'fastify';
-import type { Manifest, OpenGranted, OpenReply } from '../../protocol/mod.js';
+import type { Manifest, OpenGranted } from '../../protocol/mod.js';
+import { granted } from '../helpers/env.js';
 import { sha256Hex, signGrant } from '../../lib/hash.js';
 import { CHUNK_SIZE, errorCode, startFixture, type Fixture } from './fixture.js';
 
@@ -14,11 +15,6 @@ interface Ctx {
   a: OpenGranted;
 }
 const t = suite<Ctx>('gateway over real origin, leases and store');
-
-function granted(r: OpenReply): OpenGranted {
-  if (r.status !== 'granted') throw new Error(`expected a grant, got ${r.status}`);
-  return r;
-}
 
 t.before(async (ctx) => {
   ctx.fx = await startFixture();

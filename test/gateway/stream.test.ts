@@ -15,7 +15,8 @@ import { createGateway, type Gateway } from '../../gateway/mod.js';
 import { systemClock } from '../../lib/clock.js';
 import { sha256Hex, signGrant } from '../../lib/hash.js';
 import { createTokenBucket, type TokenBucket } from '../../lib/tokenbucket.js';
-import { URGENT_KIND, type Manifest, type OpenGranted, type OpenReply } from '../../protocol/mod.js';
+import { URGENT_KIND, type Manifest, type OpenGranted } from '../../protocol/mod.js';
+import { granted } from '../helpers/env.js';
 import type { ChunkStore } from '../../store/mod.js';
 import { CHUNK_SIZE, startFixture, type Fixture } from './fixture.js';
 
@@ -30,11 +31,6 @@ interface Ctx {
   beat: NodeJS.Timeout;
 }
 const t = suite<Ctx>('chunks streamed from the store');
-
-function granted(r: OpenReply): OpenGranted {
-  if (r.status !== 'granted') throw new Error(`expected a grant, got ${r.status}`);
-  return r;
-}
 
 t.before(async (ctx) => {
   ctx.fx = await startFixture();

@@ -12,6 +12,7 @@ import { createTracker, type Tracker } from '../../actors/tracker/mod.js';
 import { startNats, type NatsServerHandle } from '../../infra/nats.js';
 import { connectMintedPeer, minterFor, type PeerMinter } from '../../infra/peercreds.js';
 import { systemClock } from '../../lib/clock.js';
+import type { OpenGranted, OpenReply } from '../../protocol/mod.js';
 import { createLogger, type Logger } from '../../lib/logger.js';
 import { connectNats, type NatsConnection } from '../../lib/nats.js';
 import { ServiceRoles, type Manifest } from '../../protocol/mod.js';
@@ -114,4 +115,10 @@ export async function waitFor<T>(fn: () => T | Promise<T>, what: string, timeout
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
+}
+
+/** The open reply as a grant; anything else fails the test that expected one. */
+export function granted(r: OpenReply): OpenGranted {
+  if (r.status !== 'granted') throw new Error(`expected a grant, got ${r.status}`);
+  return r;
 }

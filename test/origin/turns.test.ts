@@ -8,8 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createOriginClient, type OriginClient } from '../../actors/origin/mod.js';
-import type { Manifest, OpenReply, SlotOffer } from '../../protocol/mod.js';
-import { startEnv, waitFor, type TestEnv } from '../helpers/env.js';
+import type { Manifest, SlotOffer } from '../../protocol/mod.js';
+import { granted, startEnv, waitFor, type TestEnv } from '../helpers/env.js';
 
 const t = suite<{ env: TestEnv; client: OriginClient; video: Manifest }>('origin turns (real nats-server)');
 
@@ -20,11 +20,6 @@ t.before(async (ctx) => {
   ctx.video = await ctx.env.publishVideo(randomBytes(1024 * 1024), { chunkSize: 64 * 1024 });
 });
 t.after(async ({ env }) => env.close());
-
-const granted = (r: OpenReply) => {
-  if (r.status !== 'granted') throw new Error(`expected a grant, got ${r.status}`);
-  return r;
-};
 
 t('a round of turns: shares that add up to the video, parked holders, the slot to whoever had no turn', async ({ env, client, video }) => {
   const offers = new Map<string, SlotOffer[]>();

@@ -12,23 +12,18 @@ import { createActivityPublisher, createGateway, createTelemetryAggregator } fro
 import { connectMintedPeer, minterFor } from '../../infra/peercreds.js';
 import { systemClock } from '../../lib/clock.js';
 import {
-  decode, encode, encodeBitfield, GatewayActivity, Subjects, type Manifest, type OpenGranted, type OpenReply,
+  decode, encode, encodeBitfield, GatewayActivity, Subjects, type Manifest,
   type PeerStatus,
 } from '../../protocol/mod.js';
 import { buildManifest, sha256Hex } from '../../lib/hash.js';
 import { CHUNK_SIZE, errorCode, startFixture, type Fixture } from '../gateway/fixture.js';
-import { waitFor } from '../helpers/env.js';
+import { granted, waitFor } from '../helpers/env.js';
 
 interface Ctx {
   fx: Fixture;
   video: Manifest;
 }
 const t = suite<Ctx>('security: gateway budgets, limits, telemetry, logs, catalog');
-
-const granted = (r: OpenReply): OpenGranted => {
-  if (r.status !== 'granted') throw new Error(`expected a grant, got ${r.status}`);
-  return r;
-};
 
 t.before(async (ctx) => {
   ctx.fx = await startFixture();
