@@ -28,6 +28,7 @@ import { egressBound, fluidBounds } from '../lib/bounds.js';
 import { countSwitches, percentile, runCrowd, writeRandomFile, type CrowdOptions, type CrowdResult } from './lib/crowd.js';
 import { FETCH_MODES } from './lib/metrics.js';
 import { plotSvg } from './lib/plot.js';
+import { timelineCsv } from './lib/timeline.js';
 
 const { values } = parseArgs({
   options: {
@@ -110,19 +111,6 @@ type Row = ReturnType<typeof figures>;
 const SWEEP_TARGETS = [1, 1.5, 2, 3];
 const FRONTIER_E = Array.from({ length: 41 }, (_, i) => 1 + i * 0.1);
 
-/** `--timeline FILE`: the crowd's 250 ms samples as CSV (t_ms, peer upload MiB/s, origin MiB/s, clients done). */
-function writeTimeline(path: string, r: CrowdResult) {
-  const lines = ['t_ms,upload_MiBps,origin_MiBps,done'];
-  for (let i = 1; i < r.timeline.length; i++) {
-    const a = r.timeline[i - 1]!;
-    const b = r.timeline[i]!;
-    const dt = (b.t - a.t) / 1000;
-    if (dt <= 0) continue;
-    lines.push(`${b.t},${((b.uploaded - a.uploaded) / dt / MiB).toFixed(2)},${((b.origin - a.origin) / dt / MiB).toFixed(2)},${b.done}`);
-  }
-  writeFileSync(path, lines.join('\n') + '\n');
-}
-
 const CSV_KEYS = ['policy', 'capacity', 'egress_target', 'N', 'F_bytes', 'u_s_Bps', 'u_i_Bps', 'D_s', 'median_s', 'D_p2p_s',
   'D_cs_s', 'D_bound_egress_s', 'ratio_D_p2p', 'ratio_D_bound_egress', 'origin_egress_over_F', 'p2p_share', 'switches',
   'switches_per_client_p50', 'upload_busy', 'resume_latency_ms_p50', 'setup_ms_p50',
@@ -155,7 +143,7 @@ async function main() {
       progress(`N=${N} F=${F} u_s=${us} u_i=${ui} policy=${policy} capacity=${capacity}` +
         (egressTarget !== undefined ? ` egress-target=${egressTarget}` : ''));
       const r = await runCrowd({ ...base, policy, capacity, ...(egressTarget !== undefined ? { egressTarget } : {}) });
-      if (values.timeline) writeTimeline(values.timeline, r);
+      if (values.timeline) writeFileSync(values.timeline, timelineCsv(r.timeline)); // --timeline FILE
       process.stdout.write(JSON.stringify({ bench: 'swarm', ...figures(r), git_commit: commit, measured_at: measuredAt }) + '\n');
       return;
     }

@@ -55,25 +55,43 @@ export function createTurns(init: TurnsInit, c: TurnsComponents): Turns {
   const told = new Map<string, number>();
   const eligible = (w: Waiter) => !w.parked || w.need === true;
 
-  /** The holder's share while the video has waiters (parked ones count); 0 while nobody waits: no turn. */
-  const turnBytesOf = (l: Lease, now: number): number => {
-    if (!init.swarmAware || l.videoBytes === undefined) return 0;
-    const waiters = store.waiters().filter((w) => w.value.expiresAt > now && w.value.videoId === l.videoId &&
-      w.value.sessionId !== l.sessionId);
-    if (waiters.length === 0) return 0;
-    // sessions by id: a holder that just parked may still show in the mirror as both
-    const sessions = new Set<string>([l.sessionId, ...waiters.map((w) => w.value.sessionId)]);
+  /** Per video: its live waiters (id → parked) and the ids of its live holders. */
+  type Crowd = { waiting: Map<string, boolean>; holders: Set<string> };
+  /** One pass over the wait list and the slots: what every holder's share is cut from. */
+  const crowds = (now: number): Map<string, Crowd> => {
+    const out = new Map<string, Crowd>();
+    const of = (videoId: string) => {
+      const v = out.get(videoId) ?? { waiting: new Map<string, boolean>(), holders: new Set<string>() };
+      out.set(videoId, v);
+      return v;
+    };
+    for (const w of store.waiters()) if (w.value.expiresAt > now) of(w.value.videoId).waiting.set(w.value.sessionId, w.value.parked === true);
     for (let i = 0; i < init.capacity; i++) {
       const e = store.lease(i);
-      if (e && e.value.expiresAt > now && e.value.videoId === l.videoId) sessions.add(e.value.sessionId);
+      if (e && e.value.expiresAt > now) of(e.value.videoId).holders.add(e.value.sessionId);
     }
-    const n = sessions.size;
-    const k = Math.min(n, 1 + waiters.filter((w) => w.value.parked === true).length);
-    return Math.ceil((l.videoBytes * (init.egressTarget ?? 1) * 2 * k) / (n * (n + 1)));
+    return out;
   };
 
+  /** The holder's share while the video has waiters (parked ones count); 0 while nobody waits: no turn. */
+  const turnBytesOf = (l: Lease, crowd: Crowd | undefined): number => {
+    if (!init.swarmAware || l.videoBytes === undefined || !crowd) return 0;
+    // the holder itself may still show as a waiter (it just parked, or was just handed the slot)
+    const selfWaiting = crowd.waiting.get(l.sessionId);
+    const others = crowd.waiting.size - (selfWaiting === undefined ? 0 : 1);
+    if (others === 0) return 0;
+    // sessions by id: a holder that just parked may still show in the mirror as both
+    let n = crowd.waiting.size + (selfWaiting === undefined ? 1 : 0);
+    for (const h of crowd.holders) if (h !== l.sessionId && !crowd.waiting.has(h)) n++;
+    let parked = 0;
+    for (const p of crowd.waiting.values()) if (p) parked++;
+    const k = Math.min(n, 1 + parked - (selfWaiting === true ? 1 : 0));
+    return Math.ceil((l.videoBytes * (init.egressTarget ?? 1) * 2 * k) / (n * (n + 1)));
+  };
+  const turnNow = (l: Lease, now: number) => turnBytesOf(l, crowds(now).get(l.videoId));
+
   const leaseInfo = (slot: number, l: Lease): LeaseInfo => {
-    const turnBytes = turnBytesOf(l, c.clock.now());
+    const turnBytes = turnNow(l, c.clock.now());
     return { slot, expiresAt: l.expiresAt, ttlMs: init.leaseTtlMs, ...(turnBytes > 0 ? { turnBytes } : {}) };
   };
 
@@ -90,22 +108,24 @@ export function createTurns(init: TurnsInit, c: TurnsComponents): Turns {
   return {
     eligible,
     leaseInfo,
-    offered: (l, now) => told.set(l.sessionId, turnBytesOf(l, now)),
+    offered: (l, now) => told.set(l.sessionId, turnNow(l, now)),
     tell(now) {
       if (!init.swarmAware) return;
+      const all = crowds(now); // once per sweep, not once per holder
       const holding = new Set<string>();
       for (let i = 0; i < init.capacity; i++) {
         const e = store.lease(i);
         if (!e || e.value.expiresAt <= now) continue;
         const l = e.value;
         holding.add(l.sessionId);
-        const turn = turnBytesOf(l, now);
+        const turn = turnBytesOf(l, all.get(l.videoId));
         const before = told.get(l.sessionId) ?? 0;
         // a turn starts, or shrank by a quarter (a crowd queues over a few sweeps): a handful of pushes per turn
         if (turn === 0 || (before > 0 && turn > 0.75 * before)) continue;
         told.set(l.sessionId, turn);
         c.push(l.peerId, PeerEvents.slotOffered, {
-          sessionId: l.sessionId, videoId: l.videoId, grant: c.grantFor(i, l), lease: leaseInfo(i, l),
+          sessionId: l.sessionId, videoId: l.videoId, grant: c.grantFor(i, l),
+          lease: { slot: i, expiresAt: l.expiresAt, ttlMs: init.leaseTtlMs, turnBytes: turn },
         });
       }
       for (const s of [...told.keys()]) if (!holding.has(s)) told.delete(s);

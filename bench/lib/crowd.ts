@@ -9,9 +9,8 @@
  * node-datachannel's teardown is process-wide: pass one `rtc` host when running several crowds in one process
  * (and shut it down once at the end); without one, the crowd makes its own and shuts it down when done.
  */
-import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, createWriteStream, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { InspectionEvent } from 'xstate';
@@ -30,8 +29,11 @@ import type { NatsConnection } from '../../lib/nats.js';
 import { createTokenBucket } from '../../lib/tokenbucket.js';
 import type { Manifest, OriginPolicy } from '../../protocol/mod.js';
 import { egressBound, fluidBounds } from '../../lib/bounds.js';
+import { procCpuSeconds } from './cpu.js';
+import { startSampler, type CrowdSample } from './timeline.js';
 
 export { countSwitches, median, percentile, resumeLatencies } from './metrics.js';
+export type { CrowdSample } from './timeline.js';
 import { countSwitches, median, resumeLatencies } from './metrics.js';
 
 export interface CrowdOptions {
@@ -154,15 +156,6 @@ export interface CrowdResult {
   timeline: CrowdSample[];
 }
 
-/** One moment of a crowd: cumulative bytes the peers uploaded and the origin sent, and clients done. */
-export interface CrowdSample {
-  /** ms since the crowd start */
-  t: number;
-  uploaded: number;
-  origin: number;
-  done: number;
-}
-
 export async function sha256OfFile(path: string): Promise<string> {
   const h = createHash('sha256');
   for await (const b of createReadStream(path)) h.update(b as Buffer);
@@ -176,28 +169,6 @@ export async function writeRandomFile(path: string, size: number): Promise<void>
     if (!out.write(randomBytes(Math.min(piece, left)))) await new Promise<void>((r) => out.once('drain', () => r()));
   }
   await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
-}
-
-let clockTicks: number | null = null;
-/** CPU seconds (user + system) of a process from /proc/<pid>/stat; null where unavailable. */
-function procCpuSeconds(pid: number | undefined): number | null {
-  if (!pid) return null;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // fields after the command name (which may contain spaces): state is field 3, utime 14, stime 15
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ticks = Number(rest[11]) + Number(rest[12]);
-    if (clockTicks === null) {
-      try {
-        clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-      } catch {
-        clockTicks = 100;
-      }
-    }
-    return Number.isFinite(ticks) ? ticks / clockTicks : null;
-  } catch {
-    return null;
-  }
 }
 
 const perClient = (v: number | number[] | undefined, n: number, what: string): number[] | null => {
@@ -320,22 +291,18 @@ export async function runCrowd(opts: CrowdOptions): Promise<CrowdResult> {
       })();
     }
 
-    const timeline: CrowdSample[] = [];
-    const sample = () => timeline.push({
-      t: Math.round(performance.now() - t0),
+    const sampler = startSampler(t0, () => ({
       uploaded: clients.reduce((a, c) => a + c.node.swarm.stats().uploadedBytes, 0),
       origin: stack!.gateway.stats().chunkBytesTotal,
       done: clients.filter((c) => c.result.doneMs !== null).length,
-    });
-    const sampler = setInterval(sample, 250);
+    }));
     let timer: NodeJS.Timeout | null = null;
     const timedOut = await Promise.race([
       Promise.all(clients.map((c) => c.settled)).then(() => false),
       new Promise<boolean>((r) => (timer = setTimeout(() => r(true), timeoutMs))),
     ]);
     if (timer) clearTimeout(timer);
-    clearInterval(sampler);
-    sample();
+    const timeline = sampler.stop();
     const wallMs = timedOut ? performance.now() - t0 : lastSettled;
     const cpu = process.cpuUsage(cpu0);
     const nats1 = procCpuSeconds(nats.process.pid);
