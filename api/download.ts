@@ -96,10 +96,12 @@ export async function download(videoId: string, o: DownloadOptions = {}): Promis
   const ctx = await connectPeer(videoId, o, 'download');
   const { manifest, peerId, logger } = ctx;
   let lock: PartLock | undefined;
+  let opened: PartialDownload | undefined;
   try {
     const outPath = o.output ?? safeName(manifest.name, videoId);
     lock = await acquirePartLock(partialDirFor(outPath));
     const partial = await openPartial(partialDirFor(outPath), manifest);
+    opened = partial;
     const resumed = partial.have().length;
     const source = partialSource(partial);
     // the machines' transitions, for the gateway's /inspector (bounded batches, a few per second at most)
@@ -176,12 +178,14 @@ export async function download(videoId: string, o: DownloadOptions = {}): Promis
         inspector?.stop();
         await node.stop().catch((err) => logger.warn('stopping the swarm failed', { err }));
         if (staying && o.keepPartial !== true && mode === 'complete') await partial.remove().catch(() => {});
+        await partial.close();
         await held.release();
         await ctx.peer.close();
         events.clear();
       },
     };
   } catch (err) {
+    await opened?.close();
     await lock?.release();
     await ctx.peer.close();
     throw err;

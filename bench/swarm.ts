@@ -6,7 +6,7 @@
  *
  *   npm run -s bench:swarm -- [--peers 10] [--size-mib 32] [--origin-up-mibps 4] [--peer-up-mibps 1]
  *       [--policy swarm-aware|server-first] [--capacity N] [--down-mibps D] [--chunk-kib 256] [--timeout-s T]
- *       [--egress-target E] [--timeline FILE.csv]
+ *       [--egress-target E] [--timeline FILE.csv] [--mtu 4000|0]
  *   npm run -s bench:swarm -- --sweep [--out bench/out] [same parameters]
  *
  * Prints one JSON line, last on stdout. `--sweep` measures the operator's knob along the cost/time frontier
@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { createRtcHost } from '../client/p2p/rtc.js';
+import { createRtcHost, LOOPBACK_MTU } from '../client/p2p/rtc.js';
 import { createLogger, type LogLevel } from '../lib/logger.js';
 import type { OriginPolicy } from '../protocol/mod.js';
 import { gitCommit } from './lib/git.js';
@@ -36,6 +36,7 @@ const { values } = parseArgs({
     'peer-up-mibps': { type: 'string' }, policy: { type: 'string' }, capacity: { type: 'string' },
     'down-mibps': { type: 'string' }, 'chunk-kib': { type: 'string' }, 'timeout-s': { type: 'string' },
     sweep: { type: 'boolean' }, out: { type: 'string' }, timeline: { type: 'string' }, 'egress-target': { type: 'string' },
+    mtu: { type: 'string' },
   },
 });
 const MiB = 1024 * 1024;
@@ -56,6 +57,9 @@ if (policyArg !== 'swarm-aware' && policyArg !== 'server-first') throw new Error
 const policy: OriginPolicy = policyArg;
 const capacity = num('capacity', values.capacity, N, (x) => Number.isInteger(x) && x >= 0);
 const egressTarget = values['egress-target'] === undefined ? undefined : num('egress-target', values['egress-target'], 1, (x) => x >= 1);
+// every link is on 127.0.0.1: packets as large as loopback allows (rtc.ts LOOPBACK_MTU), so the transport's
+// per-packet CPU does not stand in for bandwidth when N peers share this machine's cores; 0: libdatachannel's own
+const mtu = num('mtu', values.mtu, LOOPBACK_MTU, (x) => Number.isInteger(x) && x >= 0);
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const outDir = values.out ? resolve(values.out) : join(root, 'bench', 'out');
 const logger = createLogger('bench', (process.env.SWITCHYARD_LOG as LogLevel | undefined) ?? 'error');
@@ -128,7 +132,7 @@ function progress(line: string) {
 async function main() {
   const commit = gitCommit();
   const measuredAt = new Date().toISOString();
-  const rtc = createRtcHost({ bindAddress: '127.0.0.1', logger });
+  const rtc = createRtcHost({ bindAddress: '127.0.0.1', ...(mtu ? { mtu } : {}), logger });
   const tmp = mkdtempSync(join(tmpdir(), 'sy-bench-swarm-'));
   process.once('exit', () => rmSync(tmp, { recursive: true, force: true }));
   const base: Omit<CrowdOptions, 'policy' | 'capacity'> = {
@@ -144,7 +148,7 @@ async function main() {
         (egressTarget !== undefined ? ` egress-target=${egressTarget}` : ''));
       const r = await runCrowd({ ...base, policy, capacity, ...(egressTarget !== undefined ? { egressTarget } : {}) });
       if (values.timeline) writeFileSync(values.timeline, timelineCsv(r.timeline)); // --timeline FILE
-      process.stdout.write(JSON.stringify({ bench: 'swarm', ...figures(r), git_commit: commit, measured_at: measuredAt }) + '\n');
+      process.stdout.write(JSON.stringify({ bench: 'swarm', ...figures(r), rtc_mtu: mtu || null, git_commit: commit, measured_at: measuredAt }) + '\n');
       return;
     }
     // one source file for the whole sweep
@@ -191,7 +195,7 @@ async function main() {
       refY: [{ at: 1, label: 'egress = F' }],
       note: `u_s=${MiBs(us)} MiB/s, u_i=${MiBs(ui)} MiB/s${di ? `, d_i=${MiBs(di)} MiB/s` : ''}; commit ${commit ?? '?'}; ${measuredAt}`,
     }));
-    process.stdout.write(JSON.stringify({ bench: 'swarm-sweep', sweep: rows, csv, svg, git_commit: commit,
+    process.stdout.write(JSON.stringify({ bench: 'swarm-sweep', sweep: rows, rtc_mtu: mtu || null, csv, svg, git_commit: commit,
       measured_at: measuredAt }) + '\n');
   } finally {
     rtc.shutdown();

@@ -48,9 +48,10 @@ try {
   const beat = setInterval(() => void hOrigin.heartbeat(open.sessionId, holder.peerId).catch(() => {}), 1000);
   const viewer = await stack.connectPeer({ label: 'viewer' });
   const out = join(dir, 'out.bin');
+  const partial = await openPartial(partialDirFor(out), m);
   const run = runDownload({ videoId: m.videoId, peerId: viewer.peerId, gateway: stack.gatewayUrl, outPath: out,
     streaming: { urgentChunks: WINDOW, bufferChunks: 2 * WINDOW } },
-  { origin: createOriginClient(viewer.nc), partial: await openPartial(partialDirFor(out), m), logger: createLogger('viewer', 'error') });
+  { origin: createOriginClient(viewer.nc), partial, logger: createLogger('viewer', 'error') });
   while (!run.snapshot().hasTag('p2p')) await sleep(5);
   const have = () => run.snapshot().context.have;
   const lat: number[] = [];
@@ -66,6 +67,7 @@ try {
   const slotless = run.snapshot().context.grant === null;
   run.cancel();
   await run.done;
+  await partial.close();
   clearInterval(beat);
   lat.sort((a, b) => a - b);
   const q = (f: number) => Math.round(lat[Math.min(lat.length - 1, Math.floor(f * lat.length))] ?? NaN);

@@ -1,21 +1,26 @@
 /**
- * On-disk state of one download: `<output>.part/` holds the manifest and every verified chunk as its own file,
- * so an interrupted download resumes without re-fetching what it already verified (chunks are re-hashed on
- * resume; a damaged file is dropped and fetched again). Chunk writes are atomic (temp + rename), chunks are
- * re-verified whenever they are read (for upload or assembly), and the output file appears only complete and
- * only after its root hash was checked (client/assemble.ts).
+ * On-disk state of one download. `<output>.part/` holds the manifest, `data` (the output file being built: each
+ * verified chunk is written in place at its offset) and `have` (a journal of the chunks written, one u32 each,
+ * appended after the chunk's bytes). An interrupted download resumes without re-fetching what it verified: the
+ * journal's chunks are re-hashed on open and one that no longer matches (torn by a crash, changed on disk) is
+ * fetched again. Chunks are re-verified whenever they are read (for upload or playback), and the output file
+ * appears only complete and only after its root hash was checked: finishing is a sync, one hashing pass and a
+ * rename of `data` (client/assemble.ts), not a copy. Hashing runs in the thread pool, and the two files stay
+ * open for the download's life (`close()`), so a chunk costs a write and a journal append, not a file of its own.
  *
  * Callers hold the directory's lock (client/partlock.ts) while it is open: nothing here guards against a second
  * process writing the same directory.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { mkdir, open, readdir, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  BadManifestError, ChunkCorruptError, ChunkMissingError, decode, LockedError, Manifest, MAX_MANIFEST_MESSAGE_BYTES,
+  BadManifestError, ChunkCorruptError, ChunkMissingError, chunkLength, decode, LockedError, Manifest,
+  MAX_MANIFEST_MESSAGE_BYTES,
 } from '../protocol/mod.js';
-import { checkManifest, verifyChunk } from '../lib/hash.js';
-import { assembleFile } from './assemble.js';
+import { checkManifest, verifyChunkAsync } from '../lib/hash.js';
+import { finishInPlace, readAt } from './assemble.js';
 
 export interface PartialDownload {
   readonly dir: string;
@@ -35,8 +40,11 @@ export interface PartialDownload {
    * reason when aborted. For readers that follow a running download (client/play/); callers bound how many wait.
    */
   whenChunk(index: number, signal?: AbortSignal): Promise<void>;
-  /** writes the complete file to `outPath` atomically, after checking its root hash */
+  /** makes the complete file `outPath` (a rename of `data`), after syncing it and checking its root hash */
   assemble(outPath: string): Promise<void>;
+  /** closes the files (after `assemble`, reads go on working until then: the same file under its new name) */
+  close(): Promise<void>;
+  /** closes and deletes the directory (the output, once assembled, is not in it) */
   remove(): Promise<void>;
 }
 
@@ -80,26 +88,32 @@ async function saveManifest(dir: string, manifest: Manifest): Promise<void> {
   await rename(tmp, manifestPathOf(dir));
 }
 
-/** Scans `dir` for verified chunks of `manifest`; a foreign or damaged chunk file is deleted. */
-export async function scanVerified(dir: string, manifest: Manifest): Promise<number[]> {
-  const out: number[] = [];
-  let names: string[] = [];
-  try {
-    names = await readdir(join(dir, 'chunks'));
-  } catch {
-    return out;
+const DATA = 'data';
+const JOURNAL = 'have';
+/** the layout before chunks were written in place: one file per chunk, read once into `data` and removed */
+const OLD_CHUNKS = 'chunks';
+
+const u32 = (i: number) => {
+  const b = Buffer.allocUnsafe(4);
+  b.writeUInt32LE(i, 0);
+  return b;
+};
+
+/** The journal's chunk indexes below `count` (a torn last entry is ignored), or none without a journal. */
+async function journalled(dir: string, count: number): Promise<number[]> {
+  const bytes = await readFile(join(dir, JOURNAL)).catch(() => Buffer.alloc(0));
+  const out = new Set<number>();
+  for (let o = 0; o + 4 <= bytes.length; o += 4) {
+    const i = bytes.readUInt32LE(o);
+    if (i < count) out.add(i);
   }
-  for (const name of names) {
-    const index = Number(name);
-    const p = join(dir, 'chunks', name);
-    if (!/^\d+$/.test(name) || index >= manifest.chunks.length) {
-      await rm(p, { force: true });
-      continue;
-    }
-    if (verifyChunk(manifest, index, await readFile(p))) out.push(index);
-    else await rm(p, { force: true });
+  return [...out];
+}
+
+async function writeAt(fh: FileHandle, data: Uint8Array, position: number): Promise<void> {
+  for (let off = 0; off < data.byteLength;) {
+    off += (await fh.write(data, off, data.byteLength - off, position + off)).bytesWritten;
   }
-  return out.sort((a, b) => a - b);
 }
 
 export async function openPartial(dir: string, manifest: Manifest): Promise<PartialDownload> {
@@ -111,10 +125,64 @@ export async function openPartial(dir: string, manifest: Manifest): Promise<Part
     throw new LockedError(`${dir} holds a partial download of another video (${prev.videoId}, ` +
       `${JSON.stringify(prev.name)}); choose another output with -o, or remove ${dir} to start over`);
   }
-  await mkdir(join(dir, 'chunks'), { recursive: true });
+  await mkdir(dir, { recursive: true });
   if (!prev) await saveManifest(dir, manifest);
-  const have = new Set(await scanVerified(dir, manifest));
-  const chunkPath = (i: number) => join(dir, 'chunks', String(i));
+  const count = manifest.chunks.length;
+  let dataPath = join(dir, DATA);
+  // not 'a+': positional writes to an O_APPEND file land at its end on Linux
+  const file = await open(dataPath, constants.O_RDWR | constants.O_CREAT, 0o644);
+  const have = new Set<number>();
+  let journal: FileHandle;
+  try {
+    if ((await file.stat()).size !== manifest.size) await file.truncate(manifest.size);
+    const readAtIndex = async (index: number): Promise<Uint8Array> => {
+      const buf = new Uint8Array(chunkLength(manifest, index));
+      const got = await readAt(file, buf, buf.byteLength, index * manifest.chunkSize);
+      return got === buf.byteLength ? buf : buf.subarray(0, got);
+    };
+    for (const i of await journalled(dir, count)) if (await verifyChunkAsync(manifest, i, await readAtIndex(i))) have.add(i);
+    for (const name of await readdir(join(dir, OLD_CHUNKS)).catch(() => [] as string[])) {
+      const index = Number(name);
+      if (!/^\d+$/.test(name) || index >= count || have.has(index)) continue;
+      const data = await readFile(join(dir, OLD_CHUNKS, name));
+      if (!(await verifyChunkAsync(manifest, index, data))) continue;
+      await writeAt(file, data, index * manifest.chunkSize);
+      have.add(index);
+    }
+    // a fresh journal of exactly the verified chunks (dropping torn, stale and repeated entries), then appends
+    const tmp = join(dir, `${JOURNAL}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+    const fresh = await open(tmp, 'wx');
+    try {
+      await fresh.writeFile(Buffer.concat([...have].map(u32)));
+      await fresh.sync();
+    } finally {
+      await fresh.close();
+    }
+    await rename(tmp, join(dir, JOURNAL));
+    await rm(join(dir, OLD_CHUNKS), { recursive: true, force: true });
+    journal = await open(join(dir, JOURNAL), 'a');
+    return partialOver({ dir, manifest, file, journal, have, readAtIndex,
+      dataPath: () => dataPath, moved: (to) => (dataPath = to) });
+  } catch (err) {
+    await file.close().catch(() => {});
+    throw err;
+  }
+}
+
+interface PartialFiles {
+  dir: string;
+  manifest: Manifest;
+  file: FileHandle;
+  journal: FileHandle;
+  have: Set<number>;
+  readAtIndex(index: number): Promise<Uint8Array>;
+  dataPath(): string;
+  moved(to: string): void;
+}
+
+function partialOver(f: PartialFiles): PartialDownload {
+  const { dir, manifest, file, journal, have } = f;
+  let closed = false;
   const waiters = new Map<number, Set<() => void>>();
   const wake = (index: number) => {
     const set = waiters.get(index);
@@ -142,13 +210,18 @@ export async function openPartial(dir: string, manifest: Manifest): Promise<Part
     });
   };
   const readChunk = async (index: number): Promise<Uint8Array> => {
-    if (!have.has(index)) throw new ChunkMissingError(manifest.chunks[index] ?? String(index));
-    const data = new Uint8Array(await readFile(chunkPath(index)).catch(() => new Uint8Array(0)));
-    if (verifyChunk(manifest, index, data)) return data;
+    if (!have.has(index) || closed) throw new ChunkMissingError(manifest.chunks[index] ?? String(index));
+    const data = await f.readAtIndex(index).catch(() => new Uint8Array(0));
+    if (await verifyChunkAsync(manifest, index, data)) return data;
+    // the journal still names it: the next open re-hashes it and drops it there too
     have.delete(index);
-    await rm(chunkPath(index), { force: true });
     throw new ChunkCorruptError(`chunk ${index} in ${dir} changed on disk after it was verified; ` +
       'dropped, it will be fetched again');
+  };
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    await Promise.all([file.close().catch(() => {}), journal.close().catch(() => {})]);
   };
   return {
     dir,
@@ -157,24 +230,27 @@ export async function openPartial(dir: string, manifest: Manifest): Promise<Part
     hasChunk: (i) => have.has(i),
     // no fsync per chunk: a chunk torn by a crash fails its hash on resume and is fetched again
     async writeChunk(index, data) {
-      if (!verifyChunk(manifest, index, data)) return false;
-      const tmp = `${chunkPath(index)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-      await writeFile(tmp, data);
-      await rename(tmp, chunkPath(index));
+      if (!(await verifyChunkAsync(manifest, index, data))) return false;
+      if (have.has(index)) return true;
+      await writeAt(file, data, index * manifest.chunkSize);
+      await journal.write(u32(index));
       have.add(index);
       wake(index);
       return true;
     },
     readChunk,
     whenChunk,
-    assemble: (outPath) => assembleFile(manifest, {
-      readChunk,
-      readRaw: async (index) => {
-        if (!have.has(index)) throw new ChunkMissingError(manifest.chunks[index] ?? String(index));
-        return new Uint8Array(await readFile(chunkPath(index)).catch(() => new Uint8Array(0)));
-      },
-    }, outPath),
+    async assemble(outPath) {
+      for (let i = 0; i < manifest.chunks.length; i++) {
+        if (!have.has(i)) throw new ChunkMissingError(manifest.chunks[i] ?? String(i));
+      }
+      if (f.dataPath() === outPath) return;
+      await finishInPlace(manifest, { path: f.dataPath(), file, drop: (i) => have.delete(i) }, outPath);
+      f.moved(outPath);
+    },
+    close,
     async remove() {
+      await close();
       await rm(dir, { recursive: true, force: true });
     },
   };

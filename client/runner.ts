@@ -115,6 +115,9 @@ export function sessionKeeperActor(origin: Pick<OriginClient, 'heartbeat' | 'onP
   });
 }
 
+/** how long a have may wait for others to share its step: a tenth of a 256 KiB chunk's time at 1 MiB/s */
+const HAVE_BATCH_MS = 25;
+
 /** `swarm`: the swarm's `peer.*` events into the machine, its `swarm.ban` commands out to the swarm. */
 export function swarmActor(swarm: Swarm | undefined) {
   return fromCallback<EventObject, SwarmInput>(({ sendBack, receive }) => {
@@ -123,7 +126,28 @@ export function swarmActor(swarm: Swarm | undefined) {
       const command = cmd as SwarmCommand;
       if (command.type === 'swarm.ban') swarm.ban(command.peerId, command.reason);
     });
-    return swarm.subscribe((e) => sendBack(e));
+    // a swarm sends N−1 haves for every chunk it completes: those of one moment go in as one `peer.haves`, so the
+    // machine takes one step (and one pick) for them, not one each. Any other event goes after the haves before it.
+    const haves: Array<{ peerId: string; index: number }> = [];
+    let timer: ReturnType<typeof setTimeout> | null = null;
+    const flush = () => {
+      if (timer) clearTimeout(timer);
+      timer = null;
+      if (haves.length > 0) sendBack({ type: 'peer.haves', haves: haves.splice(0) });
+    };
+    const unsubscribe = swarm.subscribe((e) => {
+      if (e.type === 'peer.have') {
+        haves.push({ peerId: e.peerId, index: e.index });
+        timer ??= setTimeout(flush, HAVE_BATCH_MS);
+        return;
+      }
+      flush();
+      sendBack(e);
+    });
+    return () => {
+      if (timer) clearTimeout(timer);
+      unsubscribe();
+    };
   });
 }
 

@@ -42,6 +42,9 @@ export async function connectNats(url: string, name: string, creds?: NatsCredent
     return await connect({
       // a cluster is given as comma-separated URLs: try them all at connect (gossip adds the rest later)
       servers: url.split(',').map((u) => u.trim()).filter(Boolean), name: creds?.name ?? name, maxReconnectAttempts: -1, reconnectTimeWait: 250,
+      // no stack captured per request (an Error built for every request, in case it times out): errors are
+      // wrapped with their own context where they are parsed, and a swarm makes thousands of requests
+      noAsyncTraces: true,
       ...(creds ? { authenticator: natsAuthenticator(creds), ignoreAuthErrorAbort: true } : {}),
       ...(creds?.inboxPrefix ? { inboxPrefix: creds.inboxPrefix } : {}),
     });

@@ -29,7 +29,7 @@ export async function connectWebPeer(opts: { gateway: string; wsUrl: string; lab
   try {
     const nc = await wsconnect({
       servers: opts.wsUrl, name: creds.name ?? identity.peerId, maxReconnectAttempts: -1, reconnectTimeWait: 250,
-      authenticator: natsAuthenticator(creds), ignoreAuthErrorAbort: true,
+      authenticator: natsAuthenticator(creds), ignoreAuthErrorAbort: true, noAsyncTraces: true, // as lib/nats.ts
       ...(creds.inboxPrefix ? { inboxPrefix: creds.inboxPrefix } : {}),
     });
     markOnce('nats');

@@ -19,7 +19,7 @@ import { ingestFile } from '../../actors/ingest/ingest.js';
 import { runDownload, stateName, type DownloadResult } from '../../client/download.js';
 import { createPeerNode, type PeerNode } from '../../client/p2p/peer.js';
 import { modeOfSnapshot, type DownloadMode } from '../../machines/download/machine.js';
-import { createRtcHost, type RtcHost } from '../../client/p2p/rtc.js';
+import { createRtcHost, LOOPBACK_MTU, type RtcHost } from '../../client/p2p/rtc.js';
 import { partialSource } from '../../client/p2p/sources.js';
 import { openPartial, partialDirFor, type PartialDownload } from '../../client/partial.js';
 import { startStack, type Stack } from '../../client/stack.js';
@@ -200,7 +200,7 @@ export async function runCrowd(opts: CrowdOptions): Promise<CrowdResult> {
   const removeDir = () => rmSync(dir, { recursive: true, force: true });
   process.once('exit', removeDir); // an interrupted run leaves no temp files either
   const ownRtc = !opts.rtc;
-  const rtc = opts.rtc ?? createRtcHost({ bindAddress: '127.0.0.1', logger: logger.child('rtc') });
+  const rtc = opts.rtc ?? createRtcHost({ bindAddress: '127.0.0.1', mtu: LOOPBACK_MTU, logger: logger.child('rtc') });
   let nats: NatsServerHandle | null = null;
   let stack: Stack | null = null;
   const clients: Client[] = [];
@@ -367,6 +367,7 @@ export async function runCrowd(opts: CrowdOptions): Promise<CrowdResult> {
   } finally {
     for (const c of clients) {
       await c.node.stop().catch(() => {});
+      await c.partial.close().catch(() => {});
       await c.nc.close().catch(() => {});
     }
     if (ownRtc) {

@@ -27,6 +27,12 @@ export interface RtcHostOptions {
   iceServers?: string[];
   /** restrict ICE to this local address (tests and benchmarks: 127.0.0.1) */
   bindAddress?: string;
+  /**
+   * largest UDP payload libdatachannel sends (default its own, 1280: safe on any internet path). Only for
+   * links that stay on loopback, where the path MTU is 64 KiB: SCTP + DTLS cost per packet, so 4000 takes about
+   * 40 % of the CPU per byte (measured in bench/README.md); above ~4100 links never open (libjuice drops them)
+   */
+  mtu?: number;
   /** send-buffer low-water mark that fires onDrain */
   lowWaterBytes?: number;
   /** rewrite offers to `a=setup:active` (default true; false only to measure the DTLS race, bench:peer-link) */
@@ -38,6 +44,9 @@ export interface RtcHostOptions {
   logger: Logger;
 }
 
+
+/** `mtu` for hosts whose links all stay on 127.0.0.1 (benches): the largest that opens, with a margin */
+export const LOOPBACK_MTU = 4000;
 
 export function createRtcHost(hostOpts: RtcHostOptions): RtcHost {
   const log = hostOpts.logger;
@@ -62,6 +71,7 @@ export function createRtcHost(hostOpts: RtcHostOptions): RtcHost {
       iceServers: hostOpts.iceServers ?? [],
       ...(hostOpts.bindAddress ? { bindAddress: hostOpts.bindAddress } : {}),
       enableIceUdpMux: false,
+      ...(hostOpts.mtu ? { mtu: hostOpts.mtu } : {}),
     });
     const native = ledger.track(opts.remotePeerId, pc, () => guard('onReleased', () => opts.events.onReleased?.()));
     let dc: DataChannel | null = null;

@@ -29,7 +29,7 @@ import type { ChunkSource, RtcHost, SwarmContent } from './types.js';
 import { remoteLacking, remoteWants } from './interest.js';
 import { createUploader } from './uploader.js';
 
-export type SwarmEvent = Extract<DownloadEvent, { type: `peer.${string}` }>;
+export type SwarmEvent = Exclude<Extract<DownloadEvent, { type: `peer.${string}` }>, { type: 'peer.haves' }>;
 
 export interface SwarmInit {
   videoId: string;

@@ -171,6 +171,16 @@ export function peerFetchFailure(ctx: DownloadContext, f: PeerFetch, failure: Fe
 
 /** Folds a `peer.*` event from the swarm into the peer table; banned peers are ignored. */
 export function applyPeerEvent(ctx: DownloadContext, e: DownloadEvent): Partial<DownloadContext> {
+  if (e.type === 'peer.haves') {
+    const index = PieceIndex.of(ctx.peers);
+    if (index) {
+      for (const h of e.haves) if (!ctx.banned.includes(h.peerId)) index.have(h.peerId, h.index);
+      return { peers: index.view() };
+    }
+    let next = ctx;
+    for (const h of e.haves) next = { ...next, ...applyPeerEvent(next, { type: 'peer.have', ...h }) };
+    return next === ctx ? {} : { peers: next.peers };
+  }
   if (!e.type.startsWith('peer.') || !('peerId' in e) || ctx.banned.includes(e.peerId)) return {};
   const idx = PieceIndex.of(ctx.peers);
   if (idx) {

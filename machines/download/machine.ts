@@ -316,6 +316,7 @@ export const downloadMachine = setup({
         'peer.joined': { actions: ['peerEvent', 'schedulePeers'] },
         'peer.bitfield': { actions: ['peerEvent', 'schedulePeers', 'tellNeed'] },
         'peer.have': { actions: ['peerEvent', 'schedulePeers', 'tellNeed'] },
+        'peer.haves': { actions: ['peerEvent', 'schedulePeers', 'tellNeed'] },
         'peer.unchoked': { actions: ['peerEvent', 'schedulePeers'] },
         'peer.choked': { actions: 'peerEvent' },
         'peer.left': { actions: ['peerEvent', 'tellNeed'] },

@@ -169,6 +169,8 @@ export type DownloadEvent =
   | { type: 'peer.joined'; peerId: string }
   | { type: 'peer.bitfield'; peerId: string; have: boolean[] }
   | { type: 'peer.have'; peerId: string; index: number }
+  /** several haves at once, in arrival order (the swarm bridge folds those of one moment together) */
+  | { type: 'peer.haves'; haves: ReadonlyArray<{ peerId: string; index: number }> }
   | { type: 'peer.unchoked'; peerId: string }
   | { type: 'peer.choked'; peerId: string }
   | { type: 'peer.left'; peerId: string };

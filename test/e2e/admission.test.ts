@@ -3,7 +3,7 @@
  * coming back, while a restarted client fetches only what it lacks.
  */
 import { Kvm } from '@nats-io/kv';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
@@ -16,6 +16,7 @@ import { createLogger } from '../../lib/logger.js';
 import { Buckets, type Manifest } from '../../protocol/mod.js';
 import { findEvent, startCli, sha256File, type CliRun } from '../helpers/cli.js';
 import { waitFor } from '../helpers/env.js';
+import { chunksOnDisk } from '../helpers/disk.js';
 
 const LEASE_TTL = 1500;
 const t = suite<{ stack: Stack; dir: string; video: string; manifest: Manifest }>('e2e: admission with real clients');
@@ -101,14 +102,7 @@ t('a killed client loses its slot within the lease expiry; restarted, it fetches
   const slow = String(Math.ceil(manifest.size / 6));
   const first = startCli(['get', manifest.videoId, '-o', out, '--json', '--rate', slow, '--nats', stack.natsUrl,
     '--gateway', stack.gatewayUrl, '--label', 'victim']);
-  const chunksDir = join(`${out}.part`, 'chunks');
-  await waitFor(() => {
-    try {
-      return readdirSync(chunksDir).filter((n) => /^\d+$/.test(n)).length >= 3;
-    } catch {
-      return false;
-    }
-  }, 'three verified chunks on disk', 30000);
+  await waitFor(() => chunksOnDisk(`${out}.part`) >= 3, 'three verified chunks on disk', 30000);
   assert.is(liveLeases(stack), 1);
   first.child.kill('SIGKILL');
   const killedAt = Date.now();
@@ -117,7 +111,7 @@ t('a killed client loses its slot within the lease expiry; restarted, it fetches
   const freedAfter = Date.now() - killedAt;
   assert.ok(freedAfter <= LEASE_TTL + 1000, `slot came back ${freedAfter} ms after the kill`);
 
-  const kept = readdirSync(chunksDir).filter((n) => /^\d+$/.test(n)).length;
+  const kept = chunksOnDisk(`${out}.part`);
   const second = startCli(['get', manifest.videoId, '-o', out, '--json', '--nats', stack.natsUrl,
     '--gateway', stack.gatewayUrl, '--label', 'victim']);
   assert.is(await second.exited, 0, second.stderr());

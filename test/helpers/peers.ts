@@ -66,6 +66,7 @@ export async function startClient(args: {
     peerId, outPath, node, history, last, result: run.done, nc, snapshot: () => run.snapshot(),
     async stop() {
       await node.stop();
+      await partial.close();
       await nc.close();
     },
   };

@@ -51,6 +51,7 @@ async function startClient(env: WatchEnv, manifest: Manifest, peerId: string): P
     await Promise.race([run.done.catch(() => {}), new Promise((r) => setTimeout(r, 3000))]);
     inspector.stop();
     await node.stop();
+    await partial.close();
   });
   return { peerId, node, run, inspector };
 }

@@ -19,6 +19,7 @@ import {
   BadManifestError, chunkCount, ChunkCorruptError, ChunkMissingError, LockedError, type Manifest,
 } from '../../protocol/mod.js';
 import { buildManifest, checkManifest, sha256Hex } from '../../lib/hash.js';
+import { overwriteChunk } from '../helpers/disk.js';
 
 const CHUNK = 16 * 1024;
 
@@ -70,7 +71,7 @@ test('a chunk file changed between verification and assembly: refused, nothing m
   const partial = await complete(dir, v);
   const bad = Buffer.from(chunkOf(v.data, 2));
   bad[100] = bad[100]! ^ 0xff;
-  writeFileSync(join(partial.dir, 'chunks', '2'), bad);
+  overwriteChunk(partial.dir, CHUNK, 2, bad);
   await rejects(partial.assemble(join(dir, 'out.mp4')), ChunkCorruptError, 'chunk 2');
   assert.not.ok(existsSync(join(dir, 'out.mp4')));
   assert.equal(readdirSync(dir), ['out.mp4.part'], 'no temp file left behind');
@@ -169,12 +170,12 @@ test('partial source: a .part chunk modified on disk is not served and is droppe
   assert.is(sha256Hex(await src.read(2)), v.manifest.chunks[2]);
   const bad = Buffer.from(chunkOf(v.data, 2));
   bad[0] = bad[0]! ^ 0x80;
-  writeFileSync(join(partial.dir, 'chunks', '2'), bad);
+  overwriteChunk(partial.dir, CHUNK, 2, bad);
   await rejects(src.read(2), ChunkCorruptError);
   assert.is(src.has(2), false);
   assert.equal(src.have(), [true, true, false, false, false]);
   await rejects(src.read(2), ChunkMissingError);
-  rmSync(join(partial.dir, 'chunks', '1'));
+  overwriteChunk(partial.dir, CHUNK, 1, new Uint8Array(CHUNK)); // zeroed, as a hole reads
   await rejects(src.read(1), ChunkCorruptError);
   assert.is(src.has(1), false);
 });

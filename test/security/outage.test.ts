@@ -3,7 +3,7 @@
  * is waited out and the download completes; a gateway that refuses the origin's grants (different grant secrets)
  * ends the download with a clear error instead of holding an origin slot forever. Either way no slot stays held.
  */
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
@@ -15,6 +15,7 @@ import { startStack, type Stack, type StackOptions } from '../../client/stack.js
 import { createLogger } from '../../lib/logger.js';
 import { findEvent, sha256File, startCli } from '../helpers/cli.js';
 import { waitFor } from '../helpers/env.js';
+import { chunksOnDisk } from '../helpers/disk.js';
 
 const OUTAGE_MS = 20_000;
 const t = suite<{ dir: string; video: string }>('security: outages and grant mismatch with a lone client');
@@ -39,13 +40,7 @@ const heldSlots = (stack: Stack) => {
   return s.slots.filter(Boolean).length + s.waiting.length;
 };
 
-const chunksOnDisk = (out: string) => {
-  try {
-    return readdirSync(join(`${out}.part`, 'chunks')).filter((n) => /^\d+$/.test(n)).length;
-  } catch {
-    return 0;
-  }
-};
+const onDisk = (out: string) => chunksOnDisk(`${out}.part`);
 
 t('NATS stopped for 20 s mid-download: the lone get waits it out and completes byte-identical; no slot held after', async (ctx) => {
   const { stack, manifest } = await stackWith(ctx, 'nats', { leaseTtlMs: 3000 });
@@ -54,11 +49,11 @@ t('NATS stopped for 20 s mid-download: the lone get waits it out and completes b
     // ~12 s of transfer without the outage, so the outage lands in the middle
     const run = startCli(['get', manifest.videoId, '-o', out, '--json', '--rate', String(Math.ceil(manifest.size / 12)),
       '--nats', stack.natsUrl, '--gateway', stack.gatewayUrl, '--label', 'outage', '--no-upload'], { timeoutMs: 150_000 });
-    await waitFor(() => chunksOnDisk(out) >= 3, 'three verified chunks before the outage', 30_000);
-    const before = chunksOnDisk(out);
+    await waitFor(() => onDisk(out) >= 3, 'three verified chunks before the outage', 30_000);
+    const before = onDisk(out);
     await stack.natsServer!.pause();
     await new Promise((r) => setTimeout(r, OUTAGE_MS));
-    assert.ok(chunksOnDisk(out) >= before, 'verified chunks were kept through the outage');
+    assert.ok(onDisk(out) >= before, 'verified chunks were kept through the outage');
     await stack.natsServer!.resume();
     const resumedAt = Date.now();
     const code = await Promise.race([run.exited, new Promise<'late'>((r) => setTimeout(() => r('late'), 60_000))]);

@@ -14,6 +14,7 @@ import { generateSampleVideo } from '../../client/media.js';
 import { startStack, type Stack } from '../../client/stack.js';
 import { createLogger } from '../../lib/logger.js';
 import { runCli, sha256File, startCli } from '../helpers/cli.js';
+import { chunksOnDisk } from '../helpers/disk.js';
 
 interface Video { path: string; id: string; sha: string }
 const t = suite<{ stack: Stack; dir: string; a: Video; b: Video }>('security: concurrent gets sharing a .part directory');
@@ -111,8 +112,7 @@ t('an interrupted download of one video is never used for another of the same na
   const cwd = join(ctx.dir, 'interrupted');
   mkdirSync(cwd);
   const first = startCli(['get', ctx.a.id, '--rate', RATE, ...common(ctx.stack)], { cwd });
-  const chunks = join(cwd, `${NAME}.part`, 'chunks');
-  while (!(existsSync(chunks) && readdirSync(chunks).length >= 2)) await new Promise((r) => setTimeout(r, 50));
+  while (chunksOnDisk(join(cwd, `${NAME}.part`)) < 2) await new Promise((r) => setTimeout(r, 50));
   first.child.kill('SIGINT');
   assert.is(await first.exited, 130, first.stderr());
   assert.not.ok(existsSync(join(cwd, `${NAME}.part.lock`)), 'the lock is released on SIGINT');

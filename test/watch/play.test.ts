@@ -5,7 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
@@ -20,6 +20,7 @@ import { launchBrowser } from '../helpers/browser.js';
 import { runCli, startCli, type CliRun } from '../helpers/cli.js';
 import { waitFor } from '../helpers/env.js';
 import { rawRequest as raw } from '../helpers/http.js';
+import { chunksOnDisk } from '../helpers/disk.js';
 
 const CHUNK = 64 * 1024;
 
@@ -102,7 +103,7 @@ t('ffprobe reads the playlist while the download is still in progress; ffmpeg de
     const probe = await run('ffprobe', ['-v', 'error', '-show_format', '-show_streams', '-of', 'json', urls.playlist!]);
     const probedAt = Date.now();
     const doneWhenProbed = cli.events.some((e) => e.event === 'done');
-    const chunksWhenProbed = readdirSync(join(`${out}.part`, 'chunks')).filter((n) => /^\d+$/.test(n)).length;
+    const chunksWhenProbed = chunksOnDisk(`${out}.part`);
     assert.is(probe.code, 0, probe.stderr);
     const info = JSON.parse(probe.stdout) as { format: { duration?: string }; streams: Array<{ codec_type: string; codec_name: string; width?: number }> };
     const video = info.streams.find((s) => s.codec_type === 'video');
