@@ -8,6 +8,8 @@ import { sleep } from './abort.js';
 export interface TokenBucket {
   readonly rate: number;
   take(bytes: number, signal?: AbortSignal): Promise<void>;
+  /** nobody is waiting and `bytes` could pass at once: the capacity would otherwise go unused */
+  idle(bytes: number): boolean;
 }
 
 export function createTokenBucket(rate: number, burst = Math.max(16 * 1024, Math.floor(rate / 10))): TokenBucket {
@@ -15,6 +17,7 @@ export function createTokenBucket(rate: number, burst = Math.max(16 * 1024, Math
   let tokens = burst;
   let last = performance.now();
   let queue: Promise<void> = Promise.resolve();
+  let waiting = 0;
   const refill = () => {
     const now = performance.now();
     tokens = Math.min(burst, tokens + ((now - last) / 1000) * rate);
@@ -38,9 +41,15 @@ export function createTokenBucket(rate: number, burst = Math.max(16 * 1024, Math
   return {
     rate,
     take(bytes, signal) {
-      const p = queue.then(() => takeNow(bytes, signal));
+      waiting++;
+      const p = queue.then(() => takeNow(bytes, signal)).finally(() => waiting--);
       queue = p.catch(() => {});
       return p;
+    },
+    idle(bytes) {
+      if (waiting > 0) return false;
+      refill();
+      return tokens >= bytes;
     },
   };
 }
