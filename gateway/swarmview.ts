@@ -17,10 +17,9 @@ export interface SwarmView {
    * clients wait for a slot (`contended`), holds it at all: then a slot is worth more spent on chunks the swarm
    * lacks than on a second copy (super-seeding, decided by the origin).
    */
-  originShouldServe(videoId: string, index: number, requester: string, contended?: boolean, budget?: EgressBudget,
-    idle?: boolean): boolean;
+  originShouldServe(videoId: string, index: number, requester: string, contended?: boolean, budget?: EgressBudget): boolean;
   /** why the origin served or declined, counted (dashboards, benchmarks) */
-  stats(): Record<'first' | 'noSpareHolder' | 'idle' | 'valve' | 'declined', number>;
+  stats(): Record<'first' | 'noSpareHolder' | 'valve' | 'declined', number>;
   /** fresh peers of the video that still lack chunks */
   leechers(videoId: string): number;
   /** the origin sent `index` (`bytes` long) to `peerId` */
@@ -113,10 +112,10 @@ export async function createSwarmView(
     return false;
   };
   const declines = new Map<string, number>();
-  const counts = { first: 0, noSpareHolder: 0, idle: 0, valve: 0, declined: 0 };
+  const counts = { first: 0, noSpareHolder: 0, valve: 0, declined: 0 };
 
   return {
-    originShouldServe(videoId, index, requester, contended = false, budget, idle = false) {
+    originShouldServe(videoId, index, requester, contended = false, budget) {
       const now = c.clock.now();
       const copies = sent.get(videoId)?.get(index);
       // every chunk leaves the origin at least once
@@ -136,14 +135,6 @@ export async function createSwarmView(
       // over the operator's egress budget, a chunk already sent is not sent again (short of the valve): whoever
       // got it is in the swarm, even before the tracker hears of it
       const spent = budget !== undefined && overBudget(videoId, budget);
-      // paced egress with nothing queued: declining would leave the origin idle while this client still lacks the
-      // chunk (the holders' "spare" counts upload slots, not bandwidth). With a target or clients waiting for a
-      // slot, egress is the scarce thing and the usual rule holds.
-      if (idle && budget === undefined && !contended) {
-        declines.delete(dk);
-        counts.idle++;
-        return true;
-      }
       if (!spent && !shouldDecline(videoId, index, requester, copies, now, budget ? false : contended)) {
         declines.delete(dk);
         counts.noSpareHolder++;

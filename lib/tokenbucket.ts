@@ -8,8 +8,6 @@ import { sleep } from './abort.js';
 export interface TokenBucket {
   readonly rate: number;
   take(bytes: number, signal?: AbortSignal): Promise<void>;
-  /** nobody is waiting and `bytes` could pass at once: the capacity would otherwise go unused */
-  idle(bytes: number): boolean;
 }
 
 export function createTokenBucket(rate: number, burst = Math.max(16 * 1024, Math.floor(rate / 10))): TokenBucket {
@@ -17,7 +15,6 @@ export function createTokenBucket(rate: number, burst = Math.max(16 * 1024, Math
   let tokens = burst;
   let last = performance.now();
   let queue: Promise<void> = Promise.resolve();
-  let waiting = 0;
   const refill = () => {
     const now = performance.now();
     tokens = Math.min(burst, tokens + ((now - last) / 1000) * rate);
@@ -41,15 +38,9 @@ export function createTokenBucket(rate: number, burst = Math.max(16 * 1024, Math
   return {
     rate,
     take(bytes, signal) {
-      waiting++;
-      const p = queue.then(() => takeNow(bytes, signal)).finally(() => waiting--);
+      const p = queue.then(() => takeNow(bytes, signal));
       queue = p.catch(() => {});
       return p;
-    },
-    idle(bytes) {
-      if (waiting > 0) return false;
-      refill();
-      return tokens >= bytes;
     },
   };
 }

@@ -301,6 +301,7 @@ export function createAdmission(init: AdmissionInit, components: AdmissionCompon
     },
 
     async heartbeat({ sessionId, peerId, need }) {
+      let missed = false;
       for (let attempt = 0; attempt < 3; attempt++) {
         const now = clock.now();
         const l = await findLease(sessionId);
@@ -332,7 +333,10 @@ export function createAdmission(init: AdmissionInit, components: AdmissionCompon
             continue;
           }
         }
-        break;
+        // in neither: a sweep (of any worker) may have moved it from the wait list to a slot between the two
+        // looks (the lease written after we read the slots, the waiter deleted before we read it): look once more
+        if (missed) break;
+        missed = true;
       }
       throw new UnknownSessionError(sessionId);
     },

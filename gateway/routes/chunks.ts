@@ -107,8 +107,7 @@ export const chunkRoutes: FastifyPluginAsync<ChunkRoutesOptions> = async (app, o
     if (hash === undefined) throw indexOutOfRange(index, manifest.chunks.length);
     // swarm-aware: a chunk already sent goes out again only when no peer with spare upload could send it instead
     if (opts.swarm && opts.policy() === OriginPolicies.swarmAware &&
-        !opts.swarm.originShouldServe(id, index, claims.p, opts.contended(id), egressBudget(opts, manifest, index),
-          opts.egress?.idle(chunkLength(manifest, index)))) {
+        !opts.swarm.originShouldServe(id, index, claims.p, opts.contended(id), egressBudget(opts, manifest, index))) {
       throw new ChunkInSwarmError(index);
     }
     const size = chunkLength(manifest, index);

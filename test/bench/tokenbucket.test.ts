@@ -60,16 +60,4 @@ test('a busy event loop does not cost rate: 125 KB/s in 63 KB takes, the loop bl
   assert.ok(Math.abs(measured / rate - 1) <= 0.1, `measured ${measured} B/s`);
 });
 
-test('idle: nobody waiting and the bytes could pass at once', async () => {
-  const bucket = createTokenBucket(1_000_000, 100_000);
-  assert.ok(bucket.idle(50_000), 'a fresh bucket holds its burst');
-  assert.not.ok(bucket.idle(150_000), 'more than the burst never passes at once');
-  const taking = bucket.take(150_000);
-  assert.not.ok(bucket.idle(1), 'a taker is waiting');
-  await taking;
-  assert.not.ok(bucket.idle(50_000), 'the debt was just paid off');
-  await new Promise((r) => setTimeout(r, 200));
-  assert.ok(bucket.idle(50_000), 'refilled');
-});
-
 test.run();

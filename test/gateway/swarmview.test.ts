@@ -63,15 +63,4 @@ t('a send that did not happen gives its bytes back; the valve serves a requester
   assert.ok(view.stats().valve >= 1);
 });
 
-t('paced egress with nothing queued: a second copy goes out without a target, never past one', ({ view }) => {
-  assert.ok(view.originShouldServe('v4', 0, 'a', false, undefined, true), 'first copy');
-  view.noteServed('v4', 0, 'a', 100);
-  const before = view.stats().idle;
-  assert.ok(view.originShouldServe('v4', 0, 'b', false, undefined, true), 'second copy: the origin would idle');
-  assert.is(view.stats().idle, before + 1);
-  view.noteServed('v4', 0, 'b', 100);
-  assert.not.ok(view.originShouldServe('v4', 0, 'c', false, budget(1), true), 'with E = 1 the budget rules, idle or not');
-  assert.is(view.stats().idle, before + 1);
-});
-
 t.run();
