@@ -301,7 +301,7 @@ export function createAdmission(init: AdmissionInit, components: AdmissionCompon
     },
 
     async heartbeat({ sessionId, peerId, need }) {
-      let missed = false;
+      let missed = 0;
       for (let attempt = 0; attempt < 3; attempt++) {
         const now = clock.now();
         const l = await findLease(sessionId);
@@ -333,10 +333,8 @@ export function createAdmission(init: AdmissionInit, components: AdmissionCompon
             continue;
           }
         }
-        // in neither: a sweep (of any worker) may have moved it from the wait list to a slot between the two
-        // looks (the lease written after we read the slots, the waiter deleted before we read it): look once more
-        if (missed) break;
-        missed = true;
+        // in neither: a sweep may have moved it to a slot between the two looks (lease, then waiter): look again
+        if (missed++) break;
       }
       throw new UnknownSessionError(sessionId);
     },
