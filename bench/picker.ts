@@ -125,7 +125,7 @@ function simulate(count: number, seed: number, reference: boolean, limit = Infin
       for (let tries = 0; tries < 4 && bits; tries++) {
         const i = Math.floor(rand() * count);
         if (!bits[i]) {
-          peerEvent({ type: 'peer.have', peerId: id, index: i });
+          peerEvent({ type: 'peer.haves', haves: [{ peerId: id, index: i }] });
           schedule();
           break;
         }

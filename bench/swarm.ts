@@ -1,12 +1,13 @@
 /**
- * bench:swarm — a flash crowd with bandwidth emulation (design brief §4, §6): N in-process clients start at the
- * same instant against a stack whose origin egress is capped at u_s (token bucket on the gateway's chunk
- * bytes), each client uploading at most u_i; everyone seeds until the last one is done. Distribution time is
+ * bench:swarm — a flash crowd with bandwidth emulation (design brief §4, §6): N clients start at the same instant
+ * against a stack whose origin egress is capped at u_s (token bucket on the gateway's chunk bytes), each client
+ * uploading at most u_i; everyone seeds until the last one is done. The clients run in `--procs` child processes
+ * (default 2; 0: in this process, beside the stack). Distribution time is
  * compared with the fluid bounds D_p2p and D_cs for the same parameters (lib/bounds.ts).
  *
  *   npm run -s bench:swarm -- [--peers 10] [--size-mib 32] [--origin-up-mibps 4] [--peer-up-mibps 1]
  *       [--policy swarm-aware|server-first] [--capacity N] [--down-mibps D] [--chunk-kib 256] [--timeout-s T]
- *       [--egress-target E] [--timeline FILE.csv] [--mtu 4000|0]
+ *       [--egress-target E] [--timeline FILE.csv] [--mtu 4000|0] [--procs 2]
  *   npm run -s bench:swarm -- --sweep [--out bench/out] [same parameters]
  *
  * Prints one JSON line, last on stdout. `--sweep` measures the operator's knob along the cost/time frontier
@@ -36,7 +37,7 @@ const { values } = parseArgs({
     'peer-up-mibps': { type: 'string' }, policy: { type: 'string' }, capacity: { type: 'string' },
     'down-mibps': { type: 'string' }, 'chunk-kib': { type: 'string' }, 'timeout-s': { type: 'string' },
     sweep: { type: 'boolean' }, out: { type: 'string' }, timeline: { type: 'string' }, 'egress-target': { type: 'string' },
-    mtu: { type: 'string' },
+    mtu: { type: 'string' }, procs: { type: 'string' },
   },
 });
 const MiB = 1024 * 1024;
@@ -60,6 +61,9 @@ const egressTarget = values['egress-target'] === undefined ? undefined : num('eg
 // every link is on 127.0.0.1: packets as large as loopback allows (rtc.ts LOOPBACK_MTU), so the transport's
 // per-packet CPU does not stand in for bandwidth when N peers share this machine's cores; 0: libdatachannel's own
 const mtu = num('mtu', values.mtu, LOOPBACK_MTU, (x) => Number.isInteger(x) && x >= 0);
+// the emulated peers out of the stack's process, as on their own machines: two processes share this machine's
+// two cores with the stack and the nats-server (one event loop for all of them measured the loop, not the swarm)
+const procs = num('procs', values.procs, 2, (x) => Number.isInteger(x) && x >= 0);
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const outDir = values.out ? resolve(values.out) : join(root, 'bench', 'out');
 const logger = createLogger('bench', (process.env.SWITCHYARD_LOG as LogLevel | undefined) ?? 'error');
@@ -102,7 +106,8 @@ function figures(r: CrowdResult) {
     resume_samples: r.resumeLatencyMs.length,
     resume_latency_ms_max: r1(Math.max(...r.resumeLatencyMs)),
     setup_samples: r.setupMs.length,
-    cpu_self: r3(r.cpu.self), cpu_nats: r.cpu.nats === null ? null : r3(r.cpu.nats), cores: r.cpu.cores,
+    cpu_self: r3(r.cpu.self), cpu_nats: r.cpu.nats === null ? null : r3(r.cpu.nats),
+    cpu_clients: r.cpu.children === null ? null : r3(r.cpu.children), cores: r.cpu.cores,
     completed: r.clients.filter((c) => c.status === 'complete').length,
     timed_out: r.timedOut,
     wall_s: r3(r.wallMs / 1000),
@@ -132,11 +137,12 @@ function progress(line: string) {
 async function main() {
   const commit = gitCommit();
   const measuredAt = new Date().toISOString();
-  const rtc = createRtcHost({ bindAddress: '127.0.0.1', ...(mtu ? { mtu } : {}), logger });
+  // in-process clients only: one host for every crowd of the sweep (node-datachannel's teardown is process-wide)
+  const rtc = procs === 0 ? createRtcHost({ bindAddress: '127.0.0.1', ...(mtu ? { mtu } : {}), logger }) : null;
   const tmp = mkdtempSync(join(tmpdir(), 'sy-bench-swarm-'));
   process.once('exit', () => rmSync(tmp, { recursive: true, force: true }));
   const base: Omit<CrowdOptions, 'policy' | 'capacity'> = {
-    N, F, us, ui, rtc, logger,
+    N, F, us, ui, logger, procs, mtu, ...(rtc ? { rtc } : {}),
     ...(di ? { di } : {}), ...(chunkSize ? { chunkSize } : {}), ...(timeoutMs ? { timeoutMs } : {}),
     onPhase: (p, ms) => progress(`${p} (${(ms / 1000).toFixed(1)} s)`),
     onClientDone: (c) => progress(`  ${c.peerId} ${c.status} at ${((c.doneMs ?? NaN) / 1000).toFixed(2)} s ` +
@@ -148,7 +154,8 @@ async function main() {
         (egressTarget !== undefined ? ` egress-target=${egressTarget}` : ''));
       const r = await runCrowd({ ...base, policy, capacity, ...(egressTarget !== undefined ? { egressTarget } : {}) });
       if (values.timeline) writeFileSync(values.timeline, timelineCsv(r.timeline)); // --timeline FILE
-      process.stdout.write(JSON.stringify({ bench: 'swarm', ...figures(r), rtc_mtu: mtu || null, git_commit: commit, measured_at: measuredAt }) + '\n');
+      process.stdout.write(JSON.stringify({ bench: 'swarm', ...figures(r), rtc_mtu: mtu || null, client_procs: procs, git_commit: commit,
+        measured_at: measuredAt }) + '\n');
       return;
     }
     // one source file for the whole sweep
@@ -195,10 +202,10 @@ async function main() {
       refY: [{ at: 1, label: 'egress = F' }],
       note: `u_s=${MiBs(us)} MiB/s, u_i=${MiBs(ui)} MiB/s${di ? `, d_i=${MiBs(di)} MiB/s` : ''}; commit ${commit ?? '?'}; ${measuredAt}`,
     }));
-    process.stdout.write(JSON.stringify({ bench: 'swarm-sweep', sweep: rows, rtc_mtu: mtu || null, csv, svg, git_commit: commit,
+    process.stdout.write(JSON.stringify({ bench: 'swarm-sweep', sweep: rows, rtc_mtu: mtu || null, client_procs: procs, csv, svg, git_commit: commit,
       measured_at: measuredAt }) + '\n');
   } finally {
-    rtc.shutdown();
+    rtc?.shutdown();
     rmSync(tmp, { recursive: true, force: true });
   }
 }

@@ -8,7 +8,7 @@
  */
 import { open, rename, type FileHandle } from 'node:fs/promises';
 import { ChunkCorruptError, chunkLength, type Manifest } from '../protocol/mod.js';
-import { computeRootHash, sha256Async } from '../lib/hash.js';
+import { computeRootHash, sha256Hex } from '../lib/hash.js';
 
 /** Reads `len` bytes at `position` into `buf` (fewer only at the end of the file); returns how many were read. */
 export async function readAt(fh: FileHandle, buf: Uint8Array, len: number, position: number): Promise<number> {
@@ -47,14 +47,14 @@ async function firstBadChunk(fh: FileHandle, path: string, manifest: Manifest): 
     throw new ChunkCorruptError(`${path} is ${size} bytes, the manifest says ${manifest.size}`);
   }
   const hashes: string[] = new Array<string>(manifest.chunks.length);
-  // several chunks in flight, each read and hashed in the thread pool: a whole file hashed on the event loop
-  // stalls everything else this process does (uploads to peers, other downloads) for as long as it takes
+  // chunk by chunk, reads overlapped: a whole file hashed in one go would stall everything else this process
+  // does (uploads to peers, other downloads) for as long as it takes; one chunk's hash is ~0.2 ms
   let next = 0;
   const worker = async () => {
     const buf = Buffer.allocUnsafe(manifest.chunkSize);
     for (let i = next++; i < manifest.chunks.length; i = next++) {
       const got = await readAt(fh, buf, chunkLength(manifest, i), i * manifest.chunkSize);
-      hashes[i] = await sha256Async(buf.subarray(0, got));
+      hashes[i] = sha256Hex(buf.subarray(0, got));
     }
   };
   await Promise.all(Array.from({ length: Math.min(4, manifest.chunks.length) }, worker));

@@ -19,7 +19,7 @@ import {
   BadManifestError, ChunkCorruptError, ChunkMissingError, chunkLength, decode, LockedError, Manifest,
   MAX_MANIFEST_MESSAGE_BYTES,
 } from '../protocol/mod.js';
-import { checkManifest, verifyChunkAsync } from '../lib/hash.js';
+import { checkManifest, verifyChunk } from '../lib/hash.js';
 import { finishInPlace, readAt } from './assemble.js';
 
 export interface PartialDownload {
@@ -140,12 +140,12 @@ export async function openPartial(dir: string, manifest: Manifest): Promise<Part
       const got = await readAt(file, buf, buf.byteLength, index * manifest.chunkSize);
       return got === buf.byteLength ? buf : buf.subarray(0, got);
     };
-    for (const i of await journalled(dir, count)) if (await verifyChunkAsync(manifest, i, await readAtIndex(i))) have.add(i);
+    for (const i of await journalled(dir, count)) if (verifyChunk(manifest, i, await readAtIndex(i))) have.add(i);
     for (const name of await readdir(join(dir, OLD_CHUNKS)).catch(() => [] as string[])) {
       const index = Number(name);
       if (!/^\d+$/.test(name) || index >= count || have.has(index)) continue;
       const data = await readFile(join(dir, OLD_CHUNKS, name));
-      if (!(await verifyChunkAsync(manifest, index, data))) continue;
+      if (!verifyChunk(manifest, index, data)) continue;
       await writeAt(file, data, index * manifest.chunkSize);
       have.add(index);
     }
@@ -212,7 +212,7 @@ function partialOver(f: PartialFiles): PartialDownload {
   const readChunk = async (index: number): Promise<Uint8Array> => {
     if (!have.has(index) || closed) throw new ChunkMissingError(manifest.chunks[index] ?? String(index));
     const data = await f.readAtIndex(index).catch(() => new Uint8Array(0));
-    if (await verifyChunkAsync(manifest, index, data)) return data;
+    if (verifyChunk(manifest, index, data)) return data;
     // the journal still names it: the next open re-hashes it and drops it there too
     have.delete(index);
     throw new ChunkCorruptError(`chunk ${index} in ${dir} changed on disk after it was verified; ` +
@@ -230,7 +230,7 @@ function partialOver(f: PartialFiles): PartialDownload {
     hasChunk: (i) => have.has(i),
     // no fsync per chunk: a chunk torn by a crash fails its hash on resume and is fetched again
     async writeChunk(index, data) {
-      if (!(await verifyChunkAsync(manifest, index, data))) return false;
+      if (!verifyChunk(manifest, index, data)) return false;
       if (have.has(index)) return true;
       await writeAt(file, data, index * manifest.chunkSize);
       await journal.write(u32(index));

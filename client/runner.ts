@@ -106,7 +106,9 @@ export function sessionKeeperActor(origin: Pick<OriginClient, 'heartbeat' | 'onP
       }
       if (!stopped) timer = setTimeout(() => void tick(), beat.ms);
     };
-    timer = setTimeout(() => void tick(), beat.ms);
+    // a first beat at once: pushes sent between the open's answer and this subscription (a turn told to the first
+    // holder as the crowd queues behind it) were lost, and the answer carries what they said
+    timer = setTimeout(() => void tick(), 0);
     return () => {
       stopped = true;
       if (timer) clearTimeout(timer);

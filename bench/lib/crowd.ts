@@ -13,27 +13,22 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { InspectionEvent } from 'xstate';
 import { createOriginClient } from '../../actors/origin/client.js';
 import { ingestFile } from '../../actors/ingest/ingest.js';
-import { runDownload, stateName, type DownloadResult } from '../../client/download.js';
-import { createPeerNode, type PeerNode } from '../../client/p2p/peer.js';
-import { modeOfSnapshot, type DownloadMode } from '../../machines/download/machine.js';
 import { createRtcHost, LOOPBACK_MTU, type RtcHost } from '../../client/p2p/rtc.js';
-import { partialSource } from '../../client/p2p/sources.js';
-import { openPartial, partialDirFor, type PartialDownload } from '../../client/partial.js';
 import { startStack, type Stack } from '../../client/stack.js';
 import { startNats, type NatsServerHandle } from '../../infra/nats.js';
 import { createLogger, type Logger } from '../../lib/logger.js';
-import type { NatsConnection } from '../../lib/nats.js';
-import { createTokenBucket } from '../../lib/tokenbucket.js';
 import type { Manifest, OriginPolicy } from '../../protocol/mod.js';
 import { egressBound, fluidBounds } from '../../lib/bounds.js';
 import { procCpuSeconds } from './cpu.js';
+import { createLocalGroup, nowEpoch, type ClientGroup, type ClientSpec, type CrowdClientResult } from './crowd-group.js';
+import { spawnGroup } from './crowd-procs.js';
 import { startSampler, type CrowdSample } from './timeline.js';
 
 export { countSwitches, median, percentile, resumeLatencies } from './metrics.js';
 export type { CrowdSample } from './timeline.js';
+export type { CrowdClientResult, StateEntry } from './crowd-group.js';
 import { countSwitches, median, resumeLatencies } from './metrics.js';
 
 export interface CrowdOptions {
@@ -63,6 +58,13 @@ export interface CrowdOptions {
   trackerIntervalMs?: number;
   /** one RTC host shared by every crowd of this process; default: own one, shut down at the end */
   rtc?: RtcHost;
+  /**
+   * run the clients in this many child processes (crowd-procs.ts), each with its own event loop and RTC host,
+   * instead of in this process beside the stack (0, the default: tests)
+   */
+  procs?: number;
+  /** the links' MTU for RTC hosts the crowd makes itself (default LOOPBACK_MTU; 0: libdatachannel's own) */
+  mtu?: number;
   logger?: Logger;
   /** parent of the temporary working directory (default the OS temp dir) */
   workDir?: string;
@@ -72,38 +74,13 @@ export interface CrowdOptions {
   onPhase?: (phase: 'ready' | 'crowd-done' | 'stopped', ms: number) => void;
 }
 
-export interface StateEntry {
-  /** the machine's state path, for reading; figures use `mode` */
-  state: string;
-  mode: DownloadMode;
-  /** ms since the crowd start */
-  atMs: number;
-}
-
-export interface CrowdClientResult {
-  peerId: string;
-  /** the download outcome, or `timeout` (still running when the run was stopped) / `error` (the run threw) */
-  status: string;
-  error?: string;
-  bytesBySource: Record<string, number>;
-  fromOrigin: number;
-  fromPeers: number;
-  /** states entered (from inspection events), with the time since the crowd start */
-  history: StateEntry[];
-  /** when the download settled, ms since the crowd start (null: not settled) */
-  doneMs: number | null;
-  /** the output file's SHA-256 equals the source's */
-  verified: boolean;
-  uploadedBytes: number;
-  /** set-up time of every link this client opened or accepted, ms */
-  setupMs: number[];
-}
-
 export interface CrowdCpu {
   /** (this process + the nats-server child) CPU time / (wall × cores), crowd phase */
   busy: number;
   /** this process alone */
   self: number;
+  /** the clients' child processes together (null: the clients ran in this process) */
+  children: number | null;
   /** the nats-server child alone (null where /proc is unreadable) */
   nats: number | null;
   cores: number;
@@ -178,32 +155,22 @@ const perClient = (v: number | number[] | undefined, n: number, what: string): n
   return xs;
 };
 
-interface Client {
-  peerId: string;
-  outPath: string;
-  nc: NatsConnection;
-  node: PeerNode;
-  partial: PartialDownload;
-  history: StateEntry[];
-  run: { done: Promise<DownloadResult>; cancel(): void } | null;
-  settled: Promise<void>;
-  result: CrowdClientResult;
-}
-
 export async function runCrowd(opts: CrowdOptions): Promise<CrowdResult> {
   const logger = opts.logger ?? createLogger('crowd', 'error');
   const N = opts.N;
   if (!Number.isInteger(N) || N < 1) throw new RangeError('N must be a positive integer');
+  const procs = Math.min(N, opts.procs ?? 0);
+  if (!Number.isInteger(procs) || procs < 0) throw new RangeError('procs must be a whole number');
   const ui = perClient(opts.ui, N, 'ui')!;
   const di = perClient(opts.di, N, 'di');
+  const mtu = opts.mtu ?? LOOPBACK_MTU;
   const dir = mkdtempSync(join(opts.workDir ?? tmpdir(), 'sy-crowd-'));
   const removeDir = () => rmSync(dir, { recursive: true, force: true });
   process.once('exit', removeDir); // an interrupted run leaves no temp files either
-  const ownRtc = !opts.rtc;
-  const rtc = opts.rtc ?? createRtcHost({ bindAddress: '127.0.0.1', mtu: LOOPBACK_MTU, logger: logger.child('rtc') });
+  let ownRtc: RtcHost | null = null;
   let nats: NatsServerHandle | null = null;
   let stack: Stack | null = null;
-  const clients: Client[] = [];
+  const groups: ClientGroup[] = [];
   let phaseT = performance.now();
   const phase = (p: 'ready' | 'crowd-done' | 'stopped') => {
     const now = performance.now();
@@ -218,87 +185,68 @@ export async function runCrowd(opts: CrowdOptions): Promise<CrowdResult> {
       originRate: opts.us, trackerIntervalMs: opts.trackerIntervalMs ?? 1000,
       ...(opts.egressTarget !== undefined ? { egressTarget: opts.egressTarget } : {}),
       ...(opts.leaseTtlMs ? { leaseTtlMs: opts.leaseTtlMs } : {}) }, logger.child('stack'));
+    const st = stack;
     const file = opts.file ?? join(dir, 'video.bin');
     if (!opts.file) await writeRandomFile(file, opts.F);
     const F = statSync(file).size;
     const sourceHash = await sha256OfFile(file);
-    const origin = createOriginClient(stack.nc);
+    const origin = createOriginClient(st.nc);
     const manifest: Manifest = (await ingestFile({ path: file, name: 'crowd.bin',
       ...(opts.chunkSize ? { chunkSize: opts.chunkSize } : {}) },
-    { store: stack.store, publish: (m) => origin.publish(m), logger: logger.child('ingest') })).manifest;
+    { store: st.store, publish: (m) => origin.publish(m), logger: logger.child('ingest') })).manifest;
     const bounds = fluidBounds({ N, F, us: opts.us, ui, ...(di ? { dmin: Math.min(...di) } : {}) });
     const timeoutMs = opts.timeoutMs ?? Math.max(60_000, 5 * bounds.D_cs * 1000);
 
-    // everything a client needs before it starts (connections, .part directories, peer nodes)
+    // everything a client needs before it starts (connections, .part directories, peer nodes), in this process
+    // or dealt round-robin to the child processes
     const outDir = join(dir, 'clients');
     mkdirSync(outDir, { recursive: true });
-    for (let i = 0; i < N; i++) {
+    const specs: ClientSpec[] = ui.map((u, i) => {
       const peerId = `c${String(i).padStart(3, '0')}${randomBytes(3).toString('hex')}`;
-      const { nc } = await stack.connectPeer({ peerId });
-      const outPath = join(outDir, `${peerId}.out`);
-      const partial = await openPartial(partialDirFor(outPath), manifest);
-      const node = createPeerNode({ peerId, manifest, uploads: true, uploadRate: ui[i]! },
-        { nc, source: partialSource(partial), logger: logger.child(peerId), rtc });
-      const client: Client = {
-        peerId, outPath, nc, node, partial, history: [], run: null, settled: Promise.resolve(),
-        result: { peerId, status: 'timeout', bytesBySource: {}, fromOrigin: 0, fromPeers: 0, history: [], doneMs: null,
-          verified: false, uploadedBytes: 0, setupMs: [] },
-      };
-      clients.push(client);
+      return { peerId, outPath: join(outDir, `${peerId}.out`), ui: u, ...(di?.[i] ? { di: di[i] } : {}) };
+    });
+    const byPeer = new Map<string, CrowdClientResult>();
+    let lastSettled = 0;
+    const onDone = (r: CrowdClientResult) => {
+      byPeer.set(r.peerId, r);
+      if (r.doneMs !== null) lastSettled = Math.max(lastSettled, r.doneMs);
+      opts.onClientDone?.(r);
+    };
+    if (procs === 0) {
+      if (!opts.rtc) ownRtc = createRtcHost({ bindAddress: '127.0.0.1', ...(mtu ? { mtu } : {}), logger: logger.child('rtc') });
+      const rtc = opts.rtc ?? ownRtc!;
+      groups.push(await createLocalGroup({ manifest, gatewayUrl: st.gatewayUrl, clients: specs },
+        { connect: async (peerId) => (await st.connectPeer({ peerId })).nc, rtc, logger, onDone }));
+    } else {
+      const parts = Array.from({ length: procs }, (_, k) => specs.filter((_, i) => i % procs === k));
+      const spawned = await Promise.allSettled(parts.map((clients) => spawnGroup(
+        { manifest, gatewayUrl: st.gatewayUrl, clients },
+        { natsUrl: nats!.url, mtu, logLevel: process.env.SWITCHYARD_LOG ?? 'error' },
+        { minter: st.minter, logger, onDone })));
+      for (const s of spawned) if (s.status === 'fulfilled') groups.push(s.value);
+      const bad = spawned.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+      if (bad) throw bad.reason;
     }
 
     phase('ready');
-    // the flash crowd: every client starts now
-    const startedAt = Date.now();
-    const t0 = performance.now();
+    // the flash crowd: every client starts at one instant, a moment from now so that every process has it
+    const startAt = nowEpoch() + (procs ? 100 : 0);
+    for (const g of groups) g.start(startAt);
+    const startedAt = Math.round(startAt);
+    const t0 = startAt - performance.timeOrigin;
+    await new Promise((r) => setTimeout(r, Math.max(0, startAt - nowEpoch())));
     const cpu0 = process.cpuUsage();
     const nats0 = procCpuSeconds(nats.process.pid);
-    let lastSettled = 0;
-    for (let i = 0; i < N; i++) {
-      const c = clients[i]!;
-      const partial = c.partial;
-      let lastState = '';
-      const inspect = (e: InspectionEvent) => {
-        if (e.type !== '@xstate.snapshot' || e.actorRef.sessionId !== e.rootId) return;
-        const snap = e.snapshot as { value?: unknown; hasTag?(t: string): boolean };
-        const s = stateName(snap.value);
-        if (s && s !== lastState && snap.hasTag) {
-          lastState = s;
-          c.history.push({ state: s, mode: modeOfSnapshot(snap as { hasTag(t: string): boolean }), atMs: performance.now() - t0 });
-        }
-      };
-      const limit = di?.[i];
-      c.settled = (async () => {
-        try {
-          // as api/download.ts does: the first announce overlaps the origin open
-          void c.node.swarm.start().catch((err) => logger.warn('swarm start failed', { err }));
-          c.run = runDownload({ videoId: manifest.videoId, peerId: c.peerId, gateway: stack!.gatewayUrl, outPath: c.outPath,
-            keepPartial: true }, {
-            origin: createOriginClient(c.nc), partial, logger: logger.child(c.peerId), swarm: c.node.swarm, inspect,
-            ...(limit ? { limiter: createTokenBucket(limit) } : {}),
-          });
-          const r = await c.run.done;
-          c.result.status = r.status;
-          if (r.error) c.result.error = `${r.error.code}: ${r.error.message}`;
-          c.result.bytesBySource = { ...r.bytesBySource };
-        } catch (err) {
-          c.result.status = 'error';
-          c.result.error = (err as Error).message;
-        }
-        c.result.doneMs = performance.now() - t0;
-        lastSettled = Math.max(lastSettled, c.result.doneMs);
-        opts.onClientDone?.({ ...c.result, history: [...c.history] });
-      })();
-    }
+    const kids0 = groups.map((g) => g.cpuSeconds());
 
     const sampler = startSampler(t0, () => ({
-      uploaded: clients.reduce((a, c) => a + c.node.swarm.stats().uploadedBytes, 0),
-      origin: stack!.gateway.stats().chunkBytesTotal,
-      done: clients.filter((c) => c.result.doneMs !== null).length,
+      uploaded: groups.reduce((a, g) => a + g.uploaded(), 0),
+      origin: st.gateway.stats().chunkBytesTotal,
+      done: byPeer.size,
     }));
     let timer: NodeJS.Timeout | null = null;
     const timedOut = await Promise.race([
-      Promise.all(clients.map((c) => c.settled)).then(() => false),
+      Promise.all(groups.map((g) => g.settled)).then(() => false),
       new Promise<boolean>((r) => (timer = setTimeout(() => r(true), timeoutMs))),
     ]);
     if (timer) clearTimeout(timer);
@@ -306,31 +254,22 @@ export async function runCrowd(opts: CrowdOptions): Promise<CrowdResult> {
     const wallMs = timedOut ? performance.now() - t0 : lastSettled;
     const cpu = process.cpuUsage(cpu0);
     const nats1 = procCpuSeconds(nats.process.pid);
+    const kids1 = groups.map((g) => g.cpuSeconds());
     if (timedOut) {
       logger.warn('crowd timed out: cancelling', { timeoutMs });
-      const unsettled = clients.filter((c) => c.result.doneMs === null);
-      for (const c of unsettled) c.run?.cancel();
-      await Promise.race([Promise.all(unsettled.map((c) => c.settled)), new Promise((r) => setTimeout(r, 5000))]);
-      for (const c of unsettled) {
-        c.result.status = c.result.status === 'cancelled' ? 'timeout' : c.result.status;
-        c.result.doneMs = null;
-      }
+      await Promise.all(groups.map((g) => g.cancel()));
     }
 
     phase('crowd-done');
     // figures (swarm stats before the nodes stop); outputs are hashed now, outside the timed phase
-    for (const c of clients) {
-      if (c.result.status === 'complete') c.result.verified = (await sha256OfFile(c.outPath).catch(() => '')) === sourceHash;
-      const s = c.node.swarm.stats();
-      c.result.uploadedBytes = s.uploadedBytes;
-      c.result.setupMs = s.setupMs;
-      c.result.history = c.history.map((e) => ({ ...e, atMs: Math.round(e.atMs * 10) / 10 }));
-      for (const [k, v] of Object.entries(c.result.bytesBySource)) {
-        if (k === 'origin') c.result.fromOrigin += v;
-        else if (k.startsWith('peer:')) c.result.fromPeers += v;
+    const results = (await Promise.all(groups.map((g) => g.results()))).flat();
+    for (const r of results) {
+      if (r.status === 'complete') {
+        const spec = specs.find((x) => x.peerId === r.peerId)!;
+        r.verified = (await sha256OfFile(spec.outPath).catch(() => '')) === sourceHash;
       }
     }
-    const results = clients.map((c) => c.result);
+    results.sort((a, b) => a.peerId.localeCompare(b.peerId));
     const done = results.filter((r) => r.status === 'complete' && r.doneMs !== null).map((r) => r.doneMs!);
     const allComplete = done.length === N;
     const received = results.reduce((a, r) => a + Object.values(r.bytesBySource).reduce((x, y) => x + y, 0), 0);
@@ -338,8 +277,11 @@ export async function runCrowd(opts: CrowdOptions): Promise<CrowdResult> {
     const cores = availableParallelism();
     const selfSec = (cpu.user + cpu.system) / 1e6;
     const natsSec = nats0 !== null && nats1 !== null ? nats1 - nats0 : null;
+    const kidsSec = procs === 0 ? null
+      : kids0.reduce<number>((a, c0, k) => a + ((kids1[k] ?? NaN) - (c0 ?? NaN)), 0);
     const capacitySec = (wallMs / 1000) * cores;
-    const result: CrowdResult = {
+    const egress = st.gateway.stats().chunkBytesTotal;
+    return {
       N, F, us: opts.us, ui, di, policy: opts.policy, capacity: opts.capacity,
       ...(opts.egressTarget !== undefined ? { egressTarget: opts.egressTarget } : {}),
       chunkSize: manifest.chunkSize, chunkCount: manifest.chunks.length, videoId: manifest.videoId,
@@ -347,35 +289,30 @@ export async function runCrowd(opts: CrowdOptions): Promise<CrowdResult> {
       D_s: allComplete ? Math.max(...done) / 1000 : NaN,
       median_s: median(done) / 1000,
       D_p2p_s: bounds.D_p2p, D_cs_s: bounds.D_cs,
-      D_egress_s: egressBound({ N, F, us: opts.us, ui, ...(di ? { dmin: Math.min(...di) } : {}) },
-        Math.max(1, stack.gateway.stats().chunkBytesTotal / F)),
-      originEgressBytes: stack.gateway.stats().chunkBytesTotal,
-      originResponses: { ...stack.gateway.stats().requestsByStatus },
-      originDecisions: stack.swarmView.stats(),
+      D_egress_s: egressBound({ N, F, us: opts.us, ui, ...(di ? { dmin: Math.min(...di) } : {}) }, Math.max(1, egress / F)),
+      originEgressBytes: egress,
+      originResponses: { ...st.gateway.stats().requestsByStatus },
+      originDecisions: st.swarmView.stats(),
       p2pShare: received > 0 ? fromPeers / received : 0,
       switches: results.reduce((a, r) => a + countSwitches(r.history), 0),
       resumeLatencyMs: resumeLatencies(results.map((r) => r.history)),
       setupMs: results.flatMap((r) => r.setupMs),
       cpu: {
-        busy: (selfSec + (natsSec ?? 0)) / capacitySec, self: selfSec / capacitySec,
-        nats: natsSec === null ? null : natsSec / capacitySec, cores, wallMs,
+        busy: (selfSec + (natsSec ?? 0) + (kidsSec ?? 0)) / capacitySec, self: selfSec / capacitySec,
+        nats: natsSec === null ? null : natsSec / capacitySec,
+        children: kidsSec === null ? null : kidsSec / capacitySec, cores, wallMs,
       },
       allVerified: allComplete && results.every((r) => r.verified),
       timeline,
     };
-    return result;
   } finally {
-    for (const c of clients) {
-      await c.node.stop().catch(() => {});
-      await c.partial.close().catch(() => {});
-      await c.nc.close().catch(() => {});
-    }
+    for (const g of groups) await g.stop().catch(() => {});
     if (ownRtc) {
       await new Promise((r) => setTimeout(r, 50)); // let byes leave before the native side goes away
-      rtc.shutdown();
+      ownRtc.shutdown();
     }
     // every client is gone: drop their keep-alive sockets, or the gateway's close waits out fastify's 72 s
-    // keep-alive timeout (the in-process clients share undici's global pool, which nothing else closes)
+    // keep-alive timeout (in-process clients share undici's global pool, which nothing else closes)
     if (stack) stack.gateway.app.server.closeAllConnections();
     if (stack) await stack.stop().catch((err) => logger.warn('stack stop failed', { err }));
     if (nats) await nats.stop().catch(() => {});

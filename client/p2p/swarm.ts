@@ -21,15 +21,19 @@ import type { TokenBucket } from '../../lib/tokenbucket.js';
 import type { DownloadEvent } from '../../machines/download/types.js';
 import type { PeerLinkSnapshot } from '../../machines/peerLink/machine.js';
 import { canRequest } from '../../machines/peerLink/machine.js';
-import { encodeBitfield, encodeHeldBitfield, toBase64, type RelayedSignal } from '../../protocol/mod.js';
+import { toBase64, type RelayedSignal } from '../../protocol/mod.js';
 import { FetchFailure } from '../http.js';
 import { startPeerLink, type PeerLinkHandle } from './link.js';
 import { createRequestTable } from './requests.js';
 import type { ChunkSource, RtcHost, SwarmContent } from './types.js';
 import { remoteLacking, remoteWants } from './interest.js';
 import { createUploader } from './uploader.js';
+import { createAnnouncer } from './announcer.js';
 
-export type SwarmEvent = Exclude<Extract<DownloadEvent, { type: `peer.${string}` }>, { type: 'peer.haves' }>;
+/** What the swarm reports: the machine's peer events, with haves one at a time (the bridge folds them into `peer.haves`). */
+export type SwarmEvent =
+  | Exclude<Extract<DownloadEvent, { type: `peer.${string}` }>, { type: 'peer.haves' }>
+  | { type: 'peer.have'; peerId: string; index: number };
 
 export interface SwarmInit {
   videoId: string;
@@ -129,14 +133,8 @@ export function createSwarm(init: SwarmInit, c: SwarmComponents): Swarm {
   const listeners = new Set<(e: SwarmEvent) => void>();
   const setupTimes: number[] = [];
   const downloaded = new Map<string, number>();
-  const pendingHaves: number[] = [];
-  let announceTimer: Timer | null = null;
-  let haveTimer: Timer | null = null;
   let unsubscribeSignal: (() => void) | null = null;
-  let intervalMs = 5000;
   let stopped = false;
-  let lastUploaded = 0;
-  let lastAnnounceAt = performance.now();
 
   const emit = (e: SwarmEvent) => {
     for (const l of listeners) {
@@ -303,59 +301,34 @@ export function createSwarm(init: SwarmInit, c: SwarmComponents): Swarm {
     return pending < maxPendingIncoming;
   };
 
-  // from the held list when the source has one (a live viewer holds ~100 of 65,536)
-  const announcedBitfield = (): string => (c.source.held
-    ? encodeHeldBitfield(c.source.held(), content.chunkCount) : encodeBitfield(c.source.have()));
-
-  const announce = async () => {
-    if (stopped) return;
-    const now = performance.now();
-    const up = uploader.stats().uploadedBytes;
-    const uploadBps = Math.round(((up - lastUploaded) * 1000) / Math.max(1, now - lastAnnounceAt));
-    lastUploaded = up;
-    lastAnnounceAt = now;
-    const rttMs: Record<string, number> = {};
-    for (const [p, l] of links) {
-      const r = l.rttMs();
-      if (r !== null) rttMs[p] = r;
-    }
-    try {
-      const reply = await c.tracker.announce(videoId, {
-        peerId: self, chunkCount: content.chunkCount, bitfield: announcedBitfield(), uploads: init.uploads,
-        uploadBps, spare: uploader.spare(), want: maxPeers * 2, rttMs,
-      });
-      intervalMs = reply.intervalMs;
-      for (const p of reply.peers) {
-        if (links.size >= maxPeers) break;
-        if (links.has(p.peerId) || banned.has(p.peerId) || p.peerId === self) continue;
-        if ((nativeFor.get(p.peerId) ?? 0) >= maxPerSender || c.rtc.allocated >= c.rtc.maxAllocated) continue;
-        addLink(p.peerId, 'offerer', connectionId());
+  const announcer = createAnnouncer({ videoId, peerId: self, chunkCount: content.chunkCount, uploads: init.uploads, maxPeers }, {
+    tracker: c.tracker, source: c.source, logger: log,
+    upload: () => ({ uploadedBytes: uploader.stats().uploadedBytes, spare: uploader.spare() }),
+    linkCount: () => links.size,
+    rtts: () => {
+      const rttMs: Record<string, number> = {};
+      for (const [p, l] of links) {
+        const r = l.rttMs();
+        if (r !== null) rttMs[p] = r;
       }
-    } catch (err) {
-      log.warn('tracker announce failed', { err: (err as Error).message });
-    }
-    if (!stopped) {
-      announceTimer = setTimeout(() => void announce(), Math.min(intervalMs, links.size < maxPeers ? 1000 : intervalMs));
-    }
-  };
-
-  const flushHaves = () => {
-    haveTimer = null;
-    if (pendingHaves.length === 0 || stopped) return;
-    const batch = pendingHaves.splice(0, 4096);
-    void c.tracker.have(videoId, self, batch).catch((err) => log.debug('tracker have failed', { err }));
-  };
+      return rttMs;
+    },
+    offer: (p) => {
+      if (links.has(p) || banned.has(p)) return;
+      if ((nativeFor.get(p) ?? 0) >= maxPerSender || c.rtc.allocated >= c.rtc.maxAllocated) return;
+      addLink(p, 'offerer', connectionId());
+    },
+  });
 
   return {
     async start() {
       unsubscribeSignal = c.signal.onSignal(onSignal);
-      await announce();
+      await announcer.start();
     },
     async stop() {
       if (stopped) return;
       stopped = true;
-      if (announceTimer) clearTimeout(announceTimer);
-      if (haveTimer) clearTimeout(haveTimer);
+      announcer.stop();
       unsubscribeSignal?.();
       uploader.stop();
       for (const v of views.values()) if (v.openTimer) clearTimeout(v.openTimer);
@@ -391,8 +364,7 @@ export function createSwarm(init: SwarmInit, c: SwarmComponents): Swarm {
     },
     noteHave(index) {
       for (const l of links.values()) if (l.snapshot().matches('open')) l.sendHave(index);
-      pendingHaves.push(index);
-      haveTimer ??= setTimeout(flushHaves, 250);
+      announcer.noteHave(index);
       uploader.refill();
     },
     stats() {

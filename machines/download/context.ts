@@ -177,16 +177,19 @@ export function applyPeerEvent(ctx: DownloadContext, e: DownloadEvent): Partial<
       for (const h of e.haves) if (!ctx.banned.includes(h.peerId)) index.have(h.peerId, h.index);
       return { peers: index.view() };
     }
-    let next = ctx;
-    for (const h of e.haves) next = { ...next, ...applyPeerEvent(next, { type: 'peer.have', ...h }) };
-    return next === ctx ? {} : { peers: next.peers };
+    // before the manifest (no index yet): the plain records
+    let peers = ctx.peers;
+    for (const h of e.haves) {
+      if (ctx.banned.includes(h.peerId)) continue;
+      peers = { ...peers, [h.peerId]: withHave(peers[h.peerId] ?? emptyPeer(ctx.manifest?.chunks.length ?? 0), h.index) };
+    }
+    return peers === ctx.peers ? {} : { peers };
   }
   if (!e.type.startsWith('peer.') || !('peerId' in e) || ctx.banned.includes(e.peerId)) return {};
   const idx = PieceIndex.of(ctx.peers);
   if (idx) {
     switch (e.type) {
       case 'peer.bitfield': idx.bitfield(e.peerId, e.have); break;
-      case 'peer.have': idx.have(e.peerId, e.index); break;
       case 'peer.unchoked': idx.setFlags(e.peerId, { unchoked: true, failures: 0 }); break;
       case 'peer.choked': idx.setFlags(e.peerId, { unchoked: false }); break;
       case 'peer.left': idx.leave(e.peerId); break;
@@ -200,7 +203,6 @@ export function applyPeerEvent(ctx: DownloadContext, e: DownloadEvent): Partial<
   let next: PeerView | null = cur;
   switch (e.type) {
     case 'peer.bitfield': next = withBitfield(cur, e.have, count); break;
-    case 'peer.have': next = withHave(cur, e.index); break;
     case 'peer.unchoked': next = { ...cur, unchoked: true, failures: 0 }; break;
     case 'peer.choked': next = { ...cur, unchoked: false }; break;
     case 'peer.left': next = null; break;

@@ -315,7 +315,6 @@ export const downloadMachine = setup({
         'origin.undecline': { actions: ['undecline', 'scheduleFetches'] },
         'peer.joined': { actions: ['peerEvent', 'schedulePeers'] },
         'peer.bitfield': { actions: ['peerEvent', 'schedulePeers', 'tellNeed'] },
-        'peer.have': { actions: ['peerEvent', 'schedulePeers', 'tellNeed'] },
         'peer.haves': { actions: ['peerEvent', 'schedulePeers', 'tellNeed'] },
         'peer.unchoked': { actions: ['peerEvent', 'schedulePeers'] },
         'peer.choked': { actions: 'peerEvent' },

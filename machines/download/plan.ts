@@ -39,11 +39,33 @@ export function planOriginFetches(ctx: DownloadContext): FetchPlan | null {
     ? originOrder(ctx.have, ctx.peers, skip, n, ctx.policy === OriginPolicies.swarmAware ? ctx.peerId : undefined)
     : pickMissing(ctx.have, skip, n);
   const picked = ctx.playhead === null ? offline(busy, free) : streamingOriginOrder(ctx, busy, free, offline);
+  if (ctx.playhead === null && picked.length < free && !ctx.lease?.turnBytes) {
+    picked.push(...endgameRaces(ctx, picked, free - picked.length));
+  }
   if (picked.length === 0) return null;
   return {
     assign: { inFlight: [...ctx.inFlight, ...picked] },
     spawn: picked.map((index) => ({ id: fetchChildId(index), input: fetchInput(ctx, manifest, index, 'origin') })),
   };
+}
+
+/**
+ * The endgame: every missing chunk is on its way from peers, and origin requests are free. The oldest peer
+ * requests are raced from the origin too (the first verified copy wins, the other request is stopped): a last
+ * chunk otherwise arrives at one busy peer's pace while the origin idles (measured: the origin's last ~1.2 s of
+ * a generous crowd). Not during a turn: the origin is contended then, and a swarm-aware gateway declines second
+ * copies anyway; it also declines one while a holder with spare upload could send it.
+ */
+function endgameRaces(ctx: DownloadContext, picked: readonly number[], n: number): number[] {
+  const taken = new Set([...picked, ...ctx.inFlight, ...ctx.backoff, ...ctx.declined, ...ctx.urgentInFlight]);
+  const out: number[] = [];
+  for (const f of ctx.peerInFlight) {
+    if (out.length >= n) break;
+    if (taken.has(f.index)) continue;
+    taken.add(f.index);
+    out.push(f.index);
+  }
+  return out;
 }
 
 /** Peer requests by the piece picker (peers.ts), when peers are in use. */

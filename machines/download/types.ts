@@ -168,7 +168,6 @@ export type DownloadEvent =
   | { type: 'playback.playhead'; index: number }
   | { type: 'peer.joined'; peerId: string }
   | { type: 'peer.bitfield'; peerId: string; have: boolean[] }
-  | { type: 'peer.have'; peerId: string; index: number }
   /** several haves at once, in arrival order (the swarm bridge folds those of one moment together) */
   | { type: 'peer.haves'; haves: ReadonlyArray<{ peerId: string; index: number }> }
   | { type: 'peer.unchoked'; peerId: string }

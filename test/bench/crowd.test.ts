@@ -90,6 +90,27 @@ real('N=3, F=2 MiB, capacity 1: all verified, bytes by source add up to F per cl
   assert.ok(Number.isFinite(r.D_s) && r.D_s >= r.median_s);
 });
 
+real('clients in 2 child processes: the same figures, the children\'s CPU counted, nothing left running', async () => {
+  const F = 2 * MiB;
+  const r = await runCrowd({ N: 3, F, us: 1 * MiB, ui: 1 * MiB, capacity: 3, policy: 'swarm-aware', timeoutMs: 60_000,
+    procs: 2 });
+  assert.is(r.timedOut, false);
+  assert.is(r.clients.length, 3);
+  for (const c of r.clients) {
+    assert.is(c.status, 'complete', `${c.peerId}: ${c.error}`);
+    assert.ok(c.verified, `${c.peerId}: output hashes like the source`);
+    assert.is(c.fromOrigin + c.fromPeers, F);
+    assert.ok(c.history.at(-1)?.state === 'complete', 'history ends complete');
+    assert.ok(c.doneMs !== null && c.doneMs > 0 && c.doneMs <= r.wallMs + 1);
+  }
+  assert.ok(r.allVerified);
+  assert.ok(r.cpu.children !== null && r.cpu.children > 0, `children's CPU ${r.cpu.children}`);
+  assert.ok(r.cpu.busy >= r.cpu.children!);
+  // the uploads of the children's peers reached the sampler
+  assert.ok((r.timeline.at(-1)?.uploaded ?? 0) > 0 || r.p2pShare === 0);
+  assert.is(r.timeline.at(-1)?.done, 3);
+});
+
 real('a crowd that cannot finish in time is stopped and says so', async () => {
   // 2 × 1 MiB at 64 KiB/s from the origin alone takes 32 s; the run is cut at 1.5 s. Small chunks: the gateway's
   // egress bucket still lets the abandoned requests' bytes drain (2 × 4 × 16 KiB) before this process can exit.

@@ -5,6 +5,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { availability, originOrder, pickPeerRequests, type PeerView } from '../../machines/download/peers.js';
+import { initialContext } from '../../machines/download/context.js';
+import { planOriginFetches } from '../../machines/download/plan.js';
 import { peerResultOf } from '../../machines/download/events.js';
 import type { EventObject } from 'xstate';
 import { denied, failure, granted, LEASE, makeManifest, manualFetch, run, until } from './harness.js';
@@ -52,6 +54,22 @@ test('origin order alongside peers: chunks no peer holds first, then playback or
   assert.equal(peerResultOf(done('xstate.done.actor.pfetch.1.x', 'peer:peer_A-1')),
     { ok: true, index: 12, source: 'peer:peer_A-1', bytes: 1, peerId: 'peer_A-1' });
   assert.is(peerResultOf(done('xstate.done.actor.fetch.12', 'origin')), null);
+});
+
+test('origin endgame: with every missing chunk asked of peers, free origin requests race the oldest of them', () => {
+  const m = makeManifest(6);
+  const ctx = { ...initialContext({ videoId: m.videoId, peerId: 'me', parallel: 3 }), manifest: m, sessionId: 's', grant: 'g',
+    usePeers: true, have: all(6, [1, 3, 4, 5]), haveCount: 2, peers: { a: peer(all(6)) }, inFlight: [5], declined: [4],
+    peerInFlight: [{ index: 3, peerId: 'a' }, { index: 4, peerId: 'a' }, { index: 1, peerId: 'a' }, { index: 3, peerId: 'b' }] };
+  const plan = planOriginFetches(ctx);
+  // 5 is the origin's already, 4 was declined lately: 3 then 1, oldest first, each once
+  assert.equal(plan?.spawn.map((s) => s.input.index), [3, 1]);
+  assert.equal(plan?.assign.inFlight, [5, 3, 1]);
+  // a chunk no peer is fetching yet still comes first
+  const fresh = planOriginFetches({ ...ctx, have: all(6, [0, 1, 3, 4, 5]), haveCount: 1 });
+  assert.equal(fresh?.spawn.map((s) => s.input.index), [0, 3]);
+  // during a turn (the origin is contended) nothing is raced
+  assert.is(planOriginFetches({ ...ctx, lease: { ...LEASE, turnBytes: 10 * m.chunkSize } }), null);
 });
 
 test('denied → p2p: chunks come from peers (rarest first, pipelined), then complete and release', async () => {

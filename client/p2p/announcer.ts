@@ -1,0 +1,99 @@
+/**
+ * The swarm's side of the tracker: announces (what we hold, our upload rate and spare slots, the links' RTTs) and
+ * offers links to the peers the answer names, again every second while we have fewer links than we want (the
+ * tracker's interval after that); and reports our new chunks in batches (at most one message per 250 ms).
+ */
+import type { TrackerClient } from '../../actors/tracker/client.js';
+import type { Logger } from '../../lib/logger.js';
+import type { Timer } from '../../lib/timers.js';
+import { encodeBitfield, encodeHeldBitfield } from '../../protocol/mod.js';
+import type { ChunkSource } from './types.js';
+
+export interface AnnouncerInit {
+  videoId: string;
+  peerId: string;
+  chunkCount: number;
+  uploads: boolean;
+  maxPeers: number;
+}
+
+export interface AnnouncerComponents {
+  tracker: Pick<TrackerClient, 'announce' | 'have'>;
+  source: Pick<ChunkSource, 'have' | 'held'>;
+  logger: Logger;
+  /** bytes uploaded so far, and whether an upload slot is free now */
+  upload(): { uploadedBytes: number; spare: boolean };
+  /** the links we have: how many, and each one's RTT where known */
+  linkCount(): number;
+  rtts(): Record<string, number>;
+  /** offers a link to a peer the tracker named, unless we have one or may not (banned, over a cap) */
+  offer(peerId: string): void;
+}
+
+export interface Announcer {
+  start(): Promise<void>;
+  stop(): void;
+  /** a chunk we now hold, for the tracker */
+  noteHave(index: number): void;
+}
+
+export function createAnnouncer(init: AnnouncerInit, c: AnnouncerComponents): Announcer {
+  const { videoId, peerId: self } = init;
+  const pendingHaves: number[] = [];
+  let announceTimer: Timer | null = null;
+  let haveTimer: Timer | null = null;
+  let intervalMs = 5000;
+  let stopped = false;
+  let lastUploaded = 0;
+  let lastAnnounceAt = performance.now();
+
+  // from the held list when the source has one (a live viewer holds ~100 of 65,536)
+  const announcedBitfield = (): string => (c.source.held
+    ? encodeHeldBitfield(c.source.held(), init.chunkCount) : encodeBitfield(c.source.have()));
+
+  const announce = async () => {
+    if (stopped) return;
+    const now = performance.now();
+    const { uploadedBytes: up, spare } = c.upload();
+    const uploadBps = Math.round(((up - lastUploaded) * 1000) / Math.max(1, now - lastAnnounceAt));
+    lastUploaded = up;
+    lastAnnounceAt = now;
+    try {
+      const reply = await c.tracker.announce(videoId, {
+        peerId: self, chunkCount: init.chunkCount, bitfield: announcedBitfield(), uploads: init.uploads,
+        uploadBps, spare, want: init.maxPeers * 2, rttMs: c.rtts(),
+      });
+      intervalMs = reply.intervalMs;
+      for (const p of reply.peers) {
+        if (c.linkCount() >= init.maxPeers) break;
+        if (p.peerId !== self) c.offer(p.peerId);
+      }
+    } catch (err) {
+      c.logger.warn('tracker announce failed', { err: (err as Error).message });
+    }
+    if (!stopped) {
+      announceTimer = setTimeout(() => void announce(),
+        Math.min(intervalMs, c.linkCount() < init.maxPeers ? 1000 : intervalMs));
+    }
+  };
+
+  const flushHaves = () => {
+    haveTimer = null;
+    if (pendingHaves.length === 0 || stopped) return;
+    const batch = pendingHaves.splice(0, 4096);
+    void c.tracker.have(videoId, self, batch).catch((err) => c.logger.debug('tracker have failed', { err }));
+  };
+
+  return {
+    start: () => announce(),
+    stop() {
+      stopped = true;
+      if (announceTimer) clearTimeout(announceTimer);
+      if (haveTimer) clearTimeout(haveTimer);
+    },
+    noteHave(index) {
+      pendingHaves.push(index);
+      haveTimer ??= setTimeout(flushHaves, 250);
+    },
+  };
+}
