@@ -56,13 +56,19 @@ export function sessionKeeperActor(origin: Pick<OriginClient, 'heartbeat' | 'onP
     let lastProgress = 0;
     /** bumped at each yield: a granted answer to a beat sent before the park was answered is stale */
     let yields = 0;
+    /** bumped at each push for this session: an answer to a beat sent before it is older than the push */
+    let pushes = 0;
     let parking = false;
     const unsub = origin.onPush(input.peerId, {
       slotOffered: (o) => {
-        if (o.sessionId === input.sessionId) sendBack({ type: 'origin.slotOffered', grant: o.grant, lease: o.lease });
+        if (o.sessionId !== input.sessionId) return;
+        pushes++;
+        sendBack({ type: 'origin.slotOffered', grant: o.grant, lease: o.lease });
       },
       slotRevoked: (r) => {
-        if (r.sessionId === input.sessionId) sendBack({ type: 'origin.leaseLost', reason: r.reason });
+        if (r.sessionId !== input.sessionId) return;
+        pushes++;
+        sendBack({ type: 'origin.leaseLost', reason: r.reason });
       },
     }, logger);
     let timer: Timer | null = null;
@@ -85,12 +91,16 @@ export function sessionKeeperActor(origin: Pick<OriginClient, 'heartbeat' | 'onP
     const tick = async () => {
       try {
         const epoch = yields;
+        const heard = pushes;
         const now = Date.now();
         const need = needSince !== null && now - needSince >= NEED_HOLD_MS && now - lastProgress >= NEED_HOLD_MS;
         const r = await origin.heartbeat(input.sessionId, input.peerId, { need });
         if (stopped) return;
-        // the slot we just yielded, renewed by a beat that crossed the park: not an offer
-        if (!(r.status === 'granted' && (parking || epoch !== yields))) sendBack({ type: 'origin.heartbeat', ...r });
+        // the slot we just yielded, renewed by a beat that crossed the park: not an offer. And a push that came
+        // while the beat was out is newer than its answer (a turn told as the crowd queued, answered `granted`
+        // without it; an offer, answered `waiting`): the answer is dropped, the next beat is asked afresh
+        const stale = heard !== pushes || (r.status === 'granted' && (parking || epoch !== yields));
+        if (!stale) sendBack({ type: 'origin.heartbeat', ...r });
       } catch (err) {
         if (stopped) return;
         if (err instanceof SwitchyardError && err.code === ErrorCodes.unknownSession) {

@@ -12,6 +12,8 @@ export interface Logger {
   warn(msg: string, fields?: Record<string, unknown>): void;
   error(msg: string, fields?: Record<string, unknown>): void;
   child(name: string): Logger;
+  /** whether lines of `level` are written (work done only for a line, like a link's transitions, can be skipped) */
+  enabled?(level: Exclude<LogLevel, 'silent'>): boolean;
 }
 
 /** Node's process when there is one: the logger also runs in the browser peer (which passes its own writer). */
@@ -36,6 +38,7 @@ export function createLogger(
     warn: (m, f) => emit('warn', m, f),
     error: (m, f) => emit('error', m, f),
     child: (sub) => createLogger(`${name}:${sub}`, level, write),
+    enabled: (lvl) => ORDER[lvl] >= min,
   };
 }
 

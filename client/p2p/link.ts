@@ -137,9 +137,12 @@ export function startPeerLink(
   const actor: Actor<typeof peerLinkMachine> = createActor(peerLinkMachine.provide({ actors: { transport } }), {
     input: { remotePeerId, role: opts.role, videoId: self.videoId, rootHash: self.rootHash, chunkCount: self.chunkCount,
       ...(opts.timeouts ? { timeouts: opts.timeouts } : {}) },
-    // every transition is a debug line (and a record for the inspector): a link's whole life in ~6 lines
-    inspect: transitionTap({ machine: 'peerLink', id: remotePeerId, videoId: self.videoId },
-      { logger: deps.logger, ...(deps.inspect ? { publisher: deps.inspect } : {}) }),
+    // every transition is a debug line (and a record for the inspector): a link's whole life in ~6 lines. Only
+    // when someone reads them: inspection costs XState ~8 us per event, and a link takes a `have` per chunk
+    ...(deps.inspect || deps.logger.enabled?.('debug') !== false ? {
+      inspect: transitionTap({ machine: 'peerLink', id: remotePeerId, videoId: self.videoId },
+        { logger: deps.logger, ...(deps.inspect ? { publisher: deps.inspect } : {}) }),
+    } : {}),
   });
   const sendFrame = (buf: Uint8Array) => rtc?.send(buf) ?? false;
 

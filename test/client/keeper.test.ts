@@ -1,0 +1,79 @@
+/**
+ * The session keeper (client/runner.ts) against a scripted origin client: its first heartbeat goes at once (pushes
+ * sent before it subscribed are lost, the answer carries what they said), and an answer to a beat that crossed a
+ * push for the session is dropped, since the push is newer (a turn told while the crowd queued must not be undone
+ * by a `granted` answer computed before it).
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { createActor, createMachine, type AnyEventObject } from 'xstate';
+import type { OriginClient } from '../../actors/origin/client.js';
+import { sessionKeeperActor } from '../../client/runner.js';
+import { createLogger } from '../../lib/logger.js';
+import type { HeartbeatReply, LeaseInfo, SlotOffer } from '../../protocol/mod.js';
+
+const LEASE: LeaseInfo = { slot: 0, expiresAt: Date.now() + 30_000, ttlMs: 30_000 };
+type Handlers = Parameters<OriginClient['onPush']>[1];
+
+/** A parent that invokes the keeper and records what it reports. */
+function harness(heartbeat: () => Promise<HeartbeatReply>) {
+  let handlers: Handlers = {};
+  const beats: number[] = [];
+  const origin: Pick<OriginClient, 'heartbeat' | 'onPush' | 'release'> = {
+    heartbeat: () => {
+      beats.push(Date.now());
+      return heartbeat();
+    },
+    onPush: (_peerId, h) => {
+      handlers = h;
+      return () => {};
+    },
+    release: async () => ({ released: true }),
+  };
+  const got: AnyEventObject[] = [];
+  const parent = createMachine({
+    invoke: { src: sessionKeeperActor(origin, createLogger('keeper-test', 'silent'), { ms: 60_000 }),
+      input: { sessionId: 's1', peerId: 'p1', videoId: 'v1' } },
+    on: { '*': { actions: ({ event }) => got.push(event) } },
+  });
+  const actor = createActor(parent).start();
+  return { actor, got, beats, push: (o: SlotOffer) => handlers.slotOffered?.(o) };
+}
+
+const tick = (ms = 10) => new Promise((r) => setTimeout(r, ms));
+
+test('the first heartbeat goes at once, and its answer reaches the machine', async () => {
+  const h = harness(async () => ({ status: 'granted', grant: 'g1', lease: LEASE }) as HeartbeatReply);
+  await tick(30);
+  assert.is(h.beats.length, 1, 'one beat, not after ttl/3');
+  assert.equal(h.got.map((e) => e.type), ['origin.heartbeat']);
+  h.actor.stop();
+});
+
+test('a push that crosses a heartbeat wins: the older answer is dropped', async () => {
+  let answer!: (r: HeartbeatReply) => void;
+  const h = harness(() => new Promise<HeartbeatReply>((r) => (answer = r)));
+  await tick();
+  assert.is(h.beats.length, 1);
+  // while the beat is out, the origin pushes the holder its turn
+  h.push({ sessionId: 's1', videoId: 'v1', grant: 'g2', lease: { ...LEASE, turnBytes: 1000 } });
+  // the answer was computed before the push (no turn yet)
+  answer({ status: 'granted', grant: 'g1', lease: LEASE } as HeartbeatReply);
+  await tick();
+  assert.equal(h.got.map((e) => e.type), ['origin.slotOffered'], 'the stale granted answer is not reported');
+  assert.is((h.got[0] as unknown as { lease: LeaseInfo }).lease.turnBytes, 1000);
+  h.actor.stop();
+});
+
+test('a push for another session does not make an answer stale', async () => {
+  let answer!: (r: HeartbeatReply) => void;
+  const h = harness(() => new Promise<HeartbeatReply>((r) => (answer = r)));
+  await tick();
+  h.push({ sessionId: 'other', videoId: 'v1', grant: 'gx', lease: LEASE });
+  answer({ status: 'waiting', position: 2 } as HeartbeatReply);
+  await tick();
+  assert.equal(h.got.map((e) => e.type), ['origin.heartbeat']);
+  h.actor.stop();
+});
+
+test.run();
