@@ -16,8 +16,12 @@ const minted = new Map<string, (m: Extract<ToWorker, { t: 'minted' }>) => void>(
 let group: ClientGroup | null = null;
 let rtc: ReturnType<typeof createRtcHost> | null = null;
 let tick: NodeJS.Timeout | null = null;
+let stopping: Promise<never> | null = null;
 
-async function stop(): Promise<never> {
+/** once only: told to stop, then the parent disconnects (node-datachannel's teardown must not run twice) */
+const stop = (): Promise<never> => (stopping ??= stopOnce());
+
+async function stopOnce(): Promise<never> {
   if (tick) clearInterval(tick);
   await group?.stop().catch(() => {});
   if (rtc) {
