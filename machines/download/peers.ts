@@ -17,6 +17,7 @@
  * index is tested against (test/machines/picker*.test.ts) and as the bench's baseline.
  */
 import { MAX_PEER_FAILURES, mix, PieceIndex } from './pieceIndex.js';
+import { pickFromIndex } from './indexPick.js';
 
 /** What the machine knows of one remote peer. */
 export interface PeerView {
@@ -99,7 +100,7 @@ export type DeadlineRank = ((index: number) => number) & { window?: readonly [nu
 export function pickPeerRequests(x: PickInput): PeerFetch[] {
   if (x.deadline !== undefined && x.deadline.window === undefined) return pickPeerRequestsReference(x);
   const idx = indexFor(x.self, x.have, x.peers);
-  return idx.pick({ peerInFlight: x.peerInFlight, originBusy: x.originBusy, perPeer: x.perPeer, maxSources: x.maxSources,
+  return pickFromIndex(idx, { peerInFlight: x.peerInFlight, originBusy: x.originBusy, perPeer: x.perPeer, maxSources: x.maxSources,
     ...(x.deadline?.window ? { window: x.deadline.window } : {}) });
 }
 
