@@ -77,6 +77,12 @@ export const PeerListing = Type.Object({
   uploadBps: Type.Number({ minimum: 0 }),
   /** preference score, higher first */
   score: Type.Number(),
+  /**
+   * Who opens the link: true, the asking peer (it joined after this one); false, this one will (it joined
+   * later). The tracker answers both sides of a pair from the same two records, so only one of them offers and no
+   * offers cross (glare: both attempts cost a connection each, and one is thrown away). Absent: either may.
+   */
+  offer: Type.Optional(Type.Boolean()),
 });
 export type PeerListing = Static<typeof PeerListing>;
 

@@ -25,6 +25,8 @@ export const SwarmPeer = Type.Object({
   complete: Type.Boolean(),
   /** clock.now() of the last announce or have */
   lastSeen: Type.Number(),
+  /** clock.now() of the first announce: the later of two peers opens their link (PeerListing.offer) */
+  joinedAt: Type.Optional(Type.Number()),
   rttMs: Type.Optional(Table),
   throughputBps: Type.Optional(Table),
   /** distinct peers that reported this one for a bad chunk */
@@ -45,6 +47,12 @@ export function decodeAnnouncedBits(b64: string, chunkCount: number): Uint8Array
     throw new BadRequestError('bitfield has bits set beyond chunkCount');
   }
   return bytes;
+}
+
+/** Whether `a` joined after `b` (ties by id): the one of a pair that offers the link. */
+export function joinedAfter(a: Pick<SwarmPeer, 'peerId' | 'joinedAt'>, b: Pick<SwarmPeer, 'peerId' | 'joinedAt'>): boolean {
+  const ja = a.joinedAt ?? 0, jb = b.joinedAt ?? 0;
+  return ja !== jb ? ja > jb : a.peerId > b.peerId;
 }
 
 /** The key of a peer's entry in `sy_swarm`. */

@@ -26,7 +26,7 @@ import {
 import type { Logger } from '../../lib/logger.js';
 import { serve, type Msg, type NatsConnection, type Subscription } from '../../lib/nats.js';
 import { openLinkBook, type LinkBook } from '../signal/links.js';
-import { decodeAnnouncedBits, swarmCodec, swarmKey, type SwarmPeer } from './records.js';
+import { decodeAnnouncedBits, joinedAfter, swarmCodec, swarmKey, type SwarmPeer } from './records.js';
 import { availability, popcount, rankPeers, type ScoreCandidate } from './score.js';
 
 export { decodeAnnouncedBits, SwarmPeer } from './records.js';
@@ -138,7 +138,7 @@ export async function createTracker(init: TrackerInit, components: TrackerCompon
       // Only the reports (other peers' verdict) are carried over.
       return {
         peerId, videoId, chunkCount: a.chunkCount, bitfield: a.bitfield, uploads: a.uploads,
-        uploadBps: a.uploadBps, complete: have === a.chunkCount, lastSeen: now,
+        uploadBps: a.uploadBps, complete: have === a.chunkCount, lastSeen: now, joinedAt: cur?.joinedAt ?? now,
         ...(a.spare !== undefined ? { spare: a.spare } : {}),
         ...(a.rttMs ? { rttMs: a.rttMs } : {}),
         ...(a.throughputBps ? { throughputBps: a.throughputBps } : {}),
@@ -165,6 +165,11 @@ export async function createTracker(init: TrackerInit, components: TrackerCompon
       ...(a.rttMs ? { rttMs: a.rttMs } : {}),
       ...(a.throughputBps ? { throughputBps: a.throughputBps } : {}),
     }, candidates, avail, a.want ?? TRACKER_DEFAULTS.want);
+    const byId = new Map(sources.map((p) => [p.peerId, p]));
+    for (const l of peers) {
+      const other = byId.get(l.peerId);
+      if (other) l.offer = joinedAfter(self, other);
+    }
     const swarmSize = members(videoId, now).length;
     return { peers, intervalMs, swarmSize };
   }

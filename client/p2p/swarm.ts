@@ -23,7 +23,7 @@ import type { PeerLinkSnapshot } from '../../machines/peerLink/machine.js';
 import { canRequest } from '../../machines/peerLink/machine.js';
 import { toBase64, type RelayedSignal } from '../../protocol/mod.js';
 import { FetchFailure } from '../http.js';
-import { startPeerLink, type PeerLinkHandle } from './link.js';
+import { createPeerLinkStarter, type PeerLinkHandle } from './link.js';
 import { createRequestTable } from './requests.js';
 import type { ChunkSource, RtcHost, SwarmContent } from './types.js';
 import { remoteLacking, remoteWants } from './interest.js';
@@ -245,8 +245,9 @@ export function createSwarm(init: SwarmInit, c: SwarmComponents): Swarm {
     uploader.noteReceived(p, data.byteLength);
   };
 
+  const startLink = createPeerLinkStarter();
   const addLink = (remote: string, role: 'offerer' | 'answerer', connId: string): PeerLinkHandle => {
-    const link: PeerLinkHandle = startPeerLink({ remotePeerId: remote, connId, role,
+    const link: PeerLinkHandle = startLink({ remotePeerId: remote, connId, role,
       self: { peerId: self, videoId, rootHash: content.rootHash, chunkCount: content.chunkCount, uploads: init.uploads },
       ...(init.linkTimeouts ? { timeouts: init.linkTimeouts } : {}) }, {
       rtc: c.rtc, source: c.source, logger: log, ...(c.inspect ? { inspect: c.inspect } : {}),
@@ -305,6 +306,7 @@ export function createSwarm(init: SwarmInit, c: SwarmComponents): Swarm {
     tracker: c.tracker, source: c.source, logger: log,
     upload: () => ({ uploadedBytes: uploader.stats().uploadedBytes, spare: uploader.spare() }),
     linkCount: () => links.size,
+    linked: (p) => links.has(p),
     rtts: () => {
       const rttMs: Record<string, number> = {};
       for (const [p, l] of links) {

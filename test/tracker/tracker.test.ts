@@ -80,7 +80,7 @@ t('announce lists the others rarest-first, without itself or non-uploaders, at m
   // chunk 0 has one holder (value 1); chunks 1 and 2 have three (value 1/3 + 1/3)
   assert.is(r.peers[0]!.peerId, 'rare');
   assert.is(r.peers[0]!.score, 1);
-  assert.equal(r.peers[0], { peerId: 'rare', have: 1, useful: 1, complete: false, uploadBps: 0, score: 1 });
+  assert.equal(r.peers[0], { peerId: 'rare', have: 1, useful: 1, complete: false, uploadBps: 0, score: 1, offer: true });
   for (const p of r.peers.slice(1)) {
     assert.is(p.useful, 2);
     assert.ok(Math.abs(p.score - 2 / 3) < 1e-9);
@@ -94,12 +94,26 @@ t('announce lists the others rarest-first, without itself or non-uploaders, at m
   assert.not.ok(ids(l).includes('leech'));
 });
 
+t('of two peers that list each other, only the later joiner is told to offer (no crossed offers)', async ({ client }) => {
+  const v = 'v-offer';
+  const first = await client.announce(v, ann('early', [0]));
+  assert.equal(ids(first), []);
+  const later = await client.announce(v, ann('late', [1]));
+  assert.equal(later.peers.map((p) => [p.peerId, p.offer]), [['early', true]]);
+  // the early peer's next announce lists the later one, which will offer: it must wait
+  const again = await client.announce(v, ann('early', [0]));
+  assert.equal(again.peers.map((p) => [p.peerId, p.offer]), [['late', false]]);
+  // re-announcing keeps the join time: still the same answers, whatever the order of announces
+  const lateAgain = await client.announce(v, ann('late', [1, 2]));
+  assert.equal(lateAgain.peers.map((p) => [p.peerId, p.offer]), [['early', true]]);
+});
+
 t('have merges bits into later listings; unknown peers and out-of-range indexes are rejected', async ({ client }) => {
   const v = 'v-have';
   await client.announce(v, ann('h1', [0]));
   await client.have(v, 'h1', [2, 5]);
   const r = await client.announce(v, ann('asker', [0]));
-  assert.equal(r.peers, [{ peerId: 'h1', have: 3, useful: 2, complete: false, uploadBps: 0, score: 2 }]);
+  assert.equal(r.peers, [{ peerId: 'h1', have: 3, useful: 2, complete: false, uploadBps: 0, score: 2, offer: true }]);
   await rejects(client.have(v, 'nobody', [1]), ErrorCodes.unknownSession);
   await rejects(client.have(v, 'h1', [N]), ErrorCodes.badRequest);
 });
