@@ -18,7 +18,7 @@ export interface DownloadInput {
   parallel?: number;
   /** attempts per chunk before the download fails (default 5) */
   maxAttempts?: number;
-  /** requests in flight per unchoked peer (default 4) */
+  /** requests in flight per unchoked peer (default 1: DEFAULT_PER_PEER says why) */
   perPeer?: number;
   /** sources per chunk in endgame (default 2) */
   maxSources?: number;
