@@ -198,6 +198,15 @@ export function createSwarm(init: SwarmInit, c: SwarmComponents): Swarm {
     }
   };
 
+  /** a have the link took without its machine (link.ts): same outcome as one seen in a snapshot */
+  const onHave = (link: PeerLinkHandle, index: number) => {
+    if (links.get(link.remotePeerId) !== link) return;
+    const v = views.get(link.remotePeerId);
+    if (!v?.haveSent || v.haveSent[index]) return;
+    v.haveSent[index] = true;
+    emit({ type: 'peer.have', peerId: link.remotePeerId, index });
+  };
+
   const onEnd = (link: PeerLinkHandle, status: 'closed' | 'banned', reason: string) => {
     if (links.get(link.remotePeerId) === link) {
       links.delete(link.remotePeerId);
@@ -257,7 +266,7 @@ export function createSwarm(init: SwarmInit, c: SwarmComponents): Swarm {
         onCancel: (p, i) => uploader.onCancel(p, i),
         onPiece: (_p, i, off, len, data) => onPiece(link, i, off, len, data),
         onReject: (p, i, r) => requests.onReject(p, i, r),
-        onSnapshot, onEnd, onReleased,
+        onSnapshot, onHave, onEnd, onReleased,
         onDrain: () => uploader.kick(),
       },
     });
@@ -374,7 +383,7 @@ export function createSwarm(init: SwarmInit, c: SwarmComponents): Swarm {
       return {
         uploadedBytes: u.uploadedBytes, uploadedByPeer: u.byPeer, downloadedByPeer: Object.fromEntries(downloaded),
         links: [...links.values()].map((l) => ({ peerId: l.remotePeerId, state: JSON.stringify(l.snapshot().value),
-          role: l.role, setupMs: l.setupMs(), remoteHave: l.snapshot().context.haveCount })),
+          role: l.role, setupMs: l.setupMs(), remoteHave: l.remoteHaveCount() })),
         setupMs: [...setupTimes], banned: [...banned],
       };
     },

@@ -57,7 +57,7 @@ t('three unrequested pieces ban the sender; none of its bytes are credited', asy
       self: { peerId: 'pusher', videoId: manifest.videoId, rootHash: manifest.rootHash, chunkCount: COUNT, uploads: true } }, {
       rtc: ctx.rtc, logger: ctx.env.logger.child('pusher'), sendSignal: (to, m) => signal.send(to, m),
       source: { has: () => true, have: () => new Array<boolean>(COUNT).fill(true), read: async () => data },
-      handlers: { onRequest() {}, onCancel() {}, onPiece() {}, onReject() {}, onSnapshot() {}, onDrain() {}, onReleased() {},
+      handlers: { onRequest() {}, onCancel() {}, onPiece() {}, onReject() {}, onSnapshot() {}, onHave() {}, onDrain() {}, onReleased() {},
         onEnd: (_l, status, reason) => mine.push(`${status}: ${reason}`) },
     });
     const unsub = signal.onSignal((m) => l.handleSignal(m));
