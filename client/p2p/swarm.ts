@@ -154,6 +154,13 @@ export function createSwarm(init: SwarmInit, c: SwarmComponents): Swarm {
     wants: (peerId) => remoteWants(links.get(peerId)?.snapshot().context.remoteHave, c.source),
   });
 
+  /** the download machine hears of each remote chunk once, whichever way the link learnt of it */
+  const tellHave = (peerId: string, v: LinkView, index: number) => {
+    if (!v.haveSent || v.haveSent[index]) return;
+    v.haveSent[index] = true;
+    emit({ type: 'peer.have', peerId, index });
+  };
+
   const onSnapshot = (link: PeerLinkHandle, snap: PeerLinkSnapshot) => {
     if (links.get(link.remotePeerId) !== link) return;
     const v = views.get(link.remotePeerId)!;
@@ -178,15 +185,9 @@ export function createSwarm(init: SwarmInit, c: SwarmComponents): Swarm {
         const last = snap.context.lastHave;
         if (snap.context.haveCount === v.haveCount + 1 && last !== null && have[last] && !v.haveSent[last]) {
           // one new have (the common case): no scan of a bitfield that may hold 65,536 entries
-          v.haveSent[last] = true;
-          emit({ type: 'peer.have', peerId: link.remotePeerId, index: last });
+          tellHave(link.remotePeerId, v, last);
         } else {
-          for (let i = 0; i < have.length; i++) {
-            if (have[i] && !v.haveSent[i]) {
-              v.haveSent[i] = true;
-              emit({ type: 'peer.have', peerId: link.remotePeerId, index: i });
-            }
-          }
+          for (let i = 0; i < have.length; i++) if (have[i]) tellHave(link.remotePeerId, v, i);
         }
       }
       v.haveCount = snap.context.haveCount;
@@ -200,11 +201,8 @@ export function createSwarm(init: SwarmInit, c: SwarmComponents): Swarm {
 
   /** a have the link took without its machine (link.ts): same outcome as one seen in a snapshot */
   const onHave = (link: PeerLinkHandle, index: number) => {
-    if (links.get(link.remotePeerId) !== link) return;
     const v = views.get(link.remotePeerId);
-    if (!v?.haveSent || v.haveSent[index]) return;
-    v.haveSent[index] = true;
-    emit({ type: 'peer.have', peerId: link.remotePeerId, index });
+    if (links.get(link.remotePeerId) === link && v) tellHave(link.remotePeerId, v, index);
   };
 
   const onEnd = (link: PeerLinkHandle, status: 'closed' | 'banned', reason: string) => {
