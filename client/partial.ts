@@ -99,15 +99,26 @@ const u32 = (i: number) => {
   return b;
 };
 
-/** The journal's chunk indexes below `count` (a torn last entry is ignored), or none without a journal. */
-async function journalled(dir: string, count: number): Promise<number[]> {
-  const bytes = await readFile(join(dir, JOURNAL)).catch(() => Buffer.alloc(0));
+/** The journal file of a download's `.part` directory (for observers such as the fault campaign). */
+export const journalPathFor = (partDir: string) => join(partDir, JOURNAL);
+
+/**
+ * The chunk indexes a journal's bytes name below `count` (a torn last entry is ignored). Written chunks, not
+ * verified ones: an open re-hashes them.
+ */
+export function journalIndexes(bytes: Uint8Array, count: number): number[] {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out = new Set<number>();
-  for (let o = 0; o + 4 <= bytes.length; o += 4) {
-    const i = bytes.readUInt32LE(o);
+  for (let o = 0; o + 4 <= bytes.byteLength; o += 4) {
+    const i = view.getUint32(o, true);
     if (i < count) out.add(i);
   }
   return [...out];
+}
+
+/** The journal's chunk indexes below `count`, or none without a journal. */
+async function journalled(dir: string, count: number): Promise<number[]> {
+  return journalIndexes(await readFile(join(dir, JOURNAL)).catch(() => Buffer.alloc(0)), count);
 }
 
 async function writeAt(fh: FileHandle, data: Uint8Array, position: number): Promise<void> {

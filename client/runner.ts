@@ -59,6 +59,8 @@ export function sessionKeeperActor(origin: Pick<OriginClient, 'heartbeat' | 'onP
     /** bumped at each push for this session: an answer to a beat sent before it is older than the push */
     let pushes = 0;
     let parking = false;
+    /** whether the origin ever answered a beat of this session (one lost before that was lost at once) */
+    let answered = false;
     const unsub = origin.onPush(input.peerId, {
       slotOffered: (o) => {
         if (o.sessionId !== input.sessionId) return;
@@ -96,6 +98,7 @@ export function sessionKeeperActor(origin: Pick<OriginClient, 'heartbeat' | 'onP
         const need = needSince !== null && now - needSince >= NEED_HOLD_MS && now - lastProgress >= NEED_HOLD_MS;
         const r = await origin.heartbeat(input.sessionId, input.peerId, { need });
         if (stopped) return;
+        answered = true;
         // the slot we just yielded, renewed by a beat that crossed the park: not an offer. And a push that came
         // while the beat was out is newer than its answer (a turn told as the crowd queued, answered `granted`
         // without it; an offer, answered `waiting`): the answer is dropped, the next beat is asked afresh
@@ -105,7 +108,7 @@ export function sessionKeeperActor(origin: Pick<OriginClient, 'heartbeat' | 'onP
         if (stopped) return;
         if (err instanceof SwitchyardError && err.code === ErrorCodes.unknownSession) {
           stopped = true; // the machine re-opens, and a new keeper starts with the new session
-          sendBack({ type: 'origin.sessionLost', reason: 'session expired at the origin' });
+          sendBack({ type: 'origin.sessionLost', reason: 'session expired at the origin', answered });
           return;
         } else {
           logger.warn('heartbeat failed', { err });

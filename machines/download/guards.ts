@@ -2,7 +2,7 @@
  * The download machine's guards, by name (the exported diagram shows these names on its transitions). Each
  * reads the context and the event only; the rules they apply live in the pure modules next to them.
  */
-import { OriginPolicies } from '../../protocol/mod.js';
+import { ErrorCodes, OriginPolicies } from '../../protocol/mod.js';
 import type { DownloadContext, DownloadOutcome } from './context.js';
 import {
   attemptsAfter, failureOf, isCurrentFetch, isCurrentPeerFetch, knownHave, originResultOf, peerResultOf, urgentResultOf,
@@ -39,6 +39,8 @@ export const downloadGuards = {
   isDeclinedFetch: (a: Args) => failed(a) && failureOf(a.event).reason === 'declined',
   isUnavailableFetch: (a: Args) => failed(a) && failureOf(a.event).reason === 'unavailable',
   isTransientError: ({ event }: Args) => isTransientError((event as { error?: unknown }).error),
+  isRateLimited: ({ event }: Args) => (event as { error?: { code?: unknown } }).error?.code === ErrorCodes.rateLimited,
+  lostAtOnce: ({ event }: Args) => event.type === 'origin.sessionLost' && event.answered === false,
   grantsKeepFailing: ({ context }: Args) => grantsKeepFailing(context),
   peersCanHelp: ({ context }: Args) => peersCanHelp(context),
   wasRefused: ({ context }: Args) => context.grantRejections > 0,

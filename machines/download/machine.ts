@@ -268,6 +268,8 @@ export const downloadMachine = setup({
         onError: [
           // NATS or the origin is down (a restart): try again; the outage timer decides when it is persistent
           { guard: 'isTransientError', target: 'openBackoff', actions: 'originSilent' },
+          // the origin answers but not now (its per-peer open rate): wait, it is no reason to give up the download
+          { guard: 'isRateLimited', target: 'openBackoff' },
           {
             target: 'failed',
             actions: { type: 'fail', params: ({ event }) => ({ error: toDownloadError(event.error, 'open_failed') }) },
@@ -311,7 +313,13 @@ export const downloadMachine = setup({
         'origin.unreachable': { actions: 'originSilent' },
         'origin.outageExpired': { target: 'releasing', actions: 'failOutage' },
         // a new session is opened; verified chunks are kept (knownHave), so nothing is fetched twice
-        'origin.sessionLost': { target: 'opening', actions: 'dropGrant' },
+        // one lost before any beat was answered is not re-opened at once: an origin that cannot keep the sessions
+        // it opens (KV trouble after a NATS node restart) would otherwise be asked in a loop, until its open rate
+        // limit refused us
+        'origin.sessionLost': [
+          { guard: 'lostAtOnce', target: 'openBackoff', actions: 'dropGrant' },
+          { target: 'opening', actions: 'dropGrant' },
+        ],
         'origin.undecline': { actions: ['undecline', 'scheduleFetches'] },
         'peer.joined': { actions: ['peerEvent', 'schedulePeers'] },
         'peer.bitfield': { actions: ['peerEvent', 'schedulePeers', 'tellNeed'] },

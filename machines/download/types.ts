@@ -152,8 +152,11 @@ export type DownloadEvent =
   | { type: 'origin.slotOffered'; grant: string; lease: LeaseInfo }
   | { type: 'origin.position'; position: number }
   | { type: 'origin.leaseLost'; reason: string }
-  /** the origin no longer knows the session at all (it expired while we were unreachable): open a new one */
-  | { type: 'origin.sessionLost'; reason: string }
+  /**
+   * the origin no longer knows the session at all (it expired while we were unreachable): open a new one.
+   * `answered: false` when no heartbeat of that session was ever answered (lost at once: the next open waits)
+   */
+  | { type: 'origin.sessionLost'; reason: string; answered?: boolean }
   | { type: 'origin.grantRenewed'; grant: string; lease: LeaseInfo }
   /**
    * a heartbeat's answer as the origin gave it; the machine decides what it means from its own state (renewed,

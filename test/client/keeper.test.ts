@@ -10,13 +10,13 @@ import { createActor, createMachine, type AnyEventObject } from 'xstate';
 import type { OriginClient } from '../../actors/origin/client.js';
 import { sessionKeeperActor } from '../../client/runner.js';
 import { createLogger } from '../../lib/logger.js';
-import type { HeartbeatReply, LeaseInfo, SlotOffer } from '../../protocol/mod.js';
+import { UnknownSessionError, type HeartbeatReply, type LeaseInfo, type SlotOffer } from '../../protocol/mod.js';
 
 const LEASE: LeaseInfo = { slot: 0, expiresAt: Date.now() + 30_000, ttlMs: 30_000 };
 type Handlers = Parameters<OriginClient['onPush']>[1];
 
 /** A parent that invokes the keeper and records what it reports. */
-function harness(heartbeat: () => Promise<HeartbeatReply>) {
+function harness(heartbeat: () => Promise<HeartbeatReply>, beatMs = 60_000) {
   let handlers: Handlers = {};
   const beats: number[] = [];
   const origin: Pick<OriginClient, 'heartbeat' | 'onPush' | 'release'> = {
@@ -32,7 +32,7 @@ function harness(heartbeat: () => Promise<HeartbeatReply>) {
   };
   const got: AnyEventObject[] = [];
   const parent = createMachine({
-    invoke: { src: sessionKeeperActor(origin, createLogger('keeper-test', 'silent'), { ms: 60_000 }),
+    invoke: { src: sessionKeeperActor(origin, createLogger('keeper-test', 'silent'), { ms: beatMs }),
       input: { sessionId: 's1', peerId: 'p1', videoId: 'v1' } },
     on: { '*': { actions: ({ event }) => got.push(event) } },
   });
@@ -41,6 +41,9 @@ function harness(heartbeat: () => Promise<HeartbeatReply>) {
 }
 
 const tick = (ms = 10) => new Promise((r) => setTimeout(r, ms));
+const until = async (pred: () => boolean) => {
+  for (let i = 0; i < 200 && !pred(); i++) await tick(5);
+};
 
 test('the first heartbeat goes at once, and its answer reaches the machine', async () => {
   const h = harness(async () => ({ status: 'granted', grant: 'g1', lease: LEASE }) as HeartbeatReply);
@@ -74,6 +77,25 @@ test('a push for another session does not make an answer stale', async () => {
   await tick();
   assert.equal(h.got.map((e) => e.type), ['origin.heartbeat']);
   h.actor.stop();
+});
+
+
+test('unknown_session: reported once as sessionLost, saying whether any beat of the session was answered', async () => {
+  const lostAtOnce = harness(async () => { throw new UnknownSessionError('s1'); });
+  await tick(30);
+  assert.equal(lostAtOnce.got, [{ type: 'origin.sessionLost', reason: 'session expired at the origin', answered: false }]);
+  lostAtOnce.actor.stop();
+  let n = 0;
+  const lostLater = harness(async () => {
+    if (++n === 1) return { status: 'waiting', position: 1 } as HeartbeatReply;
+    throw new UnknownSessionError('s1');
+  }, 5);
+  await until(() => lostLater.got.length === 2);
+  await tick(30);
+  assert.equal(lostLater.got.map((e) => e.type), ['origin.heartbeat', 'origin.sessionLost']);
+  assert.is(lostLater.got[1]!.answered, true);
+  assert.is(lostLater.beats.length, 2, 'no beat after the loss');
+  lostLater.actor.stop();
 });
 
 test.run();

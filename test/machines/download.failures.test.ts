@@ -142,3 +142,37 @@ test('helpers: gateway codes survive toFetchFailure; only unavailable/timeout ar
 });
 
 test.run();
+
+test('open refused by the origin\'s rate limit → openBackoff → opening again → complete (not a failure)', async () => {
+  let opens = 0;
+  const r = run({
+    open: async () => {
+      if (++opens <= 2) throw Object.assign(new Error('too many open requests from p: at most 2/s'), { code: 'rate_limited' });
+      return granted(makeManifest(2));
+    },
+    delays: { openRetryDelay: 1 },
+  });
+  const out = await r.done();
+  assert.is(out.status, 'complete');
+  assert.is(opens, 3);
+  assert.equal(r.history.slice(0, 5), ['opening', 'openBackoff', 'opening', 'openBackoff', 'opening']);
+});
+
+test('a session lost before any beat was answered is re-opened after the backoff; one lost later at once', async () => {
+  const m = makeManifest(4);
+  let opens = 0;
+  const r = run({
+    open: async () => ({ ...denied(m, 1), sessionId: `s${++opens}` }),
+    keeper: () => {},
+    delays: { openRetryDelay: 1 },
+  });
+  await until(() => r.history.at(-1) === 'active.p2p', 'first session');
+  r.keeper({ type: 'origin.sessionLost', reason: 'unknown at once', answered: false });
+  await until(() => opens === 2 && r.history.at(-1) === 'active.p2p', 'second session');
+  assert.equal(r.history, ['opening', 'active.p2p', 'openBackoff', 'opening', 'active.p2p']);
+  r.keeper({ type: 'origin.sessionLost', reason: 'expired', answered: true });
+  await until(() => opens === 3 && r.history.at(-1) === 'active.p2p', 'third session');
+  assert.equal(r.history.slice(5), ['opening', 'active.p2p']);
+  assert.is(r.actor.getSnapshot().context.sessionId, 's3');
+  r.actor.stop();
+});

@@ -19,6 +19,9 @@ export function faultSuite(title: string, only: string[]): void {
       const f = faults.find((x) => x.name === name);
       assert.ok(f, `the campaign ran ${name}`);
       assert.ok(f!.clients > 0, 'some clients survived');
+      // a fault that lands after the crowd tests nothing (the progress probe once read a layout long gone)
+      const at = Number(f!.detail?.injected_at_progress);
+      assert.ok(at > 0 && at < 1, `the fault landed mid-crowd (at progress ${at})`);
       assert.is(f!.completed, f!.clients, `${f!.completed}/${f!.clients} survivors complete: ${(f!.failures ?? []).join('; ')}`);
       assert.is(f!.corrupt, 0, 'no corrupt file');
       assert.is(f!.refetched_bytes, 0, 'nothing verified and written was fetched again');

@@ -4,10 +4,11 @@
  * from the verified chunks on the clients' disks, not from time). A client the fault kills is not a survivor; a
  * client it kills and restarts is one, and its re-fetched bytes are counted against what it had written.
  */
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Deployment } from '../../../infra/deployment.js';
 import type { Manifest } from '../../../protocol/mod.js';
+import { journalIndexes, journalPathFor, partialDirFor } from '../../../client/partial.js';
 import { sha256File, startCli, type CliRun } from '../cli.js';
 
 /** One client slot of the crowd; `run` is replaced when the client is restarted. */
@@ -76,10 +77,11 @@ export interface CrowdOutcome {
   detail: Record<string, unknown>;
 }
 
-const chunkFiles = (out: string): number[] => {
-  const dir = join(`${out}.part`, 'chunks');
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir).filter((n) => /^\d+$/.test(n)).map(Number);
+/** the chunks a client has written (its `.part` journal; gone once it assembled the file) */
+const writtenChunks = (out: string, count: number): number[] => {
+  const journal = journalPathFor(partialDirFor(out));
+  if (!existsSync(journal)) return [];
+  return journalIndexes(readFileSync(journal), count);
 };
 
 export async function runFaultCrowd(opts: CrowdOptions,
@@ -110,14 +112,16 @@ export async function runFaultCrowd(opts: CrowdOptions,
     async killAndRestart(i, downMs = 0) {
       const c = clients[i]!;
       await killRun(c);
-      const written = chunkFiles(c.out);
+      const written = writtenChunks(c.out, manifest.chunks.length);
       c.writtenBeforeRestart = written.reduce((s, k) => s + lengthOf(k), 0);
       c.writtenChunksBeforeRestart = written.length;
       if (downMs) await new Promise((r) => setTimeout(r, downMs));
       c.restarts++;
       c.run = startCli(c.args, { timeoutMs: opts.timeoutMs ?? 120_000 });
     },
-    progress: () => clients.reduce((s, c) => s + chunkFiles(c.out).length, 0) / (clients.length * manifest.chunks.length),
+    // a client that assembled its file has every chunk (its `.part` journal is gone)
+    progress: () => clients.reduce((s, c) => s + (existsSync(c.out) ? manifest.chunks.length
+      : writtenChunks(c.out, manifest.chunks.length).length), 0) / (clients.length * manifest.chunks.length),
   };
   let detail: Record<string, unknown> = {};
   if (fault) {
