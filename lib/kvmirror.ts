@@ -13,6 +13,18 @@
  *
  * Entries that fail the bucket's codec are logged, counted (`health().skipped`) and treated as absent: one bad
  * value never stops a mirror.
+ *
+ * A write's acknowledged revision is not trusted as the entry's revision: nats-server 2.9.10 (Debian's) can
+ * acknowledge a sequence ahead of the one its leader reads return, once a node restarted (most likely its count
+ * of failed proposals drifting between replicas; upstream reworked that later, nats-server#4365 and #5821). Seen
+ * on a 3-node cluster: every acknowledged revision 4–5 ahead, so every compare-and-set at a written revision
+ * failed, and a fresh read could not correct the mirror
+ * (its revision was "older"): heartbeats answered unknown_session until the clients gave up. The watch, served
+ * by a replica, numbered the same messages like the acknowledgements, the leader's reads 4–5 lower. So a written
+ * entry is provisional (the stream's answer for the key replaces it once newer than the revision the write was
+ * based on), and a read, the leader's answer, replaces the entry whatever the revisions: the compare-and-set
+ * after a conflict then uses the leader's numbering. A read older than a watch event that crossed it costs at
+ * most one more conflict.
  */
 import type { KV } from '@nats-io/kv';
 import { decodeEntry, type KvCodec } from './kv/codec.js';
@@ -43,8 +55,19 @@ export interface KvMirror<T> {
   readonly entries: Map<string, MirrorEntry<T>>;
   /** loads the current values (resolves when loaded, or after a short grace period) and starts watching */
   start(): Promise<void>;
-  /** records a write this process made (or a direct read), ahead of the watch delivering it */
+  /**
+   * records what the stream leader answered for a key (a direct read): it replaces the entry whatever the
+   * revisions say, since the leader is who checks compare-and-set revisions (see the note on nats-server 2.9)
+   */
   note(key: string, revision: number, value: T | null): void;
+  /**
+   * records a write this process made: `revision` as acknowledged, `basedOn` the revision it replaced (for a
+   * create, `knownRevision` taken before the write). Provisional until the stream's answer for the key (newer
+   * than `basedOn`) replaces it.
+   */
+  noteWrite(key: string, revision: number, value: T | null, basedOn: number): void;
+  /** the stream revision the mirror last learnt for a key (entry or deletion; 0 when none) */
+  knownRevision(key: string): number;
   /** a value read directly failed the codec: counted and logged like one the watch met, and hidden */
   noteBad(key: string, revision: number, err: unknown): void;
   /** forgets everything and loads the bucket again (after it was lost and recreated), unless already done */
@@ -72,10 +95,9 @@ export function createKvMirror<T>(init: KvMirrorInit<T>, components: { logger: L
   // Revision at which a key was last seen deleted, so a late-arriving older PUT cannot resurrect it.
   const tombstones = new Map<string, number>();
   const health: MirrorHealth = { stale: true, restarts: 0, resyncs: 0, skipped: 0, revision: 0 };
-  const apply = (key: string, revision: number, value: T | null) => {
-    const cur = entries.get(key);
-    if (cur && cur.revision > revision) return; // an older event than a write we already noted
-    if ((tombstones.get(key) ?? -1) >= revision) return;
+  // Keys whose entry (or deletion) is a write of ours, to the revision that write was based on.
+  const provisional = new Map<string, number>();
+  const put = (key: string, revision: number, value: T | null) => {
     if (value === null) {
       entries.delete(key);
       tombstones.set(key, revision);
@@ -83,6 +105,20 @@ export function createKvMirror<T>(init: KvMirrorInit<T>, components: { logger: L
       tombstones.delete(key);
       entries.set(key, { key, revision, value });
     }
+  };
+  /** what the stream says of a key (a watch event) */
+  const apply = (key: string, revision: number, value: T | null) => {
+    const basedOn = provisional.get(key);
+    if (basedOn !== undefined) {
+      if (revision <= basedOn) return; // older than what our write replaced
+      provisional.delete(key);
+      tombstones.delete(key);
+    } else {
+      const cur = entries.get(key);
+      if (cur && cur.revision > revision) return; // an older event than one already applied
+      if ((tombstones.get(key) ?? -1) >= revision) return;
+    }
+    put(key, revision, value);
   };
   const bad = (key: string, revision: number, err: unknown) => {
     health.skipped++;
@@ -117,6 +153,7 @@ export function createKvMirror<T>(init: KvMirrorInit<T>, components: { logger: L
       health.resyncs++;
       entries.clear();
       tombstones.clear();
+      provisional.clear();
       from = null;
     }
     created = info.created;
@@ -163,6 +200,7 @@ export function createKvMirror<T>(init: KvMirrorInit<T>, components: { logger: L
         // a recreated bucket starts its revisions again: what we knew is gone with the old one
         entries.clear();
         tombstones.clear();
+        provisional.clear();
         health.revision = 0;
       } else {
         health.restarts++;
@@ -239,11 +277,24 @@ export function createKvMirror<T>(init: KvMirrorInit<T>, components: { logger: L
       timer.unref();
     },
     note(key, revision, value) {
-      apply(key, revision, value);
+      provisional.delete(key);
+      put(key, revision, value);
+    },
+    noteWrite(key, revision, value, basedOn) {
+      // the stream already told us of a revision after the one the write replaced: that is the write itself (a
+      // compare-and-set succeeded at `basedOn`) or a later one, with its true revision
+      if (!provisional.has(key) && Math.max(entries.get(key)?.revision ?? 0, tombstones.get(key) ?? 0) > basedOn) return;
+      // else the write is newer than anything we knew of the key, whatever its acknowledged revision says
+      provisional.set(key, basedOn);
+      put(key, revision, value);
+    },
+    knownRevision(key) {
+      return provisional.get(key) ?? Math.max(entries.get(key)?.revision ?? 0, tombstones.get(key) ?? 0);
     },
     noteBad(key, revision, err) {
       bad(key, revision, err);
-      apply(key, revision, null);
+      provisional.delete(key);
+      put(key, revision, null);
     },
     async restart() {
       // the mirror's own check may have reloaded the new bucket already: a second reload would only cost time

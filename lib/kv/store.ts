@@ -98,7 +98,10 @@ export function createKvStore<T>(init: KvStoreInit<T>, components: { logger: Log
   const read = async (key: string): Promise<MirrorEntry<T> | null> => {
     const e = await kv.get(key);
     if (e?.operation !== 'PUT') {
+      // the leader has no value for it: neither has the mirror. A key the leader never had leaves no tombstone
+      // unless the mirror held it (keys read are caller-chosen, e.g. a stranger's session id: no unbounded map)
       if (e) mirror.note(key, e.revision, null);
+      else if (mirror.entries.has(key)) mirror.note(key, mirror.knownRevision(key), null);
       return null;
     }
     let value: T | null;
@@ -114,15 +117,16 @@ export function createKvStore<T>(init: KvStoreInit<T>, components: { logger: Log
 
   const write = async (key: string, value: T, prevRev: number | null): Promise<number> => {
     const bytes = encodeEntry(codec, key, value);
+    const basedOn = prevRev ?? mirror.knownRevision(key);
     const rev = await (prevRev ? kv.update(key, bytes, prevRev) : kv.create(key, bytes)).catch(typed(key));
-    mirror.note(key, rev, value);
+    mirror.noteWrite(key, rev, value, basedOn);
     return rev;
   };
 
   const remove = async (key: string, prevRev: number): Promise<void> => {
     await kv.delete(key, { previousSeq: prevRev }).catch(typed(key));
     // the delete marker's revision is > prevRev; noting prevRev+1 hides the key now, the watch confirms it
-    mirror.note(key, prevRev + 1, null);
+    mirror.noteWrite(key, prevRev + 1, null, prevRev);
   };
 
   return {
@@ -134,8 +138,9 @@ export function createKvStore<T>(init: KvStoreInit<T>, components: { logger: Log
     get: async (key) => mirror.entries.get(key) ?? (await read(key)),
     write,
     async put(key, value) {
+      const basedOn = mirror.knownRevision(key);
       const rev = await kv.put(key, encodeEntry(codec, key, value));
-      mirror.note(key, rev, value);
+      mirror.noteWrite(key, rev, value, basedOn);
       return rev;
     },
     remove,

@@ -101,6 +101,57 @@ t('mutate: two stores incrementing one counter lose no update; exhausted: KvCont
   }
 });
 
+/**
+ * A KV whose write acknowledgements run `by` ahead of the revisions stored, as nats-server 2.9 (before 2.9.21)
+ * answers after a stream leader change; reads and the watch stay true. Only the acknowledgement is altered.
+ */
+function drifting(kv: KV, by: number): KV {
+  return new Proxy(kv, {
+    get(target, prop, receiver) {
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      if ((prop === 'create' || prop === 'update' || prop === 'put') && typeof v === 'function') {
+        return async (...args: unknown[]) => ((await (v as (...a: unknown[]) => Promise<number>).apply(target, args)) + by);
+      }
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+}
+
+t('acknowledged revisions ahead of the stored ones (nats-server 2.9 after a leader change): reads and the watch correct the mirror, compare-and-set works again', async ({ nc }) => {
+  const s = spec();
+  const kv = await openBucket(nc, s);
+  const store = createKvStore({ kv: drifting(kv, 5), codec: codecOf(s), checkIntervalMs: 150 }, { logger });
+  await store.start();
+  try {
+    const acked = await store.write('w', { n: 1, exp: 0 }, null);
+    const real = (await kv.get('w'))!.revision;
+    assert.is(acked, real + 5, 'the injected drift');
+    // a read is the stream's answer: it replaces the written entry although its revision is lower
+    assert.is((await store.read('w'))?.revision, real);
+    assert.is(store.peek('w')?.revision, real);
+    const acked2 = await store.write('w', { n: 2, exp: 0 }, store.peek('w')!.revision);
+    const real2 = (await kv.get('w'))!.revision;
+    assert.is(acked2, real2 + 5);
+    // the watch delivers the stored revision of our own write: the mirror takes it without a read
+    await waitFor(() => store.peek('w')?.revision === real2, 'the watch corrects the mirror');
+    assert.is(store.peek('w')?.value.n, 2);
+    await store.write('w', { n: 3, exp: 0 }, store.peek('w')!.revision);
+    // an entry whose revision runs ahead of the leader's (a replica numbering the messages otherwise, as the watch
+    // did after the leader change): the compare-and-set at it fails, and the read after it sets the leader's
+    // revision, lower or not, so the retry from the mirror succeeds (what the origin's heartbeat does)
+    const leaderRev = (await kv.get('w'))!.revision;
+    store.mirror.noteWrite('w', leaderRev + 4, { n: 3, exp: 0 }, leaderRev + 3);
+    const lost = await store.write('w', { n: 4, exp: 0 }, store.peek('w')!.revision).catch((e: unknown) => e);
+    assert.instance(lost, KvConflictError);
+    await store.read('w');
+    assert.is(store.peek('w')?.revision, leaderRev);
+    await store.write('w', { n: 4, exp: 0 }, store.peek('w')!.revision);
+    assert.is((await store.read('w'))?.value.n, 4);
+  } finally {
+    await store.stop();
+  }
+});
+
 t('a mirror whose watch consumer was deleted notices, re-creates the watch and catches up', async ({ nc, admin }) => {
   const s = spec();
   const { mirror } = await mirrorOf(nc, s);
