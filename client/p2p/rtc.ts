@@ -89,6 +89,8 @@ export function createRtcHost(hostOpts: RtcHostOptions): RtcHost {
     // the local description until it is sent, with candidates gathered meanwhile (sent in it when it goes)
     let local: { type: 'offer' | 'answer'; sdp: string; timer: ReturnType<typeof setTimeout> | null } | null = null;
     let localSent = false;
+    // "gathering complete" can be reported before the description it belongs to (callbacks are not ordered)
+    let gathered = false;
     // candidates the sent description carried: native callbacks are not ordered across kinds, so one may be
     // reported after the gathering ended and the description went out with it
     const bundled = new Set<string>();
@@ -155,11 +157,17 @@ export function createRtcHost(hostOpts: RtcHostOptions): RtcHost {
     pc.onLocalDescription((sdp, type) => guard('local description', () => {
       if (type !== 'offer' && type !== 'answer') return;
       if (bundleMs <= 0) return sendDescription(type, sdp);
+      if (gathered) {
+        local = { type, sdp, timer: null };
+        return flushLocal();
+      }
       local = { type, sdp, timer: setTimeout(() => guard('bundle timeout', flushLocal), bundleMs) };
       local.timer?.unref?.();
     }));
     pc.onGatheringStateChange((state) => guard('gathering', () => {
-      if (state === 'complete') flushLocal();
+      if (state !== 'complete') return;
+      gathered = true;
+      flushLocal();
     }));
     pc.onLocalCandidate((candidate, mid) => guard('local candidate', () => {
       // before the description is sent, a candidate goes in it
