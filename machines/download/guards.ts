@@ -23,8 +23,10 @@ const failed = ({ context, event }: Args) => isCurrentFetch(context, event) && o
 export const openReplyOf = (event: DownloadMachineEvent) => (event as unknown as { output: OpenSessionOutput }).output;
 
 export const downloadGuards = {
-  coversEveryChunk: ({ context }: Args, p: { reply: OpenSessionOutput }) =>
-    knownHave(context, p.reply.manifest.chunks.length).haveCount === p.reply.manifest.chunks.length,
+  coversEveryChunk: ({ context, event }: Args) => {
+    const count = openReplyOf(event).manifest.chunks.length;
+    return knownHave(context, count).haveCount === count;
+  },
   isGranted: ({ event }: Args) => openReplyOf(event).status === 'granted',
   // the origin policy, read from the reply: the guard runs before storeOpenReply puts the policy in context
   isSwarmAware: ({ event }: Args) => (openReplyOf(event).policy ?? OriginPolicies.serverFirst) === OriginPolicies.swarmAware,

@@ -16,7 +16,7 @@ import { applyPeerEvent, chunkVerified, indexPeers, initialContext, peerFetchFai
 import { planOriginFetches, planPeerFetches, planUrgentFetches } from './plan.js';
 import { makeRoomForUrgent, movePlayhead } from './playback.js';
 import {
-  apply, grantFrom, type DownloadMode, openBackoffState, originFetching, p2pState, peersOnlyState, settle, spawnPlan,
+  apply, grantFrom, type DownloadMode, openBackoffState, openingState, originFetching, p2pState, peersOnlyState, settle, spawnPlan,
 } from './states.js';
 import { needsOrigin, turnStart } from './turns.js';
 import { pauseUrgent, spawnUrgent, stopUrgent } from './urgent.js';
@@ -25,8 +25,8 @@ import {
   type DownloadMachineEvent,
 } from './events.js';
 import { downloadActors } from './actors.js';
-import { downloadGuards } from './guards.js';
-import type { DownloadEvent, DownloadInput, OpenSessionOutput } from './types.js';
+import { downloadGuards, openReplyOf } from './guards.js';
+import type { DownloadEvent, DownloadInput } from './types.js';
 
 export type { DownloadError } from './schedule.js';
 export type { DownloadContext, DownloadOutcome } from './context.js';
@@ -74,8 +74,8 @@ export const downloadMachine = setup({
   },
   guards: downloadGuards,
   actions: {
-    storeOpenReply: assign(({ context }, p: { reply: OpenSessionOutput }) => {
-      const { reply } = p;
+    storeOpenReply: assign(({ context, event }) => {
+      const reply = openReplyOf(event);
       const { have, haveCount } = knownHave(context, reply.manifest.chunks.length);
       return {
         // from here on the peer record is a view of the incremental picker's index (pieceIndex.ts)
@@ -116,6 +116,8 @@ export const downloadMachine = setup({
       enqueue.assign({ needTold: !context.needTold });
     }),
     fail: assign((_, p: { error: DownloadError }) => ({ error: p.error, outcome: 'failed' as const })),
+    failOpen: assign(({ event }) => ({ error: toDownloadError((event as { error?: unknown }).error, 'open_failed'),
+      outcome: 'failed' as const })),
     failOutage: assign(({ context }) => ({ error: outageError(context), outcome: 'failed' as const })),
     failRejected: assign(({ context }) => ({ error: grantRejectedError(context), outcome: 'failed' as const })),
     originSilent: enqueueActions(({ context, enqueue }) => originSilent(context, enqueue)),
@@ -236,53 +238,7 @@ export const downloadMachine = setup({
     'xstate.error.actor.urgent.*': { actions: 'stopUrgent' },
   },
   states: {
-    opening: {
-      tags: 'opening',
-      invoke: {
-        id: 'openSession',
-        src: 'openSession',
-        input: ({ context }) => ({ videoId: context.videoId, peerId: context.peerId }),
-        onDone: [
-          {
-            guard: { type: 'coversEveryChunk', params: ({ event }) => ({ reply: event.output }) },
-            target: 'assembling',
-            actions: [{ type: 'storeOpenReply', params: ({ event }) => ({ reply: event.output }) }, 'originOpened'],
-          },
-          // the seeds' server-first rule keeps an admitted client on the origin; swarm-aware clients use peers too
-          {
-            guard: and(['isGranted', 'isSwarmAware']),
-            target: 'active.server',
-            actions: [{ type: 'storeOpenReply', params: ({ event }) => ({ reply: event.output }) }, 'originOpened', 'usePeers'],
-          },
-          {
-            guard: 'isGranted',
-            target: 'active.server',
-            actions: [{ type: 'storeOpenReply', params: ({ event }) => ({ reply: event.output }) }, 'originOpened', 'originOnly'],
-          },
-          {
-            target: 'active.p2p',
-            actions: [{ type: 'storeOpenReply', params: ({ event }) => ({ reply: event.output }) }, 'originOpened'],
-          },
-        ],
-        // no session exists yet, so there is nothing to release
-        onError: [
-          // NATS or the origin is down (a restart): try again; the outage timer decides when it is persistent
-          { guard: 'isTransientError', target: 'openBackoff', actions: 'originSilent' },
-          // the origin answers but not now (its per-peer open rate): wait, it is no reason to give up the download
-          { guard: 'isRateLimited', target: 'openBackoff' },
-          {
-            target: 'failed',
-            actions: { type: 'fail', params: ({ event }) => ({ error: toDownloadError(event.error, 'open_failed') }) },
-          },
-        ],
-      },
-      on: {
-        'download.cancel': { target: 'cancelled', actions: { type: 'settleAs', params: { outcome: 'cancelled' } } },
-        'origin.outageExpired': { target: 'failed', actions: 'failOutage' },
-        // no manifest yet: the playhead is kept for the first plan
-        'playback.playhead': { actions: 'movePlayhead' },
-      },
-    },
+    opening: openingState,
     openBackoff: openBackoffState,
     active: {
       invoke: [{

@@ -1,6 +1,6 @@
 /**
- * Pieces of the download machine's configuration, kept apart so machine.ts stays readable: the origin-fetching
- * states (`server`, `resumeServer`), the waiting state `p2p` with its give-up rule for refused grants, the
+ * Pieces of the download machine's configuration, kept apart so machine.ts stays readable: opening a session
+ * (and the backoff between attempts), the origin-fetching states (`server`, `resumeServer`), the waiting state `p2p` with its give-up rule for refused grants, the
  * peers-only state after giving the slot up, and the helpers its actions use to carry out pure decisions.
  */
 import { and, assertEvent } from 'xstate';
@@ -124,6 +124,39 @@ export const peersOnlyState = {
   on: {
     'origin.slotOffered': {}, 'origin.grantRenewed': {}, 'origin.position': {}, 'origin.leaseLost': {},
     'origin.sessionLost': {}, 'origin.unreachable': {}, 'origin.undecline': {}, 'urgent.resume': {},
+  },
+} as const;
+
+/**
+ * Opening a session (or joining the wait list): where the reply sends the download, and which failures are
+ * waited out. No session exists yet, so there is nothing to release.
+ */
+export const openingState = {
+  tags: 'opening',
+  invoke: {
+    id: 'openSession',
+    src: 'openSession',
+    input: ({ context }: { context: DownloadContext }) => ({ videoId: context.videoId, peerId: context.peerId }),
+    onDone: [
+      { guard: 'coversEveryChunk', target: 'assembling', actions: ['storeOpenReply', 'originOpened'] },
+      // the seeds' server-first rule keeps an admitted client on the origin; swarm-aware clients use peers too
+      { guard: and(['isGranted', 'isSwarmAware']), target: 'active.server', actions: ['storeOpenReply', 'originOpened', 'usePeers'] },
+      { guard: 'isGranted', target: 'active.server', actions: ['storeOpenReply', 'originOpened', 'originOnly'] },
+      { target: 'active.p2p', actions: ['storeOpenReply', 'originOpened'] },
+    ],
+    onError: [
+      // NATS or the origin is down (a restart): try again; the outage timer decides when it is persistent
+      { guard: 'isTransientError', target: 'openBackoff', actions: 'originSilent' },
+      // the origin answers but not now (its per-peer open rate): wait, it is no reason to give up the download
+      { guard: 'isRateLimited', target: 'openBackoff' },
+      { target: 'failed', actions: 'failOpen' },
+    ],
+  },
+  on: {
+    'download.cancel': { target: 'cancelled', actions: { type: 'settleAs', params: { outcome: 'cancelled' } } },
+    'origin.outageExpired': { target: 'failed', actions: 'failOutage' },
+    // no manifest yet: the playhead is kept for the first plan
+    'playback.playhead': { actions: 'movePlayhead' },
   },
 } as const;
 
