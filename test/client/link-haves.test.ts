@@ -11,6 +11,7 @@ import { startPeerLink, type LinkHandlers, type PeerLinkHandle } from '../../cli
 import { createLogger } from '../../lib/logger.js';
 import type { RelayedSignal, SignalMessage } from '../../protocol/mod.js';
 import { waitFor } from '../helpers/env.js';
+import { openWithRetry } from '../helpers/setup.js';
 
 const COUNT = 16;
 const VIDEO = 'v-haves';
@@ -20,25 +21,41 @@ test('a have in range reaches the swarm once without a machine step; one out of 
   const logger = createLogger('link-haves', 'error');
   const host = createRtcHost({ bindAddress: '127.0.0.1', logger, releaseGraceMs: 50 });
   const haves: number[] = [];
-  const handlers = (record: boolean): LinkHandlers => ({
-    onRequest() {}, onCancel() {}, onPiece() {}, onReject() {}, onSnapshot() {}, onDrain() {}, onReleased() {}, onEnd() {},
+  const handlers = (record: boolean, ends: string[]): LinkHandlers => ({
+    onRequest() {}, onCancel() {}, onPiece() {}, onReject() {}, onSnapshot() {}, onDrain() {}, onReleased() {},
+    onEnd: (_l, _s, reason) => { ends.push(reason); },
     onHave: (_l, i) => { if (record) haves.push(i); },
   });
   const source = { has: () => false, have: () => new Array<boolean>(COUNT).fill(false), read: async () => new Uint8Array(0) };
-  let a: PeerLinkHandle | null = null;
+  let a = null as PeerLinkHandle | null;
   let b = null as PeerLinkHandle | null;
   const to = (get: () => PeerLinkHandle | null, from: string) => async (_to: string, m: SignalMessage) => {
     setTimeout(() => get()?.handleSignal({ ...m, from } as RelayedSignal), 1);
   };
-  const link = (role: 'offerer' | 'answerer', self: string, remote: string, send: ReturnType<typeof to>, record: boolean) =>
-    startPeerLink({ remotePeerId: remote, connId: 'haves1', role,
+  const link = (role: 'offerer' | 'answerer', self: string, remote: string, connId: string, send: ReturnType<typeof to>,
+    record: boolean, ends: string[]) =>
+    startPeerLink({ remotePeerId: remote, connId, role,
       self: { peerId: self, videoId: VIDEO, rootHash: ROOT, chunkCount: COUNT, uploads: true } },
-    { rtc: host, logger, sendSignal: send, source, handlers: handlers(record) });
+    { rtc: host, logger, sendSignal: send, source, handlers: handlers(record, ends) });
   try {
-    // b (the receiver under test) is made when a's offer reaches it
-    a = link('offerer', 'pa', 'pb', to(() => (b ??= link('answerer', 'pb', 'pa', to(() => a, 'pb'), true)), 'pa'), false);
-    await waitFor(() => a!.snapshot().matches('open') && b?.snapshot().matches('open') && b.snapshot().context.remoteHave,
-      'both ends open with bitfields', 10_000);
+    await openWithRetry((n) => {
+      const ends: string[] = [];
+      const connId = `haves${n}`;
+      b = null;
+      // b (the receiver under test) is made when a's offer reaches it
+      const offerer = link('offerer', 'pa', 'pb', connId,
+        to(() => (b ??= link('answerer', 'pb', 'pa', connId, to(() => offerer, 'pb'), true, ends)), 'pa'), false, ends);
+      a = offerer;
+      return {
+        opened: () => offerer.snapshot().matches('open') && !!b?.snapshot().matches('open') && !!b.snapshot().context.remoteHave,
+        failed: () => ends.length > 0,
+        close: () => {
+          offerer.close('set-up failed: retrying');
+          b?.close('set-up failed: retrying');
+        },
+      };
+    }, 'both ends, with bitfields,');
+    a = a!;
     const before = b!.snapshot();
     a.sendHave(3);
     a.sendHave(3);

@@ -9,9 +9,9 @@ import * as assert from 'uvu/assert';
 import { createRtcHost, type RtcHostOptions, type RtcLink } from '../../client/p2p/rtc.js';
 import { createLogger } from '../../lib/logger.js';
 import type { RelayedSignal, SignalMessage } from '../../protocol/mod.js';
-import { waitFor } from '../helpers/env.js';
+import { openWithRetry, type SetupAttempt } from '../helpers/setup.js';
 
-interface Pair { sent: SignalMessage[]; opened: () => boolean }
+interface Pair extends SetupAttempt { sent: SignalMessage[] }
 
 /** An offerer and an answerer on `host`, each one's signals handed to the other (the answerer made on the offer). */
 function pair(host: ReturnType<typeof createRtcHost>, connId: string): Pair {
@@ -19,7 +19,8 @@ function pair(host: ReturnType<typeof createRtcHost>, connId: string): Pair {
   let offerer: RtcLink | null = null;
   let answerer: RtcLink | null = null;
   let open = 0;
-  const events = { onConnected() {}, onOpen() { open++; }, onMessage() {}, onDrain() {}, onClosed() {} };
+  let closed = 0;
+  const events = { onConnected() {}, onOpen() { open++; }, onMessage() {}, onDrain() {}, onClosed() { closed++; } };
   const deliver = (to: () => RtcLink | null, from: string) => async (m: SignalMessage) => {
     sent.push(m);
     // as the relay does: asynchronously, with the sender's id added
@@ -29,7 +30,8 @@ function pair(host: ReturnType<typeof createRtcHost>, connId: string): Pair {
     sendSignal: deliver(() => offerer, 'p-answerer'), events });
   offerer = host.create({ role: 'offerer', remotePeerId: 'p-answerer', connId, videoId: 'v', events,
     sendSignal: deliver(() => (answerer ??= makeAnswerer()), 'p-offerer') });
-  return { sent, opened: () => open === 2 };
+  return { sent, opened: () => open === 2, failed: () => closed > 0,
+    close: () => { offerer?.close('set-up failed'); answerer?.close('set-up failed'); } };
 }
 
 const options = (extra: Partial<RtcHostOptions> = {}): RtcHostOptions =>
@@ -38,8 +40,7 @@ const options = (extra: Partial<RtcHostOptions> = {}): RtcHostOptions =>
 test('by default the offer and answer carry the candidates: two messages per link, and it opens', async () => {
   const host = createRtcHost(options());
   try {
-    const p = pair(host, 'bundled1');
-    await waitFor(p.opened, 'both ends open', 10_000);
+    const p = await openWithRetry((n) => pair(host, `bundled${n}`), 'both ends');
     const kinds = p.sent.map((m) => m.kind);
     assert.equal(kinds.filter((k) => k !== 'candidate'), ['offer', 'answer']);
     assert.is(kinds.filter((k) => k === 'candidate').length, 0, `candidates sent apart: ${kinds.join(',')}`);
@@ -53,8 +54,7 @@ test('by default the offer and answer carry the candidates: two messages per lin
 test('bundleMs 0 sends the description at once and trickles each candidate', async () => {
   const host = createRtcHost(options({ bundleMs: 0 }));
   try {
-    const p = pair(host, 'trickle1');
-    await waitFor(p.opened, 'both ends open', 10_000);
+    const p = await openWithRetry((n) => pair(host, `trickle${n}`), 'both ends');
     const kinds = p.sent.map((m) => m.kind);
     assert.ok(kinds.filter((k) => k === 'candidate').length >= 2, `expected trickled candidates: ${kinds.join(',')}`);
     assert.not.match(p.sent.find((m) => m.kind === 'offer')?.sdp ?? '', /a=candidate:/);

@@ -8,12 +8,13 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createSignalClient, type SignalRelay } from '../../actors/signal/mod.js';
 import type { Tracker } from '../../actors/tracker/mod.js';
-import { startPeerLink, type PeerLinkHandle } from '../../client/p2p/link.js';
+import { startPeerLink } from '../../client/p2p/link.js';
 import { createPeerNode, type PeerNode } from '../../client/p2p/peer.js';
 import { createRtcHost, type RtcHost } from '../../client/p2p/rtc.js';
 import type { Manifest } from '../../protocol/mod.js';
 import { buildManifest, sha256Hex } from '../../lib/hash.js';
 import { startEnv, waitFor, type TestEnv } from '../helpers/env.js';
+import { openWithRetry } from '../helpers/setup.js';
 
 const CHUNK = 64 * 1024;
 const COUNT = 4;
@@ -48,12 +49,11 @@ t('three unrequested pieces ban the sender; none of its bytes are credited', asy
 
   const signal = createSignalClient((await ctx.env.connectPeer('pusher')).nc, 'pusher', ctx.env.logger.child('pusher'));
   let ended: string[] = [];
-  // A loopback node-datachannel connection occasionally fails its ICE/DTLS start (seen about once in ten runs on a
-  // loaded 2-core machine, before and after this suite existed); that is not what this test is about, so a failed
-  // set-up is retried with a new connection (the victim frees the failed one about a second after it closed).
-  const connect = async (connId: string): Promise<PeerLinkHandle | null> => {
+  // a failed set-up is retried (test/helpers/setup.ts); the victim frees a failed connection about a second after
+  // it closed, hence the pause
+  const connect = (n: number) => {
     const mine: string[] = [];
-    const l = startPeerLink({ remotePeerId: 'victim', connId, role: 'offerer',
+    const l = startPeerLink({ remotePeerId: 'victim', connId: `push${n}`, role: 'offerer',
       self: { peerId: 'pusher', videoId: manifest.videoId, rootHash: manifest.rootHash, chunkCount: COUNT, uploads: true } }, {
       rtc: ctx.rtc, logger: ctx.env.logger.child('pusher'), sendSignal: (to, m) => signal.send(to, m),
       source: { has: () => true, have: () => new Array<boolean>(COUNT).fill(true), read: async () => data },
@@ -61,20 +61,13 @@ t('three unrequested pieces ban the sender; none of its bytes are credited', asy
         onEnd: (_l, status, reason) => mine.push(`${status}: ${reason}`) },
     });
     const unsub = signal.onSignal((m) => l.handleSignal(m));
-    await waitFor(() => l.snapshot().matches('open') || mine.length > 0, 'the pusher link to open or fail', 15000);
-    if (l.snapshot().matches('open')) {
-      ctx.unsub.push(unsub);
-      ended = mine;
-      return l;
-    }
-    unsub();
-    l.close('set-up failed: retrying');
-    await new Promise((r) => setTimeout(r, 1500));
-    return null;
+    ended = mine;
+    return { link: l, opened: () => l.snapshot().matches('open'), failed: () => mine.length > 0,
+      close: () => { unsub(); l.close('set-up failed: retrying'); }, unsub };
   };
-  let link: PeerLinkHandle | null = null;
-  for (let attempt = 1; attempt <= 3 && link === null; attempt++) link = await connect(`push${attempt}`);
-  assert.ok(link, 'the pusher link opened within three attempts');
+  const attempt = await openWithRetry(connect, 'the pusher link', { timeoutMs: 15_000, pauseMs: 1500 });
+  ctx.unsub.push(attempt.unsub);
+  const link = attempt.link;
   await waitFor(() => ctx.target!.swarm.stats().links.some((l) => l.peerId === 'pusher' && l.state.includes('open')),
     'the victim to see the link open', 5000);
 
