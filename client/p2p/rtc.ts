@@ -19,7 +19,7 @@ import { cleanup, PeerConnection, type DataChannel } from 'node-datachannel';
 import { acceptDescription, preferActiveSetup, validateCandidate } from '../../protocol/sdp.js';
 import type { Logger } from '../../lib/logger.js';
 import { createNativeLedger } from './native.js';
-import type { SignalMessage } from '../../protocol/mod.js';
+import { BadRequestError, type SignalMessage } from '../../protocol/mod.js';
 import { DATA_CHANNEL_LABEL, type RtcHost, type RtcLink, type RtcLinkOptions } from './types.js';
 
 export { DATA_CHANNEL_LABEL, type RtcHost, type RtcLink, type RtcLinkEvents, type RtcLinkOptions } from './types.js';
@@ -218,8 +218,11 @@ export function createRtcHost(hostOpts: RtcHostOptions): RtcHost {
               break;
           }
         } catch (err) {
-          // malformed or out-of-order signalling ends this attempt cleanly; it never reaches native code
-          fail(`bad signalling from ${opts.remotePeerId}: ${(err as Error).message}`);
+          // malformed or out-of-order signalling ends this attempt cleanly; it never reaches native code. A native
+          // error is ours, not the remote's: e.g. the start race (notes), where our DTLS failed inside
+          // setRemoteDescription and the answer's candidates found no ICE transport
+          const message = (err as Error).message;
+          fail(err instanceof BadRequestError ? `bad signalling from ${opts.remotePeerId}: ${message}` : `link set-up failed: ${message}`);
         }
       },
       send(frame) {
