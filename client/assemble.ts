@@ -73,13 +73,14 @@ export interface FinishSource {
 }
 
 /**
- * Syncs the in-place file, checks its root, and only then renames it to `outPath`. A chunk that differs is
+ * Syncs the in-place file and checks its root (at once), and only then renames it to `outPath`. A chunk that differs is
  * dropped (so it is fetched again) and ChunkCorruptError is thrown; `outPath` is then left as it was. The
  * handle stays open and valid after the rename (the same file, under its new name).
  */
 export async function finishInPlace(manifest: Manifest, source: FinishSource, outPath: string): Promise<void> {
-  await source.file.sync();
-  const bad = await firstBadChunk(source.file, source.path, manifest);
+  // the read-back comes from the page cache whether or not the sync has finished, so the two overlap; both end
+  // before the rename
+  const [, bad] = await Promise.all([source.file.sync(), firstBadChunk(source.file, source.path, manifest)]);
   if (bad !== null) {
     if (bad >= 0) source.drop(bad);
     throw new ChunkCorruptError(`${source.path} does not match the root hash of ${manifest.videoId}` +
