@@ -230,14 +230,16 @@ export async function runCrowd(opts: CrowdOptions): Promise<CrowdResult> {
 
     phase('ready');
     // the flash crowd: every client starts at one instant, a moment from now so that every process has it
+    // the other processes' CPU baselines before the start: their first reading spawns `getconf`, which must not
+    // stall the stack's event loop at the crowd's busiest instant (they are idle until then)
+    const nats0 = procCpuSeconds(nats.process.pid);
+    const kids0 = groups.map((g) => g.cpuSeconds());
     const startAt = nowEpoch() + (procs ? 100 : 0);
     for (const g of groups) g.start(startAt);
     const startedAt = Math.round(startAt);
     const t0 = startAt - performance.timeOrigin;
     await new Promise((r) => setTimeout(r, Math.max(0, startAt - nowEpoch())));
     const cpu0 = process.cpuUsage();
-    const nats0 = procCpuSeconds(nats.process.pid);
-    const kids0 = groups.map((g) => g.cpuSeconds());
 
     const sampler = startSampler(t0, () => ({
       uploaded: groups.reduce((a, g) => a + g.uploaded(), 0),
