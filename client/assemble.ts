@@ -73,9 +73,9 @@ export interface FinishSource {
 }
 
 /**
- * Syncs the in-place file and checks its root (at once), and only then renames it to `outPath`. A chunk that differs is
- * dropped (so it is fetched again) and ChunkCorruptError is thrown; `outPath` is then left as it was. The
- * handle stays open and valid after the rename (the same file, under its new name).
+ * Syncs the in-place file and checks its root (at once), and only then renames it to `outPath`. A chunk that
+ * differs is dropped (so it is fetched again) and ChunkCorruptError is thrown; `outPath` is then left as it was.
+ * The handle stays open and valid after the rename (the same file, under its new name).
  */
 export async function finishInPlace(manifest: Manifest, source: FinishSource, outPath: string): Promise<void> {
   // the read-back comes from the page cache whether or not the sync has finished, so the two overlap; both end

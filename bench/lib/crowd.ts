@@ -229,11 +229,11 @@ export async function runCrowd(opts: CrowdOptions): Promise<CrowdResult> {
     }
 
     phase('ready');
-    // the flash crowd: every client starts at one instant, a moment from now so that every process has it
     // the other processes' CPU baselines before the start: their first reading spawns `getconf`, which must not
     // stall the stack's event loop at the crowd's busiest instant (they are idle until then)
     const nats0 = procCpuSeconds(nats.process.pid);
     const kids0 = groups.map((g) => g.cpuSeconds());
+    // the flash crowd: every client starts at one instant, a moment from now so that every process has it
     const startAt = nowEpoch() + (procs ? 100 : 0);
     for (const g of groups) g.start(startAt);
     const startedAt = Math.round(startAt);

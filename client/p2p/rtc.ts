@@ -222,7 +222,8 @@ export function createRtcHost(hostOpts: RtcHostOptions): RtcHost {
           // error is ours, not the remote's: e.g. the start race (notes), where our DTLS failed inside
           // setRemoteDescription and the answer's candidates found no ICE transport
           const message = (err as Error).message;
-          fail(err instanceof BadRequestError ? `bad signalling from ${opts.remotePeerId}: ${message}` : `link set-up failed: ${message}`);
+          fail(err instanceof BadRequestError ? `bad signalling from ${opts.remotePeerId}: ${message}`
+            : `link set-up failed: ${message}`);
         }
       },
       send(frame) {

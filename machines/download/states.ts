@@ -1,7 +1,8 @@
 /**
  * Pieces of the download machine's configuration, kept apart so machine.ts stays readable: opening a session
- * (and the backoff between attempts), the origin-fetching states (`server`, `resumeServer`), the waiting state `p2p` with its give-up rule for refused grants, the
- * peers-only state after giving the slot up, and the helpers its actions use to carry out pure decisions.
+ * (and the backoff between attempts), the origin-fetching states (`server`, `resumeServer`), the waiting state
+ * `p2p` with its give-up rule for refused grants, the peers-only state after giving the slot up, and the helpers
+ * its actions use to carry out pure decisions.
  */
 import { and, assertEvent } from 'xstate';
 import type { DownloadContext, Effects } from './context.js';

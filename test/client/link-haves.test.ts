@@ -27,7 +27,7 @@ test('a have in range reaches the swarm once without a machine step; one out of 
     onHave: (_l, i) => { if (record) haves.push(i); },
   });
   const source = { has: () => false, have: () => new Array<boolean>(COUNT).fill(false), read: async () => new Uint8Array(0) };
-  let a = null as PeerLinkHandle | null;
+  let a: PeerLinkHandle | null = null;
   let b = null as PeerLinkHandle | null;
   const to = (get: () => PeerLinkHandle | null, from: string) => async (_to: string, m: SignalMessage) => {
     setTimeout(() => get()?.handleSignal({ ...m, from } as RelayedSignal), 1);
@@ -38,15 +38,15 @@ test('a have in range reaches the swarm once without a machine step; one out of 
       self: { peerId: self, videoId: VIDEO, rootHash: ROOT, chunkCount: COUNT, uploads: true } },
     { rtc: host, logger, sendSignal: send, source, handlers: handlers(record, ends) });
   try {
-    await openWithRetry((n) => {
+    const opened = await openWithRetry((n) => {
       const ends: string[] = [];
       const connId = `haves${n}`;
       b = null;
       // b (the receiver under test) is made when a's offer reaches it
       const offerer = link('offerer', 'pa', 'pb', connId,
         to(() => (b ??= link('answerer', 'pb', 'pa', connId, to(() => offerer, 'pb'), true, ends)), 'pa'), false, ends);
-      a = offerer;
       return {
+        offerer,
         opened: () => offerer.snapshot().matches('open') && !!b?.snapshot().matches('open') && !!b.snapshot().context.remoteHave,
         failed: () => ends.length > 0,
         close: () => {
@@ -55,7 +55,7 @@ test('a have in range reaches the swarm once without a machine step; one out of 
         },
       };
     }, 'both ends, with bitfields,');
-    a = a!;
+    a = opened.offerer;
     const before = b!.snapshot();
     a.sendHave(3);
     a.sendHave(3);
