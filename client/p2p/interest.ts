@@ -5,14 +5,15 @@
  */
 import type { ChunkSource } from './types.js';
 
-/** The remote lacks at least one chunk we hold. */
-export function remoteWants(remote: readonly boolean[] | null | undefined, source: Pick<ChunkSource, 'has' | 'held'>): boolean {
+/** The remote lacks at least one chunk we hold (that `pick` accepts, when given). */
+export function remoteWants(remote: readonly boolean[] | null | undefined, source: Pick<ChunkSource, 'has' | 'held'>,
+  pick?: (index: number) => boolean): boolean {
   if (!remote) return false;
   if (source.held) {
-    for (const i of source.held()) if (!remote[i]) return true;
+    for (const i of source.held()) if (!remote[i] && (!pick || pick(i))) return true;
     return false;
   }
-  for (let i = 0; i < remote.length; i++) if (!remote[i] && source.has(i)) return true;
+  for (let i = 0; i < remote.length; i++) if (!remote[i] && (!pick || pick(i)) && source.has(i)) return true;
   return false;
 }
 

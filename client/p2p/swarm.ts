@@ -152,6 +152,7 @@ export function createSwarm(init: SwarmInit, c: SwarmComponents): Swarm {
     complete: () => c.source.complete?.() ?? c.source.have().every(Boolean),
     lacking: (peerId) => remoteLacking(links.get(peerId)?.snapshot().context.remoteHave),
     wants: (peerId) => remoteWants(links.get(peerId)?.snapshot().context.remoteHave, c.source),
+    lacksAny: (peerId, pick) => remoteWants(links.get(peerId)?.snapshot().context.remoteHave, c.source, pick),
   });
 
   /** the download machine hears of each remote chunk once, whichever way the link learnt of it */

@@ -7,7 +7,9 @@
  *   its downloader re-asks elsewhere instead of waiting.
  * - Order: the transfer closest to done goes first, then the longest waiting, so chunks leave whole one after
  *   another (each is re-uploadable by its receiver as soon as possible) and a peer with a deep request pipeline
- *   waits behind every older request of the others.
+ *   waits behind every older request of the others. A chunk nobody has had from us yet goes before another copy
+ *   of one we already sent, and once a chunk reached one peer, the others queued here for it are sent to find
+ *   it elsewhere when we hold something fresh for them (`spread`): the swarm gains distinct chunks sooner.
  * - Backpressure: a link whose send buffer is above the high-water mark is skipped until it drains; when every
  *   link is full the loop waits for a drain instead of queueing more bytes in native memory.
  */
@@ -48,6 +50,8 @@ export interface UploaderComponents {
   wants(peerId: string): boolean;
   /** how many chunks the remote still lacks (from its bitfield); a seed serves the furthest behind first */
   lacking?(peerId: string): number;
+  /** the remote lacks a chunk we hold that `pick` accepts (from its bitfield) */
+  lacksAny?(peerId: string, pick: (index: number) => boolean): boolean;
 }
 
 interface PeerState {
@@ -85,6 +89,12 @@ export interface Uploader {
   stop(): void;
 }
 
+/** `next()` ranks of a transfer not started yet: a fresh chunk before a copy (both after every started one) */
+const FRESH = Number.MAX_SAFE_INTEGER;
+const COPY = Infinity;
+/** entries kept in the uploader's chunk and pair sets before they start over (forgetting is harmless) */
+const MAX_TRACKED = 65_536;
+
 export function createUploader(init: UploaderInit, c: UploaderComponents): Uploader {
   const peers = new Map<string, PeerState>();
   let uploaded = 0;
@@ -93,6 +103,10 @@ export function createUploader(init: UploaderInit, c: UploaderComponents): Uploa
   let optimistic: string | null = null;
   let lastRate = 0;
   let lastRechoke = performance.now();
+  /** chunks we uploaded whole at least once (bounded: a live stream's indexes keep growing) */
+  const uploadedOnce = new Set<number>();
+  /** `peer index` pairs sent elsewhere once: the next request of the pair is served */
+  const redirected = new Set<string>();
 
   const setChoke = (p: PeerState, choked: boolean) => {
     if (p.choked === choked) return;
@@ -193,7 +207,8 @@ export function createUploader(init: UploaderInit, c: UploaderComponents): Uploa
     for (const p of peers.values()) {
       if (!p.current && (p.choked || p.queue.length === 0)) continue;
       if (p.io.bufferedAmount() > init.highWaterBytes) continue;
-      const left = p.current ? p.current.data.byteLength - p.current.offset : Infinity;
+      const left = p.current ? p.current.data.byteLength - p.current.offset
+        : uploadedOnce.has(p.queue[0]!) ? COPY : FRESH;
       const since = p.current ? p.current.since : p.queuedSince;
       if (left < bestLeft || (left === bestLeft && since < bestSince)) {
         best = p;
@@ -252,6 +267,7 @@ export function createUploader(init: UploaderInit, c: UploaderComponents): Uploa
         p.sentTotal += block.byteLength;
         if (cur.offset >= cur.data.byteLength) {
           p.current = null;
+          spread(p, cur.index);
           // its next chunk queues behind everyone already waiting: chunks take turns between peers
           p.queuedSince = p.queue.length > 0 ? performance.now() : Infinity;
         }
@@ -260,6 +276,34 @@ export function createUploader(init: UploaderInit, c: UploaderComponents): Uploa
       looping = false;
     }
   }
+
+  /**
+   * `index` just reached `to`. Requesters still queued here for it all asked the one holder they knew; they could
+   * now get it from `to` (or whoever has it by then) while our upload sends a chunk nobody has had from us: the
+   * swarm gains a second distinct chunk instead of a second copy. At a flash crowd's start this is the difference
+   * between a chunk reaching a peer a round and a new chunk doing so: four requesters queued for the same chunk at
+   * its one holder was the common case, each waiting up to ~750 ms while the peers that already had it sat idle.
+   * So the later ones are refused as `overloaded` (the requester re-picks, rarest first) when we hold a fresh chunk
+   * they lack. The oldest stays queued so our upload has work without a round trip; a pair refused once is
+   * served the next time (its requester may see no other holder).
+   */
+  const spread = (to: PeerState, index: number) => {
+    if (uploadedOnce.size >= MAX_TRACKED) uploadedOnce.clear();
+    uploadedOnce.add(index);
+    if (!c.lacksAny) return;
+    const waiting = [...peers.values()].filter((q) => q !== to && !q.choked && q.queue.includes(index))
+      .sort((a, b) => a.queuedSince - b.queuedSince);
+    const fresh = (i: number) => !uploadedOnce.has(i);
+    for (const q of waiting.slice(1)) {
+      const pair = `${q.io.peerId} ${index}`;
+      if (redirected.has(pair) || !c.lacksAny(q.io.peerId, fresh)) continue;
+      if (redirected.size >= MAX_TRACKED) redirected.clear();
+      redirected.add(pair);
+      q.queue = q.queue.filter((i) => i !== index);
+      if (q.queue.length === 0) q.queuedSince = Infinity;
+      q.io.sendReject(index, RejectReasons.overloaded);
+    }
+  };
 
   const kick = () => {
     if (running) void loop().catch((err) => c.logger.warn('upload loop failed', { err }));

@@ -6,7 +6,7 @@
 import { chunkLength, OriginPolicies, type Manifest } from '../../protocol/mod.js';
 import type { DownloadContext } from './context.js';
 import { originOrder, peerFetchId, pickPeerRequests } from './peers.js';
-import { shareSpent } from './turns.js';
+import { shareLeft, shareSpent } from './turns.js';
 import { deadlineRank, streamingOriginOrder } from './playback.js';
 import { fetchChildId, pickMissing } from './schedule.js';
 import type { FetchChunkInput } from './types.js';
@@ -33,7 +33,7 @@ export function planOriginFetches(ctx: DownloadContext): FetchPlan | null {
   const { manifest, sessionId, grant } = ctx;
   if (manifest === null || sessionId === null || grant === null || shareSpent(ctx)) return null;
   const own = [...ctx.inFlight, ...ctx.backoff];
-  const free = ctx.parallel - own.length;
+  const free = Math.min(ctx.parallel - own.length, shareLeft(ctx));
   const busy = [...own, ...ctx.declined, ...ctx.peerInFlight.map((f) => f.index), ...ctx.urgentInFlight];
   const offline = (skip: readonly number[], n: number) => ctx.usePeers
     ? originOrder(ctx.have, ctx.peers, skip, n, ctx.policy === OriginPolicies.swarmAware ? ctx.peerId : undefined)

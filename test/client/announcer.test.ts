@@ -1,7 +1,8 @@
 /**
  * The announcer (client/p2p/announcer.ts) against a real tracker on a real nats-server: of two peers, the one that
  * joined later offers at once; the earlier one, told that the other will offer, waits `answerWaitMs` and offers
- * only if no link came of it (the other may have links enough, or ignore the rule).
+ * only if no link came of it (the other may have links enough, or ignore the rule). The first announce offers
+ * only a few links, the next one the rest.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -17,14 +18,17 @@ let tracker: Tracker;
 const running: Announcer[] = [];
 
 /** A peer that announces through the announcer and records the offers it would make. */
-function peer(peerId: string, videoId: string, linked: Set<string>, answerWaitMs: number) {
+function peer(peerId: string, videoId: string, linked: Set<string>, answerWaitMs: number, linkOnOffer = false) {
   const offers: Array<{ to: string; at: number }> = [];
   const a = createAnnouncer({ videoId, peerId, chunkCount: CHUNKS, uploads: true, maxPeers: 8, answerWaitMs }, {
     tracker: createTrackerClient(env.nc), logger: env.logger.child(peerId),
     source: { have: () => new Array<boolean>(CHUNKS).fill(false) },
     upload: () => ({ uploadedBytes: 0, spare: true }),
     linkCount: () => linked.size, linked: (p) => linked.has(p), rtts: () => ({}),
-    offer: (p) => offers.push({ to: p, at: Date.now() }),
+    offer: (p) => {
+      offers.push({ to: p, at: Date.now() });
+      if (linkOnOffer) linked.add(p);
+    },
   });
   running.push(a);
   return { start: () => a.start(), offers };
@@ -51,6 +55,16 @@ test('the later joiner offers at once', async () => {
   const late = peer('late', 'v-late', new Set(), 60_000);
   await late.start();
   assert.equal(late.offers.map((o) => o.to), ['early']);
+});
+
+test('the first announce offers three links; the next one, a second later, the rest', async () => {
+  for (let i = 0; i < 5; i++) await silent('v-stage', `s${i}`);
+  const late = peer('late4', 'v-stage', new Set(), 60_000, true);
+  await late.start();
+  assert.is(late.offers.length, 3, 'three at first');
+  await waitFor(() => late.offers.length === 5, 'the rest at the next announce', 5000);
+  assert.equal(new Set(late.offers.map((o) => o.to)).size, 5, 'each peer offered once');
+  assert.ok(late.offers[3]!.at - late.offers[0]!.at >= 500, 'the rest came with a later announce');
 });
 
 test('the earlier joiner waits for the offer, then offers itself when none came', async () => {

@@ -1,6 +1,7 @@
 /**
  * The uploader's policies with a fake link (pure: no network): upload slots, interest-based unchoking, rejects
- * for choked peers, and whole chunks taking turns between peers so a greedy peer cannot starve another.
+ * for choked peers, whole chunks taking turns between peers so a greedy peer cannot starve another, and fresh
+ * chunks before copies (spread).
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -79,6 +80,44 @@ test('rechoke: an interested choked peer gets the optimistic slot even though it
   assert.is(late.sent.unchoke, 0);
   await until(() => late.sent.unchoke === 1);
   assert.ok(b.sent.choke >= 1, 'an uninterested peer gave up its slot');
+  up.stop();
+});
+
+test('a chunk nobody had from us goes before another copy of one we already sent', async () => {
+  const log: string[] = [];
+  const up = createUploader({ enabled: true, slots: 4, rechokeMs: 60000, highWaterBytes: 1 << 20, maxQueued: 4 },
+    { source, logger: createLogger('t', 'silent'), complete: () => false, wants: () => true });
+  const [a, b, c] = ['a', 'b', 'c'].map((id) => fakeLink(id, log));
+  for (const l of [a, b, c]) up.addPeer(l!.io);
+  up.onRequest('a', 1);
+  up.onRequest('b', 1); // waits longest, but for a copy
+  up.onRequest('c', 2);
+  await until(() => b!.sent.pieces.length === 4);
+  assert.equal(log.filter((_p, i) => i % 4 === 0), ['a', 'c', 'b'], 'fresh #2 before the second copy of #1');
+  up.stop();
+});
+
+test('spread: once a chunk reached one peer, the later requesters queued for it are sent elsewhere', async () => {
+  const log: string[] = [];
+  const lacksFresh = new Set(['c', 'd']);
+  const up = createUploader({ enabled: true, slots: 8, rechokeMs: 60000, highWaterBytes: 1 << 20, maxQueued: 4 },
+    { source, logger: createLogger('t', 'silent'), complete: () => false, wants: () => true,
+      // c and d lack a chunk we never uploaded (any index but 1); b holds everything else
+      lacksAny: (peerId, pick) => lacksFresh.has(peerId) && pick(5) });
+  const [a, b, c, d] = ['a', 'b', 'c', 'd'].map((id) => fakeLink(id, log));
+  for (const l of [a, b, c, d]) up.addPeer(l!.io);
+  for (const id of ['a', 'b', 'c', 'd']) up.onRequest(id, 1);
+  await until(() => b!.sent.pieces.length === 4);
+  assert.equal(a!.sent.rejects, []);
+  assert.equal(b!.sent.rejects, [], 'the oldest waiting request stays, so the upload has work at once');
+  assert.equal(c!.sent.rejects, [[1, RejectReasons.overloaded]]);
+  assert.equal(d!.sent.rejects, [[1, RejectReasons.overloaded]]);
+  assert.is(c!.sent.pieces.length, 0);
+  // asked again (no other holder in sight): served, not refused twice
+  up.onRequest('c', 1);
+  up.onRequest('e', 1); // unknown peer: ignored
+  await until(() => c!.sent.pieces.length === 4);
+  assert.equal(c!.sent.rejects, [[1, RejectReasons.overloaded]]);
   up.stop();
 });
 

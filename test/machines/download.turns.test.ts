@@ -7,25 +7,28 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CHUNK, failure, granted, LEASE, makeManifest, manualFetch, run, until } from './harness.js';
 import type { PeerView } from '../../machines/download/peers.js';
-import { needsOrigin, turnOver } from '../../machines/download/turns.js';
+import { needsOrigin, shareLeft, turnOver } from '../../machines/download/turns.js';
 import type { DownloadContext } from '../../machines/download/mod.js';
 
 const swarmAware = (turnBytes?: number) => (m: ReturnType<typeof makeManifest>) =>
   ({ ...granted(m), policy: 'swarm-aware' as const, lease: { ...LEASE, ...(turnBytes ? { turnBytes } : {}) } });
 
-test('a holder yields after its share: session.yield to the keeper, then p2p; peers bring the rest', async () => {
+test('a holder yields once its share is asked for: session.yield, then p2p; the last request still lands', async () => {
   const m = makeManifest(8, CHUNK);
   const f = manualFetch();
   const r = run({ open: async () => swarmAware(2 * CHUNK)(m), fetch: f.impl, input: { parallel: 1 } });
-  for (let i = 0; i < 2; i++) {
-    await until(() => f.pending.size === 1, `origin request ${i + 1}`);
-    assert.equal(r.keeperEvents.filter((e) => e.type === 'session.yield'), [], 'no yield before the share is in');
-    [...f.pending.values()][0]!.resolve();
-  }
+  await until(() => f.pending.size === 1, 'origin request 1');
+  assert.equal(r.keeperEvents.filter((e) => e.type === 'session.yield'), [], 'no yield before the share is asked for');
+  [...f.pending.values()][0]!.resolve();
+  await until(() => r.calls.filter((c) => c.input.source === 'origin').length === 2, 'origin request 2');
+  // the second request covers the share: the slot goes at once, while that request is still out
   await until(() => r.history.includes('active.p2p'), 'p2p after the turn');
   assert.equal(r.keeperEvents.filter((e) => e.type === 'session.yield').length, 1);
   assert.is(r.actor.getSnapshot().context.grant, null, 'the grant goes with the slot');
   assert.is(r.actor.getSnapshot().context.turns, 1);
+  assert.is(f.pending.size, 1, 'the request admitted under the slot is not cut off');
+  [...f.pending.values()][0]!.resolve();
+  await until(() => (r.actor.getSnapshot().context.bytesBySource.origin ?? 0) === 2 * CHUNK, 'its chunk kept');
   // the origin is not asked again: a peer holding everything finishes the download
   const before = r.calls.filter((c) => c.input.source === 'origin').length;
   r.swarm({ type: 'peer.bitfield', peerId: 'a', have: new Array<boolean>(8).fill(true) });
@@ -48,6 +51,18 @@ test('without a turn the holder keeps the slot (and never yields)', async () => 
   assert.is(out.bytesBySource.origin, 4 * CHUNK);
   assert.equal(r.keeperEvents.filter((e) => e.type === 'session.yield'), []);
   assert.not.ok(r.history.includes('active.p2p'));
+});
+
+test('a turn is not overshot: with 4 requests allowed and a share of 2 chunks, only 2 go out', async () => {
+  const m = makeManifest(8, CHUNK);
+  const f = manualFetch();
+  const r = run({ open: async () => swarmAware(2 * CHUNK)(m), fetch: f.impl, input: { parallel: 4 } });
+  await until(() => r.history.includes('active.p2p'), 'p2p once both are asked for');
+  assert.is(r.calls.filter((c) => c.input.source === 'origin').length, 2);
+  for (const p of [...f.pending.values()]) p.resolve();
+  await until(() => (r.actor.getSnapshot().context.bytesBySource.origin ?? 0) === 2 * CHUNK, 'both kept');
+  r.actor.send({ type: 'download.cancel' });
+  await r.done();
 });
 
 test('the origin declining everything left ends a turn at once', async () => {
@@ -77,6 +92,15 @@ test('turnOver and needsOrigin: the rules on their own', () => {
   assert.not.ok(turnOver(ctxOf({ turns: 1, declined: [2], inFlight: [1] })));
   assert.not.ok(turnOver(ctxOf({ declined: [2] })), 'never had a turn: declines alone do not end it');
   assert.not.ok(turnOver(ctxOf({ lease: { ...LEASE, turnBytes: 10 }, bytesBySource: { origin: 99 }, grant: null })));
+  // requests out count toward the share: the slot can go while they finish
+  const c = CHUNK;
+  assert.ok(turnOver(ctxOf({ manifest: makeManifest(3, c), lease: { ...LEASE, turnBytes: 2 * c }, bytesBySource: { origin: c },
+    inFlight: [1] })));
+  assert.not.ok(turnOver(ctxOf({ manifest: makeManifest(3, c), lease: { ...LEASE, turnBytes: 2 * c + 1 },
+    bytesBySource: { origin: c }, inFlight: [1] })));
+  assert.is(shareLeft(ctxOf({ manifest: makeManifest(8, c), lease: { ...LEASE, turnBytes: 3 * c + 1 }, inFlight: [0] })), 3);
+  assert.is(shareLeft(ctxOf({ manifest: makeManifest(8, c), lease: { ...LEASE, turnBytes: c }, inFlight: [0, 1] })), 0);
+  assert.is(shareLeft(ctxOf({ manifest: makeManifest(8, c) })), Infinity, 'no turn: no limit');
 
   assert.ok(needsOrigin(ctxOf({})), 'nothing held by any peer');
   assert.not.ok(needsOrigin(ctxOf({ peers: { a: p([true, true, true]) } })));
