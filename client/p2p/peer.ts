@@ -47,6 +47,7 @@ export function createPeerNode(
     videoId: opts.manifest.videoId, peerId: opts.peerId, content: opts.content ?? manifestContent(opts.manifest as Manifest),
     uploads: opts.uploads ?? true,
     ...(opts.maxPeers ? { maxPeers: opts.maxPeers } : {}),
+    ...(opts.maxLinks ? { maxLinks: opts.maxLinks } : {}),
     ...(opts.uploadSlots ? { uploadSlots: opts.uploadSlots } : {}),
     ...(opts.rechokeMs ? { rechokeMs: opts.rechokeMs } : {}),
     ...(opts.requestTimeoutMs ? { requestTimeoutMs: opts.requestTimeoutMs } : {}),

@@ -9,7 +9,8 @@
  * Offers are what a stranger controls, so accepting one is bounded: at most `maxPendingIncoming` incoming links
  * not yet open, at most `maxPerSender` native connections per remote (a closed link counts until the RTC host
  * freed it, so an offer/bye loop from one id waits for its own connections to be freed), none when the host is
- * at capacity, and a link that is not open after `openTimeoutMs` is closed. Every per-peer structure is dropped
+ * at capacity, and a link that is not open after `openTimeoutMs` is closed. A refused offer is answered `busy`
+ * (rate limited, refusals.ts) so the offerer tries someone else at once. Every per-peer structure is dropped
  * when the link ends; the few that outlive links (bans, set-up times, bytes by peer) are capped.
  */
 import type { InspectPublisher } from '../inspect.js';
@@ -29,6 +30,7 @@ import type { ChunkSource, RtcHost, SwarmContent } from './types.js';
 import { remoteLacking, remoteWants } from './interest.js';
 import { createUploader } from './uploader.js';
 import { createAnnouncer } from './announcer.js';
+import { BUSY_REASON, createRefusals } from './refusals.js';
 
 /** What the swarm reports: the machine's peer events, with haves one at a time (the bridge folds them into `peer.haves`). */
 export type SwarmEvent =
@@ -42,7 +44,10 @@ export interface SwarmInit {
   content: SwarmContent;
   /** serve chunks to others (false: consume-only, `--no-upload`) */
   uploads: boolean;
+  /** links we offer (default 8) */
   maxPeers?: number;
+  /** links in all, ours and accepted (default maxPeers + 2): near maxPeers, degrees and download rates stay even */
+  maxLinks?: number;
   uploadSlots?: number;
   rechokeMs?: number;
   requestTimeoutMs?: number;
@@ -122,6 +127,7 @@ export function createSwarm(init: SwarmInit, c: SwarmComponents): Swarm {
   const { content, videoId, peerId: self } = init;
   const log = c.logger;
   const maxPeers = init.maxPeers ?? 8;
+  const maxLinks = init.maxLinks ?? maxPeers + 2;
   const openTimeoutMs = init.openTimeoutMs ?? 15_000;
   const maxPendingIncoming = init.maxPendingIncoming ?? maxPeers;
   const maxPerSender = init.maxPerSender ?? 2;
@@ -134,6 +140,7 @@ export function createSwarm(init: SwarmInit, c: SwarmComponents): Swarm {
   const setupTimes: number[] = [];
   const downloaded = new Map<string, number>();
   let unsubscribeSignal: (() => void) | null = null;
+  const refusals = createRefusals({ videoId }, { send: (to, m) => c.signal.send(to, m), now: () => performance.now() });
   let stopped = false;
 
   const emit = (e: SwarmEvent) => {
@@ -213,6 +220,7 @@ export function createSwarm(init: SwarmInit, c: SwarmComponents): Swarm {
       views.delete(link.remotePeerId);
       if (v?.openTimer) clearTimeout(v.openTimer);
       if (v?.open) emit({ type: 'peer.left', peerId: link.remotePeerId });
+      else if (reason === `remote closed: ${BUSY_REASON}`) refusals.noteBusy(link.remotePeerId);
       // only the current link's end clears the peer: a replaced link (glare) must not fail the new one's requests
       requests.peerGone(link.remotePeerId, reason);
       uploader.removePeer(link.remotePeerId);
@@ -288,7 +296,7 @@ export function createSwarm(init: SwarmInit, c: SwarmComponents): Swarm {
       return;
     }
     if (banned.has(m.from)) return;
-    if (!acceptable(m.from)) return; // silently: answering a flood would amplify it
+    if (!acceptable(m.from)) return refusals.refuse(m.from, m.connId); // rate limited: a flood is not amplified
     if (existing) {
       const settled = existing.snapshot().matches('open') || existing.role === 'answerer';
       // glare: keep the attempt offered by the lower peer id
@@ -302,7 +310,7 @@ export function createSwarm(init: SwarmInit, c: SwarmComponents): Swarm {
 
   /** may an offer from `from` be answered now (the offerer's signalling timeout closes its side otherwise) */
   const acceptable = (from: string) => {
-    if (links.size >= maxPeers * 2) return false;
+    if (links.size >= maxLinks) return false;
     if ((nativeFor.get(from) ?? 0) >= maxPerSender) return false;
     if (c.rtc.allocated >= c.rtc.maxAllocated) return false;
     let pending = 0;
@@ -324,7 +332,7 @@ export function createSwarm(init: SwarmInit, c: SwarmComponents): Swarm {
       return rttMs;
     },
     offer: (p) => {
-      if (links.has(p) || banned.has(p)) return;
+      if (links.has(p) || banned.has(p) || refusals.isBusy(p)) return;
       if ((nativeFor.get(p) ?? 0) >= maxPerSender || c.rtc.allocated >= c.rtc.maxAllocated) return;
       addLink(p, 'offerer', connectionId());
     },

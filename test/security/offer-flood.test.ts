@@ -3,7 +3,8 @@
  * (default rate limit), the target peer in a child process (so its RSS is its own), and an attacker that sends
  * 500 offer+bye pairs from one peer id, paced under the relay's limit, with a genuine node-datachannel offer.
  * The target must keep its native connections bounded during the flood, free them afterwards, keep its RSS
- * growth under 20 MB, and still link with an honest peer.
+ * growth under 20 MB, answer refused offers `busy` no more than its rate allows, and still link with an honest
+ * peer.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -16,6 +17,7 @@ import * as assert from 'uvu/assert';
 import { createSignalClient, type SignalRelay } from '../../actors/signal/mod.js';
 import type { Tracker } from '../../actors/tracker/mod.js';
 import { createPeerNode, type PeerNode } from '../../client/p2p/peer.js';
+import { BUSY_REASON } from '../../client/p2p/refusals.js';
 import { createRtcHost, type RtcHost } from '../../client/p2p/rtc.js';
 import type { Manifest } from '../../protocol/mod.js';
 import { buildManifest, sha256Hex } from '../../lib/hash.js';
@@ -115,6 +117,11 @@ t('500 offer+bye pairs from one id: native connections stay bounded, are freed, 
   // the attacker is a stranger with an ordinary peer credential
   const { nc } = await ctx.env.connectPeer(ATTACKER);
   const attacker = createSignalClient(nc, ATTACKER, ctx.env.logger.child('attacker'));
+  // a refused offer is answered `bye busy`, rate limited: the flood must not make the target a flooder
+  let byes = 0;
+  attacker.onSignal((m) => {
+    if (m.kind === 'bye' && m.from === TARGET && m.reason === BUSY_REASON) byes++;
+  });
   const videoId = ctx.manifest.videoId;
   const pair = async (connId: string) => {
     await attacker.send(TARGET, { kind: 'offer', connId, videoId, sdp: offerSdp });
@@ -146,6 +153,7 @@ t('500 offer+bye pairs from one id: native connections stay bounded, are freed, 
     if (wait > 0) await sleep(wait);
   }
   const floodS = (performance.now() - started) / 1000;
+  await sleep(500); // the last answers in flight
   sampling = false;
   await sampler;
 
@@ -159,12 +167,15 @@ t('500 offer+bye pairs from one id: native connections stay bounded, are freed, 
   const grewMb = after.rssMb - before.rssMb;
   console.log(`  flood: ${PAIRS} pairs in ${floodS.toFixed(1)} s (${refused} refused by the relay); target allocated max ` +
     `${maxAllocated} during, ${settled.allocated} after; RSS ${before.rssMb.toFixed(1)} → ${after.rssMb.toFixed(1)} MB ` +
-    `(+${grewMb.toFixed(1)} MB)`);
+    `(+${grewMb.toFixed(1)} MB); ${byes} busy answers`);
   assert.is(refused, 0, 'the attacker stayed under the relay rate limit');
   assert.ok(maxAllocated <= 4, `at most a few native connections at once during the flood (max ${maxAllocated})`);
   assert.ok(after.allocated <= 2, `allocated after settling: ${after.allocated}`);
   assert.is(after.live, 0);
   assert.ok(grewMb < 20, `target RSS grew ${grewMb.toFixed(1)} MB`);
+  assert.ok(byes > 0, 'refused offers are answered');
+  // 20 a second at most (refusals.ts), over the flood plus the settling second
+  assert.ok(byes <= 20 * (Math.ceil(floodS) + 2), `${byes} busy answers in ${floodS.toFixed(1)} s`);
 
   // the target still accepts an honest peer
   const { nc: hnc } = await ctx.env.connectPeer('honestpeer');
