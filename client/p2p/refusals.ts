@@ -8,6 +8,7 @@
  * The other side: a peer that said `busy` is not offered again for `busyForMs` (its links are full; the tracker
  * may list it again within a second).
  */
+import { createKeyedRateLimiter } from '../../lib/ratelimit.js';
 import type { SignalMessage } from '../../protocol/mod.js';
 
 /** The reason a refused offer's `bye` carries, and how the offerer recognises it. */
@@ -15,7 +16,7 @@ export const BUSY_REASON = 'busy';
 
 export interface RefusalsInit {
   videoId: string;
-  /** byes sent per second at most (default 20); past it refusals are silent */
+  /** byes sent per second at most, in bursts of as many (default 20); past it refusals are silent */
   perSecond?: number;
   /** how long a peer that said busy is not offered again (default 10 s) */
   busyForMs?: number;
@@ -41,19 +42,13 @@ export function createRefusals(init: RefusalsInit, c: RefusalsComponents): Refus
   const perSecond = init.perSecond ?? 20;
   const busyForMs = init.busyForMs ?? 10_000;
   const maxBusy = init.maxBusy ?? 256;
-  let windowStart = -Infinity;
-  let sentInWindow = 0;
+  // one bucket for all senders: what is bounded is what we send, whoever makes us
+  const answers = createKeyedRateLimiter({ ratePerSecond: perSecond, burst: perSecond, maxKeys: 1, now: c.now });
   /** peer → when it said busy (insertion order: oldest first) */
   const busy = new Map<string, number>();
   return {
     refuse(from, connId) {
-      const now = c.now();
-      if (now - windowStart >= 1000) {
-        windowStart = now;
-        sentInWindow = 0;
-      }
-      if (sentInWindow >= perSecond) return;
-      sentInWindow++;
+      if (!answers.allow('')) return;
       void c.send(from, { connId, videoId: init.videoId, kind: 'bye', reason: BUSY_REASON }).catch(() => {});
     },
     noteBusy(peerId) {
