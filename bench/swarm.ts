@@ -103,6 +103,10 @@ function figures(r: CrowdResult) {
     origin_responses: r.originResponses,
     origin_decisions: r.originDecisions,
     received_bytes: received,
+    // every client's done time, s, in order: the spread of finishing times (the tail's shape)
+    done_s_sorted: r.clients.map((c) => (c.doneMs === null ? null : r3(c.doneMs / 1000))).sort((a, b) => (a ?? Infinity) - (b ?? Infinity)),
+    // links each client opened or accepted, in the order of done_s_sorted's clients
+    links_by_done: [...r.clients].sort((a, b) => (a.doneMs ?? Infinity) - (b.doneMs ?? Infinity)).map((c) => c.setupMs.length),
     resume_samples: r.resumeLatencyMs.length,
     resume_latency_ms_max: r1(Math.max(...r.resumeLatencyMs)),
     setup_samples: r.setupMs.length,
