@@ -15,7 +15,28 @@ export interface RealSdp {
   close(): void;
 }
 
+/**
+ * One real exchange, retried with fresh connections (at most 3 attempts) when it fails: node-datachannel's start
+ * race (shared/notes/node-datachannel.md) fails ~0.5 % of loopback set-ups on a loaded machine, with "Got a
+ * remote candidate without ICE transport". A timeout is not retried.
+ */
 export async function realSdp(timeoutMs = 10000): Promise<RealSdp> {
+  const failures: string[] = [];
+  for (let n = 1; n <= 3; n++) {
+    const a = await attemptSdp(timeoutMs);
+    if ('sdp' in a) return a.sdp;
+    failures.push(a.failure);
+    if (a.failure === 'timeout') break;
+  }
+  nodeDataChannel.cleanup();
+  throw new Error(`could not produce a real SDP exchange: ${failures.join('; ')}`);
+}
+
+/** a failed attempt's connections and channels: referenced until the library is released (the notes' rule) */
+const retired: unknown[] = [];
+
+/** One attempt; on failure its connections are closed (the library stays up for the next attempt). */
+async function attemptSdp(timeoutMs: number): Promise<{ sdp: RealSdp } | { failure: string }> {
   const a = new nodeDataChannel.PeerConnection('a', { iceServers: [], bindAddress: '127.0.0.1' });
   const b = new nodeDataChannel.PeerConnection('b', { iceServers: [], bindAddress: '127.0.0.1' });
   const channels: DataChannel[] = [];
@@ -51,20 +72,21 @@ export async function realSdp(timeoutMs = 10000): Promise<RealSdp> {
   const dc = a.createDataChannel('x');
   channels.push(dc);
   dc.onOpen(() => guard(() => { opened = true; }));
-  const close = () => {
+  const closeAll = () => {
     for (const c of channels) { try { c.close(); } catch { /* already closed */ } }
     for (const pc of [a, b]) { try { pc.close(); } catch { /* already closed */ } }
-    nodeDataChannel.cleanup();
   };
   const deadline = Date.now() + timeoutMs;
   while (!(opened && offer && answer && candidates.length >= 2)) {
     if (failure || Date.now() > deadline) {
-      close();
-      throw new Error(`could not produce a real SDP exchange: ${String(failure ?? 'timeout')}`);
+      closeAll();
+      retired.push(a, b, ...channels);
+      await new Promise((r) => setTimeout(r, 200));
+      return { failure: String(failure ?? 'timeout') };
     }
     await new Promise((r) => setTimeout(r, 10));
   }
-  return { offer, answer, candidates, close };
+  return { sdp: { offer, answer, candidates, close: () => { closeAll(); nodeDataChannel.cleanup(); } } };
 }
 
 /** A data-channel offer as Chrome writes it (trickle ICE, CRLF line ends). */
