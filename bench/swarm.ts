@@ -74,6 +74,7 @@ const r1 = (x: number) => (Number.isFinite(x) ? Math.round(x * 10) / 10 : null);
 /** The §6 figures of one crowd (and a few more). */
 function figures(r: CrowdResult) {
   const received = r.clients.reduce((a, c) => a + c.fromOrigin + c.fromPeers, 0);
+  const byDone = [...r.clients].sort((a, b) => (a.doneMs ?? Infinity) - (b.doneMs ?? Infinity));
   return {
     N: r.N, F_bytes: r.F, u_s_Bps: r.us, u_i_Bps: r.ui[0] ?? 0, policy: r.policy, capacity: r.capacity,
     egress_target: r.egressTarget ?? null,
@@ -103,10 +104,9 @@ function figures(r: CrowdResult) {
     origin_responses: r.originResponses,
     origin_decisions: r.originDecisions,
     received_bytes: received,
-    // every client's done time, s, in order: the spread of finishing times (the tail's shape)
-    done_s_sorted: r.clients.map((c) => (c.doneMs === null ? null : r3(c.doneMs / 1000))).sort((a, b) => (a ?? Infinity) - (b ?? Infinity)),
-    // links each client opened or accepted, in the order of done_s_sorted's clients
-    links_by_done: [...r.clients].sort((a, b) => (a.doneMs ?? Infinity) - (b.doneMs ?? Infinity)).map((c) => c.setupMs.length),
+    // every client's done time, s, in order (the tail's shape), and the links each of them opened or accepted
+    done_s_sorted: byDone.map((c) => (c.doneMs === null ? null : r3(c.doneMs / 1000))),
+    links_by_done: byDone.map((c) => c.setupMs.length),
     resume_samples: r.resumeLatencyMs.length,
     resume_latency_ms_max: r1(Math.max(...r.resumeLatencyMs)),
     setup_samples: r.setupMs.length,

@@ -5,6 +5,7 @@
  * guarded, and `close()` closes them all and then calls `cleanup()` (without which the process never exits).
  */
 import nodeDataChannel, { type DataChannel, type DescriptionType, type PeerConnection } from 'node-datachannel';
+import { openWithRetry, type SetupAttempt } from '../helpers/setup.js';
 
 export interface RealSdp {
   offer: string;
@@ -16,27 +17,24 @@ export interface RealSdp {
 }
 
 /**
- * One real exchange, retried with fresh connections (at most 3 attempts) when it fails: node-datachannel's start
- * race (shared/notes/node-datachannel.md) fails ~0.5 % of loopback set-ups on a loaded machine, with "Got a
- * remote candidate without ICE transport". A timeout is not retried.
+ * One real exchange, retried with fresh connections (test/helpers/setup.ts: node-datachannel's start race fails
+ * a loopback set-up now and then on a loaded machine, "Got a remote candidate without ICE transport").
  */
 export async function realSdp(timeoutMs = 10000): Promise<RealSdp> {
-  const failures: string[] = [];
-  for (let n = 1; n <= 3; n++) {
-    const a = await attemptSdp(timeoutMs);
-    if ('sdp' in a) return a.sdp;
-    failures.push(a.failure);
-    if (a.failure === 'timeout') break;
+  try {
+    const x = await openWithRetry(() => attemptSdp(), 'a real SDP exchange', { timeoutMs, pauseMs: 200 });
+    return { offer: x.offer(), answer: x.answer(), candidates: x.candidates, close: () => { x.close(); nodeDataChannel.cleanup(); } };
+  } catch (err) {
+    nodeDataChannel.cleanup();
+    throw err;
   }
-  nodeDataChannel.cleanup();
-  throw new Error(`could not produce a real SDP exchange: ${failures.join('; ')}`);
 }
 
-/** a failed attempt's connections and channels: referenced until the library is released (the notes' rule) */
+/** connections and channels of closed attempts: referenced until the library is released (the notes' rule) */
 const retired: unknown[] = [];
 
-/** One attempt; on failure its connections are closed (the library stays up for the next attempt). */
-async function attemptSdp(timeoutMs: number): Promise<{ sdp: RealSdp } | { failure: string }> {
+/** One attempt; `close()` closes its connections and keeps them referenced (the library stays up). */
+function attemptSdp(): SetupAttempt & { offer(): string; answer(): string; candidates: RealSdp['candidates'] } {
   const a = new nodeDataChannel.PeerConnection('a', { iceServers: [], bindAddress: '127.0.0.1' });
   const b = new nodeDataChannel.PeerConnection('b', { iceServers: [], bindAddress: '127.0.0.1' });
   const channels: DataChannel[] = [];
@@ -72,21 +70,18 @@ async function attemptSdp(timeoutMs: number): Promise<{ sdp: RealSdp } | { failu
   const dc = a.createDataChannel('x');
   channels.push(dc);
   dc.onOpen(() => guard(() => { opened = true; }));
-  const closeAll = () => {
-    for (const c of channels) { try { c.close(); } catch { /* already closed */ } }
-    for (const pc of [a, b]) { try { pc.close(); } catch { /* already closed */ } }
-  };
-  const deadline = Date.now() + timeoutMs;
-  while (!(opened && offer && answer && candidates.length >= 2)) {
-    if (failure || Date.now() > deadline) {
-      closeAll();
+  return {
+    opened: () => opened && offer !== '' && answer !== '' && candidates.length >= 2,
+    failed: () => failure !== null,
+    close() {
+      for (const c of channels) { try { c.close(); } catch { /* already closed */ } }
+      for (const pc of [a, b]) { try { pc.close(); } catch { /* already closed */ } }
       retired.push(a, b, ...channels);
-      await new Promise((r) => setTimeout(r, 200));
-      return { failure: String(failure ?? 'timeout') };
-    }
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  return { sdp: { offer, answer, candidates, close: () => { closeAll(); nodeDataChannel.cleanup(); } } };
+    },
+    offer: () => offer,
+    answer: () => answer,
+    candidates,
+  };
 }
 
 /** A data-channel offer as Chrome writes it (trickle ICE, CRLF line ends). */
