@@ -5,7 +5,7 @@
  * storage and hashing differ per edge. Portable: no Node built-in, no Buffer.
  */
 import { fromCallback, fromPromise, type EventObject } from 'xstate';
-import type { OriginClient } from '../actors/origin/client.js';
+import { beatTimeoutMs, type OriginClient } from '../actors/origin/client.js';
 import type { Logger } from '../lib/logger.js';
 import type { Timer } from '../lib/timers.js';
 import { isTransientError } from '../machines/download/schedule.js';
@@ -91,12 +91,13 @@ export function sessionKeeperActor(origin: Pick<OriginClient, 'heartbeat' | 'onP
       }
     });
     const tick = async () => {
+      let retry = false;
       try {
         const epoch = yields;
         const heard = pushes;
         const now = Date.now();
         const need = needSince !== null && now - needSince >= NEED_HOLD_MS && now - lastProgress >= NEED_HOLD_MS;
-        const r = await origin.heartbeat(input.sessionId, input.peerId, { need });
+        const r = await origin.heartbeat(input.sessionId, input.peerId, { need, timeoutMs: beatTimeoutMs(beat.ms) });
         if (stopped) return;
         answered = true;
         // the slot we just yielded, renewed by a beat that crossed the park: not an offer. And a push that came
@@ -115,9 +116,11 @@ export function sessionKeeperActor(origin: Pick<OriginClient, 'heartbeat' | 'onP
           // no answer (NATS down, origin restarting): the machine times the outage; the beats go on, so the
           // first answer after it (often unknown_session: the lease expired meanwhile) resumes the download
           if (isTransientError(err)) sendBack({ type: 'origin.unreachable', reason: (err as Error).message });
+          // a timed-out beat (its worker died with it) has waited a beat already: the next goes at once
+          if (err instanceof SwitchyardError && err.code === ErrorCodes.timeout) retry = true;
         }
       }
-      if (!stopped) timer = setTimeout(() => void tick(), beat.ms);
+      if (!stopped) timer = setTimeout(() => void tick(), retry ? 0 : beat.ms);
     };
     // a first beat at once: pushes sent between the open's answer and this subscription (a turn told to the first
     // holder as the crowd queues behind it) were lost, and the answer carries what they said

@@ -70,6 +70,44 @@ export interface ServeOptions<T extends TSchema> {
   maxBytes?: number;
   logger: Logger;
   handler: (req: Static<T>, msg: Msg) => Promise<unknown>;
+  /** counts the handler's run (answer included) among a service's requests in progress, for a graceful leave */
+  inflight?: Inflight;
+}
+
+/**
+ * Requests a service is still answering. A queue-group member that leaves drains its subscriptions (the server
+ * routes nothing more to it, what it routed already is delivered) and then waits here, before it closes what the
+ * handlers use: a request routed to a leaving worker is answered, not dropped or failed with `internal`.
+ */
+export interface Inflight {
+  track<R>(p: Promise<R>): Promise<R>;
+  /** resolves when nothing is in progress (runs started meanwhile included) */
+  idle(): Promise<void>;
+}
+
+export function createInflight(): Inflight {
+  const running = new Set<Promise<unknown>>();
+  return {
+    track(p) {
+      running.add(p);
+      const forget = () => running.delete(p);
+      p.then(forget, forget);
+      return p;
+    },
+    async idle() {
+      while (running.size > 0) await Promise.allSettled([...running]);
+    },
+  };
+}
+
+/** Leaves the queue groups of `subs` (drained: nothing routed here is lost), then waits for answers in progress. */
+export async function leaveQueueGroups(subs: Subscription[], inflight: Inflight, logger: Logger): Promise<void> {
+  await Promise.all(subs.map((s) => s.drain().catch((err: unknown) => {
+    // the connection is closing or closed: nothing left to drain, so just forget the subscription
+    logger.debug('drain failed', { err });
+    s.unsubscribe();
+  })));
+  await inflight.idle();
 }
 
 /** Subscribes to a request subject; every message is answered with the handler's result or an error body. */
@@ -82,7 +120,7 @@ export function serve<T extends TSchema>(nc: NatsConnection, opts: ServeOptions<
         opts.logger.warn('subscription error', { subject: opts.subject, err });
         return;
       }
-      void (async () => {
+      const run = (async () => {
         let reply: unknown;
         try {
           const req = decode(opts.schema, msg.data, { maxBytes, what: `${opts.subject} request` });
@@ -101,6 +139,7 @@ export function serve<T extends TSchema>(nc: NatsConnection, opts: ServeOptions<
           }
         }
       })();
+      opts.inflight?.track(run);
     },
   });
 }

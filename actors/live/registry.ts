@@ -13,7 +13,7 @@ import {
   BucketSpecs, createKvMirror, decodeEntry, kvOptionsOf, openBucket, schemaCodec, type BucketOverrides,
 } from '../../lib/kv/mod.js';
 import type { Logger } from '../../lib/logger.js';
-import { serve, type NatsConnection, type Subscription } from '../../lib/nats.js';
+import { serve, type Inflight, type NatsConnection, type Subscription } from '../../lib/nats.js';
 
 /** @nats-io/kv options of `sy_live` (the spec is lib/kv/buckets.ts) */
 export const LIVE_BUCKET_OPTIONS = kvOptionsOf(BucketSpecs.live);
@@ -69,9 +69,10 @@ export async function createLiveDirectory(
  * Answers `sy.live.<id>.window` in the origin's queue group: a joining viewer's first question. The stream is the
  * subject's token; the reply is the whole window (init bytes included), up to the manifest message limit.
  */
-export function serveLiveWindows(c: { nc: NatsConnection; directory: LiveDirectory; logger: Logger }): Subscription {
+export function serveLiveWindows(c: { nc: NatsConnection; directory: LiveDirectory; logger: Logger; inflight?: Inflight }): Subscription {
   return serve(c.nc, {
     subject: Subjects.liveAll(LiveEvents.window), queue: QueueGroups.origin, schema: LiveWindowRequest, logger: c.logger,
+    ...(c.inflight ? { inflight: c.inflight } : {}),
     handler: async (_req, msg) => ({ window: await c.directory.get(parseLiveSubject(msg.subject).streamId) }),
   });
 }

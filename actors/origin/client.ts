@@ -15,8 +15,11 @@ const LIST_MAX_PAGES = 40;
 
 export interface OriginClient {
   open(videoId: string, peerId: string): Promise<OpenReply>;
-  /** `need`: parked after its turn, the session lacks chunks its peers do not hold */
-  heartbeat(sessionId: string, peerId: string, opts?: { need?: boolean }): Promise<HeartbeatReply>;
+  /**
+   * `need`: parked after its turn, the session lacks chunks its peers do not hold. `timeoutMs`: a beat's own
+   * bound (`beatTimeoutMs`), shorter than other requests' so that a lost beat is retried within the lease.
+   */
+  heartbeat(sessionId: string, peerId: string, opts?: { need?: boolean; timeoutMs?: number }): Promise<HeartbeatReply>;
   /** `park`: the turn is over; the slot frees, the session stays (parked) */
   release(sessionId: string, peerId: string, opts?: { park?: boolean }): Promise<ReleaseReply>;
   /** an urgent grant for `chunks` of the session's video (no slot needed; refusals are typed errors) */
@@ -34,6 +37,15 @@ export interface OriginClient {
   }, logger?: Logger): () => void;
 }
 
+/**
+ * How long a heartbeat sent every `beatMs` (a third of the lease) may wait for its answer: one beat, within
+ * 1–5 s. A beat lost to a worker that died is then retried at once and still renews the lease before it
+ * expires (the default request timeout, 5 s, is longer than a 3 s lease: one lost beat lost the slot).
+ */
+export function beatTimeoutMs(beatMs: number): number {
+  return Math.min(5000, Math.max(1000, beatMs));
+}
+
 export function createOriginClient(nc: NatsConnection, opts: { timeoutMs?: number } = {}): OriginClient {
   const t = { timeoutMs: opts.timeoutMs ?? 5000 };
   const big = { ...t, maxBytes: MAX_MANIFEST_MESSAGE_BYTES };
@@ -42,7 +54,8 @@ export function createOriginClient(nc: NatsConnection, opts: { timeoutMs?: numbe
   return {
     open: (videoId, peerId) => request(nc, Subjects.origin(OriginVerbs.open, peerId), { videoId }, OpenReply, big),
     heartbeat: (sessionId, peerId, o = {}) => request(nc, Subjects.origin(OriginVerbs.heartbeat, peerId),
-      { sessionId, ...(o.need !== undefined ? { need: o.need } : {}) }, HeartbeatReply, t),
+      { sessionId, ...(o.need !== undefined ? { need: o.need } : {}) }, HeartbeatReply,
+      o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : t),
     release: (sessionId, peerId, o = {}) => request(nc, Subjects.origin(OriginVerbs.release, peerId),
       { sessionId, ...(o.park === true ? { park: true } : {}) }, ReleaseReply, t),
     urgent: (sessionId, peerId, videoId, chunks) =>

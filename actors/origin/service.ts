@@ -10,7 +10,7 @@ import {
 } from '../../protocol/mod.js';
 import type { Clock } from '../../lib/clock.js';
 import type { Logger } from '../../lib/logger.js';
-import { serve, type Msg, type NatsConnection, type Subscription } from '../../lib/nats.js';
+import { createInflight, leaveQueueGroups, serve, type Msg, type NatsConnection, type Subscription } from '../../lib/nats.js';
 import { createKeyedRateLimiter, type KeyedRateLimiter } from '../../lib/ratelimit.js';
 import { guardBucket, type BucketGuard } from '../../lib/kvguard.js';
 import { BucketSpecs, openBucket, type BucketOverrides } from '../../lib/kv/buckets.js';
@@ -138,6 +138,7 @@ export async function createOrigin(init: OriginInit, components: OriginComponent
   const served: Record<string, number> = {};
   const count = (verb: string) => (served[verb] = (served[verb] ?? 0) + 1);
   const subs: Subscription[] = [];
+  const inflight = createInflight();
   const queue = QueueGroups.origin;
   const guards: BucketGuard[] = [];
   let live: LiveDirectory | null = null;
@@ -175,7 +176,7 @@ export async function createOrigin(init: OriginInit, components: OriginComponent
       );
       subs.push(
         // the sender is the subject's peer token, which its NATS credential enforces; bodies carry no identity
-        serve(nc, { subject: Subjects.originVerbAll(OriginVerbs.open), queue, schema: OpenRequest, logger,
+        serve(nc, { subject: Subjects.originVerbAll(OriginVerbs.open), queue, inflight, schema: OpenRequest, logger,
           handler: counted(async (req: OpenRequest, msg: Msg) => {
             count('open');
             const peerId = sender(msg, opens, 'open');
@@ -185,7 +186,7 @@ export async function createOrigin(init: OriginInit, components: OriginComponent
             outcomes.opens[reply.status]++;
             return reply;
           }) }),
-        serve(nc, { subject: Subjects.originVerbAll(OriginVerbs.heartbeat), queue, schema: HeartbeatRequest, logger,
+        serve(nc, { subject: Subjects.originVerbAll(OriginVerbs.heartbeat), queue, inflight, schema: HeartbeatRequest, logger,
           handler: counted(async (req: HeartbeatRequest, msg: Msg) => {
             count('heartbeat');
             const reply = await admission.heartbeat({ sessionId: req.sessionId, peerId: sender(msg, beats, 'heartbeat'),
@@ -193,13 +194,13 @@ export async function createOrigin(init: OriginInit, components: OriginComponent
             outcomes.heartbeats[reply.status]++;
             return reply;
           }) }),
-        serve(nc, { subject: Subjects.originVerbAll(OriginVerbs.release), queue, schema: ReleaseRequest, logger,
+        serve(nc, { subject: Subjects.originVerbAll(OriginVerbs.release), queue, inflight, schema: ReleaseRequest, logger,
           handler: counted((req: ReleaseRequest, msg: Msg) => {
             count('release');
             return admission.release({ sessionId: req.sessionId, peerId: sender(msg, beats, 'release'),
               ...(req.park === true ? { park: true } : {}) });
           }) }),
-        serve(nc, { subject: Subjects.originVerbAll(OriginVerbs.urgent), queue, schema: UrgentRequest, logger,
+        serve(nc, { subject: Subjects.originVerbAll(OriginVerbs.urgent), queue, inflight, schema: UrgentRequest, logger,
           handler: counted(async (req: UrgentRequest, msg: Msg) => {
             count('urgent');
             let peerId: string;
@@ -211,18 +212,18 @@ export async function createOrigin(init: OriginInit, components: OriginComponent
             }
             return urgent.issue({ ...req, peerId }, (await target(req.videoId)).urgent);
           }) }),
-        serveLiveWindows({ nc, directory: live, logger: logger.child('live') }),
-        serve(nc, { subject: Subjects.catalog(CatalogVerbs.list), queue, schema: CatalogListRequest, logger,
+        serveLiveWindows({ nc, directory: live, inflight, logger: logger.child('live') }),
+        serve(nc, { subject: Subjects.catalog(CatalogVerbs.list), queue, inflight, schema: CatalogListRequest, logger,
           handler: async (req) => {
             count('list');
             return catalog.list(req);
           } }),
-        serve(nc, { subject: Subjects.catalog(CatalogVerbs.get), queue, schema: CatalogGetRequest, logger,
+        serve(nc, { subject: Subjects.catalog(CatalogVerbs.get), queue, inflight, schema: CatalogGetRequest, logger,
           handler: async (req) => {
             count('get');
             return { manifest: await catalog.get(req.videoId) };
           } }),
-        serve(nc, { subject: Subjects.catalog(CatalogVerbs.publish), queue, schema: CatalogPublishRequest, logger,
+        serve(nc, { subject: Subjects.catalog(CatalogVerbs.publish), queue, inflight, schema: CatalogPublishRequest, logger,
           maxBytes: MAX_MANIFEST_MESSAGE_BYTES,
           handler: async (req) => {
             count('publish');
@@ -234,7 +235,8 @@ export async function createOrigin(init: OriginInit, components: OriginComponent
       logger.info('origin worker started', { workerId, capacity: init.capacity });
     },
     async stop() {
-      for (const s of subs.splice(0)) s.unsubscribe();
+      // a graceful leave: every request the queue group routed here is answered before the state it reads goes
+      await leaveQueueGroups(subs.splice(0), inflight, logger);
       for (const g of guards.splice(0)) g.stop();
       activity.stop();
       await admission.stop();

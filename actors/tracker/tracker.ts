@@ -24,7 +24,7 @@ import {
   type BucketOverrides, type KvStore, type MirrorHealth,
 } from '../../lib/kv/mod.js';
 import type { Logger } from '../../lib/logger.js';
-import { serve, type Msg, type NatsConnection, type Subscription } from '../../lib/nats.js';
+import { createInflight, leaveQueueGroups, serve, type Msg, type NatsConnection, type Subscription } from '../../lib/nats.js';
 import { openLinkBook, type LinkBook } from '../signal/links.js';
 import { decodeAnnouncedBits, joinedAfter, swarmCodec, swarmKey, type SwarmPeer } from './records.js';
 import { availability, popcount, rankPeers, type ScoreCandidate } from './score.js';
@@ -85,7 +85,7 @@ export async function createTracker(init: TrackerInit, components: TrackerCompon
   let sub: Subscription | null = null;
   let timer: NodeJS.Timeout | null = null;
   let sweeping: Promise<void> | null = null;
-  const inflight = new Set<Promise<unknown>>();
+  const inflight = createInflight();
   const served: Record<string, number> = {};
 
   const state = () => {
@@ -251,14 +251,8 @@ export async function createTracker(init: TrackerInit, components: TrackerCompon
     if (!store) throw new UnavailableError(`tracker ${workerId} is stopping`);
     // the sender is the subject's last token: its NATS credential allows no other, so it is the identity
     const { videoId, verb, peerId } = parseTrackerSubject(msg.subject);
-    const p = run(verb, videoId, peerId, body);
     served[verb] = (served[verb] ?? 0) + 1;
-    inflight.add(p);
-    try {
-      return await p;
-    } finally {
-      inflight.delete(p);
-    }
+    return run(verb, videoId, peerId, body);
   }
 
   return {
@@ -275,7 +269,7 @@ export async function createTracker(init: TrackerInit, components: TrackerCompon
         } }, { nc, logger });
       sub = serve(nc, {
         subject: Subjects.trackerAll, queue: QueueGroups.tracker, schema: Type.Unknown(),
-        maxBytes: MAX_TRACKER_MESSAGE_BYTES, logger, handler: route,
+        maxBytes: MAX_TRACKER_MESSAGE_BYTES, logger, inflight, handler: route,
       });
       await nc.flush();
       timer = setInterval(() => void sweep().catch((err) => logger.warn('sweep failed', { err })), sweepIntervalMs);
@@ -283,20 +277,16 @@ export async function createTracker(init: TrackerInit, components: TrackerCompon
       logger.info('tracker worker started', { workerId, intervalMs });
     },
     async stop() {
-      // drain, not unsubscribe: the server must have forgotten this worker before stop() resolves, or requests
-      // sent just after would be routed here and time out instead of going to another worker
-      await sub?.drain().catch((err: unknown) => {
-        // the connection is closing or closed: nothing left to drain, so just forget the subscription
-        logger.debug('tracker drain failed', { err });
-        sub?.unsubscribe();
-      });
+      // drained, not unsubscribed: the server must have forgotten this worker before stop() resolves, or requests
+      // sent just after would be routed here and time out instead of going to another worker; answers in
+      // progress finish before the mirror they read goes away
+      await leaveQueueGroups(sub ? [sub] : [], inflight, logger);
       sub = null;
       guard?.stop();
       guard = null;
       if (timer) clearInterval(timer);
       timer = null;
-      // let answers in progress finish before the mirror they read goes away
-      await Promise.allSettled([...inflight, sweeping]);
+      await Promise.allSettled([sweeping]); // its failure was logged by whoever started it
       await store?.stop();
       store = null;
     },

@@ -3,7 +3,7 @@
  * told of a freed slot by push. While admitted it holds a slot grant (the edge comes from the origin); while
  * waiting it can still ask for urgent grants. The viewer asks `grant()` before each origin fetch.
  */
-import type { OriginClient } from '../../actors/origin/client.js';
+import { beatTimeoutMs, type OriginClient } from '../../actors/origin/client.js';
 import type { Logger } from '../../lib/logger.js';
 
 export interface LiveSession {
@@ -46,11 +46,12 @@ export function createLiveSession(init: { streamId: string; peerId: string },
   };
   const beat = async () => {
     timer = null;
+    let retry = false;
     if (stopped) return;
     try {
       if (!session) await open();
       else {
-        const r = await c.origin.heartbeat(session, init.peerId);
+        const r = await c.origin.heartbeat(session, init.peerId, { timeoutMs: beatTimeoutMs(ttlMs / 3) });
         set(r.status === 'granted' ? r.grant : null);
       }
     } catch (err) {
@@ -60,8 +61,10 @@ export function createLiveSession(init: { streamId: string; peerId: string },
         session = null;
         set(null);
       }
+      // a timed-out beat has waited a beat already: the next goes at once, so one lost beat keeps the lease
+      retry = code === 'timeout';
     }
-    if (!stopped) timer = setTimeout(() => void beat(), Math.max(200, ttlMs / 3));
+    if (!stopped) timer = setTimeout(() => void beat(), retry ? 0 : Math.max(200, ttlMs / 3));
   };
   return {
     async start() {

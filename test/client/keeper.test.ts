@@ -7,10 +7,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createActor, createMachine, type AnyEventObject } from 'xstate';
-import type { OriginClient } from '../../actors/origin/client.js';
+import { beatTimeoutMs, type OriginClient } from '../../actors/origin/client.js';
 import { sessionKeeperActor } from '../../client/runner.js';
 import { createLogger } from '../../lib/logger.js';
-import { UnknownSessionError, type HeartbeatReply, type LeaseInfo, type SlotOffer } from '../../protocol/mod.js';
+import { TimeoutError, UnavailableError, UnknownSessionError, type HeartbeatReply, type LeaseInfo, type SlotOffer } from '../../protocol/mod.js';
 
 const LEASE: LeaseInfo = { slot: 0, expiresAt: Date.now() + 30_000, ttlMs: 30_000 };
 type Handlers = Parameters<OriginClient['onPush']>[1];
@@ -19,9 +19,11 @@ type Handlers = Parameters<OriginClient['onPush']>[1];
 function harness(heartbeat: () => Promise<HeartbeatReply>, beatMs = 60_000) {
   let handlers: Handlers = {};
   const beats: number[] = [];
+  const timeouts: Array<number | undefined> = [];
   const origin: Pick<OriginClient, 'heartbeat' | 'onPush' | 'release'> = {
-    heartbeat: () => {
+    heartbeat: (_s, _p, opts) => {
       beats.push(Date.now());
+      timeouts.push(opts?.timeoutMs);
       return heartbeat();
     },
     onPush: (_peerId, h) => {
@@ -37,7 +39,7 @@ function harness(heartbeat: () => Promise<HeartbeatReply>, beatMs = 60_000) {
     on: { '*': { actions: ({ event }) => got.push(event) } },
   });
   const actor = createActor(parent).start();
-  return { actor, got, beats, push: (o: SlotOffer) => handlers.slotOffered?.(o) };
+  return { actor, got, beats, timeouts, push: (o: SlotOffer) => handlers.slotOffered?.(o) };
 }
 
 const tick = (ms = 10) => new Promise((r) => setTimeout(r, ms));
@@ -96,6 +98,26 @@ test('unknown_session: reported once as sessionLost, saying whether any beat of 
   assert.is(lostLater.got[1]!.answered, true);
   assert.is(lostLater.beats.length, 2, 'no beat after the loss');
   lostLater.actor.stop();
+});
+
+test('a timed-out beat (lost with a worker that died) is sent again at once; other failures wait a beat', async () => {
+  let n = 0;
+  const timedOut = harness(async () => {
+    if (++n === 1) throw new TimeoutError('sy.origin.heartbeat.p1 timed out');
+    return { status: 'granted', grant: 'g1', lease: LEASE } as HeartbeatReply;
+  });
+  await until(() => timedOut.beats.length === 2);
+  assert.is(timedOut.beats.length, 2, 'retried without waiting the 60 s beat');
+  assert.equal(timedOut.got.map((e) => e.type), ['origin.unreachable', 'origin.heartbeat']);
+  // each beat is bounded by a beat (within 1–5 s), not the 5 s of other requests: a lost one is retried in time
+  assert.equal(timedOut.timeouts, [beatTimeoutMs(60_000), beatTimeoutMs(60_000)]);
+  timedOut.actor.stop();
+  const down = harness(async () => { throw new UnavailableError('no service answers sy.origin.heartbeat.p1'); });
+  await tick(50);
+  assert.is(down.beats.length, 1, 'no responders: the next beat waits its period');
+  assert.equal(down.got.map((e) => e.type), ['origin.unreachable']);
+  down.actor.stop();
+  assert.equal([beatTimeoutMs(100), beatTimeoutMs(1000), beatTimeoutMs(3333), beatTimeoutMs(60_000)], [1000, 1000, 3333, 5000]);
 });
 
 test.run();

@@ -6,6 +6,7 @@ import {
   encode, ErrorCodes, PeerEvents, SlotOffer, Subjects, OriginVerbs, CatalogVerbs, decode, type Manifest,
   type OpenReply, type SwitchyardError,
 } from '../../protocol/mod.js';
+import { startOriginRole } from '../../infra/roles.js';
 import { startEnv, waitFor, type TestEnv } from '../helpers/env.js';
 
 const t = suite<{ env: TestEnv; client: OriginClient; video: Manifest }>('origin admission (real nats-server)');
@@ -154,6 +155,36 @@ t('two origin workers in one queue group share one global capacity', async ({ en
   await drain(client, replies, peers);
   await second.stop();
   env.origins.pop();
+});
+
+t('a worker that leaves answers every request the queue group routed to it before it goes', async ({ env, video }) => {
+  const leaving = await startOriginRole({ natsUrl: env.nats.url, auth: env.nats.auth, logger: env.logger.child('leaving') },
+    { workerId: 'leaving', capacity: 2, leaseTtlMs: 1500, sweepIntervalMs: 100, grantSecret: env.grantSecret });
+  // short enough that a request dropped by the leaving worker shows as a failure, long enough for a loaded machine
+  const quick = createOriginClient(env.nc, { timeoutMs: 2000 });
+  const peers = Array.from({ length: 24 }, (_, i) => `leave${i}`);
+  const sessions = await Promise.all(peers.map(async (p) => (await quick.open(video.videoId, p)).sessionId));
+  const failures: string[] = [];
+  let running = true;
+  // every peer beats four times a second (within the per-peer limit) from before the leave to after it
+  const loops = peers.map(async (p, i) => {
+    while (running) {
+      await quick.heartbeat(sessions[i]!, p).catch((err: SwitchyardError) => failures.push(`${p}: ${err.code} ${err.message}`));
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  });
+  await waitFor(() => (leaving.service.served.heartbeat ?? 0) >= 20, 'the leaving worker answers heartbeats');
+  // and a burst the server has routed (flushed) but the leaving worker has not answered yet when it leaves
+  const burst = peers.map((p, i) => quick.heartbeat(sessions[i]!, p)
+    .catch((err: SwitchyardError) => failures.push(`${p} (burst): ${err.code} ${err.message}`)));
+  await env.nc.flush();
+  await leaving.stop();
+  await Promise.all(burst);
+  await new Promise((r) => setTimeout(r, 500));
+  running = false;
+  await Promise.all(loops);
+  assert.equal(failures, [], 'no request lost or answered wrongly while a worker left');
+  await Promise.all(sessions.map((s, i) => quick.release(s, peers[i]!)));
 });
 
 t.run();
