@@ -105,7 +105,11 @@ export async function leaveQueueGroups(subs: Subscription[], inflight: Inflight,
   await Promise.all(subs.map((s) => s.drain().catch((err: unknown) => {
     // the connection is closing or closed: nothing left to drain, so just forget the subscription
     logger.debug('drain failed', { err });
-    s.unsubscribe();
+    try {
+      s.unsubscribe();
+    } catch {
+      // already closed with its connection
+    }
   })));
   await inflight.idle();
 }
