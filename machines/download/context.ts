@@ -107,7 +107,9 @@ export function chunkVerified(
   if (peerId === null || ctx.inFlight.includes(index)) stop.push(fetchChildId(index));
   if (ctx.urgentInFlight.includes(index)) stop.push(urgentChildId(index));
   for (const f of ctx.peerInFlight) if (f.index === index) stop.push(peerFetchId(f.index, f.peerId));
-  const have = ctx.have.slice();
+  // in place, not a copy: a copy per chunk is O(chunks), which made a 16,384-chunk download's bookkeeping quadratic
+  // (bench:picker: ~0.5 ms of ~0.8 ms per chunk); like the peers' arrays in the piece index, the machine owns it
+  const have = ctx.have;
   have[index] = true;
   const peer = peerId === null ? undefined : ctx.peers[peerId];
   const idx = PieceIndex.of(ctx.peers);
