@@ -5,7 +5,7 @@
  * storage and hashing differ per edge. Portable: no Node built-in, no Buffer.
  */
 import { fromCallback, fromPromise, type EventObject } from 'xstate';
-import { beatTimeoutMs, type OriginClient } from '../actors/origin/client.js';
+import { beatTimeoutMs, nextBeatMs, type OriginClient } from '../actors/origin/client.js';
 import type { Logger } from '../lib/logger.js';
 import type { Timer } from '../lib/timers.js';
 import { isTransientError } from '../machines/download/schedule.js';
@@ -91,7 +91,7 @@ export function sessionKeeperActor(origin: Pick<OriginClient, 'heartbeat' | 'onP
       }
     });
     const tick = async () => {
-      let retry = false;
+      let failure: unknown;
       try {
         const epoch = yields;
         const heard = pushes;
@@ -116,11 +116,10 @@ export function sessionKeeperActor(origin: Pick<OriginClient, 'heartbeat' | 'onP
           // no answer (NATS down, origin restarting): the machine times the outage; the beats go on, so the
           // first answer after it (often unknown_session: the lease expired meanwhile) resumes the download
           if (isTransientError(err)) sendBack({ type: 'origin.unreachable', reason: (err as Error).message });
-          // a timed-out beat (its worker died with it) has waited a beat already: the next goes at once
-          if (err instanceof SwitchyardError && err.code === ErrorCodes.timeout) retry = true;
+          failure = err; // a timed-out beat (its worker may have died with it) is sent again at once
         }
       }
-      if (!stopped) timer = setTimeout(() => void tick(), retry ? 0 : beat.ms);
+      if (!stopped) timer = setTimeout(() => void tick(), nextBeatMs(beat.ms, failure));
     };
     // a first beat at once: pushes sent between the open's answer and this subscription (a turn told to the first
     // holder as the crowd queues behind it) were lost, and the answer carries what they said

@@ -80,7 +80,7 @@ export interface ServeOptions<T extends TSchema> {
  * handlers use: a request routed to a leaving worker is answered, not dropped or failed with `internal`.
  */
 export interface Inflight {
-  track<R>(p: Promise<R>): Promise<R>;
+  track(p: Promise<unknown>): void;
   /** resolves when nothing is in progress (runs started meanwhile included) */
   idle(): Promise<void>;
 }
@@ -92,7 +92,6 @@ export function createInflight(): Inflight {
       running.add(p);
       const forget = () => running.delete(p);
       p.then(forget, forget);
-      return p;
     },
     async idle() {
       while (running.size > 0) await Promise.allSettled([...running]);

@@ -3,8 +3,9 @@
  * here (the edge), so callers get typed values or typed errors, never raw JSON.
  */
 import {
-  CATALOG_PAGE_MAX, CatalogGetReply, CatalogListReply, CatalogPublishReply, CatalogVerbs, HeartbeatReply, MAX_MANIFEST_MESSAGE_BYTES,
-  OpenReply, OriginVerbs, PeerEvents, ReleaseReply, UrgentReply, SlotOffer, SlotRevoked, Subjects, decode,
+  CATALOG_PAGE_MAX, CatalogGetReply, CatalogListReply, CatalogPublishReply, CatalogVerbs, ErrorCodes, HeartbeatReply,
+  MAX_MANIFEST_MESSAGE_BYTES, OpenReply, OriginVerbs, PeerEvents, ReleaseReply, UrgentReply, SlotOffer, SlotRevoked,
+  Subjects, decode,
   type Manifest, type VideoSummary,
 } from '../../protocol/mod.js';
 import type { Logger } from '../../lib/logger.js';
@@ -44,6 +45,11 @@ export interface OriginClient {
  */
 export function beatTimeoutMs(beatMs: number): number {
   return Math.min(5000, Math.max(1000, beatMs));
+}
+
+/** When the beat after one that failed with `err` goes: at once after a timeout (it waited a beat already), else a period later. */
+export function nextBeatMs(periodMs: number, err?: unknown): number {
+  return (err as { code?: unknown } | undefined)?.code === ErrorCodes.timeout ? 0 : periodMs;
 }
 
 export function createOriginClient(nc: NatsConnection, opts: { timeoutMs?: number } = {}): OriginClient {

@@ -3,7 +3,7 @@
  * told of a freed slot by push. While admitted it holds a slot grant (the edge comes from the origin); while
  * waiting it can still ask for urgent grants. The viewer asks `grant()` before each origin fetch.
  */
-import { beatTimeoutMs, type OriginClient } from '../../actors/origin/client.js';
+import { beatTimeoutMs, nextBeatMs, type OriginClient } from '../../actors/origin/client.js';
 import type { Logger } from '../../lib/logger.js';
 
 export interface LiveSession {
@@ -46,7 +46,7 @@ export function createLiveSession(init: { streamId: string; peerId: string },
   };
   const beat = async () => {
     timer = null;
-    let retry = false;
+    let failure: unknown;
     if (stopped) return;
     try {
       if (!session) await open();
@@ -61,10 +61,9 @@ export function createLiveSession(init: { streamId: string; peerId: string },
         session = null;
         set(null);
       }
-      // a timed-out beat has waited a beat already: the next goes at once, so one lost beat keeps the lease
-      retry = code === 'timeout';
+      failure = err; // a timed-out beat is sent again at once, so one lost beat keeps the lease
     }
-    if (!stopped) timer = setTimeout(() => void beat(), retry ? 0 : Math.max(200, ttlMs / 3));
+    if (!stopped) timer = setTimeout(() => void beat(), nextBeatMs(Math.max(200, ttlMs / 3), failure));
   };
   return {
     async start() {
