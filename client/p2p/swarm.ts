@@ -158,6 +158,7 @@ export function createSwarm(init: SwarmInit, c: SwarmComponents): Swarm {
     source: c.source, logger: log, ...(c.uploadLimiter ? { limiter: c.uploadLimiter } : {}),
     complete: () => c.source.complete?.() ?? c.source.have().every(Boolean),
     lacking: (peerId) => remoteLacking(links.get(peerId)?.snapshot().context.remoteHave),
+    remoteHas: (peerId, index) => links.get(peerId)?.snapshot().context.remoteHave?.[index] === true,
     wants: (peerId) => remoteWants(links.get(peerId)?.snapshot().context.remoteHave, c.source),
     lacksAny: (peerId, pick) => remoteWants(links.get(peerId)?.snapshot().context.remoteHave, c.source, pick),
   });

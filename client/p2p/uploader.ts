@@ -1,15 +1,18 @@
 /**
  * Uploader side of the data plane: which peers may request (choking), and sending pieces fairly.
  * - Upload slots: at most `slots` peers are unchoked at once. Every `rechokeMs` the slots go to the interested
- *   peers that gave us the most bytes lately (tit-for-tat while downloading) or, once we hold everything, to
- *   the peers furthest behind, then those we served least lately (a seed helps the last ones finish), plus one
- *   optimistic slot that rotates so a newcomer with nothing to offer still gets started. A choked peer's queued requests are rejected at once, so
- *   its downloader re-asks elsewhere instead of waiting.
- * - Order: the transfer closest to done goes first, then the longest waiting, so chunks leave whole one after
- *   another (each is re-uploadable by its receiver as soon as possible) and a peer with a deep request pipeline
- *   waits behind every older request of the others. A chunk nobody has had from us yet goes before another copy
- *   of one we already sent, and once a chunk reached one peer, the others queued here for it are sent to find
- *   it elsewhere when we hold something fresh for them (`spread`): the swarm gains distinct chunks sooner.
+ *   peers that gave us the most bytes lately (tit-for-tat while downloading; among equals, as at a crowd's start,
+ *   those that lack the most) or, once we hold everything, to the peers furthest behind, then those we served
+ *   least lately (a seed helps the last ones finish); plus one optimistic slot that rotates so a newcomer with
+ *   nothing to offer still gets started. A choked peer's queued requests are rejected at once, so its downloader
+ *   re-asks elsewhere instead of waiting.
+ * - Order: the transfer closest to done goes first, so chunks leave whole one after another (each is
+ *   re-uploadable by its receiver as soon as possible). Of the requests waiting, a chunk nobody has had from us
+ *   yet goes before another copy of one we already sent, then the peer that lacks the most (need.ts: one holding
+ *   nothing is an idle uploader until it gets a chunk; the last one decides when the crowd is done), then the
+ *   longest waiting, so a peer with a deep request pipeline waits behind the others' older requests. Once a
+ *   chunk reached one peer, the others queued here for it are sent to find it elsewhere when we hold something
+ *   fresh for them (spread.ts): the swarm gains distinct chunks sooner.
  * - Backpressure: a link whose send buffer is above the high-water mark is skipped until it drains; when every
  *   link is full the loop waits for a drain instead of queueing more bytes in native memory.
  */
@@ -17,6 +20,8 @@ import type { Logger } from '../../lib/logger.js';
 import { unrefTimer } from '../../lib/timers.js';
 import type { TokenBucket } from '../../lib/tokenbucket.js';
 import { BLOCK_SIZE, RejectReasons } from '../../protocol/wire.js';
+import { createNeed } from './need.js';
+import { createSpread } from './spread.js';
 import type { ChunkSource, LinkIO } from './types.js';
 
 export interface UploaderInit {
@@ -48,8 +53,10 @@ export interface UploaderComponents {
    * show interest and would stay choked forever (BitTorrent's `interested` message, derived from bitfields).
    */
   wants(peerId: string): boolean;
-  /** how many chunks the remote still lacks (from its bitfield); a seed serves the furthest behind first */
+  /** how many chunks the remote still lacks (from its bitfield): who needs our upload most (need.ts) */
   lacking?(peerId: string): number;
+  /** whether the remote's bitfield holds `index` (the receipts that catch a bitfield lying; need.ts) */
+  remoteHas?(peerId: string, index: number): boolean;
   /** the remote lacks a chunk we hold that `pick` accepts (from its bitfield) */
   lacksAny?(peerId: string, pick: (index: number) => boolean): boolean;
 }
@@ -92,8 +99,6 @@ export interface Uploader {
 /** `next()` ranks of a transfer not started yet: a fresh chunk before a copy (both after every started one) */
 const FRESH = Number.MAX_SAFE_INTEGER;
 const COPY = Infinity;
-/** entries kept in the uploader's chunk and pair sets before they start over (forgetting is harmless) */
-const MAX_TRACKED = 65_536;
 
 export function createUploader(init: UploaderInit, c: UploaderComponents): Uploader {
   const peers = new Map<string, PeerState>();
@@ -103,10 +108,11 @@ export function createUploader(init: UploaderInit, c: UploaderComponents): Uploa
   let optimistic: string | null = null;
   let lastRate = 0;
   let lastRechoke = performance.now();
-  /** chunks we uploaded whole at least once (bounded: a live stream's indexes keep growing) */
-  const uploadedOnce = new Set<number>();
-  /** `peer index` pairs sent elsewhere once: the next request of the pair is served */
-  const redirected = new Set<string>();
+  const spread = createSpread({ ...(c.lacksAny ? { lacksAny: c.lacksAny } : {}) });
+  /** who lacks the most, from bitfields that receipts keep honest (none without `lacking`: arrival order) */
+  const need = c.lacking ? createNeed({}, { lacking: c.lacking, remoteHas: c.remoteHas ?? (() => true), logger: c.logger }) : null;
+  /** `next()` rank of a request not started yet */
+  const kindOf = (p: PeerState) => (spread.fresh(p.queue[0]!) ? FRESH : COPY);
 
   const setChoke = (p: PeerState, choked: boolean) => {
     if (p.choked === choked) return;
@@ -131,11 +137,12 @@ export function createUploader(init: UploaderInit, c: UploaderComponents): Uploa
       now - p.lastRequestAt < 2 * init.rechokeMs || c.wants(p.io.peerId));
     const seed = c.complete();
     // a seed gives its slots to the peers furthest behind (they decide when the last one is done), then to those
-    // it served least; a leecher to those that gave it most (tit-for-tat)
-    const behind = new Map(interested.map((p) => [p, seed ? c.lacking?.(p.io.peerId) ?? 0 : 0]));
+    // it served least; a leecher to those that gave it most (tit-for-tat), and among equals (a crowd's start:
+    // nobody gave anything yet) to those that lack the most
+    const needs = new Map(interested.map((p) => [p, need?.of(p.io.peerId) ?? 0]));
     const ranked = interested.sort((a, b) => (seed
-      ? behind.get(b)! - behind.get(a)! || a.sentRecent - b.sentRecent
-      : b.gotRecent - a.gotRecent));
+      ? needs.get(b)! - needs.get(a)! || a.sentRecent - b.sentRecent
+      : b.gotRecent - a.gotRecent || needs.get(b)! - needs.get(a)!));
     const keep = new Set(ranked.slice(0, Math.max(1, init.slots - 1)).map((p) => p.io.peerId));
     const rest = ranked.filter((p) => !keep.has(p.io.peerId));
     if (rest.length > 0) {
@@ -169,6 +176,10 @@ export function createUploader(init: UploaderInit, c: UploaderComponents): Uploa
     const list = [...peers.values()];
     const wanting = list.filter((p) => p.choked && c.wants(p.io.peerId));
     if (wanting.length === 0) return;
+    if (need && wanting.length > 1) {
+      const needs = new Map(wanting.map((p) => [p, need.of(p.io.peerId)]));
+      wanting.sort((a, b) => needs.get(b)! - needs.get(a)!);
+    }
     let unchoked = list.filter((p) => !p.choked).length;
     const idle = list.filter((p) => !p.choked && !p.current && p.queue.length === 0 && !c.wants(p.io.peerId));
     for (const w of wanting) {
@@ -204,16 +215,28 @@ export function createUploader(init: UploaderInit, c: UploaderComponents): Uploa
     let best: PeerState | null = null;
     let bestLeft = Infinity;
     let bestSince = Infinity;
+    const waiting: PeerState[] = [];
     for (const p of peers.values()) {
       if (!p.current && (p.choked || p.queue.length === 0)) continue;
       if (p.io.bufferedAmount() > init.highWaterBytes) continue;
-      const left = p.current ? p.current.data.byteLength - p.current.offset
-        : uploadedOnce.has(p.queue[0]!) ? COPY : FRESH;
+      if (!p.current) waiting.push(p);
+      const left = p.current ? p.current.data.byteLength - p.current.offset : kindOf(p);
       const since = p.current ? p.current.since : p.queuedSince;
       if (left < bestLeft || (left === bestLeft && since < bestSince)) {
         best = p;
         bestLeft = left;
         bestSince = since;
+      }
+    }
+    if (best === null || best.current || waiting.length < 2 || need === null) return best;
+    // a transfer to start: of the requests of its kind, the one of the peer that needs us most (then the oldest)
+    let most = need.of(best.io.peerId);
+    for (const p of waiting) {
+      if (p === best || kindOf(p) !== bestLeft) continue;
+      const n = need.of(p.io.peerId);
+      if (n > most || (n === most && p.queuedSince < best.queuedSince)) {
+        best = p;
+        most = n;
       }
     }
     return best;
@@ -267,7 +290,8 @@ export function createUploader(init: UploaderInit, c: UploaderComponents): Uploa
         p.sentTotal += block.byteLength;
         if (cur.offset >= cur.data.byteLength) {
           p.current = null;
-          spread(p, cur.index);
+          need?.sent(p.io.peerId, cur.index);
+          spread.reached(p, cur.index, peers.values());
           // its next chunk queues behind everyone already waiting: chunks take turns between peers
           p.queuedSince = p.queue.length > 0 ? performance.now() : Infinity;
         }
@@ -276,34 +300,6 @@ export function createUploader(init: UploaderInit, c: UploaderComponents): Uploa
       looping = false;
     }
   }
-
-  /**
-   * `index` just reached `to`. Requesters still queued here for it all asked the one holder they knew; they could
-   * now get it from `to` (or whoever has it by then) while our upload sends a chunk nobody has had from us: the
-   * swarm gains a second distinct chunk instead of a second copy. At a flash crowd's start this is the difference
-   * between a chunk reaching a peer a round and a new chunk doing so: four requesters queued for the same chunk at
-   * its one holder was the common case, each waiting up to ~750 ms while the peers that already had it sat idle.
-   * So the later ones are refused as `overloaded` (the requester re-picks, rarest first) when we hold a fresh chunk
-   * they lack. The oldest stays queued so our upload has work without a round trip; a pair refused once is
-   * served the next time (its requester may see no other holder).
-   */
-  const spread = (to: PeerState, index: number) => {
-    if (uploadedOnce.size >= MAX_TRACKED) uploadedOnce.clear();
-    uploadedOnce.add(index);
-    if (!c.lacksAny) return;
-    const waiting = [...peers.values()].filter((q) => q !== to && !q.choked && q.queue.includes(index))
-      .sort((a, b) => a.queuedSince - b.queuedSince);
-    const fresh = (i: number) => !uploadedOnce.has(i);
-    for (const q of waiting.slice(1)) {
-      const pair = `${q.io.peerId} ${index}`;
-      if (redirected.has(pair) || !c.lacksAny(q.io.peerId, fresh)) continue;
-      if (redirected.size >= MAX_TRACKED) redirected.clear();
-      redirected.add(pair);
-      q.queue = q.queue.filter((i) => i !== index);
-      if (q.queue.length === 0) q.queuedSince = Infinity;
-      q.io.sendReject(index, RejectReasons.overloaded);
-    }
-  };
 
   const kick = () => {
     if (running) void loop().catch((err) => c.logger.warn('upload loop failed', { err }));
@@ -317,6 +313,7 @@ export function createUploader(init: UploaderInit, c: UploaderComponents): Uploa
     },
     removePeer(peerId) {
       peers.delete(peerId);
+      need?.forget(peerId);
       if (optimistic === peerId) optimistic = null;
     },
     onRequest(peerId, index) {

@@ -1,7 +1,7 @@
 /**
  * The uploader's policies with a fake link (pure: no network): upload slots, interest-based unchoking, rejects
- * for choked peers, whole chunks taking turns between peers so a greedy peer cannot starve another, and fresh
- * chunks before copies (spread).
+ * for choked peers, whole chunks taking turns between peers so a greedy peer cannot starve another, fresh
+ * chunks before copies (spread), and the peer that lacks the most first (need).
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -118,6 +118,39 @@ test('spread: once a chunk reached one peer, the later requesters queued for it 
   up.onRequest('e', 1); // unknown peer: ignored
   await until(() => c!.sent.pieces.length === 4);
   assert.equal(c!.sent.rejects, [[1, RejectReasons.overloaded]]);
+  up.stop();
+});
+
+test('of the requests waiting, the peer that lacks the most goes first, whatever the arrival order', async () => {
+  const log: string[] = [];
+  const lacking: Record<string, number> = { a: 1, b: 30, c: 5 };
+  const up = createUploader({ enabled: true, slots: 4, rechokeMs: 60000, highWaterBytes: 1 << 20, maxQueued: 4 },
+    { source, logger: createLogger('t', 'silent'), complete: () => false, wants: () => true,
+      lacking: (p) => lacking[p] ?? 0, remoteHas: () => true });
+  const [a, b, c] = ['a', 'b', 'c'].map((id) => fakeLink(id, log));
+  for (const l of [a, b, c]) up.addPeer(l!.io);
+  up.onRequest('a', 1); // starts at once: nobody else waits yet
+  up.onRequest('c', 2);
+  up.onRequest('b', 3); // asked last, lacks the most
+  await until(() => c!.sent.pieces.length === 4);
+  assert.equal(log.filter((_p, i) => i % 4 === 0), ['a', 'b', 'c']);
+  up.stop();
+});
+
+test('rechoke: among leechers that gave us nothing yet, the slots go to those that lack the most', async () => {
+  const lacking: Record<string, number> = { a: 1, b: 2, c: 3, d: 40 };
+  const up = createUploader({ enabled: true, slots: 2, rechokeMs: 20, highWaterBytes: 1 << 20, maxQueued: 4 },
+    { source, logger: createLogger('t', 'silent'), complete: () => false, wants: () => true,
+      lacking: (p) => lacking[p] ?? 0, remoteHas: () => true });
+  const links = ['a', 'b', 'c', 'd'].map((id) => fakeLink(id, []));
+  for (const l of links) up.addPeer(l.io);
+  assert.equal(links.map((l) => l.sent.unchoke), [1, 1, 0, 0], 'the first two to link got the slots');
+  await until(() => links[3]!.sent.unchoke === 1);
+  // d keeps its slot at every rechoke (ranked first); the other slot is the optimistic one
+  for (let i = 0; i < 5; i++) {
+    await new Promise((r) => setTimeout(r, 25));
+    assert.is(links[3]!.sent.choke, 0);
+  }
   up.stop();
 });
 
