@@ -34,7 +34,7 @@ export interface DownloadOptions extends ClientOptions {
   inspect?: boolean;
   /** stay in the swarm after completion, serving the file, until `close()` (default false) */
   seed?: boolean;
-  /** keep `<output>.part/` after completion (default false; seeding keeps it until `close()`) */
+  /** keep `<output>.part/` after completion (default false: it goes at `close()`, once the swarm stopped serving from it) */
   keepPartial?: boolean;
   /**
    * play while it downloads: chunks from the playhead (`setPlayhead`) on come first, the urgent window from the
@@ -130,7 +130,9 @@ export async function download(videoId: string, o: DownloadOptions = {}): Promis
     const done = new Promise<DownloadResult>((resolve, reject) => {
       setImmediate(() => {
         run = runDownload({ videoId, peerId, gateway: ctx.gateway, outPath, parallel,
-          keepPartial: o.keepPartial === true || staying, ...(streaming ? { streaming } : {}) }, {
+          // `.part/` goes at close(), once the swarm no longer serves chunks from it: removed at assembly, a peer's
+          // request in between met a closed file ("cannot read chunk for upload", answered notHave)
+          keepPartial: true, ...(streaming ? { streaming } : {}) }, {
           origin: ctx.origin, partial, logger, swarm: node.swarm, ...(rate > 0 ? { limiter: createTokenBucket(rate) } : {}),
           ...(inspector ? { inspector } : {}),
           onState: (state, at, m) => {
@@ -177,7 +179,7 @@ export async function download(videoId: string, o: DownloadOptions = {}): Promis
         telemetry.stop();
         inspector?.stop();
         await node.stop().catch((err) => logger.warn('stopping the swarm failed', { err }));
-        if (staying && o.keepPartial !== true && mode === 'complete') await partial.remove().catch(() => {});
+        if (o.keepPartial !== true && mode === 'complete') await partial.remove().catch(() => {});
         await partial.close();
         await held.release();
         await ctx.peer.close();

@@ -1,11 +1,12 @@
 /**
  * The Node library (`import … from 'switchyard'`, api/): the documented example runs as written against a real
  * stack; `play` serves the playlist while the download runs and the player's read steers it; `seed` serves a
- * finished file to a peer that the full origin turns away; listeners that throw break nothing.
+ * finished file to a peer that the full origin turns away (a finished download keeps serving until it is closed);
+ * listeners that throw break nothing.
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,7 +17,7 @@ import { ingestFile } from '../../actors/ingest/ingest.js';
 import { createOriginClient } from '../../actors/origin/client.js';
 import { startStack, type Stack } from '../../client/stack.js';
 import { createLogger } from '../../lib/logger.js';
-import type { Manifest } from '../../protocol/mod.js';
+import { chunkLength, type Manifest } from '../../protocol/mod.js';
 import { makeTestVideo, publishedSha256 } from '../helpers/video.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -88,15 +89,21 @@ t('seed: a finished file serves a peer the full origin turns away', async (ctx) 
   // the origin's one slot is held by a download that never finishes (capped at 1 byte/s after its first chunk)
   const holder = await download(ctx.manifest.videoId, { gateway: ctx.stack.gatewayUrl, output: join(ctx.dir, 'h.mp4'),
     downloadRate: 1, uploads: false, logger });
+  let d: Awaited<ReturnType<typeof download>> | null = null;
   try {
     assert.is(s.held, ctx.manifest.chunks.length);
     await new Promise<void>((resolve) => {
       if (holder.mode() === 'server') resolve();
       holder.on('state', ({ mode }) => mode === 'server' && resolve());
     });
-    const d = await download(ctx.manifest.videoId, { gateway: ctx.stack.gatewayUrl, output: join(ctx.dir, 'p.mp4'), logger });
+    d = await download(ctx.manifest.videoId, { gateway: ctx.stack.gatewayUrl, output: join(ctx.dir, 'p.mp4'), logger });
     const result = await d.done;
+    // done, not closed: its swarm still serves what it holds (the `.part/` goes at close, not at assembly)
+    const last = ctx.manifest.chunks.length - 1;
+    assert.is((await d.partial.readChunk(last)).byteLength, chunkLength(ctx.manifest, last));
+    assert.ok(existsSync(`${join(ctx.dir, 'p.mp4')}.part`), '.part/ kept until close()');
     await d.close();
+    assert.not.ok(existsSync(`${join(ctx.dir, 'p.mp4')}.part`), '.part/ removed at close()');
     assert.is(result.status, 'complete');
     const fromPeers = Object.entries(result.bytesBySource).filter(([k]) => k.startsWith('peer:'))
       .reduce((a, [, v]) => a + v, 0);
@@ -104,6 +111,7 @@ t('seed: a finished file serves a peer the full origin turns away', async (ctx) 
     assert.ok(s.stats().uploadedBytes > 0);
     assert.is(sha256(readFileSync(join(ctx.dir, 'p.mp4'))), ctx.sha);
   } finally {
+    await d?.close();
     await holder.close();
     await s.stop();
   }
