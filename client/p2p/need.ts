@@ -6,14 +6,16 @@
  * one is done.
  *
  * The count comes from the remote's own bitfield, which a hostile peer can fake: announcing nothing would put it
- * first everywhere. Receipts guard it: a chunk we sent it whole that it still does not announce `receiptMs` later
- * (an honest peer announces a verified chunk within a few hundred ms, and bans a sender whose chunk failed) shows
- * that its bitfield lies, and its need counts 0 from then on: no favour, though it is still served as anyone else.
+ * first everywhere. Receipts guard it: a chunk we sent it whole that it still does not announce `receiptMs` after
+ * it can have arrived (an honest peer announces a verified chunk within a few hundred ms, and bans a sender whose
+ * chunk failed) shows that its bitfield lies, and its need counts 0 from then on: no favour, though it is still
+ * served as anyone else. Arrival allows for a slow uplink: the bytes queued ahead of the chunk in the link's send
+ * buffer are given time to drain at `DRAIN_FLOOR_BPS`.
  */
 import type { Logger } from '../../lib/logger.js';
 
 export interface NeedInit {
-  /** how long a peer has to announce a chunk we sent it whole (default 3000 ms) */
+  /** how long a peer has to announce a chunk we sent it whole, once delivered (default 3000 ms) */
   receiptMs?: number;
   /** receipts kept per peer, the oldest dropped beyond it (default 8) */
   maxReceipts?: number;
@@ -31,12 +33,17 @@ export interface NeedComponents {
 export interface Need {
   /** the remote's need: chunks it lacks, or 0 once its bitfield was caught lying */
   of(peerId: string): number;
-  /** we sent the remote `index` whole: it should announce it soon */
-  sent(peerId: string, index: number): void;
+  /**
+   * we sent the remote `index` whole: it should announce it soon. `queuedBytes`: what still sat in the link's send
+   * buffer when the chunk's last piece went in (the chunk is not delivered before those bytes are)
+   */
+  sent(peerId: string, index: number, queuedBytes?: number): void;
   /** the link is gone: its receipts go (a peer caught lying stays caught) */
   forget(peerId: string): void;
 }
 
+/** the slowest uplink a receipt allows for while a send buffer drains (64 KiB/s: 1 MiB buffered adds 16 s) */
+const DRAIN_FLOOR_BPS = 64 * 1024;
 /** peers remembered as liars before the set starts over */
 const MAX_LIARS = 4096;
 
@@ -72,10 +79,11 @@ export function createNeed(init: NeedInit, c: NeedComponents): Need {
       check(peerId);
       return liars.has(peerId) ? 0 : c.lacking(peerId);
     },
-    sent(peerId, index) {
+    sent(peerId, index, queuedBytes = 0) {
       if (liars.has(peerId)) return;
       const list = receipts.get(peerId) ?? [];
-      list.push({ index, at: now() });
+      // a send buffer drains at the uplink's pace: on a slow one, a chunk handed over now arrives seconds later
+      list.push({ index, at: now() + (Math.max(0, queuedBytes) * 1000) / DRAIN_FLOOR_BPS });
       if (list.length > maxReceipts) list.shift();
       receipts.set(peerId, list);
     },

@@ -290,7 +290,7 @@ export function createUploader(init: UploaderInit, c: UploaderComponents): Uploa
         p.sentTotal += block.byteLength;
         if (cur.offset >= cur.data.byteLength) {
           p.current = null;
-          need?.sent(p.io.peerId, cur.index);
+          need?.sent(p.io.peerId, cur.index, p.io.bufferedAmount());
           spread.reached(p, cur.index, peers.values());
           // its next chunk queues behind everyone already waiting: chunks take turns between peers
           p.queuedSince = p.queue.length > 0 ? performance.now() : Infinity;

@@ -48,6 +48,15 @@ test('receipts are bounded per peer: the oldest go first, and announced ones fre
   assert.is(need.of('liar'), 0, 'a later chunk never announced convicts it');
 });
 
+test('a chunk behind a full send buffer is given time to drain at a slow uplink before it counts as due', () => {
+  const { need, advance } = setup();
+  need.sent('liar', 1, 1024 * 1024); // 1 MiB ahead of it: 16 s at the 64 KiB/s floor
+  advance(3000);
+  assert.is(need.of('liar'), 100, 'maybe still in the send buffer');
+  advance(16_000);
+  assert.is(need.of('liar'), 0);
+});
+
 test('a link that goes takes its receipts along: a chunk sent on it does not convict the peer later', () => {
   const { need, advance } = setup();
   need.sent('honest', 7);
