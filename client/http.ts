@@ -3,10 +3,14 @@
  * machine can tell "my slot is gone" (401/403 → denied) from "try again" (network, 5xx).
  */
 import type { FetchFailureReason } from '../machines/download/types.js';
-import { startChunkPath } from '../protocol/mod.js';
+import { parseUnsentHeader, startChunkPath, UNSENT_HEADER } from '../protocol/mod.js';
 
 export class FetchFailure extends Error {
-  constructor(readonly reason: FetchFailureReason, message: string, readonly status?: number, readonly code?: string) {
+  constructor(
+    readonly reason: FetchFailureReason, message: string, readonly status?: number, readonly code?: string,
+    /** `declined`: chunks the gateway says it has sent to nobody yet (its UNSENT_HEADER; empty: none left) */
+    readonly unsent?: readonly number[],
+  ) {
     super(message);
     this.name = 'FetchFailure';
   }
@@ -49,8 +53,10 @@ export async function fetchOriginChunk(args: {
     // on the urgent route a 429 is the reserved share (or the grant's budget) saying no for now: not worth a retry
     const reason: FetchFailureReason = route === 'urgent' && res.status === 429 ? 'refused'
       : res.status === 401 || res.status === 403 ? 'denied' : res.status === 409 ? 'declined' : res.status === 404 ? 'missing' : outage ? 'unavailable' : 'network';
+    // the header names chunk indices; the machine drops any past the manifest's end
+    const unsent = reason === 'declined' ? parseUnsentHeader(res.headers.get(UNSENT_HEADER), Number.MAX_SAFE_INTEGER) : null;
     throw new FetchFailure(reason, `origin answered ${res.status}${code ? ` ${code}` : ''} for chunk ${args.index}`,
-      res.status, code || undefined);
+      res.status, code || undefined, unsent ?? undefined);
   }
   return new Uint8Array(await res.arrayBuffer());
 }

@@ -7,7 +7,7 @@
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import {
-  BadIndexError, BadRangeError, ErrorCodes, SwitchyardError, type ErrorCode,
+  BadIndexError, BadRangeError, ChunkInSwarmError, ErrorCodes, formatUnsentHeader, SwitchyardError, UNSENT_HEADER, type ErrorCode,
 } from '../protocol/mod.js';
 import type { Logger } from '../lib/logger.js';
 
@@ -128,6 +128,7 @@ export function createErrorHandler(logger: Logger) {
     // the rate limiter sets its own Retry-After (seconds until its window resets): keep that one
     if ((m.status === 503 || m.status === 429) && !reply.hasHeader('retry-after')) reply.header('retry-after', '1');
     if (err instanceof RangeNotSatisfiableError) reply.header('content-range', `bytes */${err.size}`);
+    if (err instanceof ChunkInSwarmError && err.unsent) reply.header(UNSENT_HEADER, formatUnsentHeader(err.unsent));
     return reply.code(m.status).type('application/json; charset=utf-8').send({ error: { code: m.code, message: m.message } });
   };
 }

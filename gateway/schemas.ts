@@ -48,6 +48,7 @@ const ERROR_TEXT: Record<number, string> = {
   401: 'missing or invalid credential (grant_missing, grant_invalid, unauthorized)',
   403: 'credential not good for this (grant_expired, grant_wrong_video, grant_wrong_kind, lease_lost, or uploads disabled)',
   404: 'no such video or chunk (unknown_video, bad_index)',
+  409: 'not now: the swarm-aware origin will not send this chunk again while peers hold it (chunk_in_swarm; header x-origin-unsent lists a few chunks sent to nobody yet, to ask for instead), or the resource is locked (locked)',
   413: 'upload larger than the gateway accepts (too_large)',
   415: 'upload is not application/octet-stream (bad_request)',
   416: 'malformed, multiple or unsatisfiable range (bad_range); Content-Range says the chunk length',

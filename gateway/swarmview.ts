@@ -28,6 +28,14 @@ export interface SwarmView {
   forgetServed(videoId: string, index: number, peerId: string, bytes?: number): void;
   /** chunk bytes this gateway sent of a video (what an egress target is measured against) */
   sentBytes(videoId: string): number;
+  /**
+   * Up to `max` chunks of a `count`-chunk video this gateway has sent to nobody yet, scanned from a point that
+   * depends on `requester` (holders told at once are told different ones). A declined turn holder asks for these
+   * next: guessing among the chunks its own links do not show, the last turn of a 20-client round took ~90
+   * declines for 3 first copies, and one round ended with 2 chunks unsent, which then stalled the whole crowd
+   * ~2 s at its end until a parked client reported the lasting need.
+   */
+  unsent(videoId: string, count: number, requester: string, max: number): number[];
   /** the swarm mirror's health (watch restarts, staleness, skipped entries) */
   health(): MirrorHealth;
   stop(): Promise<void>;
@@ -154,6 +162,19 @@ export async function createSwarmView(
       if (copies.size === 0) add(firstBytes, videoId, -bytes);
     },
     sentBytes: (videoId) => sentBytes.get(videoId) ?? 0,
+    unsent(videoId, count, requester, max) {
+      const out: number[] = [];
+      if (count <= 0 || max <= 0) return out;
+      const byIndex = sent.get(videoId);
+      let h = 0;
+      for (let k = 0; k < requester.length; k++) h = (Math.imul(h, 31) + requester.charCodeAt(k)) >>> 0;
+      const start = h % count;
+      for (let k = 0; k < count && out.length < max; k++) {
+        const i = (start + k) % count;
+        if (!byIndex?.get(i)?.size) out.push(i);
+      }
+      return out;
+    },
     leechers(videoId) {
       const now = c.clock.now();
       let n = 0;

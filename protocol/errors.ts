@@ -165,11 +165,44 @@ export class WireError extends SwitchyardError {
   }
 }
 
-/** The swarm-aware origin declines to send a chunk again while peers can (HTTP 409). */
+/**
+ * The swarm-aware origin declines to send a chunk again while peers can (HTTP 409). `unsent`, when the gateway
+ * computed it, names a few chunks it has sent to nobody yet (header UNSENT_HEADER; `none` when every chunk went
+ * out): a turn holder asks for those next instead of guessing among the chunks its own links do not show, which
+ * are mostly in the swarm already, and stops asking once none is left.
+ */
 export class ChunkInSwarmError extends SwitchyardError {
-  constructor(index: number) {
+  constructor(index: number, readonly unsent?: readonly number[]) {
     super(ErrorCodes.chunkInSwarm, `chunk ${index} is available from peers with spare upload; fetch it from the swarm`);
   }
+}
+
+/** The 409 `chunk_in_swarm` header: chunks the gateway has sent to nobody yet (`3,17,40`), or `none`. */
+export const UNSENT_HEADER = 'x-origin-unsent';
+/** At most this many chunks in UNSENT_HEADER (more than a turn asks for at once, a short header). */
+export const MAX_UNSENT_HINT = 16;
+
+/** UNSENT_HEADER's value for a list (empty: `none`). */
+export const formatUnsentHeader = (unsent: readonly number[]): string => (unsent.length === 0 ? 'none' : unsent.join(','));
+
+/**
+ * UNSENT_HEADER's value as chunk indices below `count` ([] for `none`); null when absent or malformed (not
+ * comma-separated decimal integers, too many, out of range): a hint is an optimisation, never a reason to fail.
+ */
+export function parseUnsentHeader(value: string | null | undefined, count: number): number[] | null {
+  if (!value || value.length > MAX_UNSENT_HINT * 11) return null;
+  if (value.trim() === 'none') return [];
+  const parts = value.split(',');
+  if (parts.length > MAX_UNSENT_HINT) return null;
+  const out: number[] = [];
+  for (const p of parts) {
+    const t = p.trim();
+    if (!/^\d{1,9}$/.test(t)) return null;
+    const i = Number(t);
+    if (i >= count) return null;
+    if (!out.includes(i)) out.push(i);
+  }
+  return out;
 }
 
 /** The origin will not issue an urgent grant (disabled, too many chunks asked at once). */

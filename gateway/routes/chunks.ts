@@ -13,7 +13,7 @@ import type { LeaseChecker } from '../../actors/origin/leases.js';
 import type { Clock } from '../../lib/clock.js';
 import {
   BadIndexError, chunkLength, ErrorCodes, GrantError, UnavailableError, type GrantClaims,
-  ChunkInSwarmError, OriginPolicies,
+  ChunkInSwarmError, MAX_UNSENT_HINT, OriginPolicies,
 } from '../../protocol/mod.js';
 import { verifyGrant } from '../../lib/hash.js';
 import type { ChunkStore } from '../../store/types.js';
@@ -108,7 +108,7 @@ export const chunkRoutes: FastifyPluginAsync<ChunkRoutesOptions> = async (app, o
     // swarm-aware: a chunk already sent goes out again only when no peer with spare upload could send it instead
     if (opts.swarm && opts.policy() === OriginPolicies.swarmAware &&
         !opts.swarm.originShouldServe(id, index, claims.p, opts.contended(id), egressBudget(opts, manifest, index))) {
-      throw new ChunkInSwarmError(index);
+      throw new ChunkInSwarmError(index, opts.swarm.unsent(id, manifest.chunks.length, claims.p, MAX_UNSENT_HINT));
     }
     const size = chunkLength(manifest, index);
     const etag = `"${hash}"`;

@@ -58,6 +58,11 @@ export interface DownloadContext {
   policy: OriginPolicy;
   /** chunks the swarm-aware origin declined lately (peers have them); not asked of the origin for a while */
   declined: number[];
+  /**
+   * chunks the gateway said at its last decline this turn it had sent to nobody yet, asked of the origin first;
+   * [] once it said none is left (a turn then asks nothing more); null: not told
+   */
+  unsentHint: number[] | null;
   /** the gateway refused our grant while the origin kept granting, this many times in a row */
   grantRejections: number;
   maxGrantRejections: number;
@@ -281,6 +286,7 @@ export function initialContext(input: DownloadInput): DownloadContext {
     banned: [],
     policy: OriginPolicies.serverFirst,
     declined: [],
+    unsentHint: null,
     grantRejections: 0,
     maxGrantRejections: Math.max(1, Math.floor(input.maxGrantRejections ?? DEFAULT_MAX_GRANT_REJECTIONS)),
     rejectedCode: null,

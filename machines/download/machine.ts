@@ -200,7 +200,10 @@ export const downloadMachine = setup({
     declineChunk: enqueueActions(({ context, event, enqueue }) => {
       const index = fetchedIndex(event);
       enqueue.stopChild(fetchChildId(index));
-      enqueue.assign({ inFlight: context.inFlight.filter((i) => i !== index), declined: [...context.declined, index] });
+      // the gateway's hint replaces the last one (it is newer); a decline without one keeps it
+      const { unsent } = failureOf(event);
+      enqueue.assign({ inFlight: context.inFlight.filter((i) => i !== index), declined: [...context.declined, index],
+        ...(unsent ? { unsentHint: unsent.filter((i) => i < context.have.length) } : {}) });
       enqueue.raise({ type: 'origin.undecline', index }, { id: `undecline.${index}`, delay: 'declineDelay' });
     }),
     undecline: assign(({ context, event }) => {

@@ -6,7 +6,7 @@
 import { chunkLength, OriginPolicies, type Manifest } from '../../protocol/mod.js';
 import type { DownloadContext } from './context.js';
 import { originOrder, peerFetchId, pickPeerRequests } from './peers.js';
-import { shareLeft, shareSpent } from './turns.js';
+import { allSent, shareLeft, shareSpent } from './turns.js';
 import { deadlineRank, streamingOriginOrder } from './playback.js';
 import { fetchChildId, pickMissing } from './schedule.js';
 import type { FetchChunkInput } from './types.js';
@@ -31,13 +31,20 @@ function fetchInput(ctx: DownloadContext, m: Manifest, index: number, source: Fe
  */
 export function planOriginFetches(ctx: DownloadContext): FetchPlan | null {
   const { manifest, sessionId, grant } = ctx;
-  if (manifest === null || sessionId === null || grant === null || shareSpent(ctx)) return null;
+  if (manifest === null || sessionId === null || grant === null || shareSpent(ctx) || allSent(ctx)) return null;
   const own = [...ctx.inFlight, ...ctx.backoff];
   const free = Math.min(ctx.parallel - own.length, shareLeft(ctx));
   const busy = [...own, ...ctx.declined, ...ctx.peerInFlight.map((f) => f.index), ...ctx.urgentInFlight];
-  const offline = (skip: readonly number[], n: number) => ctx.usePeers
+  const order = (skip: readonly number[], n: number) => ctx.usePeers
     ? originOrder(ctx.have, ctx.peers, skip, n, ctx.policy === OriginPolicies.swarmAware ? ctx.peerId : undefined)
     : pickMissing(ctx.have, skip, n);
+  // what the gateway last said it has sent to nobody first: only it knows what the links we lack show nowhere
+  const offline = (skip: readonly number[], n: number) => {
+    if (!ctx.unsentHint?.length || n <= 0) return order(skip, n);
+    const taken = new Set(skip);
+    const hinted = ctx.unsentHint.filter((i) => !ctx.have[i] && !taken.has(i)).slice(0, n);
+    return hinted.length === 0 ? order(skip, n) : [...hinted, ...order([...skip, ...hinted], n - hinted.length)];
+  };
   const picked = ctx.playhead === null ? offline(busy, free) : streamingOriginOrder(ctx, busy, free, offline);
   if (ctx.playhead === null && picked.length < free && !ctx.lease?.turnBytes) {
     picked.push(...endgameRaces(ctx, picked, free - picked.length));

@@ -3,6 +3,7 @@
  * be tested and reused (the P2P scheduler will pick from the same `have` list).
  */
 import type { FetchChunkFailure, FetchFailureReason } from './types.js';
+import { MAX_UNSENT_HINT } from '../../protocol/mod.js';
 
 /** Error carried in the machine's context and output. */
 export interface DownloadError {
@@ -29,10 +30,14 @@ const REASONS = new Set<string>(['corrupt', 'denied', 'missing', 'network', 'dec
  * of times rather than failing the download on the first glitch.
  */
 export function toFetchFailure(err: unknown): FetchChunkFailure {
-  const o = (typeof err === 'object' && err !== null ? err : {}) as { reason?: unknown; message?: unknown; code?: unknown };
+  const o = (typeof err === 'object' && err !== null ? err : {}) as { reason?: unknown; message?: unknown; code?: unknown; unsent?: unknown };
   const reason = typeof o.reason === 'string' && REASONS.has(o.reason) ? (o.reason as FetchFailureReason) : 'network';
   const message = typeof o.message === 'string' ? o.message : typeof err === 'string' ? err : String(err);
-  return typeof o.code === 'string' && o.code !== '' ? { reason, message, code: o.code } : { reason, message };
+  const out: FetchChunkFailure = typeof o.code === 'string' && o.code !== '' ? { reason, message, code: o.code } : { reason, message };
+  if (reason === 'declined' && Array.isArray(o.unsent)) {
+    out.unsent = o.unsent.filter((i): i is number => Number.isSafeInteger(i) && (i as number) >= 0).slice(0, MAX_UNSENT_HINT);
+  }
+  return out;
 }
 
 /** Protocol error codes that mean "nobody answered in time", not "the answer was no". */

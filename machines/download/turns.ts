@@ -17,7 +17,11 @@ import { PieceIndex } from './pieceIndex.js';
 const slotBytes = (ctx: DownloadContext) => (ctx.bytesBySource.origin ?? 0) - ctx.urgentBytes;
 
 /** Where a turn starts counting: now (on entering an origin state). */
-export const turnStart = (ctx: DownloadContext): Partial<DownloadContext> => ({ turnFrom: slotBytes(ctx) });
+export const turnStart = (ctx: DownloadContext): Partial<DownloadContext> => ({ turnFrom: slotBytes(ctx), unsentHint: null });
+
+/** The gateway said every chunk went out to someone: a turn asks the origin nothing more (it would be declined). */
+export const allSent = (ctx: DownloadContext): boolean =>
+  ctx.unsentHint !== null && ctx.unsentHint.length === 0 && ((ctx.lease?.turnBytes ?? 0) > 0 || ctx.turns > 0);
 
 /** Origin bytes of this turn: those in, and those asked for (admitted by the gateway, they finish either way). */
 function turnBytesAsked(ctx: DownloadContext): number {

@@ -132,6 +132,8 @@ export interface FetchChunkFailure {
   message: string;
   /** the gateway's error code (`grant_invalid`, `lease_lost`, ...) when it gave one */
   code?: string;
+  /** `declined`: a few chunks the gateway says it has sent to nobody yet, asked of the origin next (empty: none left) */
+  unsent?: number[];
 }
 
 /** Input of the `assemble` actor (fromPromise → AssembleOutput): writes the output file from verified chunks. */

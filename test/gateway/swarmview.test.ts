@@ -63,4 +63,22 @@ t('a send that did not happen gives its bytes back; the valve serves a requester
   assert.ok(view.stats().valve >= 1);
 });
 
+t('unsent: the chunks sent to nobody yet, bounded, from a point that depends on the requester; a send undone counts again', ({ view }) => {
+  const video = 'v4';
+  const count = 40;
+  assert.is(view.unsent(video, count, 'a', 16).length, 16, 'nothing sent yet: as many as asked');
+  const firsts = new Set(['c0017292db', 'c008d5e88a', 'c002c0ed4d', 'c0180c3f12'].map((r) => view.unsent(video, count, r, 1)[0]));
+  assert.ok(firsts.size > 1, 'different requesters are not all told the same chunk first');
+  for (let i = 0; i < count; i++) if (i !== 7 && i !== 23 && i !== 31) view.noteServed(video, i, `p${i}`, 100);
+  assert.equal([...view.unsent(video, count, 'a', 16)].sort((x, y) => x - y), [7, 23, 31]);
+  assert.is(view.unsent(video, count, 'a', 2).length, 2, 'bounded by max');
+  view.noteServed(video, 7, 'x', 100);
+  view.noteServed(video, 23, 'x', 100);
+  view.noteServed(video, 31, 'x', 100);
+  assert.equal(view.unsent(video, count, 'a', 16), [], 'every chunk went out');
+  view.forgetServed(video, 23, 'x', 100);
+  assert.equal(view.unsent(video, count, 'a', 16), [23], 'a send that did not happen is owed again');
+  assert.equal(view.unsent('other', 0, 'a', 16), []);
+});
+
 t.run();

@@ -5,7 +5,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { CHUNK, failure, granted, LEASE, makeManifest, manualFetch, run, until } from './harness.js';
+import { CHUNK, failure, granted, LEASE, makeManifest, manualFetch, okFetch, run, until } from './harness.js';
 import type { PeerView } from '../../machines/download/peers.js';
 import { needsOrigin, shareLeft, turnOver } from '../../machines/download/turns.js';
 import type { DownloadContext } from '../../machines/download/mod.js';
@@ -75,9 +75,43 @@ test('the origin declining everything left ends a turn at once', async () => {
   await r.done();
 });
 
+test('a declined holder asks next for the chunks the gateway says it sent to nobody, in its order', async () => {
+  const m = makeManifest(16, CHUNK);
+  let hint: number[] = [];
+  const r = run({ open: async () => swarmAware(100 * CHUNK)(m), delays: { declineDelay: 100000 }, input: { parallel: 1 },
+    fetch: async (call, nth) => {
+      if (hint.length === 0) {
+        const i = call.input.index;
+        hint = [(i + 7) % 16, (i + 3) % 16];
+        throw Object.assign(failure('declined', '409 chunk_in_swarm'), { unsent: [...hint, 99] });
+      }
+      return okFetch(call, nth);
+    } });
+  await until(() => r.calls.filter((c) => c.input.source === 'origin').length >= 3, 'three origin requests');
+  assert.equal(r.calls.filter((c) => c.input.source === 'origin').slice(1, 3).map((c) => c.input.index), hint,
+    'the hinted chunks right after the decline (an index past the end is dropped)');
+  r.actor.send({ type: 'download.cancel' });
+  await r.done();
+});
+
+test('a decline saying nothing is unsent ends the turn: no more origin requests, the slot goes', async () => {
+  const m = makeManifest(16, CHUNK);
+  let n = 0;
+  const r = run({ open: async () => swarmAware(100 * CHUNK)(m), delays: { declineDelay: 100000 }, input: { parallel: 1 },
+    fetch: async (call, nth) => {
+      if (++n === 2) throw Object.assign(failure('declined', '409 chunk_in_swarm'), { unsent: [] });
+      return okFetch(call, nth);
+    } });
+  await until(() => r.history.includes('active.p2p'), 'p2p after the last decline');
+  assert.is(r.calls.filter((c) => c.input.source === 'origin').length, 2, 'nothing asked after "none"');
+  assert.equal(r.keeperEvents.filter((e) => e.type === 'session.yield').length, 1);
+  r.actor.send({ type: 'download.cancel' });
+  await r.done();
+});
+
 const ctxOf = (over: Partial<DownloadContext>): DownloadContext => ({
   manifest: makeManifest(3), have: [false, false, false], haveCount: 0, peers: {}, grant: 'g', lease: null,
-  bytesBySource: {}, urgentBytes: 0, turnFrom: 0, turns: 0, inFlight: [], backoff: [], declined: [],
+  bytesBySource: {}, urgentBytes: 0, turnFrom: 0, turns: 0, inFlight: [], backoff: [], declined: [], unsentHint: null,
   ...over,
 } as unknown as DownloadContext);
 const p = (have: boolean[]): PeerView => ({ have, haveCount: have.filter(Boolean).length, unchoked: true, failures: 0 });
