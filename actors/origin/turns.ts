@@ -3,7 +3,7 @@
  * than slots, each holder is told its share of the video in its lease (`turnBytes`); the k-th turn of a round of n
  * sessions covers 2k/(n(n+1)) of the egress target (one copy of the video by default): together the file once,
  * early turns short so distinct chunks reach many peers' uploads within the first seconds, later ones long, once
- * the swarm is busy anyway. A holder whose share is in yields (`release {park}`): its session stays on the wait
+ * the swarm is busy anyway; the last (k = n) is the rest, until the gateway says nothing is left unsent. A holder whose share is in yields (`release {park}`): its session stays on the wait
  * list, parked, behind everyone, and is offered a slot again only when it says it needs one (heartbeat `need`)
  * and nobody who had no turn yet waits. A client so switches about twice per crowd instead of at every rotation.
  */
@@ -86,7 +86,12 @@ export function createTurns(init: TurnsInit, c: TurnsComponents): Turns {
     let parked = 0;
     for (const p of crowd.waiting.values()) if (p) parked++;
     const k = Math.min(n, 1 + parked - (selfWaiting === true ? 1 : 0));
-    return Math.ceil((l.videoBytes * (init.egressTarget ?? 1) * 2 * k) / (n * (n + 1)));
+    // the last turn of a round is the rest: whatever the earlier turns left unsent (a share cut while the crowd
+    // was still queueing, a holder that yielded on declines) goes out now, not once the crowd has run out of
+    // everything else and a parked client's lasting need (2 s) brings it back (the demo: 8 clients at 92–97 %
+    // waited 2 s for it). The gateway's decline says when nothing is left unsent (`none`), which ends the turn.
+    const share = k >= n ? 1 : (2 * k) / (n * (n + 1));
+    return Math.ceil(l.videoBytes * (init.egressTarget ?? 1) * share);
   };
   const turnNow = (l: Lease, now: number) => turnBytesOf(l, crowds(now).get(l.videoId));
 
