@@ -3,9 +3,10 @@
  * than slots, each holder is told its share of the video in its lease (`turnBytes`); the k-th turn of a round of n
  * sessions covers 2k/(n(n+1)) of the egress target (one copy of the video by default): together the file once,
  * early turns short so distinct chunks reach many peers' uploads within the first seconds, later ones long, once
- * the swarm is busy anyway; the last (k = n) is the rest, until the gateway says nothing is left unsent. A holder whose share is in yields (`release {park}`): its session stays on the wait
- * list, parked, behind everyone, and is offered a slot again only when it says it needs one (heartbeat `need`)
- * and nobody who had no turn yet waits. A client so switches about twice per crowd instead of at every rotation.
+ * the swarm is busy anyway; the last (k = n) is the rest, until the gateway says nothing is left unsent. A holder
+ * whose share is in yields (`release {park}`): its session stays on the wait list, parked, behind everyone, and is
+ * offered a slot again only when it says it needs one (heartbeat `need`) and nobody who had no turn yet waits. A
+ * client so switches about twice per crowd instead of at every rotation.
  */
 import { PeerEvents, type LeaseInfo, type PeerEvent } from '../../protocol/mod.js';
 import type { Clock } from '../../lib/clock.js';
