@@ -48,22 +48,30 @@ async function makeKeys(label: string): Promise<EarlyKeys | null> {
   }
 }
 
-const early: EarlyPage = {};
-try {
-  const boot = JSON.parse(document.getElementById('sy-boot')?.textContent || '{}') as
-    { start?: unknown; manifest?: { stream?: unknown }; live?: unknown };
-  const params = new URLSearchParams(location.search);
-  const play = params.get('play') !== '0';
-  // a live stream (web/livepage.ts) always plays, and never has a start grant
-  const stream = Boolean(boot.manifest?.stream) || Boolean(boot.live);
-  const video = document.getElementById('video');
-  if (play && stream && video instanceof HTMLVideoElement && typeof MediaSource !== 'undefined') {
-    early.mediaSource = new MediaSource();
-    video.src = URL.createObjectURL(early.mediaSource);
+/** Starts what it can; whatever fails here, web/watch.ts does itself. */
+function startEarly(): EarlyPage {
+  const early: EarlyPage = {};
+  try {
+    const boot = JSON.parse(document.getElementById('sy-boot')?.textContent || '{}') as
+      { start?: unknown; manifest?: { stream?: unknown }; live?: unknown };
+    const params = new URLSearchParams(location.search);
+    const play = params.get('play') !== '0';
+    // a live stream (web/livepage.ts) always plays, and never has a start grant
+    const stream = Boolean(boot.manifest?.stream) || Boolean(boot.live);
+    const video = document.getElementById('video');
+    if (play && stream && video instanceof HTMLVideoElement && typeof MediaSource !== 'undefined') {
+      early.mediaSource = new MediaSource();
+      video.src = URL.createObjectURL(early.mediaSource);
+    }
+    // with a start grant the engine waits for the first frame (web/watch.ts), and so does its credential
+    if (!(play && stream && boot.start)) early.keys = makeKeys(params.get('label') ?? 'web');
+  } catch {
+    // nothing started early
   }
-  // with a start grant the engine waits for the first frame (web/watch.ts), and so does its credential
-  if (!(play && stream && boot.start)) early.keys = makeKeys(params.get('label') ?? 'web');
-} catch {
-  // nothing started early: web/watch.ts does it all itself
+  return early;
 }
-window.switchyardEarly = early;
+
+// This script is async: when the page's module ran first, it claimed the slot, started the player on its own
+// MediaSource and makes its own keys, so starting either here would only compete with it (a second MediaSource
+// on the video makes hls.js detach, and nothing plays).
+window.switchyardEarly ??= startEarly();

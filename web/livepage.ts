@@ -15,6 +15,7 @@ import { startWebLiveViewer, type WebLiveViewer } from './live.js';
 import { liveLoader, liveStreamUrls, type LiveLoaderSource } from './liveloader.js';
 import { createVideoPlayhead, type FragmentAt } from './liveplayhead.js';
 import { markOnce } from './marks.js';
+import { mediaState, recent, type MediaState } from './mediastate.js';
 
 /** `window.switchyard.status()` on a live page. */
 export interface LiveWatchStatus {
@@ -56,6 +57,10 @@ export interface LiveWatchStatus {
   banned: string[];
   ended: boolean;
   error: string | null;
+  /** the video element's own state */
+  media: MediaState;
+  /** hls.js's last non-fatal errors */
+  playerWarnings: string[];
 }
 
 /** The part of the page's API (web/watch.ts WatchApi) a live page fills in. */
@@ -99,9 +104,13 @@ export async function startLivePage(p: LivePageInit): Promise<WebLiveViewer> {
     lowLatencyMode: true, liveSyncDuration: mode.targetLatencySec, liveMaxLatencyDuration: mode.maxLatencySec,
     maxLiveSyncPlaybackRate: 1.15, liveDurationInfinity: true, backBufferLength: 30, maxBufferLength: 30,
   } as unknown as Partial<typeof Hls.DefaultConfig>);
+  const warnings = recent(20);
   hls.on(Hls.Events.ERROR, (_e, data) => {
     if (data.fatal) api.error = `hls.js: ${data.type} ${data.details}`;
-    else p.logger.debug('hls.js', { details: data.details });
+    else {
+      warnings.add(`${p.since()} ms ${data.details}`);
+      p.logger.debug('hls.js', { details: data.details });
+    }
   });
   const mediaSource = window.switchyardEarly?.mediaSource;
   hls.attachMedia(mediaSource ? { media: video, mediaSource } : video);
@@ -164,6 +173,7 @@ export async function startLivePage(p: LivePageInit): Promise<WebLiveViewer> {
       bytesFromPeers: s.bySource.peer, admitted: s.admitted,
       peers: sw.links.filter((l) => l.state.includes('open')).length, linked: sw.links.map((l) => l.peerId),
       uploadedBytes: sw.uploadedBytes, banned: sw.banned, ended: v.ended() !== null, error: api.error,
+      media: mediaState(video), playerWarnings: warnings.list(),
     };
   };
   const peerEl = document.getElementById('peer');

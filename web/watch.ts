@@ -19,13 +19,16 @@ import { createLogger, type Logger, type LogLevel } from '../lib/logger.js';
 import { checkManifest } from './hash.js';
 import type {} from './early.js';
 import { markOnce } from './marks.js';
+import { mediaState, recent, type MediaState } from './mediastate.js';
 import type { WebEngine, WebEngineStatus } from './engine.js';
 import { switchyardLoader } from './loader.js';
 import { createEarlyStart, type EarlyStart, type PlayerSource } from './start.js';
 import type { LiveWatchStatus } from './livepage.js';
 
 /** `status()` of a video's page (the engine's, plus the video's time) */
-export type WatchStatus = WebEngineStatus & { currentTime: number; playing: boolean };
+export type WatchStatus = WebEngineStatus & { currentTime: number; playing: boolean; media: MediaState;
+  /** the player's last non-fatal errors (hls.js details), oldest first */
+  playerWarnings: string[] };
 
 /** What the page exposes to scripts and tests. */
 export interface WatchApi {
@@ -49,6 +52,9 @@ export interface WatchApi {
   /** seeks to `timeSec` and resolves with the ms until a frame of the new position is rendered */
   seek(timeSec: number): Promise<number>;
 }
+
+/** the player's recent non-fatal errors, for status() */
+const warnings = recent(20);
 
 type FrameVideo = HTMLVideoElement & {
   requestVideoFrameCallback?(cb: (now: number, meta: { mediaTime: number }) => void): number;
@@ -183,6 +189,10 @@ async function main() {
   const params = new URLSearchParams(location.search);
   const play = params.get('play') !== '0';
   const video = $('video') as HTMLVideoElement;
+  // early.js is an async script: on a busy machine it can arrive after this module has run. Claiming its slot
+  // makes a late early.js do nothing, instead of pointing the video at a second MediaSource (hls.js then
+  // detaches and nothing plays) or asking for a second credential.
+  window.switchyardEarly ??= {};
   const boot = readBoot();
   if (boot.live) return watchLiveStream(boot, params, video);
   // the player is attached first of all (its MediaSource takes ~100 ms to open): it reads from `source`, the
@@ -233,7 +243,8 @@ async function main() {
   api.engine = engine;
   api.marks.engineReady = since();
   markOnce('engine');
-  api.status = () => ({ ...engine.status(), currentTime: video.currentTime, playing: !video.paused });
+  api.status = () => ({ ...engine.status(), currentTime: video.currentTime, playing: !video.paused,
+    media: mediaState(video), playerWarnings: warnings.list() });
   api.readBase64 = async (offset, length) => toBase64(await (early ?? engine).readRange(offset, length));
   const peerEl = $('peer');
   if (peerEl) peerEl.textContent = engine.peerId;
@@ -300,6 +311,7 @@ function startPlayer(sourceP: Promise<PlayerSource | null>, video: HTMLVideoElem
   let gone = false;
   hls.on(Hls.Events.ERROR, (_e, data) => {
     if (data.fatal && !gone) api.error = `hls.js: ${data.type} ${data.details}`;
+    else if (!data.fatal) warnings.add(`${since()} ms ${data.details}`);
   });
   // the MediaSource web/early.ts opened while this bundle loaded, when there is one
   const mediaSource = window.switchyardEarly?.mediaSource;

@@ -14,7 +14,7 @@ import { LiveModes, type LiveMode } from '../../protocol/mod.js';
 import { createRtcHost, type RtcHost } from '../p2p/rtc.js';
 import { createSwarm, type Swarm } from '../p2p/swarm.js';
 import type { ChunkSource, SwarmContent } from '../p2p/types.js';
-import { createLiveFeed } from './feed.js';
+import { createLiveFeed, type LiveFeed } from './feed.js';
 import { createLiveSession } from './session.js';
 import { liveSwarmInit } from './swarm.js';
 import { startLiveTelemetry, type LiveTelemetry } from './telemetry.js';
@@ -55,13 +55,13 @@ export function nodeLiveSwarm(opts: Pick<NodeLiveViewerOptions, 'streamId' | 'pe
 }
 
 export function createNodeLiveViewer(opts: NodeLiveViewerOptions,
-  c: { nc: NatsConnection; logger: Logger; rtc?: RtcHost; clock?: Clock }): NodeLiveViewer {
+  c: { nc: NatsConnection; logger: Logger; rtc?: RtcHost; clock?: Clock; feed?: LiveFeed }): NodeLiveViewer {
   const ownRtc = !c.rtc;
   const rtc = c.rtc ?? createRtcHost({ logger: c.logger.child('rtc'), ...(opts.bindAddress ? { bindAddress: opts.bindAddress } : {}) });
   const origin = createOriginClient(c.nc);
   const viewer = createLiveViewer({ streamId: opts.streamId, peerId: opts.peerId, gatewayUrl: opts.gatewayUrl,
     mode: opts.mode ?? LiveModes.default, ...(opts.origin === false ? { origin: false } : {}) }, {
-    feed: createLiveFeed(c.nc, opts.streamId, c.logger),
+    feed: c.feed ?? createLiveFeed(c.nc, opts.streamId, c.logger),
     session: createLiveSession({ streamId: opts.streamId, peerId: opts.peerId }, { origin, logger: c.logger.child('session') }),
     origin,
     swarm: nodeLiveSwarm(opts, { ...c, rtc }),

@@ -7,14 +7,15 @@
  * announced SHA-256 before it is kept, played or relayed; a peer that sent a wrong one is banned.
  */
 import {
-  appendSegment, fromBase64, LIVE_CHUNK_SPACE, LIVE_INDEX_SPACE, LIVE_PARTS, liveIndex, livePartRange, segmentInWindow,
-  type LiveEnd, type LiveSegment, type LiveWindow,
+  fromBase64, LIVE_CHUNK_SPACE, LIVE_INDEX_SPACE, LIVE_PARTS, liveIndex, livePartRange, segmentInWindow,
+  type LiveEnd, type LiveSegment,
 } from '../../protocol/mod.js';
 import { FetchFailure } from '../http.js';
 import type { Swarm, SwarmEvent } from '../p2p/swarm.js';
 import { createPeerPicker } from './picker.js';
 import { createLivePlayhead, type PlayheadView } from './playhead.js';
 import { createLiveSegmentStore, type LiveSegmentStore } from './segments.js';
+import { createLiveWindowCopy } from './window.js';
 import type { LiveSource, LiveViewer, LiveViewerComponents, LiveViewerEvent, LiveViewerInit } from './types.js';
 
 export type { LiveSource, LiveViewer, LiveViewerComponents, LiveViewerEvent, LiveViewerInit, LiveViewerStats } from './types.js';
@@ -24,6 +25,8 @@ const MAX_LATENCY_SAMPLES = 100_000;
 const URGENT_SLACK_MS = 1500;
 /** parts an admitted viewer has in flight from the origin: one arriving, one queued behind it */
 const ORIGIN_PARTS_IN_FLIGHT = 2;
+/** announcements kept while the window is on the way (a few seconds of segments; the window has the rest) */
+const MAX_HEARD_EARLY = 64;
 /** how long a peer that refused us (overloaded, choked) or timed out rests before we ask it again */
 const BUSY_REST_MS = 100;
 
@@ -39,7 +42,6 @@ export function createLiveViewer(init: LiveViewerInit, c: LiveViewerComponents):
   const listeners = new Set<(e: LiveViewerEvent) => void>();
   const bySource: Record<LiveSource, number> = { origin: 0, urgent: 0, peer: 0 };
   const latencies: number[] = [];
-  let win: LiveWindow | null = null;
   let initBytes: Uint8Array | null = null;
   let store: LiveSegmentStore | null = null;
   let swarm: Swarm | null = null;
@@ -76,12 +78,18 @@ export function createLiveViewer(init: LiveViewerInit, c: LiveViewerComponents):
     lastSeq: () => end?.lastSeq ?? null,
     firstSeq: () => joinSeq,
   };
+  const windowCopy = createLiveWindowCopy({ feed: c.feed, clock: c.clock, logger: log, known: (seq) => known.get(seq),
+    // a lost last announcement shows in the end's lastSeq
+    edge: () => (end && (edge === null || end.lastSeq > edge) ? end.lastSeq : edge), learn: (segments) => {
+      for (const s of segments) learn(s);
+      pump();
+    } });
   const learn = (s: LiveSegment) => {
     if (known.has(s.seq) || s.seq >= LIVE_INDEX_SPACE) return;
     known.set(s.seq, s);
     if (edge === null || s.seq > edge) edge = s.seq;
     // forget what slid far out of the window (bounded by the window's length, as the store is)
-    const keepMs = (win?.dvrSec ?? 60) * 1000 + 30_000;
+    const keepMs = (windowCopy.get()?.dvrSec ?? 60) * 1000 + 30_000;
     for (const [seq, k] of known) if (s.producedAt - k.producedAt > keepMs) known.delete(seq);
   };
 
@@ -257,9 +265,16 @@ export function createLiveViewer(init: LiveViewerInit, c: LiveViewerComponents):
     }
   };
 
+  /** a new segment announced by the packager: learnt, and the window extended */
+  const onAnnounced = (s: LiveSegment) => {
+    learn(s);
+    windowCopy.extend();
+    pump();
+  };
+
   const onSwarm = (e: SwarmEvent) => {
     // bounded: what slid out of the window is of no use
-    picker.prune(liveIndex(fromSeq, 0), LIVE_PARTS * (2 * (win?.segments.length ?? 60) + 16));
+    picker.prune(liveIndex(fromSeq, 0), LIVE_PARTS * (2 * (windowCopy.get()?.segments.length ?? 60) + 16));
     picker.note(e);
     pump();
   };
@@ -271,31 +286,34 @@ export function createLiveViewer(init: LiveViewerInit, c: LiveViewerComponents):
       return swarm;
     },
     async start() {
+      // subscribed before the window is asked for: an announcement made while the reply (and the init segment's
+      // hash) is on the way is heard, not lost between the two (a lost one left a hole playback never passed)
+      const heard: LiveSegment[] = [];
+      unsubs.push(c.feed.subscribe({
+        segment: (s) => {
+          if (!windowCopy.get()) {
+            if (heard.length < MAX_HEARD_EARLY) heard.push(s);
+            return;
+          }
+          onAnnounced(s);
+        },
+        end: (e) => {
+          end = e;
+          windowCopy.extend();
+          emit({ type: 'ended', end: e });
+        },
+      }));
       const w = await c.feed.window();
-      win = w;
       const initData = fromBase64(w.initData);
       if (!initData || initData.byteLength !== w.init.length || (await c.sha256(initData)) !== w.init.sha256) {
         throw new Error(`the init segment of ${init.streamId} does not match its hash`);
       }
       initBytes = initData;
+      windowCopy.set(w);
       for (const s of w.segments) learn(s);
-      if (w.ended) end = { streamId: w.streamId, lastSeq: edge ?? -1, ...(w.ended.videoId ? { videoId: w.ended.videoId } : {}) };
+      if (w.ended) end ??= { streamId: w.streamId, lastSeq: edge ?? -1, ...(w.ended.videoId ? { videoId: w.ended.videoId } : {}) };
       store = createLiveSegmentStore({ keepSec: w.dvrSec + 10 });
-      unsubs.push(c.feed.subscribe({
-        segment: (s) => {
-          learn(s);
-          try {
-            if (win) win = appendSegment(win, s);
-          } catch {
-            // a missed announcement (gap): the window is what the origin said; segments are still learnt one by one
-          }
-          pump();
-        },
-        end: (e) => {
-          end = e;
-          emit({ type: 'ended', end: e });
-        },
-      }));
+      for (const s of heard.splice(0)) onAnnounced(s);
       // nothing is fetched before the swarm is up (below): then from the edge as it is at that moment
       const lengthOf = (i: number) => {
         const seg = known.get(Math.floor(i / LIVE_PARTS));
@@ -321,6 +339,7 @@ export function createLiveViewer(init: LiveViewerInit, c: LiveViewerComponents):
     async stop() {
       if (stopped) return;
       stopped = true;
+      windowCopy.stop();
       if (timer) clearInterval(timer);
       for (const u of unsubs.splice(0)) u();
       await c.session.stop();
@@ -335,10 +354,14 @@ export function createLiveViewer(init: LiveViewerInit, c: LiveViewerComponents):
       return initBytes;
     },
     window() {
-      if (!win) throw new Error('the viewer has not started');
-      return win;
+      const w = windowCopy.get();
+      if (!w) throw new Error('the viewer has not started');
+      return w;
     },
-    info: (seq) => known.get(seq) ?? (win ? segmentInWindow(win, seq) : undefined),
+    info: (seq) => {
+      const w = windowCopy.get();
+      return known.get(seq) ?? (w ? segmentInWindow(w, seq) : undefined);
+    },
     segment: (seq) => store?.segment(seq),
     held: () => store?.seqs() ?? [],
     ended: () => end,

@@ -38,4 +38,32 @@ test('a free slot: the page plays from the origin, every byte verified, and give
   await waitFor(() => env.stack.origins[0]!.admission.snapshot().slots.every((x) => x === null), 'the slot is free again');
 });
 
+test('early.js arriving after the page module (a busy machine): the page still plays on one MediaSource', async (ctx) => {
+  const { env } = ctx;
+  const path = makeTestVideo(env.dir, { seconds: 8, bitrate: '300k' });
+  const origin = createOriginClient(env.stack.nc);
+  const manifest = (await ingestFile({ path, chunkSize: 64 * 1024 },
+    { store: env.stack.store, publish: (m) => origin.publish(m), logger })).manifest;
+  let heldUntilModuleRan = false;
+  const page = await openWatchPage(env, manifest.videoId, '?label=lateearly', async (p) => {
+    // the async early script is held back until the page's module has run (its API is on window)
+    await p.route('**/watch/assets/early*.js', async (route) => {
+      const until = Date.now() + 10_000;
+      while (Date.now() < until && !(await p.evaluate(() => 'switchyard' in globalThis).catch(() => false))) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      heldUntilModuleRan = Date.now() < until;
+      await route.continue();
+    });
+  });
+  const s = await waitForPage(page, (x) => x.complete && x.playing && x.currentTime > 0, 'playback and completion', 60_000);
+  assert.ok(heldUntilModuleRan, 'early.js was delivered after the module ran');
+  assert.is(s.bytesFromOrigin + s.bytesFromPeers, manifest.size);
+  assert.ok(s.media.readyState >= 2, `the video has data at the playhead (readyState ${s.media.readyState})`);
+  const early = await page.evaluate(() => Boolean((globalThis as unknown as
+    { switchyardEarly?: { mediaSource?: unknown } }).switchyardEarly?.mediaSource));
+  assert.is(early, false, 'the late early.js left the player alone');
+  await waitFor(() => env.stack.origins[0]!.admission.snapshot().slots.every((x) => x === null), 'the slot is free again');
+});
+
 test.run();

@@ -49,6 +49,18 @@ export interface PageStatus {
   error: string | null;
   currentTime: number;
   playing: boolean;
+  media: MediaStateView;
+  /** hls.js's last non-fatal errors */
+  playerWarnings: string[];
+}
+
+/** web/mediastate.ts MediaState: the video element's own state */
+export interface MediaStateView {
+  readyState: number;
+  networkState: number;
+  buffered: Array<[number, number]>;
+  error: number | null;
+  seeking: boolean;
 }
 
 interface PageApi {
@@ -102,9 +114,12 @@ export async function startHeadlessPeer(env: WatchEnv, peerId: string, manifest:
 }
 
 /** Opens the watch page in a fresh Chromium; console errors are printed (diagnostics). */
-export async function openWatchPage(env: WatchEnv, videoId: string, query = ''): Promise<Page> {
+export async function openWatchPage(env: WatchEnv, videoId: string, query = '',
+  /** runs on the new tab before it navigates (routes, request counters) */
+  beforeGoto?: (page: Page) => Promise<void>): Promise<Page> {
   env.browser ??= await launchBrowser({ args: WATCH_ARGS });
   const page = await env.browser.newPage();
+  await beforeGoto?.(page);
   page.on('console', (m) => {
     // the browser's own note on a missing favicon is noise; everything the page logs is shown
     if (m.text().startsWith('Failed to load resource')) return;
@@ -193,6 +208,9 @@ export interface LivePageStatus {
   banned: string[];
   ended: boolean;
   error: string | null;
+  media: MediaStateView;
+  /** hls.js's last non-fatal errors */
+  playerWarnings: string[];
 }
 
 /** A live page's status (null before its viewer started); throws when the page reported an error. */
