@@ -19,7 +19,7 @@ import { createLogger, type Logger, type LogLevel } from '../lib/logger.js';
 import { checkManifest } from './hash.js';
 import type {} from './early.js';
 import { markOnce } from './marks.js';
-import { mediaState, recent, type MediaState } from './mediastate.js';
+import { mediaState, recent, type MediaState, type Recent } from './mediastate.js';
 import type { WebEngine, WebEngineStatus } from './engine.js';
 import { switchyardLoader } from './loader.js';
 import { createEarlyStart, type EarlyStart, type PlayerSource } from './start.js';
@@ -52,9 +52,6 @@ export interface WatchApi {
   /** seeks to `timeSec` and resolves with the ms until a frame of the new position is rendered */
   seek(timeSec: number): Promise<number>;
 }
-
-/** the player's recent non-fatal errors, for status() */
-const warnings = recent(20);
 
 type FrameVideo = HTMLVideoElement & {
   requestVideoFrameCallback?(cb: (now: number, meta: { mediaTime: number }) => void): number;
@@ -201,7 +198,9 @@ async function main() {
   const source = new Promise<PlayerSource | null>((resolve) => {
     setSource = resolve;
   });
-  if (play) startPlayer(source, video);
+  // the player's recent non-fatal errors, for status()
+  const warnings = recent(20);
+  if (play) startPlayer(source, video, warnings);
   const videoId = pageId();
   const { logger, label } = pageLogging(params);
   const num = (k: string) => (params.has(k) && Number.isFinite(Number(params.get(k))) ? Number(params.get(k)) : undefined);
@@ -295,7 +294,7 @@ async function watchLiveStream(boot: WatchBoot, params: URLSearchParams, video: 
  * hls.js with the Switchyard loader on `sourceP` (null: nothing to play, the player goes away); wires the page's
  * playback figures (first frame, stalls, seek).
  */
-function startPlayer(sourceP: Promise<PlayerSource | null>, video: HTMLVideoElement) {
+function startPlayer(sourceP: Promise<PlayerSource | null>, video: HTMLVideoElement, warnings: Recent) {
   if (!Hls.isSupported()) throw new Error('this browser has no Media Source Extensions: hls.js cannot play here');
   // the URLs only name the playlist and the file to the loader: nothing is fetched from them
   const base = `${location.origin}${location.pathname}`;

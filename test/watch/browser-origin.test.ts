@@ -5,11 +5,9 @@
 import { createHash } from 'node:crypto';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createOriginClient } from '../../actors/origin/client.js';
-import { ingestFile } from '../../actors/ingest/ingest.js';
 import { makeTestVideo, publishedSha256 } from '../helpers/video.js';
 import { waitFor } from '../helpers/env.js';
-import { logger, openWatchPage, pageBytes, startWatchEnv, stopWatchEnv, waitForPage, type WatchEnv } from './helpers.js';
+import { ingest, openWatchPage, pageBytes, startWatchEnv, stopWatchEnv, waitForPage, type WatchEnv } from './helpers.js';
 
 const test = suite<{ env: WatchEnv }>('watch: the browser peer under an origin grant');
 test.before(async (ctx) => {
@@ -21,10 +19,7 @@ test.after(async (ctx) => {
 
 test('a free slot: the page plays from the origin, every byte verified, and gives the slot back', async (ctx) => {
   const { env } = ctx;
-  const path = makeTestVideo(env.dir, { seconds: 8, bitrate: '300k' });
-  const origin = createOriginClient(env.stack.nc);
-  const manifest = (await ingestFile({ path, chunkSize: 64 * 1024 },
-    { store: env.stack.store, publish: (m) => origin.publish(m), logger })).manifest;
+  const manifest = await ingest(env, makeTestVideo(env.dir, { seconds: 8, bitrate: '300k' }), { chunkSize: 64 * 1024 });
   assert.ok(manifest.stream);
   const page = await openWatchPage(env, manifest.videoId, '?label=granted');
   const s = await waitForPage(page, (x) => x.complete && x.playing, 'playback and completion', 60_000);
@@ -40,10 +35,9 @@ test('a free slot: the page plays from the origin, every byte verified, and give
 
 test('early.js arriving after the page module (a busy machine): the page still plays on one MediaSource', async (ctx) => {
   const { env } = ctx;
-  const path = makeTestVideo(env.dir, { seconds: 8, bitrate: '300k' });
-  const origin = createOriginClient(env.stack.nc);
-  const manifest = (await ingestFile({ path, chunkSize: 64 * 1024 },
-    { store: env.stack.store, publish: (m) => origin.publish(m), logger })).manifest;
+  // another video than the first test's: its page (still open, seeding) is no peer of this one
+  const manifest = await ingest(env, makeTestVideo(env.dir, { seconds: 6, bitrate: '300k', name: 'late-early.mp4' }),
+    { chunkSize: 64 * 1024 });
   let heldUntilModuleRan = false;
   const page = await openWatchPage(env, manifest.videoId, '?label=lateearly', async (p) => {
     // the async early script is held back until the page's module has run (its API is on window)

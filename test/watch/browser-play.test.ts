@@ -10,11 +10,9 @@ import * as assert from 'uvu/assert';
 import { streamDuration } from '../../protocol/mod.js';
 import { makeTestVideo, publishedSha256 } from '../helpers/video.js';
 import {
-  openWatchPage, pageBytes, pageMarks, startHeadlessPeer, startWatchEnv, stopWatchEnv, storeSource, waitForPage,
-  type WatchEnv, logger,
+  ingest, openWatchPage, pageBytes, pageMarks, startHeadlessPeer, startWatchEnv, stopWatchEnv, storeSource, waitForPage,
+  type WatchEnv,
 } from './helpers.js';
-import { createOriginClient } from '../../actors/origin/client.js';
-import { ingestFile } from '../../actors/ingest/ingest.js';
 
 const test = suite<{ env: WatchEnv }>('watch: the page plays while it downloads from peers');
 test.before(async (ctx) => {
@@ -26,10 +24,7 @@ test.after(async (ctx) => {
 
 test('origin full, two headless seeders: playback passes 5 s before the download completes; bytes from peers', async (ctx) => {
   const { env } = ctx;
-  const path = makeTestVideo(env.dir, { seconds: 40, bitrate: '300k' });
-  const origin = createOriginClient(env.stack.nc);
-  const manifest = (await ingestFile({ path, chunkSize: 64 * 1024 },
-    { store: env.stack.store, publish: (m) => origin.publish(m), logger })).manifest;
+  const manifest = await ingest(env, makeTestVideo(env.dir, { seconds: 40, bitrate: '300k' }), { chunkSize: 64 * 1024 });
   assert.ok(manifest.stream, 'ingest packaged the video for streaming');
   const duration = streamDuration(manifest.stream!);
   const bytesPerSec = manifest.size / duration;
