@@ -7,6 +7,7 @@
  * half-open. A browser frees its connections itself, so a closed link is released at once.
  */
 import type { Logger } from '../lib/logger.js';
+import { createSlicer } from '../lib/slicer.js';
 import { acceptDescription, preferActiveSetup, validateCandidate } from '../protocol/sdp.js';
 import type { SignalMessage } from '../protocol/mod.js';
 import { DATA_CHANNEL_LABEL, type RtcHost, type RtcLink, type RtcLinkOptions } from '../client/p2p/types.js';
@@ -43,6 +44,8 @@ export function createBrowserRtcHost(hostOpts: BrowserRtcHostOptions): RtcHost {
   const links = new Set<RtcLink>();
   const perPeer = new Map<string, number>();
   let down = false;
+  // the browser's own WebRTC works off the page's thread; slices still keep a burst of offers from holding it
+  const setup = createSlicer({}, { logger: log });
 
   const guard = (what: string, fn: () => void) => {
     try {
@@ -224,9 +227,11 @@ export function createBrowserRtcHost(hostOpts: BrowserRtcHostOptions): RtcHost {
     closing: 0,
     maxAllocated,
     allocatedFor: (remotePeerId) => perPeer.get(remotePeerId) ?? 0,
+    setup,
     shutdown() {
       if (down) return;
       down = true;
+      setup.clear();
       for (const l of [...links]) l.close('shutting down');
     },
   };

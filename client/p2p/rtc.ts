@@ -18,6 +18,7 @@
 import { cleanup, PeerConnection, type DataChannel } from 'node-datachannel';
 import { acceptDescription, preferActiveSetup, validateCandidate } from '../../protocol/sdp.js';
 import type { Logger } from '../../lib/logger.js';
+import { createSlicer } from '../../lib/slicer.js';
 import { createNativeLedger } from './native.js';
 import { BadRequestError, type SignalMessage } from '../../protocol/mod.js';
 import { DATA_CHANNEL_LABEL, type RtcHost, type RtcLink, type RtcLinkOptions } from './types.js';
@@ -45,6 +46,8 @@ export interface RtcHostOptions {
    * the relay's: with 10–20 clients opening 8–16 links each at once, those loops are the links' set-up time
    */
   bundleMs?: number;
+  /** loop time per turn for queued link set-up work (default 3 ms: lib/slicer.ts) */
+  setupSliceMs?: number;
   /** native connections (live + closing) beyond which `create()` refuses (default 256) */
   maxAllocated?: number;
   /** wait after the last native close callback before dropping references (default 1000 ms) */
@@ -63,6 +66,9 @@ export function createRtcHost(hostOpts: RtcHostOptions): RtcHost {
   const ledger = createNativeLedger({ graceMs: hostOpts.releaseGraceMs ?? 1000, stuckAfterMs: 30_000, logger: log });
   const links = new Set<RtcLink>();
   let down = false;
+  // native set-up calls run on this thread (`new PeerConnection` ~1–2 ms, `setRemoteDescription` ~1 ms, more
+  // under load): a crowd's burst of offers, handled as it came, held the loop for up to 155 ms
+  const setup = createSlicer({ ...(hostOpts.setupSliceMs !== undefined ? { budgetMs: hostOpts.setupSliceMs } : {}) }, { logger: log });
 
   const guard = (what: string, fn: () => void) => {
     try {
@@ -278,9 +284,11 @@ export function createRtcHost(hostOpts: RtcHostOptions): RtcHost {
     },
     maxAllocated,
     allocatedFor: (remotePeerId) => ledger.allocatedFor(remotePeerId),
+    setup,
     shutdown() {
       if (down) return;
       down = true;
+      setup.clear();
       for (const l of [...links]) l.close('shutting down');
       for (const e of ledger.drain()) {
         for (const d of e.channels) guard('close', () => d.close());

@@ -289,7 +289,11 @@ export function createSwarm(init: SwarmInit, c: SwarmComponents): Swarm {
     return link;
   };
 
+  // a signal is set-up work (a native call, a link's machine): handled in the runtime's slices, in order
   const onSignal = (m: RelayedSignal) => {
+    if (!c.rtc.setup.run(() => handleSignal(m))) log.debug('signal dropped: the set-up queue is full', { from: m.from });
+  };
+  const handleSignal = (m: RelayedSignal) => {
     if (stopped || m.videoId !== videoId) return;
     const existing = links.get(m.from);
     if (m.kind !== 'offer') {
@@ -337,6 +341,7 @@ export function createSwarm(init: SwarmInit, c: SwarmComponents): Swarm {
       if ((nativeFor.get(p) ?? 0) >= maxPerSender || c.rtc.allocated >= c.rtc.maxAllocated) return;
       addLink(p, 'offerer', connectionId());
     },
+    setup: (fn) => c.rtc.setup.run(fn),
   });
 
   return {

@@ -3,6 +3,7 @@
  * uploader run over node-datachannel (client/p2p/rtc.ts) and over the browser's RTCPeerConnection (web/rtc.ts),
  * which both implement RtcHost.
  */
+import type { Slicer } from '../../lib/slicer.js';
 import { chunkLength, type Manifest, type RelayedSignal, type SignalMessage } from '../../protocol/mod.js';
 
 /** The label of the one data channel a link uses. */
@@ -101,6 +102,11 @@ export interface RtcHost {
   readonly maxAllocated: number;
   /** native connections still referenced for one remote peer */
   allocatedFor(remotePeerId: string): number;
+  /**
+   * the runtime's link set-up work (answering offers, making them), run in slices between its other events
+   * (lib/slicer.ts): one queue for every swarm of the process, since they share its event loop
+   */
+  readonly setup: Slicer;
   /** closes every link and releases the native library; the host is unusable afterwards */
   shutdown(): void;
 }

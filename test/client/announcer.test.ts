@@ -9,6 +9,7 @@ import * as assert from 'uvu/assert';
 import { createTracker, createTrackerClient, type Tracker } from '../../actors/tracker/mod.js';
 import { createAnnouncer, type Announcer } from '../../client/p2p/announcer.js';
 import { systemClock } from '../../lib/clock.js';
+import { createSlicer } from '../../lib/slicer.js';
 import { encodeBitfield } from '../../protocol/mod.js';
 import { startEnv, waitFor, type TestEnv } from '../helpers/env.js';
 
@@ -16,6 +17,7 @@ const CHUNKS = 4;
 let env: TestEnv;
 let tracker: Tracker;
 const running: Announcer[] = [];
+let slicer: ReturnType<typeof createSlicer>;
 
 /** A peer that announces through the announcer and records the offers it would make. */
 function peer(peerId: string, videoId: string, linked: Set<string>, answerWaitMs: number, linkOnOffer = false) {
@@ -29,6 +31,7 @@ function peer(peerId: string, videoId: string, linked: Set<string>, answerWaitMs
       offers.push({ to: p, at: Date.now() });
       if (linkOnOffer) linked.add(p);
     },
+    setup: (fn) => slicer.run(fn),
   });
   running.push(a);
   return { start: () => a.start(), offers };
@@ -40,6 +43,7 @@ const silent = (videoId: string, peerId: string) => createTrackerClient(env.nc).
 
 test.before(async () => {
   env = await startEnv();
+  slicer = createSlicer({}, { logger: env.logger });
   tracker = await createTracker({ workerId: 'tracker-announcer' },
     { nc: await env.connect('tracker'), clock: systemClock, logger: env.logger.child('tracker') });
   await tracker.start();
