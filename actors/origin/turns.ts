@@ -85,13 +85,20 @@ export function createTurns(init: TurnsInit, c: TurnsComponents): Turns {
     let n = crowd.waiting.size + (selfWaiting === undefined ? 1 : 0);
     for (const h of crowd.holders) if (h !== l.sessionId && !crowd.waiting.has(h)) n++;
     let parked = 0;
-    for (const p of crowd.waiting.values()) if (p) parked++;
+    let fresh = 0;
+    for (const [sessionId, p] of crowd.waiting) {
+      if (p) parked++;
+      else if (sessionId !== l.sessionId) fresh++;
+    }
     const k = Math.min(n, 1 + parked - (selfWaiting === true ? 1 : 0));
     // the last turn of a round is the rest: whatever the earlier turns left unsent (a share cut while the crowd
     // was still queueing, a holder that yielded on declines) goes out now, not once the crowd has run out of
     // everything else and a parked client's lasting need (2 s) brings it back (the demo: 8 clients at 92–97 %
     // waited 2 s for it). The gateway's decline says when nothing is left unsent (`none`), which ends the turn.
-    const share = k >= n ? 1 : (2 * k) / (n * (n + 1));
+    // With several slots the last turns run side by side and k never reaches n (the other holders are not
+    // parked yet): a holder after whom nobody waits for a first turn is a last one (the demo, 2 slots: 5 of 12
+    // runs left 1–4 chunks unsent until that 2 s need)
+    const share = k >= n || fresh === 0 ? 1 : (2 * k) / (n * (n + 1));
     return Math.ceil(l.videoBytes * (init.egressTarget ?? 1) * share);
   };
   const turnNow = (l: Lease, now: number) => turnBytesOf(l, crowds(now).get(l.videoId));

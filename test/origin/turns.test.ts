@@ -84,3 +84,36 @@ t('a park by someone who holds no slot changes nothing; a parked session can sti
 });
 
 t.run();
+
+const t2 = suite<{ env: TestEnv; client: OriginClient; video: Manifest }>('origin turns with two slots (real nats-server)');
+
+t2.before(async (ctx) => {
+  ctx.env = await startEnv();
+  ctx.client = createOriginClient(ctx.env.nc);
+  await ctx.env.startOrigin({ capacity: 2, leaseTtlMs: 3000, policy: 'swarm-aware' });
+  ctx.video = await ctx.env.publishVideo(randomBytes(1024 * 1024), { chunkSize: 64 * 1024 });
+});
+t2.after(async ({ env }) => env.close());
+
+t2('the last turns run side by side: once nobody waits for a first turn, each holder is told the rest', async ({ client, video }) => {
+  const offers = new Map<string, SlotOffer[]>();
+  const unsubs = ['va', 'vb', 'vc', 'vd'].map((p) => client.onPush(p, { slotOffered: (o) => offers.set(p, [...(offers.get(p) ?? []), o]) }));
+  const a = granted(await client.open(video.videoId, 'va'));
+  const b = granted(await client.open(video.videoId, 'vb'));
+  const c = await client.open(video.videoId, 'vc');
+  const d = await client.open(video.videoId, 'vd');
+  assert.equal([c.status, d.status], ['denied', 'denied']);
+  await client.release(a.sessionId, 'va', { park: true });
+  const offerC = await waitFor(() => offers.get('vc')?.[0], 'slot offered to c');
+  assert.ok((offerC.lease.turnBytes ?? 0) < video.size, 'd still waits for a first turn: c gets a share, not the rest');
+  await client.release(b.sessionId, 'vb', { park: true });
+  const offerD = await waitFor(() => offers.get('vd')?.[0], 'slot offered to d');
+  assert.is(offerD.lease.turnBytes, video.size, 'nobody waits for a first turn after d: the rest of the video');
+  // c, still holding, hears it at its next beat: its turn is one of the last too
+  const beat = await client.heartbeat(offerC.sessionId, 'vc');
+  assert.is(beat.status === 'granted' ? beat.lease.turnBytes : undefined, video.size, 'c is told the rest as well');
+  for (const u of unsubs) u();
+  for (const [r, p] of [[a, 'va'], [b, 'vb'], [c, 'vc'], [d, 'vd']] as const) await client.release(r.sessionId, p);
+});
+
+t2.run();
