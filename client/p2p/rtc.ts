@@ -46,8 +46,6 @@ export interface RtcHostOptions {
    * the relay's: with 10–20 clients opening 8–16 links each at once, those loops are the links' set-up time
    */
   bundleMs?: number;
-  /** loop time per turn for queued link set-up work (default 3 ms: lib/slicer.ts) */
-  setupSliceMs?: number;
   /** native connections (live + closing) beyond which `create()` refuses (default 256) */
   maxAllocated?: number;
   /** wait after the last native close callback before dropping references (default 1000 ms) */
@@ -68,7 +66,7 @@ export function createRtcHost(hostOpts: RtcHostOptions): RtcHost {
   let down = false;
   // native set-up calls run on this thread (`new PeerConnection` ~1–2 ms, `setRemoteDescription` ~1 ms, more
   // under load): a crowd's burst of offers, handled as it came, held the loop for up to 155 ms
-  const setup = createSlicer({ ...(hostOpts.setupSliceMs !== undefined ? { budgetMs: hostOpts.setupSliceMs } : {}) }, { logger: log });
+  const setup = createSlicer({}, { logger: log });
 
   const guard = (what: string, fn: () => void) => {
     try {

@@ -11,15 +11,22 @@ import { createOriginClient, type OriginClient } from '../../actors/origin/mod.j
 import type { Manifest, SlotOffer } from '../../protocol/mod.js';
 import { granted, startEnv, waitFor, type TestEnv } from '../helpers/env.js';
 
-const t = suite<{ env: TestEnv; client: OriginClient; video: Manifest }>('origin turns (real nats-server)');
+type Ctx = { env: TestEnv; client: OriginClient; video: Manifest };
 
-t.before(async (ctx) => {
-  ctx.env = await startEnv();
-  ctx.client = createOriginClient(ctx.env.nc);
-  await ctx.env.startOrigin({ capacity: 1, leaseTtlMs: 3000, policy: 'swarm-aware' });
-  ctx.video = await ctx.env.publishVideo(randomBytes(1024 * 1024), { chunkSize: 64 * 1024 });
-});
-t.after(async ({ env }) => env.close());
+/** A suite on its own nats-server with one swarm-aware origin of `capacity` slots and a 1 MiB video. */
+function turnsSuite(name: string, capacity: number) {
+  const s = suite<Ctx>(name);
+  s.before(async (ctx) => {
+    ctx.env = await startEnv();
+    ctx.client = createOriginClient(ctx.env.nc);
+    await ctx.env.startOrigin({ capacity, leaseTtlMs: 3000, policy: 'swarm-aware' });
+    ctx.video = await ctx.env.publishVideo(randomBytes(1024 * 1024), { chunkSize: 64 * 1024 });
+  });
+  s.after(async ({ env }) => env.close());
+  return s;
+}
+
+const t = turnsSuite('origin turns (real nats-server)', 1);
 
 t('a round of turns: shares that add up to the video, parked holders, the slot to whoever had no turn', async ({ env, client, video }) => {
   const offers = new Map<string, SlotOffer[]>();
@@ -85,15 +92,7 @@ t('a park by someone who holds no slot changes nothing; a parked session can sti
 
 t.run();
 
-const t2 = suite<{ env: TestEnv; client: OriginClient; video: Manifest }>('origin turns with two slots (real nats-server)');
-
-t2.before(async (ctx) => {
-  ctx.env = await startEnv();
-  ctx.client = createOriginClient(ctx.env.nc);
-  await ctx.env.startOrigin({ capacity: 2, leaseTtlMs: 3000, policy: 'swarm-aware' });
-  ctx.video = await ctx.env.publishVideo(randomBytes(1024 * 1024), { chunkSize: 64 * 1024 });
-});
-t2.after(async ({ env }) => env.close());
+const t2 = turnsSuite('origin turns with two slots (real nats-server)', 2);
 
 t2('the last turns run side by side: once nobody waits for a first turn, each holder is told the rest', async ({ client, video }) => {
   const offers = new Map<string, SlotOffer[]>();
