@@ -13,87 +13,20 @@
  * (rate limited, refusals.ts) so the offerer tries someone else at once. Every per-peer structure is dropped
  * when the link ends; the few that outlive links (bans, set-up times, bytes by peer) are capped.
  */
-import type { InspectPublisher } from '../inspect.js';
-import type { TrackerClient } from '../../actors/tracker/client.js';
-import type { SignalClient } from '../../actors/signal/client.js';
-import type { Logger } from '../../lib/logger.js';
 import { unrefTimer, type Timer } from '../../lib/timers.js';
-import type { TokenBucket } from '../../lib/tokenbucket.js';
-import type { DownloadEvent } from '../../machines/download/types.js';
 import type { PeerLinkSnapshot } from '../../machines/peerLink/machine.js';
 import { canRequest } from '../../machines/peerLink/machine.js';
 import { toBase64, type RelayedSignal } from '../../protocol/mod.js';
 import { FetchFailure } from '../http.js';
 import { createPeerLinkStarter, type PeerLinkHandle } from './link.js';
 import { createRequestTable } from './requests.js';
-import type { ChunkSource, RtcHost, SwarmContent } from './types.js';
+import type { Swarm, SwarmComponents, SwarmEvent, SwarmInit } from './types.js';
 import { remoteLacking, remoteWants } from './interest.js';
 import { createUploader } from './uploader.js';
 import { createAnnouncer } from './announcer.js';
 import { BUSY_REASON, createRefusals } from './refusals.js';
 
-/** What the swarm reports: the machine's peer events, with haves one at a time (the bridge folds them into `peer.haves`). */
-export type SwarmEvent =
-  | Exclude<Extract<DownloadEvent, { type: `peer.${string}` }>, { type: 'peer.haves' }>
-  | { type: 'peer.have'; peerId: string; index: number };
-
-export interface SwarmInit {
-  videoId: string;
-  peerId: string;
-  /** what the swarm shares: a video's chunks (`manifestContent`) or a live stream's segments */
-  content: SwarmContent;
-  /** serve chunks to others (false: consume-only, `--no-upload`) */
-  uploads: boolean;
-  /** links we offer (default 8) */
-  maxPeers?: number;
-  /** links in all, ours and accepted (default maxPeers + 2): near maxPeers, degrees and download rates stay even */
-  maxLinks?: number;
-  uploadSlots?: number;
-  rechokeMs?: number;
-  requestTimeoutMs?: number;
-  linkTimeouts?: { signallingMs?: number; connectMs?: number; handshakeMs?: number };
-  /** a link not open this long after it was created is closed (default 15000) */
-  openTimeoutMs?: number;
-  /** incoming links not yet open (default maxPeers) */
-  maxPendingIncoming?: number;
-  /** native connections (open, pending or still being freed) per remote peer before its offers are ignored (default 2) */
-  maxPerSender?: number;
-  /** requests queued for upload across all peers before more are refused as overloaded (default: per peer only) */
-  maxQueuedTotal?: number;
-}
-
-export interface SwarmComponents {
-  tracker: Pick<TrackerClient, 'announce' | 'have' | 'leave' | 'report'>;
-  signal: SignalClient;
-  rtc: RtcHost;
-  source: ChunkSource;
-  logger: Logger;
-  uploadLimiter?: TokenBucket;
-  /** publishes each link machine's transitions for the gateway's inspector */
-  inspect?: Pick<InspectPublisher, 'record'>;
-}
-
-export interface SwarmStats {
-  uploadedBytes: number;
-  uploadedByPeer: Record<string, number>;
-  downloadedByPeer: Record<string, number>;
-  links: Array<{ peerId: string; state: string; role: string; setupMs: number | null; remoteHave: number }>;
-  /** set-up time (ms) of every link that opened */
-  setupMs: number[];
-  banned: string[];
-}
-
-export interface Swarm {
-  start(): Promise<void>;
-  stop(): Promise<void>;
-  /** peer events; a new subscriber first gets the current picture replayed */
-  subscribe(fn: (e: SwarmEvent) => void): () => void;
-  request(peerId: string, index: number, signal?: AbortSignal): Promise<Uint8Array>;
-  ban(peerId: string, reason: string): void;
-  /** a chunk was verified locally: tell the peers and the tracker */
-  noteHave(index: number): void;
-  stats(): SwarmStats;
-}
+export type { Swarm, SwarmComponents, SwarmEvent, SwarmInit, SwarmStats } from './types.js';
 
 interface LinkView {
   open: boolean;

@@ -3,7 +3,7 @@
  * up to date; this reads them): O(peers + requests in flight) per pick, whatever the chunk count.
  */
 import { MAX_PEER_FAILURES, type PieceIndex, type Slot } from './pieceIndex.js';
-import type { PeerFetch, PeerView } from './peers.js';
+import type { PeerFetch, PeerView } from './types.js';
 
 /** What a pick needs besides the index (the same rules and inputs as peers.ts's PickInput). */
 export interface IndexPickInput {

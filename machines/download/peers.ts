@@ -18,21 +18,9 @@
  */
 import { MAX_PEER_FAILURES, mix, PieceIndex } from './pieceIndex.js';
 import { pickFromIndex } from './indexPick.js';
+import type { PeerFetch, PeerView } from './types.js';
 
-/** What the machine knows of one remote peer. */
-export interface PeerView {
-  have: boolean[];
-  haveCount: number;
-  /** the peer lets us request (it unchoked us) */
-  unchoked: boolean;
-  /** failed requests since it last unchoked us; a peer failing repeatedly is skipped until it unchokes again */
-  failures: number;
-}
-
-export interface PeerFetch {
-  index: number;
-  peerId: string;
-}
+export type { PeerFetch, PeerView } from './types.js';
 
 export const PEER_FETCH_PREFIX = 'pfetch.';
 /** Child ids `pfetch.<index>.<peerId>`, unique per request; results name chunk and peer, the id is never parsed. */

@@ -16,7 +16,7 @@
  * (built by hand, spread) still works with the picker functions in peers.ts: they build a throwaway index or use
  * the reference code.
  */
-import type { PeerView } from './peers.js';
+import type { PeerView } from './types.js';
 import { mix, RankSet } from './rankset.js';
 
 export { mix, RankSet };

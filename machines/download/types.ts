@@ -178,3 +178,19 @@ export type DownloadEvent =
   | { type: 'peer.unchoked'; peerId: string }
   | { type: 'peer.choked'; peerId: string }
   | { type: 'peer.left'; peerId: string };
+
+/** What the machine knows of one remote peer. */
+export interface PeerView {
+  have: boolean[];
+  haveCount: number;
+  /** the peer lets us request (it unchoked us) */
+  unchoked: boolean;
+  /** failed requests since it last unchoked us; a peer failing repeatedly is skipped until it unchokes again */
+  failures: number;
+}
+
+/** One request the picker chose: chunk `index` from `peerId`. */
+export interface PeerFetch {
+  index: number;
+  peerId: string;
+}

@@ -1,7 +1,7 @@
 /**
  * The peerLink machine against a fake transport (no WebRTC): every transition of both roles, the timeouts,
- * the handshake's swarm check, strikes, the remote's have-map, what the transport is told and when it is
- * stopped, and the DOT export.
+ * closing and banning from any state, what the transport is told and when it is stopped, and the DOT export.
+ * Frames (handshake check, strikes, the have-map) are in peerLink.frames.test.ts.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -9,84 +9,10 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createActor, fromCallback, toPromise } from 'xstate';
 import { getStateNodes } from '@xstate/graph';
-import { recordHistory, stateId } from './harness.js';
 import { machineToDot, machineToMermaid } from '../../machines/mod.js';
 import { canRequest, LinkReasons, PEER_LINK_STATES, peerLinkMachine } from '../../machines/peerLink/mod.js';
-import type {
-  LinkTransportCommand, LinkTransportEvent, LinkTransportInput, PeerLinkInput, PeerLinkOutput,
-} from '../../machines/peerLink/mod.js';
-
-const VIDEO = 'vtest';
-const ROOT = 'f'.repeat(64);
-const REMOTE = 'peerB';
-
-const handshake = (over: Partial<Extract<LinkTransportEvent, { type: 'frame.handshake' }>> = {}): LinkTransportEvent =>
-  ({ type: 'frame.handshake', peerId: REMOTE, videoId: VIDEO, rootHash: ROOT, uploads: true, ...over });
-
-
-interface Options {
-  input?: Partial<PeerLinkInput>;
-  delays?: { signallingTimeout?: number; connectTimeout?: number; handshakeTimeout?: number };
-  /** replaces the fake transport's body (e.g. to throw) */
-  transportStart?: () => void;
-  /** run the machine's own placeholder transport */
-  noTransport?: boolean;
-}
-
-/** Long enough never to fire during a test unless a test shortens it. */
-const NEVER = 600_000;
-
-function run(opts: Options = {}) {
-  /** commands received by the transport and its stop, in order */
-  const log: Array<LinkTransportCommand | 'stopped'> = [];
-  const inputs: LinkTransportInput[] = [];
-  const history: string[] = [];
-  let sendBack: ((e: LinkTransportEvent) => void) | null = null;
-  const transport = fromCallback<LinkTransportCommand, LinkTransportInput>(({ sendBack: sb, receive, input }) => {
-    inputs.push(input);
-    opts.transportStart?.();
-    sendBack = sb;
-    receive((c) => { log.push(c); });
-    return () => { log.push('stopped'); };
-  });
-  const delays = { signallingTimeout: NEVER, connectTimeout: NEVER, handshakeTimeout: NEVER, ...opts.delays };
-  const machine = opts.noTransport
-    ? peerLinkMachine.provide({ delays })
-    : peerLinkMachine.provide({ actors: { transport }, delays });
-  const actor = createActor(machine, {
-    input: { remotePeerId: REMOTE, role: 'offerer', videoId: VIDEO, rootHash: ROOT, ...opts.input },
-  });
-  recordHistory(actor, history);
-  actor.start();
-  const t = (e: LinkTransportEvent) => {
-    if (!sendBack) throw new Error('transport not running');
-    sendBack(e);
-  };
-  return {
-    actor,
-    log,
-    inputs,
-    history,
-    t,
-    snap: () => actor.getSnapshot(),
-    ctx: () => actor.getSnapshot().context,
-    state: () => stateId(actor.getSnapshot().value),
-    done: () => toPromise(actor) as Promise<PeerLinkOutput>,
-    commands: () => log.filter((c): c is LinkTransportCommand => c !== 'stopped'),
-    stopped: () => log.filter((c) => c === 'stopped').length,
-  };
-}
-type Run = ReturnType<typeof run>;
-
-/** Offerer path up to `open.choked`. */
-function open(r: Run) {
-  r.t({ type: 'signal.offerSent' });
-  r.t({ type: 'signal.answerReceived' });
-  r.t({ type: 'transport.connected', at: 100 });
-  r.t({ type: 'channel.open', at: 110 });
-  r.t({ ...handshake(), at: 120 } as LinkTransportEvent);
-  assert.is(r.state(), 'open.choked');
-}
+import type { LinkTransportEvent } from '../../machines/peerLink/mod.js';
+import { handshake, open, REMOTE, ROOT, run, VIDEO } from './peerLink.harness.js';
 
 test('offerer: signalling → connecting → handshaking → open.choked → open.unchoked → open.choked', () => {
   const r = run();
@@ -206,47 +132,6 @@ test('timeouts can also come from the input; a state left in time does not time 
   assert.equal(out, { status: 'closed', reason: 'timeout:handshaking' });
 });
 
-test('handshake for another rootHash or videoId → banned (wrong swarm); wrong peerId → banned (wrong peer)', async () => {
-  for (const over of [{ rootHash: 'e'.repeat(64) }, { videoId: 'other' }]) {
-    const r = run();
-    r.t({ type: 'channel.open' });
-    r.t(handshake(over));
-    const out = await r.done();
-    assert.equal(out, { status: 'banned', reason: 'wrong swarm' });
-    assert.equal(r.history, ['signalling', 'handshaking', 'banned']);
-    assert.equal(r.log, [{ type: 'link.sendHandshake' }, { type: 'link.close', reason: 'wrong swarm' }, 'stopped']);
-    assert.equal(r.ctx().remote, { peerId: REMOTE, uploads: true }, 'kept for diagnostics');
-    assert.is(r.ctx().openedAt, null);
-  }
-  const r = run();
-  r.t({ type: 'channel.open' });
-  r.t(handshake({ peerId: 'impostor' }));
-  assert.equal(await r.done(), { status: 'banned', reason: LinkReasons.wrongPeer });
-});
-
-test('2 invalid frames: still open; the 3rd → banned (protocol violations)', async () => {
-  const r = run();
-  open(r);
-  r.t({ type: 'frame.unchoke' });
-  r.t({ type: 'frame.invalid', reason: 'unknown frame type 9' });
-  r.t({ type: 'frame.invalid', reason: 'truncated' });
-  assert.is(r.state(), 'open.unchoked', 'two strikes change nothing else');
-  assert.is(r.ctx().strikes, 2);
-  assert.is(r.ctx().lastViolation, 'invalid frame: truncated');
-  r.t({ type: 'frame.invalid', reason: 'oversized' });
-  const out = await r.done();
-  assert.equal(out, { status: 'banned', reason: 'protocol violations' });
-  assert.is(r.ctx().strikes, 3);
-  assert.equal(r.log.slice(-2), [{ type: 'link.close', reason: 'protocol violations' }, 'stopped']);
-});
-
-test('maxStrikes from the input', async () => {
-  const r = run({ input: { maxStrikes: 1 } });
-  r.t({ type: 'frame.invalid', reason: 'x' });
-  assert.equal(await r.done(), { status: 'banned', reason: 'protocol violations' });
-  assert.equal(r.history, ['signalling', 'banned']);
-});
-
 test('link.ban from open → banned: the transport gets link.close with the reason, then its cleanup runs', async () => {
   const r = run();
   open(r);
@@ -285,117 +170,6 @@ test('transport.failed during connecting → closed; transport.closed while open
   s.t({ type: 'transport.closed', reason: 'bye' });
   assert.equal(await s.done(), { status: 'closed', reason: 'bye' });
   assert.is(s.stopped(), 1);
-});
-
-test('bitfield then have frames update remoteHave and haveCount', () => {
-  const r = run({ input: { chunkCount: 4 } });
-  open(r);
-  assert.is(r.ctx().remoteHave, null);
-  r.t({ type: 'frame.bitfield', have: [true, false, false, true] });
-  assert.equal(r.ctx().remoteHave, [true, false, false, true]);
-  assert.is(r.ctx().haveCount, 2);
-  r.t({ type: 'frame.have', index: 2 });
-  assert.equal(r.ctx().remoteHave, [true, false, true, true]);
-  assert.is(r.ctx().haveCount, 3);
-  r.t({ type: 'frame.have', index: 2 });
-  assert.is(r.ctx().haveCount, 3, 'a have for a known chunk changes nothing');
-  r.t({ type: 'frame.unchoke' });
-  r.t({ type: 'frame.have', index: 1 });
-  assert.is(r.ctx().haveCount, 4, 'haves are taken in both open children');
-  assert.is(r.ctx().strikes, 0);
-  assert.equal(JSON.parse(JSON.stringify(r.ctx())), r.ctx(), 'context is plain JSON');
-  r.actor.stop();
-});
-
-test('have out of range, have before bitfield, second bitfield, bitfield of the wrong length: strikes', () => {
-  const r = run({ input: { maxStrikes: 10 } });
-  open(r);
-  r.t({ type: 'frame.have', index: 0 });
-  assert.is(r.ctx().strikes, 1);
-  assert.is(r.ctx().lastViolation, 'have before bitfield');
-  r.t({ type: 'frame.bitfield', have: [false, true] });
-  r.t({ type: 'frame.have', index: 2 });
-  assert.is(r.ctx().lastViolation, 'have out of range');
-  r.t({ type: 'frame.have', index: -1 });
-  r.t({ type: 'frame.have', index: 0.5 });
-  assert.is(r.ctx().strikes, 4);
-  assert.equal(r.ctx().remoteHave, [false, true], 'rejected haves change nothing');
-  assert.is(r.ctx().haveCount, 1);
-  r.t({ type: 'frame.bitfield', have: [true, true] });
-  assert.is(r.ctx().strikes, 5);
-  assert.is(r.ctx().lastViolation, 'second bitfield');
-  assert.equal(r.ctx().remoteHave, [false, true]);
-  assert.is(r.state(), 'open.choked');
-  r.actor.stop();
-
-  const s = run({ input: { chunkCount: 3 } });
-  open(s);
-  s.t({ type: 'frame.bitfield', have: [true, true] });
-  assert.is(s.ctx().lastViolation, 'bitfield length');
-  assert.is(s.ctx().remoteHave, null);
-  s.t({ type: 'frame.bitfield', have: [true, true, false] });
-  assert.is(s.ctx().haveCount, 2, 'a correct bitfield after a rejected one is taken');
-  s.actor.stop();
-});
-
-test('the strike that bans can be any violation (have out of range)', async () => {
-  const r = run();
-  open(r);
-  r.t({ type: 'frame.bitfield', have: [false] });
-  r.t({ type: 'frame.invalid', reason: 'x' });
-  r.t({ type: 'frame.invalid', reason: 'y' });
-  r.t({ type: 'frame.have', index: 5 });
-  assert.equal(await r.done(), { status: 'banned', reason: 'protocol violations' });
-  assert.is(r.ctx().lastViolation, 'have out of range');
-});
-
-test('frames out of order are strikes: handshake before channel.open, frames before the handshake, a 2nd handshake', async () => {
-  const r = run({ input: { maxStrikes: 10 } });
-  r.t({ type: 'signal.answerReceived' });
-  r.t(handshake());
-  assert.is(r.state(), 'connecting');
-  assert.is(r.ctx().lastViolation, 'handshake before channel open');
-  assert.is(r.ctx().remote, null);
-  r.t({ type: 'channel.open' });
-  for (const e of [
-    { type: 'frame.bitfield', have: [true] },
-    { type: 'frame.have', index: 0 },
-    { type: 'frame.choke' },
-    { type: 'frame.unchoke' },
-  ] as LinkTransportEvent[]) {
-    r.t(e);
-    assert.is(r.ctx().lastViolation, `${e.type.slice('frame.'.length)} before handshake`);
-  }
-  assert.is(r.state(), 'handshaking');
-  assert.is(r.ctx().remoteHave, null);
-  assert.is(r.ctx().strikes, 5);
-  r.t(handshake());
-  r.t(handshake());
-  assert.is(r.state(), 'open.choked');
-  assert.is(r.ctx().strikes, 6);
-  assert.is(r.ctx().lastViolation, 'second handshake');
-  r.actor.stop();
-
-  // strikes accumulate across states
-  const s = run();
-  s.t({ type: 'frame.choke' });
-  s.t({ type: 'channel.open' });
-  s.t({ type: 'frame.unchoke' });
-  s.t({ type: 'frame.invalid', reason: 'z' });
-  assert.equal(await s.done(), { status: 'banned', reason: 'protocol violations' });
-  assert.equal(s.history, ['signalling', 'handshaking', 'banned']);
-});
-
-test('repeated choke/unchoke are not violations', () => {
-  const r = run();
-  open(r);
-  r.t({ type: 'frame.choke' });
-  assert.is(r.state(), 'open.choked');
-  r.t({ type: 'frame.unchoke' });
-  r.t({ type: 'frame.unchoke' });
-  assert.is(r.state(), 'open.unchoked');
-  assert.is(r.ctx().strikes, 0);
-  r.actor.stop();
 });
 
 test('events after a final state are ignored', async () => {

@@ -3,38 +3,16 @@
  * Node: no Node built-in module, no Buffer, and no relative import leaving those two directories (which could
  * pull Node in by the back door). Reads the sources, located from this compiled test's own path.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { repoRoot as root, sources, specifiers, stripComments } from '../helpers/sources.js';
 
-// dist/test/protocol/portable.test.js → the repository root
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const PORTABLE = ['protocol', 'machines'];
 const BUILTINS = new Set(builtinModules.flatMap((m) => [m, m.replace(/^node:/, '')]));
 const isBuiltin = (spec: string) => spec.startsWith('node:') || BUILTINS.has(spec) || BUILTINS.has(spec.split('/')[0]!);
-
-function sources(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) return sources(p);
-    return e.isFile() && p.endsWith('.ts') && !p.endsWith('.d.ts') ? [p] : [];
-  });
-}
-
-/** Comments may name Buffer or node:crypto to explain their absence; only code counts. */
-function stripComments(src: string): string {
-  return src.replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|[^:'"`\\])\/\/.*$/gm, '$1');
-}
-
-function specifiers(code: string): string[] {
-  const out: string[] = [];
-  const rx = /(?:\bfrom\s*|\bimport\s*\(?\s*|\brequire\s*\(\s*)['"]([^'"]+)['"]/g;
-  for (let m = rx.exec(code); m; m = rx.exec(code)) out.push(m[1]!);
-  return out;
-}
 
 const files = PORTABLE.flatMap((d) => sources(join(root, d)));
 
