@@ -112,6 +112,7 @@ function figures(r: CrowdResult) {
     setup_samples: r.setupMs.length,
     cpu_self: r3(r.cpu.self), cpu_nats: r.cpu.nats === null ? null : r3(r.cpu.nats),
     cpu_clients: r.cpu.children === null ? null : r3(r.cpu.children), cores: r.cpu.cores,
+    cpu_steal: r.cpu.steal === null ? null : r3(r.cpu.steal),
     completed: r.clients.filter((c) => c.status === 'complete').length,
     timed_out: r.timedOut,
     wall_s: r3(r.wallMs / 1000),

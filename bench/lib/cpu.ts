@@ -26,3 +26,31 @@ export function procCpuSeconds(pid: number | undefined): number | null {
     return null;
   }
 }
+
+/** The machine's CPU time so far, from /proc/stat's first line (jiffies): all of it, and what the hypervisor stole. */
+export interface MachineCpu {
+  total: number;
+  steal: number;
+}
+
+/** Reads /proc/stat; null where unavailable (not Linux). */
+export function machineCpu(): MachineCpu | null {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '';
+    // cpu user nice system idle iowait irq softirq steal [guest guest_nice]: guest time is already in user/nice
+    const f = line.trim().split(/\s+/).slice(1, 9).map(Number);
+    if (f.length < 8 || f.some((x) => !Number.isFinite(x))) return null;
+    return { total: f.reduce((a, x) => a + x, 0), steal: f[7]! };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The share of the machine's CPU time a hypervisor took for other guests between two readings (0–1; null where
+ * unknown). On a shared VM a few percent of steal moves every timing figure: a bench run reports it beside them.
+ */
+export function stealBetween(a: MachineCpu | null, b: MachineCpu | null): number | null {
+  if (!a || !b || b.total <= a.total) return null;
+  return (b.steal - a.steal) / (b.total - a.total);
+}

@@ -21,7 +21,7 @@ import { startNats, type NatsServerHandle } from '../../infra/nats.js';
 import { createLogger, type Logger } from '../../lib/logger.js';
 import type { Manifest, OriginPolicy } from '../../protocol/mod.js';
 import { egressBound, fluidBounds } from '../../lib/bounds.js';
-import { procCpuSeconds } from './cpu.js';
+import { machineCpu, procCpuSeconds, stealBetween } from './cpu.js';
 import { createLocalGroup, nowEpoch, type ClientGroup, type ClientSpec, type CrowdClientResult } from './crowd-group.js';
 import { spawnGroup } from './crowd-procs.js';
 import { startSampler, type CrowdSample } from './timeline.js';
@@ -83,6 +83,8 @@ export interface CrowdCpu {
   children: number | null;
   /** the nats-server child alone (null where /proc is unreadable) */
   nats: number | null;
+  /** the machine's CPU time stolen by the hypervisor over the crowd phase (0–1; null where /proc is unreadable) */
+  steal: number | null;
   cores: number;
   wallMs: number;
 }
@@ -233,6 +235,7 @@ export async function runCrowd(opts: CrowdOptions): Promise<CrowdResult> {
     // stall the stack's event loop at the crowd's busiest instant (they are idle until then)
     const nats0 = procCpuSeconds(nats.process.pid);
     const kids0 = groups.map((g) => g.cpuSeconds());
+    const machine0 = machineCpu();
     // the flash crowd: every client starts at one instant, a moment from now so that every process has it
     const startAt = nowEpoch() + (procs ? 100 : 0);
     for (const g of groups) g.start(startAt);
@@ -257,6 +260,7 @@ export async function runCrowd(opts: CrowdOptions): Promise<CrowdResult> {
     const cpu = process.cpuUsage(cpu0);
     const nats1 = procCpuSeconds(nats.process.pid);
     const kids1 = groups.map((g) => g.cpuSeconds());
+    const machine1 = machineCpu();
     if (timedOut) {
       logger.warn('crowd timed out: cancelling', { timeoutMs });
       await Promise.all(groups.map((g) => g.cancel()));
@@ -302,7 +306,7 @@ export async function runCrowd(opts: CrowdOptions): Promise<CrowdResult> {
       cpu: {
         busy: (selfSec + (natsSec ?? 0) + (kidsSec ?? 0)) / capacitySec, self: selfSec / capacitySec,
         nats: natsSec === null ? null : natsSec / capacitySec,
-        children: kidsSec === null ? null : kidsSec / capacitySec, cores, wallMs,
+        children: kidsSec === null ? null : kidsSec / capacitySec, cores, wallMs, steal: stealBetween(machine0, machine1),
       },
       allVerified: allComplete && results.every((r) => r.verified),
       timeline,
