@@ -128,7 +128,7 @@ const FRONTIER_E = Array.from({ length: 41 }, (_, i) => 1 + i * 0.1);
 const CSV_KEYS = ['policy', 'capacity', 'egress_target', 'N', 'F_bytes', 'u_s_Bps', 'u_i_Bps', 'D_s', 'median_s', 'D_p2p_s',
   'D_cs_s', 'D_bound_egress_s', 'ratio_D_p2p', 'ratio_D_bound_egress', 'origin_egress_over_F', 'p2p_share', 'switches',
   'switches_per_client_p50', 'upload_busy', 'resume_latency_ms_p50', 'setup_ms_p50',
-  'setup_ms_p99', 'cpu_busy', 'all_verified', 'completed', 'timed_out', 'wall_s'] as const;
+  'setup_ms_p99', 'cpu_busy', 'cpu_steal', 'all_verified', 'completed', 'timed_out', 'wall_s'] as const;
 
 function toCsv(rows: Row[]): string {
   const cell = (v: unknown) => (v === null || v === undefined ? '' : String(v));
@@ -137,6 +137,14 @@ function toCsv(rows: Row[]): string {
 
 function progress(line: string) {
   process.stderr.write(`bench:swarm ${line}\n`);
+}
+
+/** Says so when the VM lost CPU to other guests during a crowd: every timing here is CPU-bound on a small machine. */
+function warnSteal(steal: number | null) {
+  if (steal !== null && steal > 0.02) {
+    progress(`warning: the hypervisor took ${(steal * 100).toFixed(1)} % of the machine's CPU during the crowd ` +
+      '(cpu_steal): its timings are not comparable with runs at 0 %');
+  }
 }
 
 async function main() {
@@ -159,6 +167,7 @@ async function main() {
         (egressTarget !== undefined ? ` egress-target=${egressTarget}` : ''));
       const r = await runCrowd({ ...base, policy, capacity, ...(egressTarget !== undefined ? { egressTarget } : {}) });
       if (values.timeline) writeFileSync(values.timeline, timelineCsv(r.timeline)); // --timeline FILE
+      warnSteal(r.cpu.steal);
       process.stdout.write(JSON.stringify({ bench: 'swarm', ...figures(r), rtc_mtu: mtu || null, client_procs: procs, git_commit: commit,
         measured_at: measuredAt }) + '\n');
       return;
@@ -179,6 +188,7 @@ async function main() {
       progress(`sweep: policy=${run.policy} capacity=${run.capacity}${run.egressTarget ? ` egress-target=${run.egressTarget}` : ''}`);
       const r = await runCrowd({ ...base, file, ...run });
       const row = figures(r);
+      warnSteal(r.cpu.steal);
       progress(`  → D=${row.D_s} s (${row.ratio_D_p2p} × D_p2p), egress ${row.origin_egress_over_F} × F, p2p ${row.p2p_share}`);
       rows.push(row);
     }
