@@ -28,6 +28,7 @@ import { gitCommit } from './lib/git.js';
 import { egressBound, fluidBounds } from '../lib/bounds.js';
 import { countSwitches, percentile, runCrowd, writeRandomFile, type CrowdOptions, type CrowdResult } from './lib/crowd.js';
 import { FETCH_MODES } from './lib/metrics.js';
+import { idealChunkSchedule } from './lib/ideal.js';
 import { plotSvg } from './lib/plot.js';
 import { timelineCsv } from './lib/timeline.js';
 
@@ -71,6 +72,20 @@ const logger = createLogger('bench', (process.env.SWITCHYARD_LOG as LogLevel | u
 const r3 = (x: number) => (Number.isFinite(x) ? Math.round(x * 1000) / 1000 : null);
 const r1 = (x: number) => (Number.isFinite(x) ? Math.round(x * 10) / 10 : null);
 
+/**
+ * The run against its zero-overhead chunk-level schedule: what the grain of the chunks costs by itself, so the rest
+ * of the gap to the fluid bound is this system's overhead. Only for the model's crowd: capacity 1, swarm-aware, one
+ * copy, every client with the same upload and no download cap.
+ */
+function chunkSchedule(r: CrowdResult) {
+  const uniform = r.ui.every((u) => u === r.ui[0]);
+  if (r.capacity !== 1 || r.policy !== 'swarm-aware' || r.egressTarget !== undefined || !uniform || r.di) {
+    return { D_chunk_schedule_s: null, ratio_D_chunk_schedule: null };
+  }
+  const s = idealChunkSchedule({ N: r.N, F: r.F, chunkBytes: r.chunkSize, us: r.us, ui: r.ui[0]! });
+  return { D_chunk_schedule_s: r3(s.D_s), ratio_D_chunk_schedule: r3(r.D_s / s.D_s) };
+}
+
 /** The §6 figures of one crowd (and a few more). */
 function figures(r: CrowdResult) {
   const received = r.clients.reduce((a, c) => a + c.fromOrigin + c.fromPeers, 0);
@@ -83,6 +98,8 @@ function figures(r: CrowdResult) {
     // the fluid bound for the egress this run spent (lib/bounds.ts egressBound), and how far from it
     D_bound_egress_s: r3(r.D_egress_s),
     ratio_D_bound_egress: r3(r.D_s / r.D_egress_s),
+    // the same crowd as a zero-overhead chunk-level schedule (bench/lib/ideal.ts; capacity 1 only), and how far from it
+    ...chunkSchedule(r),
     origin_egress_over_F: r3(r.originEgressBytes / r.F),
     p2p_share: r3(r.p2pShare),
     switches: r.switches,
