@@ -6,14 +6,21 @@
  * and, handling them as they came, held its loop for 100–155 ms in one stretch: the origin's first chunk, the
  * answers' own callbacks and every other link's messages waited behind them (bench/README.md, twelfth session).
  * Sliced, whatever else is ready (I/O, native callbacks) runs between two slices. Portable: no Node built-in.
+ *
+ * Lanes: a task goes in a lane, and a turn takes from the first lane that has work, in order within it. A link's
+ * set-up uses three: work that completes a link already begun (an answer to our offer) before work that accepts
+ * one (a remote's offer) before work that begins one (our own offers), so that under a burst the links that are
+ * nearly open open first instead of queueing behind new ones.
  */
 import type { Logger } from './logger.js';
 
 export interface SlicerInit {
   /** loop time one turn may spend on queued work (default 3 ms); a task is never split, so a turn can overrun */
   budgetMs?: number;
-  /** tasks waiting at most; beyond, `run` refuses (default 1024): a flood is dropped, not queued */
+  /** tasks waiting at most, all lanes together; beyond, `run` refuses (default 1024): a flood is dropped, not queued */
   maxQueued?: number;
+  /** lanes (default 1); lane 0 goes first */
+  lanes?: number;
 }
 
 export interface SlicerComponents {
@@ -25,8 +32,11 @@ export interface SlicerComponents {
 }
 
 export interface Slicer {
-  /** queues `fn` behind the work already waiting; false (and `fn` never runs) when the queue is full */
-  run(fn: () => void): boolean;
+  /**
+   * queues `fn` behind the work already waiting in its lane (default the last; one past the last counts as the
+   * last); false (and `fn` never runs) when the queue is full
+   */
+  run(fn: () => void, lane?: number): boolean;
   /** tasks waiting */
   readonly queued: number;
   /** drops every waiting task (they never run) */
@@ -44,16 +54,19 @@ export function createSlicer(init: SlicerInit, c: SlicerComponents): Slicer {
   const maxQueued = init.maxQueued ?? 1024;
   const defer = c.defer ?? defaultDefer;
   const now = c.now ?? (() => performance.now());
-  let queue: Array<() => void> = [];
-  let head = 0;
+  /** one FIFO per lane: its tasks, and the index of the next to run */
+  const lanes = Array.from({ length: Math.max(1, init.lanes ?? 1) }, () => ({ queue: [] as Array<() => void>, head: 0 }));
+  let waiting = 0;
   let scheduled = false;
 
+  const nextLane = () => lanes.find((l) => l.head < l.queue.length);
   const turn = () => {
     scheduled = false;
     const start = now();
-    while (head < queue.length) {
-      const fn = queue[head]!;
-      queue[head++] = noop; // the task's closure is not kept alive by the queue once it ran
+    for (let l = nextLane(); l; l = nextLane()) {
+      const fn = l.queue[l.head]!;
+      l.queue[l.head++] = noop; // the task's closure is not kept alive by the queue once it ran
+      waiting--;
       try {
         fn();
       } catch (err) {
@@ -61,16 +74,16 @@ export function createSlicer(init: SlicerInit, c: SlicerComponents): Slicer {
       }
       if (now() - start >= budgetMs) break;
     }
-    if (head >= queue.length) {
-      queue = [];
-      head = 0;
-      return;
+    for (const l of lanes) {
+      if (l.head >= l.queue.length) {
+        l.queue = [];
+        l.head = 0;
+      } else if (l.head > 1024) {
+        l.queue = l.queue.slice(l.head); // a queue that never drains does not grow with the tasks it ran
+        l.head = 0;
+      }
     }
-    if (head > 1024) {
-      queue = queue.slice(head); // a queue that never drains does not grow with the tasks it ran
-      head = 0;
-    }
-    schedule();
+    if (waiting > 0) schedule();
   };
   const schedule = () => {
     if (scheduled) return;
@@ -79,18 +92,22 @@ export function createSlicer(init: SlicerInit, c: SlicerComponents): Slicer {
   };
 
   return {
-    run(fn) {
-      if (queue.length - head >= maxQueued) return false;
-      queue.push(fn);
+    run(fn, lane = lanes.length - 1) {
+      if (waiting >= maxQueued) return false;
+      lanes[Math.min(Math.max(0, Math.floor(lane)), lanes.length - 1)]!.queue.push(fn);
+      waiting++;
       schedule();
       return true;
     },
     get queued() {
-      return queue.length - head;
+      return waiting;
     },
     clear() {
-      queue = [];
-      head = 0;
+      for (const l of lanes) {
+        l.queue = [];
+        l.head = 0;
+      }
+      waiting = 0;
     },
   };
 }

@@ -10,7 +10,7 @@ import type { Logger } from '../lib/logger.js';
 import { createSlicer } from '../lib/slicer.js';
 import { acceptDescription, preferActiveSetup, validateCandidate } from '../protocol/sdp.js';
 import type { SignalMessage } from '../protocol/mod.js';
-import { DATA_CHANNEL_LABEL, type RtcHost, type RtcLink, type RtcLinkOptions } from '../client/p2p/types.js';
+import { DATA_CHANNEL_LABEL, SETUP_LANES, type RtcHost, type RtcLink, type RtcLinkOptions } from '../client/p2p/types.js';
 
 export interface BrowserRtcHostOptions {
   /** ICE servers (STUN/TURN URLs); none on loopback */
@@ -45,7 +45,7 @@ export function createBrowserRtcHost(hostOpts: BrowserRtcHostOptions): RtcHost {
   const perPeer = new Map<string, number>();
   let down = false;
   // the browser's own WebRTC works off the page's thread; slices still keep a burst of offers from holding it
-  const setup = createSlicer({}, { logger: log });
+  const setup = createSlicer({ lanes: SETUP_LANES }, { logger: log });
 
   const guard = (what: string, fn: () => void) => {
     try {

@@ -21,7 +21,7 @@ import type { Logger } from '../../lib/logger.js';
 import { createSlicer } from '../../lib/slicer.js';
 import { createNativeLedger } from './native.js';
 import { BadRequestError, type SignalMessage } from '../../protocol/mod.js';
-import { DATA_CHANNEL_LABEL, type RtcHost, type RtcLink, type RtcLinkOptions } from './types.js';
+import { DATA_CHANNEL_LABEL, SETUP_LANES, type RtcHost, type RtcLink, type RtcLinkOptions } from './types.js';
 
 export { DATA_CHANNEL_LABEL, type RtcHost, type RtcLink, type RtcLinkEvents, type RtcLinkOptions } from './types.js';
 
@@ -66,7 +66,7 @@ export function createRtcHost(hostOpts: RtcHostOptions): RtcHost {
   let down = false;
   // native set-up calls run on this thread (`new PeerConnection` ~1–2 ms, `setRemoteDescription` ~1 ms, more
   // under load): a crowd's burst of offers, handled as it came, held the loop for up to 155 ms
-  const setup = createSlicer({}, { logger: log });
+  const setup = createSlicer({ lanes: SETUP_LANES }, { logger: log });
 
   const guard = (what: string, fn: () => void) => {
     try {

@@ -20,7 +20,7 @@ import { toBase64, type RelayedSignal } from '../../protocol/mod.js';
 import { FetchFailure } from '../http.js';
 import { createPeerLinkStarter, type PeerLinkHandle } from './link.js';
 import { createRequestTable } from './requests.js';
-import type { Swarm, SwarmComponents, SwarmEvent, SwarmInit } from './types.js';
+import { SetupLanes, type Swarm, type SwarmComponents, type SwarmEvent, type SwarmInit } from './types.js';
 import { remoteLacking, remoteWants } from './interest.js';
 import { createUploader } from './uploader.js';
 import { createAnnouncer } from './announcer.js';
@@ -222,9 +222,13 @@ export function createSwarm(init: SwarmInit, c: SwarmComponents): Swarm {
     return link;
   };
 
-  // a signal is set-up work (a native call, a link's machine): handled in the runtime's slices, in order
+  // a signal is set-up work (a native call, a link's machine): handled in the runtime's slices. One for a link
+  // we have goes first (it finishes or ends it); an offer, or anything for a link whose offer still waits, behind
+  // the offers that came before it, so a link's signals keep their order
   const onSignal = (m: RelayedSignal) => {
-    if (!c.rtc.setup.run(() => handleSignal(m))) log.debug('signal dropped: the set-up queue is full', { from: m.from });
+    const ours = m.kind !== 'offer' && links.get(m.from)?.connId === m.connId;
+    const lane = ours ? SetupLanes.finish : SetupLanes.accept;
+    if (!c.rtc.setup.run(() => handleSignal(m), lane)) log.debug('signal dropped: the set-up queue is full', { from: m.from });
   };
   const handleSignal = (m: RelayedSignal) => {
     if (stopped || m.videoId !== videoId) return;
@@ -274,7 +278,7 @@ export function createSwarm(init: SwarmInit, c: SwarmComponents): Swarm {
       if ((nativeFor.get(p) ?? 0) >= maxPerSender || c.rtc.allocated >= c.rtc.maxAllocated) return;
       addLink(p, 'offerer', connectionId());
     },
-    setup: (fn) => c.rtc.setup.run(fn),
+    setup: (fn) => c.rtc.setup.run(fn, SetupLanes.begin),
   });
 
   return {

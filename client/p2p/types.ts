@@ -97,6 +97,22 @@ export interface RtcLink {
   readonly closed: boolean;
 }
 
+/**
+ * The set-up queue's lanes, first served first: under a burst (a flash crowd opens all its links in its first
+ * second) work that completes a link already begun goes before work that accepts one, and that before work that
+ * begins one, so the links nearest to open do not wait behind new ones.
+ */
+export const SetupLanes = {
+  /** a remote's answer, candidate or bye: finishes (or ends) a link of ours */
+  finish: 0,
+  /** a remote's offer: creates our end and answers */
+  accept: 1,
+  /** our own offers */
+  begin: 2,
+} as const;
+/** the number of lanes a host's `setup` slicer has */
+export const SETUP_LANES = 3;
+
 /** A factory of RTC links with bounded allocation (one per runtime: node-datachannel, browser). */
 export interface RtcHost {
   create(opts: RtcLinkOptions): RtcLink;
@@ -111,7 +127,7 @@ export interface RtcHost {
   allocatedFor(remotePeerId: string): number;
   /**
    * the runtime's link set-up work (answering offers, making them), run in slices between its other events
-   * (lib/slicer.ts): one queue for every swarm of the process, since they share its event loop
+   * (lib/slicer.ts): one queue for every swarm of the process, since they share its event loop, in `SetupLanes`
    */
   readonly setup: Slicer;
   /** closes every link and releases the native library; the host is unusable afterwards */

@@ -1,6 +1,7 @@
 /**
  * lib/slicer.ts: queued work runs in order, at most its budget of loop time per turn, with other work free to run
- * between two turns; a full queue refuses instead of growing; a failing task does not stop the ones behind it.
+ * between two turns; a full queue refuses instead of growing; a failing task does not stop the ones behind it;
+ * with lanes, an earlier lane's work goes first.
  * The turns and the clock are the test's own, so what one turn ran is exact, not timed.
  */
 import { test } from 'uvu';
@@ -9,7 +10,7 @@ import { createLogger } from '../../lib/logger.js';
 import { createSlicer } from '../../lib/slicer.js';
 
 /** A slicer whose turns run only when the test says, on a clock each task advances by `costMs`. */
-function harness(init: { budgetMs?: number; maxQueued?: number }) {
+function harness(init: { budgetMs?: number; maxQueued?: number; lanes?: number }) {
   const turns: Array<() => void> = [];
   let clock = 0;
   const warnings: string[] = [];
@@ -92,6 +93,32 @@ test('clear drops the waiting tasks; later work runs normally', () => {
   h.slicer.run(h.task(9, 1));
   while (h.turns.length > 0) h.turn();
   assert.equal(h.ran, [0, 1, 9]);
+});
+
+test('lanes: a turn takes from the first lane with work, each lane in order, the budget across them all', () => {
+  const h = harness({ budgetMs: 3, lanes: 3 });
+  h.slicer.run(h.task(20, 1), 2);
+  h.slicer.run(h.task(21, 1), 2);
+  h.slicer.run(h.task(10, 1), 1);
+  h.slicer.run(h.task(0, 1), 0);
+  assert.is(h.slicer.queued, 4);
+  assert.equal(h.turn(), [0, 10, 20], 'lane 0, then 1, then 2, until the 3 ms budget');
+  h.slicer.run(h.task(1, 1), 0); // comes after 21 but goes before it
+  h.slicer.run(h.task(22, 1)); // no lane: the last
+  assert.equal(h.turn(), [1, 21, 22]);
+  assert.is(h.turns.length, 0);
+});
+
+test('lanes: a lane past the last counts as the last; with one lane every task is in order; the limit is shared', () => {
+  const one = harness({ budgetMs: 100 });
+  one.slicer.run(one.task(0, 1), 2);
+  one.slicer.run(one.task(1, 1), 0);
+  assert.equal(one.turn(), [0, 1]);
+  const h = harness({ budgetMs: 100, lanes: 2, maxQueued: 2 });
+  assert.ok(h.slicer.run(h.task(10, 1), 5));
+  assert.ok(h.slicer.run(h.task(0, 1), 0));
+  assert.not.ok(h.slicer.run(h.task(1, 1), 0), 'two waiting in all: full, whatever the lane');
+  assert.equal(h.turn(), [0, 10]);
 });
 
 test('with the default turn (setImmediate), queued work runs after I/O-free code and in order', async () => {
