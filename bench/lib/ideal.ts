@@ -14,7 +14,8 @@
  * (actors/origin/turns.ts: turn k of n carries 2k/(n(n+1)) of the file, the last one the rest), handing over at no
  * cost. A peer uploads one chunk at a time at `ui` (downloads are unlimited); when idle it sends the rarest chunk
  * it holds to the peer that holds (or is receiving) the fewest, among those that lack it and are not receiving it
- * already. Ties are broken by a seeded generator.
+ * already. Ties are broken by a seeded generator. `forwardAfterBytes` asks what forwarding a chunk's first blocks
+ * before the chunk is whole would give (a wire change: today a peer forwards only verified chunks).
  */
 import { rng } from './prng.js';
 
@@ -29,6 +30,11 @@ export interface IdealParams {
   ui: number;
   /** tie-breaks (default 1) */
   seed?: number;
+  /**
+   * a chunk may be forwarded once this many of its bytes arrived (default: the whole chunk, as peers do today); the
+   * forward never runs ahead of the incoming bytes. A what-if for forwarding a chunk's blocks before it is whole
+   */
+  forwardAfterBytes?: number;
 }
 
 export interface IdealResult {
@@ -43,7 +49,10 @@ export interface IdealResult {
 interface Transfer {
   to: number;
   chunk: number;
+  start: number;
   end: number;
+  /** bytes/s */
+  rate: number;
 }
 
 /** Plays the crowd out (see the module comment); O(transfers × N × chunks), ~10 ms for N=20 and 128 chunks. */
@@ -52,6 +61,8 @@ export function idealChunkSchedule(p: IdealParams): IdealResult {
   if (!(N >= 1 && Number.isInteger(N)) || !(F > 0) || !(chunkBytes > 0) || !(us > 0) || !(ui > 0)) {
     throw new RangeError('N must be a whole number ≥ 1 and F, chunkBytes, us, ui positive');
   }
+  const early = p.forwardAfterBytes;
+  if (early !== undefined && !(early > 0)) throw new RangeError('forwardAfterBytes must be positive');
   const C = Math.ceil(F / chunkBytes);
   const len = (i: number) => Math.min(chunkBytes, F - i * chunkBytes);
   const rand = rng(p.seed ?? 1);
@@ -61,6 +72,11 @@ export function idealChunkSchedule(p: IdealParams): IdealResult {
   const pending = new Int32Array(N);
   const holders = new Int32Array(C);
   const up: Array<Transfer | null> = new Array<Transfer | null>(N).fill(null);
+  /** transfers under way, by receiver × C + chunk (what a peer may forward before it is whole) */
+  const inflight = new Map<number, Transfer>();
+  /** when `x`'s receiver may start forwarding its chunk */
+  const forwardableAt = (x: Transfer) => (early === undefined ? x.end
+    : Math.min(x.end, x.start + Math.min(early, len(x.chunk)) / x.rate));
 
   const shuffled = (n: number) => {
     const a = Array.from({ length: n }, (_, i) => i);
@@ -82,19 +98,29 @@ export function idealChunkSchedule(p: IdealParams): IdealResult {
   const receive = (x: Transfer) => {
     have[x.to]![x.chunk] = 1;
     incoming[x.to]![x.chunk] = 0;
+    inflight.delete(x.to * C + x.chunk);
     held[x.to]!++;
     pending[x.to]!--;
     holders[x.chunk]!++;
   };
-  const start = (to: number, chunk: number, end: number): Transfer => {
+  const start = (to: number, chunk: number, t: number, rate: number, after = 0): Transfer => {
     incoming[to]![chunk] = 1;
     pending[to]!++;
-    return { to, chunk, end };
+    const x = { to, chunk, start: t, end: Math.max(t + len(chunk) / rate, after), rate };
+    inflight.set(to * C + chunk, x);
+    return x;
+  };
+  /** what `u` can send at `t`: the chunks it holds, and those arriving far enough along to forward */
+  const usable = (u: number, t: number): Uint8Array => {
+    if (early === undefined) return have[u]!;
+    const out = have[u]!.slice();
+    for (const x of inflight.values()) if (x.to === u && forwardableAt(x) <= t + 1e-9) out[x.chunk] = 1;
+    return out;
   };
 
   /** the idle uploader's next transfer: the neediest receiver, then the rarest chunk it can take */
   const pick = (u: number, t: number): Transfer | null => {
-    const mine = have[u]!;
+    const mine = usable(u, t);
     let best = -1;
     let bestLoad = Infinity;
     let bestTie = 0;
@@ -129,7 +155,9 @@ export function idealChunkSchedule(p: IdealParams): IdealResult {
         rareTie = tie;
       }
     }
-    return start(best, chunk, t + len(chunk) / ui);
+    // a chunk still arriving: its last bytes leave after they came
+    const feeding = have[u]![chunk] === 1 ? undefined : inflight.get(u * C + chunk);
+    return start(best, chunk, t, ui, feeding ? feeding.end + Math.min(early!, len(chunk)) / ui : 0);
   };
 
   let t = 0;
@@ -140,7 +168,7 @@ export function idealChunkSchedule(p: IdealParams): IdealResult {
   while (done < N) {
     if (!origin && sent < C) {
       const chunk = order[sent++]!;
-      origin = start(holder, chunk, t + len(chunk) / us);
+      origin = start(holder, chunk, t, us);
     }
     // idle uploaders choose in a random order, so that no peer always chooses first
     for (const u of shuffled(N)) if (!up[u]) up[u] = pick(u, t);
@@ -151,6 +179,8 @@ export function idealChunkSchedule(p: IdealParams): IdealResult {
       busy++;
       next = Math.min(next, x.end);
     }
+    // a chunk becoming forwardable is an event too: an idle peer may have something to send then
+    if (early !== undefined) for (const x of inflight.values()) if (forwardableAt(x) > t + 1e-9) next = Math.min(next, forwardableAt(x));
     if (busy === N) ramping = false;
     if (next === Infinity) throw new Error('the schedule stalled'); // not reachable: the origin always has a chunk to send
     const lost = (N - busy) * ui * (next - t);

@@ -39,11 +39,24 @@ test('the idle upload is the whole gap: Σ u_i × D = (N−1)·F of peer uploads
   }
 });
 
+test('forwarding a chunk before it is whole: never later than whole chunks, never sooner than the fluid bound', () => {
+  for (const N of [5, 10, 20]) {
+    const bound = egressBound({ N, ...base }, 1);
+    const p = { ...base, N, chunkBytes: 256 * 1024 };
+    const whole = idealChunkSchedule(p);
+    const early = idealChunkSchedule({ ...p, forwardAfterBytes: 64 * 1024 });
+    assert.ok(early.D_s < whole.D_s && early.D_s >= bound - 1e-6, JSON.stringify({ N, bound, whole, early }));
+    // forwarding once all of it arrived is what peers do today
+    assert.equal(idealChunkSchedule({ ...p, forwardAfterBytes: 256 * 1024 }), whole);
+  }
+});
+
 test('the same parameters and seed give the same schedule; a bad parameter is refused', () => {
   const p = { ...base, N: 8, chunkBytes: 256 * 1024, seed: 7 };
   assert.equal(idealChunkSchedule(p), idealChunkSchedule(p));
   assert.throws(() => idealChunkSchedule({ ...p, N: 0 }), /whole number/);
   assert.throws(() => idealChunkSchedule({ ...p, ui: 0 }), /positive/);
+  assert.throws(() => idealChunkSchedule({ ...p, forwardAfterBytes: 0 }), /forwardAfterBytes/);
 });
 
 test.run();
