@@ -50,6 +50,14 @@ export interface Turns {
   park(sessionId: string, peerId: string): Promise<boolean>;
 }
 
+/**
+ * The share of the egress target the k-th of n turns of a round carries: 2k/(n(n+1)), the last (k ≥ n) the rest
+ * (1: until the gateway says nothing is left unsent). bench/lib/ideal.ts plays the same turns.
+ */
+export function turnShare(k: number, n: number): number {
+  return k >= n ? 1 : (2 * k) / (n * (n + 1));
+}
+
 export function createTurns(init: TurnsInit, c: TurnsComponents): Turns {
   const { store } = c;
   /** the turn each holder was last told by this worker (0: none); heartbeats carry later changes */
@@ -98,7 +106,7 @@ export function createTurns(init: TurnsInit, c: TurnsComponents): Turns {
     // With several slots the last turns run side by side and k never reaches n (the other holders are not
     // parked yet): a holder after whom nobody waits for a first turn is a last one (the demo, 2 slots: 5 of 12
     // runs left 1–4 chunks unsent until that 2 s need)
-    const share = k >= n || fresh === 0 ? 1 : (2 * k) / (n * (n + 1));
+    const share = fresh === 0 ? 1 : turnShare(k, n);
     return Math.ceil(l.videoBytes * (init.egressTarget ?? 1) * share);
   };
   const turnNow = (l: Lease, now: number) => turnBytesOf(l, crowds(now).get(l.videoId));

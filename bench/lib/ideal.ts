@@ -17,6 +17,7 @@
  * already. Ties are broken by a seeded generator. `forwardAfterBytes` asks what forwarding a chunk's first blocks
  * before the chunk is whole would give (a wire change: today a peer forwards only verified chunks).
  */
+import { turnShare } from '../../actors/origin/turns.js';
 import { rng } from './prng.js';
 
 export interface IdealParams {
@@ -88,7 +89,8 @@ export function idealChunkSchedule(p: IdealParams): IdealResult {
   };
   // the origin: chunks in a shuffled order, each once, in turns
   const order = shuffled(C);
-  const share = (k: number) => (k >= N ? Infinity : Math.ceil((F * 2 * k) / (N * (N + 1))));
+  // the last turn is the rest: it ends when the origin has sent every chunk
+  const share = (k: number) => (k >= N ? Infinity : Math.ceil(F * turnShare(k, N)));
   let sent = 0;
   let holder = 0;
   let turn = 1;
