@@ -33,11 +33,11 @@ function turnBytesAsked(ctx: DownloadContext): number {
 
 /**
  * This turn's share is asked for: no new origin request, and the slot may go to the next waiter now. The
- * requests already out mostly still finish (the gateway admitted them while we held the slot), so the next
- * holder's requests queue behind them at the gateway instead of the origin idling between turns while this
- * client's responses arrive and are verified (measured at a 20-client start: 150–400 ms per hand-over, in a busy
- * process). Not all: under load a request can reach the gateway after the release and is refused (`lease_lost`;
- * 2–9 per 20-client start, bench/README "Fifteenth session"); the chunk then comes from peers.
+ * requests already out that reached the gateway while we held the slot still finish, so the next holder's
+ * requests queue behind them at the gateway instead of the origin idling between turns while this client's
+ * responses arrive and are verified (measured at a 20-client start: 150–400 ms per hand-over, in a busy process).
+ * Under load some reach it only after the release and are refused (`lease_lost`; 2–9 per 20-client start,
+ * bench/README "Fifteenth session"); those chunks then come from peers.
  */
 export function shareSpent(ctx: DownloadContext): boolean {
   const share = ctx.lease?.turnBytes ?? 0;
