@@ -3,6 +3,12 @@
  * a watch-fed mirror of the admission bucket, falling back to one direct KV read when the mirror disagrees (it
  * may lag a fresh grant by a few milliseconds). This is what makes a released or expired slot stop serving at
  * once instead of when the grant token expires.
+ *
+ * One exception, bounded: a holder that yielded its turn (swarm-aware; it is parked on the wait list) releases the
+ * slot once it has *asked* for its share, so the next holder's requests queue at the gateway behind its own instead
+ * of the origin idling while they come in (machines/download/turns.ts). In a busy client some of those requests
+ * reach the gateway only after the release; for `tailMs` after the park, up to `tailRequests` of them are still
+ * admitted (per gateway). A client that asks more after yielding gets at most that many chunks more.
  */
 import type { GrantClaims } from '../../protocol/mod.js';
 import type { Clock } from '../../lib/clock.js';
@@ -11,14 +17,18 @@ import { BucketSpecs, createKvStore, openBucket, type BucketOverrides, type Mirr
 import type { Logger } from '../../lib/logger.js';
 import type { NatsConnection } from '../../lib/nats.js';
 import {
-  admissionCodec, CONFIG, configOf, isLease, isWaiter, leaseOf, slotKey, slotOf, waiterOf, type AdmissionConfig,
+  admissionCodec, CONFIG, configOf, isLease, isWaiter, leaseOf, slotKey, slotOf, waiterOf, waitKey, type AdmissionConfig,
   type AdmissionRecord, type Lease, type Waiter,
 } from './records.js';
 
 export type { AdmissionConfig } from './records.js';
 
 export interface LeaseChecker {
-  /** true when the claims' session holds the claims' slot with an unexpired lease for the claims' video */
+  /**
+   * true when the claims' session holds the claims' slot with an unexpired lease for the claims' video, or
+   * yielded it moments ago and this is one of the few requests it still had on the way (counted: call once per
+   * request)
+   */
   holds(claims: GrantClaims): Promise<boolean>;
   /** live leases, for dashboards and tests */
   live(): Array<Lease & { slot: number }>;
@@ -34,7 +44,15 @@ export interface LeaseChecker {
 export interface LeaseCheckerInit {
   /** bucket overrides of this deployment (replicas), used if the checker is the one that creates the bucket */
   bucket?: BucketOverrides;
+  /** how long after a holder yields its turn the requests it still had on the way are admitted, ms */
+  tailMs?: number;
+  /** how many of them, per yield and gateway (a client's origin requests in flight) */
+  tailRequests?: number;
 }
+
+export const LEASE_CHECKER_DEFAULTS = { tailMs: 2000, tailRequests: 4 } as const;
+/** sessions whose tails are counted at once: past it the oldest count is forgotten (bounded memory) */
+const MAX_TAILS = 4096;
 
 export async function createLeaseChecker(
   components: { nc: NatsConnection; clock: Clock; logger: Logger },
@@ -49,11 +67,34 @@ export async function createLeaseChecker(
     onRecreated: () => mirror.restart() }, components);
   const ok = (l: Lease | undefined, c: GrantClaims) =>
     !!l && l.sessionId === c.s && l.peerId === c.p && l.videoId === c.v && l.expiresAt > components.clock.now();
+  const tailMs = init.tailMs ?? LEASE_CHECKER_DEFAULTS.tailMs;
+  const tailRequests = init.tailRequests ?? LEASE_CHECKER_DEFAULTS.tailRequests;
+  /** per parked session (keyed by its park time too: a later turn's yield starts afresh): tail requests admitted */
+  const tails = new Map<string, { since: number; admitted: number }>();
+  /** the session parked itself (its waiter entry's `since` is when) and its tail is not spent */
+  const inTail = async (c: GrantClaims): Promise<boolean> => {
+    const now = components.clock.now();
+    const key = waitKey(c.s);
+    const w = waiterOf(store.peek(key)?.value) ?? waiterOf((await store.read(key))?.value);
+    if (w?.parked !== true || w.peerId !== c.p || w.videoId !== c.v || now - w.since > tailMs) return false;
+    const t = tails.get(c.s);
+    const seen = t && t.since === w.since ? t : { since: w.since, admitted: 0 };
+    if (seen.admitted >= tailRequests) return false;
+    seen.admitted++;
+    tails.delete(c.s); // re-inserted last: the map's order is oldest first
+    tails.set(c.s, seen);
+    for (const [s, x] of tails) {
+      if (tails.size <= MAX_TAILS && now - x.since <= tailMs) break;
+      tails.delete(s);
+    }
+    return true;
+  };
   return {
     async holds(c) {
       const key = slotKey(c.n);
       if (ok(leaseOf(store.peek(key)?.value), c)) return true;
-      return ok(leaseOf((await store.read(key))?.value), c);
+      if (ok(leaseOf((await store.read(key))?.value), c)) return true;
+      return tailMs > 0 && tailRequests > 0 && inTail(c);
     },
     live() {
       const now = components.clock.now();

@@ -36,8 +36,8 @@ function turnBytesAsked(ctx: DownloadContext): number {
  * requests already out that reached the gateway while we held the slot still finish, so the next holder's
  * requests queue behind them at the gateway instead of the origin idling between turns while this client's
  * responses arrive and are verified (measured at a 20-client start: 150–400 ms per hand-over, in a busy process).
- * Under load some reach it only after the release and are refused (`lease_lost`; 2–9 per 20-client start,
- * bench/README "Fifteenth session"); those chunks then come from peers.
+ * Under load some reach it only after the release (2–9 per 20-client start, bench/README "Fifteenth session"):
+ * the gateway admits a few requests of a session that just yielded (actors/origin/leases.ts), so they finish too.
  */
 export function shareSpent(ctx: DownloadContext): boolean {
   const share = ctx.lease?.turnBytes ?? 0;

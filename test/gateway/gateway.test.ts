@@ -3,6 +3,9 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { LightMyRequestResponse } from 'fastify';
 import type { Manifest, OpenGranted } from '../../protocol/mod.js';
+import { createLeaseChecker, LEASE_CHECKER_DEFAULTS } from '../../actors/origin/mod.js';
+import { systemClock } from '../../lib/clock.js';
+import { createLogger } from '../../lib/logger.js';
 import { granted } from '../helpers/env.js';
 import { sha256Hex, signGrant } from '../../lib/hash.js';
 import { CHUNK_SIZE, errorCode, startFixture, type Fixture } from './fixture.js';
@@ -172,6 +175,46 @@ t('a grant whose lease was released → 403 lease_lost, at once', async (ctx) =>
   assert.is((await chunk(ctx, 2, {}, l.grant)).statusCode, 200);
   await ctx.fx.client.release(l.sessionId, 'peerL');
   assertError(await chunk(ctx, 2, {}, l.grant), 403, 'lease_lost');
+});
+
+t('a holder that yielded its turn: the few requests it still had on the way are admitted, no more', async (ctx) => {
+  const y = granted(await ctx.fx.client.open(ctx.video.videoId, 'peerY'));
+  try {
+    assert.is((await chunk(ctx, 1, {}, y.grant)).statusCode, 200);
+    assert.ok((await ctx.fx.client.release(y.sessionId, 'peerY', { park: true })).released);
+    for (let i = 0; i < LEASE_CHECKER_DEFAULTS.tailRequests; i++) {
+      assert.is((await chunk(ctx, i, {}, y.grant)).statusCode, 200, `request ${i} after the yield`);
+    }
+    assertError(await chunk(ctx, 0, {}, y.grant), 403, 'lease_lost');
+  } finally {
+    await ctx.fx.client.release(y.sessionId, 'peerY');
+  }
+});
+
+t('a yield\'s tail: the yielding peer only, bounded in count and in time', async (ctx) => {
+  const checker = await createLeaseChecker({ nc: ctx.fx.nc, clock: systemClock, logger: createLogger('tail-test', 'warn') },
+    { tailMs: 300, tailRequests: 1 });
+  const y = granted(await ctx.fx.client.open(ctx.video.videoId, 'peerT'));
+  const claims = { v: ctx.video.videoId, p: 'peerT', s: y.sessionId, n: y.lease.slot, exp: Date.now() + 60_000 };
+  try {
+    assert.ok(await checker.holds(claims));
+    assert.ok((await ctx.fx.client.release(y.sessionId, 'peerT', { park: true })).released);
+    assert.not.ok(await checker.holds({ ...claims, p: 'peerX' }), 'another peer with the session id');
+    assert.not.ok(await checker.holds({ ...claims, v: ctx.other.videoId }), 'another video');
+    assert.ok(await checker.holds(claims), 'the one request still on its way');
+    assert.not.ok(await checker.holds(claims), 'a second one');
+    await new Promise((r) => setTimeout(r, 400));
+    const later = await createLeaseChecker({ nc: ctx.fx.nc, clock: systemClock, logger: createLogger('tail-test', 'warn') },
+      { tailMs: 300, tailRequests: 1 });
+    try {
+      assert.not.ok(await later.holds(claims), 'past tailMs, even on a gateway that admitted none');
+    } finally {
+      await later.stop();
+    }
+  } finally {
+    await checker.stop();
+    await ctx.fx.client.release(y.sessionId, 'peerT');
+  }
 });
 
 t('bad index: -1, 1.5, abc, 01 → 400 bad_index; 5 and 99999 → 404 bad_index', async (ctx) => {
