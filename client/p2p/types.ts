@@ -110,8 +110,8 @@ export const SetupLanes = {
   /** our own offers */
   begin: 2,
 } as const;
-/** the number of lanes a host's `setup` slicer has */
-export const SETUP_LANES = 3;
+/** the number of lanes a host's `setup` slicer has (one per `SetupLanes` value, numbered from 0) */
+export const SETUP_LANES = Object.keys(SetupLanes).length;
 
 /** A factory of RTC links with bounded allocation (one per runtime: node-datachannel, browser). */
 export interface RtcHost {
