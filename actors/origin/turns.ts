@@ -1,9 +1,9 @@
 /**
  * Turns at the origin (swarm-aware; issue 11, replacing the 500 ms slot rotation). While a video has more sessions
  * than slots, each holder is told its share of the video in its lease (`turnBytes`); the k-th turn of a round of n
- * sessions covers 2k/(n(n+1)) of the egress target (one copy of the video by default): together the file once,
- * early turns short so distinct chunks reach many peers' uploads within the first seconds, later ones long, once
- * the swarm is busy anyway; the last (k = n) is the rest, until the gateway says nothing is left unsent. A holder
+ * sessions covers 6k²/(n(n+1)(2n+1)) of the egress target (one copy of the video by default): together the file
+ * once, early turns short so distinct chunks reach many peers' uploads within the first seconds, later ones long,
+ * once the swarm is busy anyway; the last (k = n) is the rest, until the gateway says nothing is left unsent. A holder
  * whose share is in yields (`release {park}`): its session stays on the wait list, parked, behind everyone, and is
  * offered a slot again only when it says it needs one (heartbeat `need`) and nobody who had no turn yet waits. A
  * client so switches about twice per crowd instead of at every rotation.
@@ -51,11 +51,14 @@ export interface Turns {
 }
 
 /**
- * The share of the egress target the k-th of n turns of a round carries: 2k/(n(n+1)), the last (k ≥ n) the rest
- * (1: until the gateway says nothing is left unsent). bench/lib/ideal.ts plays the same turns.
+ * The share of the egress target the k-th of n turns of a round carries: k² of the sum of squares to n,
+ * 6k²/(n(n+1)(2n+1)); the last (k ≥ n) the rest (1: until the gateway says nothing is left unsent). Squares rather
+ * than k itself (2k/(n(n+1)) until 2026-12-02): the first turns are a chunk each, so the first chunks reach more
+ * uploaders sooner; the chunk-level schedule (bench/lib/ideal.ts plays the same turns) prices it at 0.009 / 0.003 of
+ * D_p2p at N = 10 / 20, the bench measured 0.002 / 0.005 (bench/README "Sixteenth session").
  */
 export function turnShare(k: number, n: number): number {
-  return k >= n ? 1 : (2 * k) / (n * (n + 1));
+  return k >= n ? 1 : (6 * k * k) / (n * (n + 1) * (2 * n + 1));
 }
 
 export function createTurns(init: TurnsInit, c: TurnsComponents): Turns {

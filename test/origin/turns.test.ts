@@ -60,8 +60,9 @@ t('a round of turns: shares that add up to the video, parked holders, the slot t
   const offerC = await waitFor(() => offers.get('tc')?.[0], 'slot offered to c');
   const third = offerC.lease.turnBytes ?? 0;
   assert.is(third, video.size, 'the last turn of the round is the rest of the video');
-  // the graded shares before it: 1/6 and 2/6 of the video (k = 1, 2 of n = 3), the last one's 3/6 left over
-  assert.ok(Math.abs(first + second - video.size / 2) <= 2, `the first two turns cover half: ${first + second} of ${video.size}`);
+  // the graded shares before it: k² of 1 + 4 + 9, 1/14 and 4/14 of the video (k = 1, 2 of n = 3), 9/14 left over
+  assert.ok(Math.abs(first - video.size / 14) <= 1, `the first turn is 1/14: ${first} of ${video.size}`);
+  assert.ok(Math.abs(second - (4 * video.size) / 14) <= 1, `the second turn is 4/14: ${second} of ${video.size}`);
 
   // c yields too: the slot stays free; parked sessions that need nothing are not offered it
   await client.release(c.sessionId, 'tc', { park: true });
