@@ -55,7 +55,8 @@ export interface Turns {
  * 6k²/(n(n+1)(2n+1)); the last (k ≥ n) the rest (1: until the gateway says nothing is left unsent). Squares rather
  * than k itself (2k/(n(n+1)) until 2026-12-02): the first turns are a chunk each, so the first chunks reach more
  * uploaders sooner; the chunk-level schedule (bench/lib/ideal.ts plays the same turns) prices it at 0.009 / 0.003 of
- * D_p2p at N = 10 / 20, the bench measured 0.002 / 0.005 (bench/README "Sixteenth session").
+ * D_p2p at N = 10 / 20; the bench, interleaved, ~0.003 at N = 10 and nothing resolvable at N = 20 (bench/README
+ * "Sixteenth session").
  */
 export function turnShare(k: number, n: number): number {
   return k >= n ? 1 : (6 * k * k) / (n * (n + 1) * (2 * n + 1));
