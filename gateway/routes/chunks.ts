@@ -2,9 +2,10 @@
  * The chunk route: the only place origin bytes leave the system (security posture, design brief §5: never a
  * chunk without a valid grant). Checks run cheapest and least revealing first: the grant's signature and
  * expiry (no I/O, and an unauthenticated caller learns nothing about which videos exist), then the index's
- * syntax, then the lease (a released or expired slot stops serving at once, not when the token expires), then
- * the manifest and the Range (against the manifest's length, no I/O), and only then the store, whose bytes are
- * streamed out by the chunk sender (`gateway/serve.ts`) once their size is checked against the manifest.
+ * syntax, then the lease (a released or expired slot stops serving at once, not when the token expires; only a
+ * yielded turn's last few requests still pass, actors/origin/leases.ts), then the manifest and the Range
+ * (against the manifest's length, no I/O), and only then the store, whose bytes are streamed out by the chunk
+ * sender (`gateway/serve.ts`) once their size is checked against the manifest.
  */
 import type { TokenBucket } from '../../lib/tokenbucket.js';
 import type { EgressBudget, SwarmView } from '../swarmview.js';
