@@ -17,8 +17,8 @@ import { BucketSpecs, createKvStore, openBucket, type BucketOverrides, type Mirr
 import type { Logger } from '../../lib/logger.js';
 import type { NatsConnection } from '../../lib/nats.js';
 import {
-  admissionCodec, CONFIG, configOf, isLease, isWaiter, leaseOf, slotKey, slotOf, waiterOf, waitKey, type AdmissionConfig,
-  type AdmissionRecord, type Lease, type Waiter,
+  admissionCodec, CONFIG, configOf, isLease, isWaiter, leaseOf, slotKey, slotOf, waiterOf, waitKey,
+  type AdmissionConfig, type AdmissionRecord, type Lease, type Waiter,
 } from './records.js';
 
 export type { AdmissionConfig } from './records.js';

@@ -12,9 +12,9 @@
  *
  * The model: the origin sends each chunk once, at `us`, to one holder at a time, in the swarm-aware origin's turns
  * (actors/origin/turns.ts: turn k of n carries 6k²/(n(n+1)(2n+1)) of the file, the last one the rest), handing
- * over at no cost. A peer uploads one chunk at a time at `ui` (downloads are unlimited); when idle it sends the rarest chunk
- * it holds to the peer that holds (or is receiving) the fewest, among those that lack it and are not receiving it
- * already. Ties are broken by a seeded generator. `forwardAfterBytes` asks what forwarding a chunk's first blocks
+ * over at no cost. A peer uploads one chunk at a time at `ui` (downloads are unlimited); when idle it sends the
+ * rarest chunk it holds to the peer that holds (or is receiving) the fewest, among those that lack it and are not
+ * receiving it already. Ties are broken by a seeded generator. `forwardAfterBytes` asks what forwarding a chunk's first blocks
  * before the chunk is whole would give (a wire change: today a peer forwards only verified chunks).
  */
 import { turnShare } from '../../actors/origin/turns.js';

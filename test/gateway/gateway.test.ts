@@ -192,8 +192,9 @@ t('a holder that yielded its turn: the few requests it still had on the way are 
 });
 
 t('a yield\'s tail: the yielding peer only, bounded in count and in time', async (ctx) => {
-  const checker = await createLeaseChecker({ nc: ctx.fx.nc, clock: systemClock, logger: createLogger('tail-test', 'warn') },
+  const tailChecker = () => createLeaseChecker({ nc: ctx.fx.nc, clock: systemClock, logger: createLogger('tail-test', 'warn') },
     { tailMs: 300, tailRequests: 1 });
+  const checker = await tailChecker();
   const y = granted(await ctx.fx.client.open(ctx.video.videoId, 'peerT'));
   const claims = { v: ctx.video.videoId, p: 'peerT', s: y.sessionId, n: y.lease.slot, exp: Date.now() + 60_000 };
   try {
@@ -204,8 +205,7 @@ t('a yield\'s tail: the yielding peer only, bounded in count and in time', async
     assert.ok(await checker.holds(claims), 'the one request still on its way');
     assert.not.ok(await checker.holds(claims), 'a second one');
     await new Promise((r) => setTimeout(r, 400));
-    const later = await createLeaseChecker({ nc: ctx.fx.nc, clock: systemClock, logger: createLogger('tail-test', 'warn') },
-      { tailMs: 300, tailRequests: 1 });
+    const later = await tailChecker();
     try {
       assert.not.ok(await later.holds(claims), 'past tailMs, even on a gateway that admitted none');
     } finally {
